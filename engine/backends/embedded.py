@@ -1,0 +1,65 @@
+"""The embedded backend: the regorus Rego interpreter, in-process (PyPI ``gordon-to-regorus``).
+
+Used as its measurements advise: JSON evaluation APIs (the others turn sets into Python sets),
+every evaluation guarded with ``BaseException`` (a Rust panic is a ``PanicException``), long
+lines allowed, and ``RUST_BACKTRACE=0`` so error messages carry no backtrace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib.metadata import version
+from typing import Any
+
+os.environ["RUST_BACKTRACE"] = "0"
+
+import regorus  # noqa: E402  (must come after RUST_BACKTRACE is set)
+
+from engine.backends import RuleError  # noqa: E402
+
+MAX_COLUMNS = 100_000
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_LINES = 100_000
+
+
+def new_engine() -> regorus.Engine:
+    engine = regorus.Engine()
+    engine.set_policy_length_config(max_col=MAX_COLUMNS, max_file_bytes=MAX_FILE_BYTES, max_lines=MAX_LINES)
+    return engine
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self) -> None:
+        self.version = f"regorus {version('gordon-to-regorus')}"
+        self._engine = new_engine()
+
+    def load(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
+        for file, source in modules:
+            self._engine.add_policy(file, source)
+        self._engine.add_data_json(json.dumps(data))
+
+    def evaluate(self, document: str, packages: list[str]) -> dict[str, list[Any] | RuleError]:
+        self._engine.set_input_json(document)
+        out: dict[str, list[Any] | RuleError] = {}
+        for package in packages:
+            try:
+                value = json.loads(self._engine.eval_rule_as_json(f"data.{package}.deny"))
+            except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                out[package] = RuleError(_first_error_line(str(e)))
+                continue
+            if value == "<undefined>" or value is None:
+                value = []
+            out[package] = value if isinstance(value, list) else RuleError(f"deny is not a set: {value!r}")
+        return out
+
+
+def _first_error_line(message: str) -> str:
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    where = next((ln.removeprefix("-->").strip() for ln in lines if ln.startswith("-->")), None)
+    error = next((ln for ln in lines if ln.startswith("error:")), lines[-1] if lines else "evaluation failed")
+    return f"{where}: {error}" if where else error

@@ -1,0 +1,172 @@
+"""The ``govern`` command line: wiring and exit codes only."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, GovernError
+from engine.model import ENFORCEMENT_RANK, Report
+
+FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
+
+
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an RFC 3339 time, e.g. 2027-01-31T00:00:00Z") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _fail(error: GovernError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """User-caused errors become a one-line message and their exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except GovernError as e:
+            _fail(e)
+
+    return wrapper
+
+
+def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies)."),
+            click.option("--governance", metavar="DIR", help="Governance folder with council.yaml (default: from govern.toml)."),
+            click.option("--mesh", metavar="DIR", help="Mesh root, for contracts and lineage (default: from govern.toml)."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="govern", prog_name="govern")
+def main() -> None:
+    """Federated computational governance for a data mesh.
+
+    The council's Rego rules, tuned by domains within the council's limits, evaluated over data
+    product descriptors, ODCS data contracts and lineage.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@location_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(FAIL_ON)),
+    default="blocking",
+    show_default=True,
+    help="Exit 1 when an open finding is at or above this enforcement.",
+)
+@click.option("--engine", "engine_name", type=click.Choice(["embedded"]), default="embedded", show_default=True)
+@click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
+@handles_errors
+def check(
+    paths: tuple[Path, ...],
+    policies: str | None,
+    governance: str | None,
+    mesh: str | None,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    engine_name: str,
+    now: datetime,
+) -> None:
+    """Check data products before publishing them.
+
+    PATH is a product descriptor, a product folder, a folder of products (a mesh), or a standalone
+    ODCS contract file (contract rules only). Exit codes: 0 nothing at or above --fail-on, 1
+    findings at or above it, 2 usage error, 3 something could not be loaded or evaluated.
+    """
+    from engine.backends import make_engine
+    from engine.config import display, load_settings
+    from engine.evaluate import Evaluator
+    from engine.gather.targets import check_targets
+    from engine.governance import load_governance
+    from engine.model import EngineInfo
+    from engine.policy.library import load_library
+    from engine.report.build import build_report
+
+    settings = load_settings(policies, governance, mesh)
+    library = load_library(settings.policies)
+    gov = load_governance(settings.governance)
+    engine = make_engine(engine_name)
+    found_mesh, targets = check_targets(list(paths), settings.mesh)
+    evaluator = Evaluator(library, gov, engine, found_mesh, now)
+    outcome = evaluator.run(targets)
+    report = build_report(
+        command="check",
+        now=now,
+        engine=EngineInfo(name=engine.name, version=engine.version),
+        policies_digest=library.digest,
+        governance_digest=gov.digest,
+        mesh=display(found_mesh.root) if found_mesh else None,
+        products=outcome.results,
+        findings=outcome.findings,
+        rules=outcome.rules,
+    )
+    _emit(report, fmt, output)
+    sys.exit(exit_code(report, fail_on))
+
+
+def exit_code(report: Report, fail_on: str) -> int:
+    """3 when anything could not be loaded or evaluated, else 1 when an open finding reaches --fail-on."""
+    if report.errors or any(p.verdict == "error" for p in report.products):
+        return EXIT_ERROR
+    threshold = FAIL_ON[fail_on]
+    if any(f.status == "open" and ENFORCEMENT_RANK[f.enforcement] >= threshold for f in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _emit(report: Report, fmt: str, output: Path | None) -> None:
+    from engine.report import writer
+
+    color = output is None and sys.stdout.isatty()
+    text = writer(fmt)(report, color=color)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise GovernError(f"cannot write report: {e.strerror}", output) from None
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.group()
+def schema() -> None:
+    """JSON Schemas of govern's documents."""
+
+
+@schema.command("input")
+def schema_input() -> None:
+    """The JSON Schema of the input document every rule sees (docs/input.md)."""
+    from engine.model import InputDocument
+
+    document = InputDocument.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "govern input document"
+    click.echo(json.dumps(document, indent=2))

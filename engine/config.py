@@ -1,0 +1,89 @@
+"""Where things are: ``govern.toml`` (or ``[tool.govern]`` in pyproject.toml) found by walking up.
+
+Paths in the file are relative to the file. Command-line options win over the file; without a
+file, ``policies/`` and ``governance/`` in the current directory are used.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    policies: Path
+    governance: Path
+    mesh: Path | None
+    source: Path | None  # the govern.toml or pyproject.toml the settings came from
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {e}", path) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", path) from None
+    if path.name == "pyproject.toml":
+        return data.get("tool", {}).get("govern")
+    return data
+
+
+def find_config(start: Path) -> tuple[Path, dict] | None:
+    """The nearest govern.toml, or pyproject.toml with [tool.govern], at or above ``start``."""
+    for folder in [start, *start.parents]:
+        for name in ("govern.toml", "pyproject.toml"):
+            candidate = folder / name
+            if candidate.is_file():
+                data = _read(candidate)
+                if data is not None:
+                    return candidate, data
+    return None
+
+
+def load_settings(
+    policies: str | None = None,
+    governance: str | None = None,
+    mesh: str | None = None,
+    start: Path | None = None,
+) -> Settings:
+    found = find_config((start or Path.cwd()).resolve())
+    if found:
+        source, data = found
+        root = source.parent
+    else:
+        source, data, root = None, {}, Path.cwd()
+
+    def pick(option: str | None, key: str, default: str | None) -> Path | None:
+        if option is not None:
+            return Path(option)
+        value = data.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"'{key}' must be a path string", source)
+        return root / value
+
+    return Settings(
+        root=root,
+        policies=pick(policies, "policies", "policies"),  # type: ignore[arg-type]
+        governance=pick(governance, "governance", "governance"),  # type: ignore[arg-type]
+        mesh=pick(mesh, "mesh", None),
+        source=source,
+    )
+
+
+def display(path: Path) -> str:
+    """A path as users should see it: relative to the current directory when below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel

@@ -1,0 +1,146 @@
+"""Evaluate: input documents x rules -> raw results -> located findings and product verdicts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.backends import PolicyEngine, RuleError
+from engine.gather.mesh import Mesh
+from engine.gather.targets import Target
+from engine.gather.yamlsrc import Located
+from engine.governance import Governance
+from engine.inputs import build_input
+from engine.model import Finding, Location, ProductResult
+from engine.policy.federation import EffectiveRule, effective_rules
+from engine.policy.library import Library
+
+
+@dataclass
+class Outcome:
+    results: list[ProductResult]
+    findings: list[Finding]
+    rules: int
+
+
+def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
+    key = "\x1f".join([rule, product, contract or "", path or "", resource or ""])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def score(rules: list[EffectiveRule], findings: list[Finding]) -> float:
+    """100 x (1 - weight of rules with an open finding / weight of rules applied)."""
+    applied = sum(r.meta.weight for r in rules)
+    if applied == 0:
+        return 100.0
+    failing = {f.rule for f in findings if f.status == "open"}
+    lost = sum(r.meta.weight for r in rules if r.meta.id in failing)
+    return round(100.0 * (1 - lost / applied), 1)
+
+
+class Evaluator:
+    """Evaluates targets with one loaded engine; effective rules are computed once per domain."""
+
+    def __init__(self, library: Library, governance: Governance, engine: PolicyEngine, mesh: Mesh | None, now: datetime):
+        self.library = library
+        self.governance = governance
+        self.engine = engine
+        self.mesh = mesh
+        self.now = now
+        self._rules: dict[str | None, list[EffectiveRule]] = {}
+        engine.load([(m.file, m.source) for m in library.modules], governance.data())
+
+    def rules_for(self, domain: str | None) -> list[EffectiveRule]:
+        if domain not in self._rules:
+            self._rules[domain] = effective_rules(self.library, self.governance, domain, self.now)
+        return self._rules[domain]
+
+    def run(self, targets: list[Target]) -> Outcome:
+        results: list[ProductResult] = []
+        findings: list[Finding] = []
+        used: set[str] = set()
+        for target in targets:
+            result, found, applied = self.evaluate(target)
+            results.append(result)
+            findings.extend(found)
+            used.update(applied)
+        return Outcome(results, findings, len(used))
+
+    def evaluate(self, target: Target) -> tuple[ProductResult, list[Finding], list[str]]:
+        if target.errors:
+            return self._result(target, "error", None, 0), [], []
+        rules = [
+            r for r in self.rules_for(target.domain) if target.categories is None or r.meta.category in target.categories
+        ]
+        document = build_input(target.product, target.contracts, self.mesh, self.governance, rules, self.now)
+        raw = self.engine.evaluate(document.model_dump_json(), [r.meta.package for r in rules])
+        findings: list[Finding] = []
+        errors: list[str] = []
+        for rule in rules:
+            value = raw.get(rule.meta.package, [])
+            if isinstance(value, RuleError):
+                errors.append(f"rule {rule.meta.id} could not be evaluated: {value.message}")
+                continue
+            findings.extend(self._finding(target, rule, item) for item in value)
+        findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.rule, f.message))
+        target.errors.extend(errors)
+        if errors:
+            verdict = "error"
+        elif any(f.status == "open" and f.enforcement == "blocking" for f in findings):
+            verdict = "fail"
+        else:
+            verdict = "pass"
+        applied = [r for r in rules if not any(e.startswith(f"rule {r.meta.id} ") for e in errors)]
+        return self._result(target, verdict, score(applied, findings), len(applied)), findings, [r.meta.id for r in applied]
+
+    def _result(self, target: Target, verdict: str, value: float | None, rules: int) -> ProductResult:
+        return ProductResult(
+            id=target.id,
+            name=target.name,
+            domain=target.domain,
+            source=target.source,
+            verdict=verdict,  # type: ignore[arg-type]
+            score=value,
+            rules=rules,
+            errors=list(target.errors),
+        )
+
+    def _finding(self, target: Target, rule: EffectiveRule, item: Any) -> Finding:
+        if isinstance(item, dict):
+            message = str(item.get("msg", item))
+            path = _opt_str(item.get("path"))
+            resource = _opt_str(item.get("resource"))
+            contract = _opt_str(item.get("contract"))
+        else:
+            message, path, resource, contract = str(item), None, None, None
+        doc = self._document(target, contract)
+        return Finding(
+            fingerprint=fingerprint(rule.meta.id, target.id, contract, path, resource),
+            rule=rule.meta.id,
+            title=rule.meta.title,
+            category=rule.meta.category,
+            severity=rule.meta.severity,
+            enforcement=rule.enforcement,  # type: ignore[arg-type]
+            domain=target.domain,
+            product=target.id,
+            message=message,
+            remediation=rule.meta.remediation,
+            resource=resource,
+            location=Location(file=doc.file if doc else target.source, line=doc.line_of(path) if doc else None, path=path),
+        )
+
+    @staticmethod
+    def _document(target: Target, contract: str | None) -> Located | None:
+        if contract is not None:
+            for c in target.contracts:
+                if c.contract.id == contract:
+                    return c.doc
+        if target.product is not None:
+            return target.product.doc
+        return target.contracts[0].doc if target.contracts else None
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,1 @@
+"""Gathering: find and load the files of a mesh (descriptors, contracts, lineage)."""

@@ -1,0 +1,148 @@
+"""ODCS v3.x data contracts, loaded with the ``open-data-contract-standard`` package.
+
+A contract that breaks the ODCS JSON Schema (the one the package ships) or the package's model is
+still loaded: its problems become ``schema_errors`` in the input document, where rule CON-001
+reports them, so a broken contract is a finding at its file and line rather than a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jsonschema_rs
+from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
+from pydantic import ValidationError
+
+from engine.gather.yamlsrc import Located, join
+from engine.model import Column, Contract, ContractRole, SchemaError, SchemaObject, SlaProperty, TeamMember
+
+
+@dataclass
+class LoadedContract:
+    contract: Contract
+    doc: Located
+
+
+@cache
+def _validator() -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(json.loads(OpenDataContractStandard.json_schema()))
+
+
+def _path(parts: Any) -> str:
+    path = ""
+    for key in parts:
+        path = join(path, key)
+    return path
+
+
+def schema_errors(data: Any) -> list[SchemaError]:
+    """Every violation of the ODCS JSON Schema, in document order."""
+    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.instance_path])
+    return [SchemaError(message=_short(e.message), path=_path(e.instance_path)) for e in errors]
+
+
+def _short(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def _as_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def load_contract(doc: Located) -> LoadedContract:
+    data = doc.data
+    if not isinstance(data, dict):
+        contract = Contract(
+            valid=False,
+            schema_errors=[SchemaError(message=f"a contract must be a mapping, not {type(data).__name__}")],
+        )
+        return LoadedContract(contract, doc)
+    errors = schema_errors(data)
+    model: OpenDataContractStandard | None = None
+    try:
+        model = OpenDataContractStandard.model_validate(data)
+    except ValidationError as e:
+        seen = {(x.path) for x in errors}
+        for err in e.errors():
+            path = _path(p for p in err["loc"] if p != "schema_" and not _is_union_tag(p))
+            path = path.replace("schema_", "schema")
+            if path not in seen:
+                errors.append(SchemaError(message=_short(err["msg"]), path=path))
+    contract = Contract(
+        id=_as_str(data.get("id")),
+        version=_as_str(data.get("version")),
+        status=_as_str(data.get("status")),
+        apiVersion=_as_str(data.get("apiVersion")),
+        kind=_as_str(data.get("kind")),
+        name=_as_str(data.get("name")),
+        domain=_as_str(data.get("domain")),
+        dataProduct=_as_str(data.get("dataProduct")),
+        valid=not errors,
+        schema_errors=errors,
+    )
+    if model is not None:
+        _fill_from_model(contract, model)
+    return LoadedContract(contract, doc)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the union member tried into the location ("list[TeamMember]", "str", ...)
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool", "Team"})
+
+
+def _fill_from_model(contract: Contract, m: OpenDataContractStandard) -> None:
+    for i, obj in enumerate(m.schema_ or []):
+        path = f"schema[{i}]"
+        columns: list[Column] = []
+        _flatten(obj.properties or [], f"{path}.properties", columns)
+        contract.objects.append(
+            SchemaObject(
+                name=obj.name,
+                physicalName=obj.physicalName,
+                physicalType=obj.physicalType,
+                path=path,
+                properties=columns,
+            )
+        )
+    contract.sla = [
+        SlaProperty(property=s.property, value=s.value, unit=s.unit, element=s.element, path=f"slaProperties[{i}]")
+        for i, s in enumerate(m.slaProperties or [])
+    ]
+    contract.roles = [
+        ContractRole(
+            role=r.role,
+            access=r.access,
+            firstLevelApprovers=r.firstLevelApprovers,
+            secondLevelApprovers=r.secondLevelApprovers,
+            path=f"roles[{i}]",
+        )
+        for i, r in enumerate(m.roles or [])
+    ]
+    members = m.team if isinstance(m.team, list) else (m.team.members or [] if m.team else [])
+    contract.team = [TeamMember(username=t.username, role=t.role) for t in members]
+
+
+def _flatten(props: list[SchemaProperty], base: str, out: list[Column]) -> None:
+    for i, p in enumerate(props):
+        path = f"{base}[{i}]"
+        out.append(
+            Column(
+                name=p.name,
+                physicalName=p.physicalName,
+                logicalType=p.logicalType,
+                physicalType=p.physicalType,
+                classification=p.classification,
+                tags=p.tags or [],
+                required=p.required,
+                primaryKey=p.primaryKey,
+                transformSourceObjects=p.transformSourceObjects or [],
+                path=path,
+            )
+        )
+        if p.properties:
+            _flatten(p.properties, f"{path}.properties", out)
+        if p.items and p.items.properties:
+            _flatten(p.items.properties, f"{path}.items.properties", out)

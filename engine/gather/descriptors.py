@@ -1,0 +1,219 @@
+"""Product descriptors: the native ``dataproduct.yaml`` and Bitol ODPS v1.x, both to :class:`Product`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import LoadError
+from engine.gather.yamlsrc import Located, validation_error
+from engine.model import (
+    Access,
+    InputPort,
+    Monitoring,
+    NativeDescriptor,
+    OutputPort,
+    Product,
+    Sla,
+    Support,
+)
+
+
+@dataclass
+class LoadedProduct:
+    product: Product
+    doc: Located
+
+
+def require_mapping(doc: Located, what: str) -> dict[str, Any]:
+    if not isinstance(doc.data, dict):
+        raise LoadError(f"a {what} must be a mapping, not {type(doc.data).__name__}", doc.file, doc.line_of(""))
+    return doc.data
+
+
+def load_native(doc: Located) -> LoadedProduct:
+    data = require_mapping(doc, "data product descriptor")
+    try:
+        d = NativeDescriptor.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e, doc, "data product descriptor") from None
+    product = Product(
+        id=d.name,
+        name=d.name,
+        domain=d.domain,
+        version=d.version,
+        status=d.status,
+        owner=d.owner,
+        description=d.description,
+        classification=d.classification,
+        access=Access(**d.access.model_dump(include={"model", "consumers", "approvers"})) if d.access else None,
+        sla=Sla(**d.sla.model_dump(include={"quality", "freshness", "retention"})) if d.sla else None,
+        documentation=d.documentation,
+        schema_url=d.schema_url,
+        support=Support(**d.support.model_dump(include={"email", "slack"})) if d.support else None,
+        monitoring=Monitoring(**d.monitoring.model_dump(include=set(Monitoring.model_fields))) if d.monitoring else None,
+        tags=d.tags,
+        outputPorts=[
+            OutputPort(name=p.name, contractId=p.contractId, visibility=p.visibility, path=f"outputPorts[{i}]")
+            for i, p in enumerate(d.outputPorts)
+        ],
+        inputPorts=[
+            InputPort(product=p.product, contractId=p.contractId, path=f"inputPorts[{i}]")
+            for i, p in enumerate(d.inputPorts)
+        ],
+        format="native",
+        present=list(data),
+    )
+    return LoadedProduct(product, doc)
+
+
+# --- ODPS ---------------------------------------------------------------------------------------------
+
+
+class _Odps(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _OdpsCustomProperty(_Odps):
+    property: str
+    value: Any = None
+
+
+class _OdpsPort(_Odps):
+    name: str | None = None
+    version: str | None = None
+    contractId: str | None = None
+    customProperties: list[_OdpsCustomProperty] = Field(default_factory=list)
+
+
+class _OdpsMember(_Odps):
+    username: str | None = None
+    name: str | None = None
+    role: str | None = None
+
+
+class _OdpsTeam(_Odps):
+    name: str | None = None
+    members: list[_OdpsMember] = Field(default_factory=list)
+
+
+class _OdpsSupport(_Odps):
+    channel: str | None = None
+    url: str | None = None
+    tool: str | None = None
+
+
+class _OdpsDescription(_Odps):
+    purpose: str | None = None
+
+
+class OdpsProduct(_Odps):
+    """The parts of an ODPS v1.x product that govern reads (unknown keys are kept)."""
+
+    apiVersion: str
+    kind: str
+    id: str
+    name: str | None = None
+    version: str | None = None
+    status: str
+    domain: str | None = None
+    description: _OdpsDescription | None = None
+    tags: list[str] = Field(default_factory=list)
+    inputPorts: list[_OdpsPort] = Field(default_factory=list)
+    outputPorts: list[_OdpsPort] = Field(default_factory=list)
+    support: list[_OdpsSupport] = Field(default_factory=list)
+    team: _OdpsTeam | None = None
+    customProperties: list[_OdpsCustomProperty] = Field(default_factory=list)
+
+
+def _custom(props: list[_OdpsCustomProperty]) -> dict[str, Any]:
+    return {p.property: p.value for p in props}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _str_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def load_odps(doc: Located) -> LoadedProduct:
+    data = require_mapping(doc, "data product")
+    try:
+        d = OdpsProduct.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e, doc, "ODPS data product") from None
+    if not d.apiVersion.startswith(("v1.", "v0.9")):
+        raise LoadError(f"unsupported ODPS apiVersion {d.apiVersion!r} (expected v1.x)", doc.file, doc.line_of("apiVersion"))
+    custom = _custom(d.customProperties)
+    owner = next((m.username or m.name for m in (d.team.members if d.team else []) if (m.role or "").lower() == "owner"), None)
+    channels = {(s.tool or "").lower(): s.url or s.channel for s in d.support}
+    email = channels.get("email")
+    access_model = custom.get("accessModel")
+    sla = custom.get("sla")
+    monitoring = custom.get("monitoring")
+    try:
+        product = Product(
+            id=d.id,
+            name=d.name or d.id,
+            domain=d.domain or "",
+            version=d.version,
+            status=d.status,
+            owner=owner or (d.team.name if d.team else None),
+            description=d.description.purpose if d.description else None,
+            classification=_str(custom.get("classification")),
+            access=(
+                Access(
+                    model=_str(access_model),
+                    consumers=_str_list(custom.get("consumers")),
+                    approvers=_str_list(custom.get("approvers")),
+                )
+                if access_model is not None or "consumers" in custom
+                else None
+            ),
+            sla=Sla.model_validate(sla) if isinstance(sla, dict) else None,
+            documentation=_str(custom.get("documentation")),
+            schema_url=_str(custom.get("schema_url")),
+            support=(
+                Support(email=email.removeprefix("mailto:") if email else None, slack=channels.get("slack"))
+                if d.support
+                else None
+            ),
+            monitoring=Monitoring.model_validate(monitoring) if isinstance(monitoring, dict) else None,
+            tags=d.tags,
+            outputPorts=[
+                OutputPort(
+                    name=p.name,
+                    contractId=p.contractId,
+                    visibility=str(_custom(p.customProperties).get("visibility", "internal")),
+                    path=f"outputPorts[{i}]",
+                )
+                for i, p in enumerate(d.outputPorts)
+            ],
+            inputPorts=[InputPort(contractId=p.contractId, path=f"inputPorts[{i}]") for i, p in enumerate(d.inputPorts)],
+            format="odps",
+            present=list(data),
+        )
+    except ValidationError as e:
+        raise validation_error(e, doc, "ODPS custom property", "customProperties") from None
+    if not product.domain:
+        raise LoadError("an ODPS product for govern must name its domain", doc.file, doc.line_of("domain"))
+    return LoadedProduct(product, doc)
+
+
+def load_descriptor(doc: Located) -> LoadedProduct:
+    """Dispatch on the document: ODPS when it has an ``apiVersion``, native otherwise."""
+    data = require_mapping(doc, "data product descriptor")
+    kind = data.get("kind")
+    if kind != "DataProduct":
+        raise LoadError(
+            f"unknown kind {kind!r}: expected DataProduct" if kind is not None else "missing key 'kind' (expected DataProduct)",
+            doc.file,
+            doc.line_of("kind"),
+        )
+    return load_odps(doc) if "apiVersion" in data else load_native(doc)

@@ -1,0 +1,180 @@
+"""A mesh: every descriptor and contract below a folder, linked by ids, with its lineage graph.
+
+Discovery is by file name: ``dataproduct.yaml|yml`` (native), ``*.odps.yaml|yml`` (ODPS) and
+``*.odcs.yaml|yml`` (contracts). A file that cannot be loaded is kept as a failure with its reason;
+it never stops the rest of the mesh from loading.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from engine.config import display
+from engine.errors import LoadError
+from engine.gather.contracts import LoadedContract, load_contract
+from engine.gather.descriptors import LoadedProduct, load_descriptor
+from engine.gather.yamlsrc import load_file
+from engine.model import DownstreamFact, Lineage, UpstreamFact
+
+DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}
+ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
+CONTRACT_SUFFIXES = (".odcs.yaml", ".odcs.yml")
+
+
+def file_kind(path: Path) -> str | None:
+    """``product``, ``contract`` or None, from the file name alone."""
+    name = path.name.lower()
+    if name in DESCRIPTOR_NAMES or name.endswith(ODPS_SUFFIXES):
+        return "product"
+    if name.endswith(CONTRACT_SUFFIXES):
+        return "contract"
+    return None
+
+
+def discover(root: Path) -> tuple[list[Path], list[Path]]:
+    """Descriptor files and contract files below ``root`` (hidden folders skipped, links not followed)."""
+    products: list[Path] = []
+    contracts: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")) and d != "node_modules")
+        for name in sorted(files):
+            path = Path(folder) / name
+            kind = file_kind(path)
+            if kind == "product":
+                products.append(path)
+            elif kind == "contract":
+                contracts.append(path)
+    return products, contracts
+
+
+@dataclass
+class Failure:
+    """A file that could not be loaded."""
+
+    path: Path
+    error: LoadError
+
+
+@dataclass
+class Mesh:
+    root: Path
+    products: list[LoadedProduct] = field(default_factory=list)
+    contracts: dict[str, LoadedContract] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    _by_id: dict[str, LoadedProduct] = field(default_factory=dict)
+    _publisher: dict[str, str] = field(default_factory=dict)
+
+    def product(self, ref: str | None) -> LoadedProduct | None:
+        return self._by_id.get(ref or "")
+
+    def contracts_of(self, loaded: LoadedProduct) -> list[LoadedContract]:
+        """The contracts the product's output ports publish, each once, with the ports naming it."""
+        out: dict[str, LoadedContract] = {}
+        for port in loaded.product.outputPorts:
+            found = self.contracts.get(port.contractId or "")
+            if found is None:
+                continue
+            entry = out.setdefault(found.contract.id or "", LoadedContract(found.contract.model_copy(), found.doc))
+            entry.contract.ports = [*entry.contract.ports, port.name or ""]
+        return list(out.values())
+
+    def lineage(self, loaded: LoadedProduct) -> Lineage:
+        p = loaded.product
+        upstream = []
+        for port in p.inputPorts:
+            ref = port.product or self._publisher.get(port.contractId or "")
+            up = self.product(ref)
+            published = {o.contractId for o in up.product.outputPorts} if up else set()
+            upstream.append(
+                UpstreamFact(
+                    product=up.product.id if up else ref,
+                    domain=up.product.domain if up else None,
+                    classification=up.product.classification if up else None,
+                    status=up.product.status if up else None,
+                    contractId=port.contractId,
+                    found=up is not None,
+                    contract_found=up is not None and (port.contractId is None or port.contractId in published),
+                    path=port.path,
+                )
+            )
+        downstream = []
+        if p.id in self.graph:
+            for _, down_id, edge in self.graph.out_edges(p.id, data=True):
+                down = self._by_id[down_id].product
+                downstream.append(
+                    DownstreamFact(
+                        product=down.id,
+                        domain=down.domain,
+                        classification=down.classification,
+                        status=down.status,
+                        contractId=edge.get("contractId"),
+                    )
+                )
+        return Lineage(upstream=upstream, downstream=downstream)
+
+
+def _load(path: Path, loader):  # type: ignore[no-untyped-def]
+    return loader(load_file(path, display(path)))
+
+
+def load_mesh(root: Path, product_files: list[Path] | None = None, contract_files: list[Path] | None = None) -> Mesh:
+    """Load every product and contract below ``root`` and link them."""
+    if product_files is None or contract_files is None:
+        product_files, contract_files = discover(root)
+    mesh = Mesh(root=root)
+    for path in contract_files:
+        try:
+            loaded = _load(path, load_contract)
+        except LoadError as e:
+            mesh.failures.append(Failure(path, e))
+            continue
+        cid = loaded.contract.id
+        if cid and cid in mesh.contracts:
+            first = mesh.contracts[cid].doc.file
+            mesh.failures.append(
+                Failure(path, LoadError(f"contract id {cid!r} is already used by {first}", loaded.doc.file, loaded.doc.line_of("id")))
+            )
+            continue
+        if cid:
+            mesh.contracts[cid] = loaded
+    for path in product_files:
+        try:
+            loaded_product = _load(path, load_descriptor)
+        except LoadError as e:
+            mesh.failures.append(Failure(path, e))
+            continue
+        pid = loaded_product.product.id
+        if pid in mesh._by_id:
+            first = mesh._by_id[pid].doc.file
+            mesh.failures.append(
+                Failure(
+                    path,
+                    LoadError(f"product {pid!r} is already defined in {first}", loaded_product.doc.file, loaded_product.doc.line_of("name")),
+                )
+            )
+            continue
+        mesh._by_id[pid] = loaded_product
+        if loaded_product.product.name != pid:
+            mesh._by_id.setdefault(loaded_product.product.name, loaded_product)
+        mesh.products.append(loaded_product)
+    _link(mesh)
+    return mesh
+
+
+def _link(mesh: Mesh) -> None:
+    for loaded in mesh.products:
+        for port in loaded.product.outputPorts:
+            if port.contractId:
+                mesh._publisher.setdefault(port.contractId, loaded.product.id)
+    for loaded in mesh.products:
+        mesh.graph.add_node(loaded.product.id)
+    for loaded in mesh.products:
+        for port in loaded.product.inputPorts:
+            up = mesh.product(port.product or mesh._publisher.get(port.contractId or ""))
+            if up is not None:
+                mesh.graph.add_edge(up.product.id, loaded.product.id, contractId=port.contractId)

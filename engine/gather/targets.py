@@ -1,0 +1,160 @@
+"""What ``govern check PATH...`` evaluates: products (with their mesh) and standalone contracts.
+
+A product is always evaluated inside its mesh, so its contracts and upstream products resolve:
+the mesh is the configured one (``--mesh`` or govern.toml) when the path lies inside it, otherwise
+the folder given (or the folder of the file given). A standalone contract needs no mesh and gets
+the contract rules only. Files that cannot be loaded become ``error`` targets with their reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.config import display
+from engine.errors import LoadError
+from engine.gather.contracts import LoadedContract, load_contract
+from engine.gather.descriptors import LoadedProduct
+from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
+from engine.gather.yamlsrc import load_file
+
+CONTRACT_RULES = {"contracts"}
+
+
+@dataclass
+class Target:
+    """Something to evaluate: a product (with its contracts), a standalone contract, or a load failure."""
+
+    id: str
+    name: str
+    domain: str | None
+    source: str
+    product: LoadedProduct | None = None
+    contracts: list[LoadedContract] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    categories: set[str] | None = None  # None: every category
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _kind_of_file(path: Path) -> str:
+    """By name, else by the document's ``kind``; raises LoadError for anything else."""
+    kind = file_kind(path)
+    if kind:
+        return kind
+    doc = load_file(path, display(path))
+    value = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if value == "DataProduct":
+        return "product"
+    if value == "DataContract":
+        return "contract"
+    raise LoadError(
+        f"unknown kind {value!r}: expected DataProduct or DataContract" if value else "not a data product or contract (no 'kind')",
+        doc.file,
+        doc.line_of("kind"),
+    )
+
+
+def product_target(loaded: LoadedProduct, mesh: Mesh) -> Target:
+    p = loaded.product
+    return Target(id=p.id, name=p.name, domain=p.domain, source=loaded.doc.file, product=loaded, contracts=mesh.contracts_of(loaded))
+
+
+def contract_target(loaded: LoadedContract) -> Target:
+    c = loaded.contract
+    ident = c.id or loaded.doc.file
+    return Target(
+        id=ident,
+        name=c.name or ident,
+        domain=c.domain,
+        source=loaded.doc.file,
+        contracts=[loaded],
+        categories=CONTRACT_RULES,
+    )
+
+
+def error_target(path: Path, error: LoadError) -> Target:
+    shown = display(path)
+    return Target(id=shown, name=shown, domain=None, source=shown, errors=[str(error)])
+
+
+def check_targets(paths: list[Path], mesh_root: Path | None) -> tuple[Mesh | None, list[Target]]:
+    resolved = [p.resolve() for p in paths]
+    configured = mesh_root.resolve() if mesh_root else None
+    targets: list[Target] = []
+    product_paths: list[Path] = []
+    contract_files: list[Path] = []
+    for path in resolved:
+        if path.is_dir():
+            product_paths.append(path)
+            continue
+        try:
+            kind = _kind_of_file(path)
+        except LoadError as e:
+            targets.append(error_target(path, e))
+            continue
+        (product_paths if kind == "product" else contract_files).append(path)
+
+    mesh: Mesh | None = None
+    if product_paths:
+        roots = {configured if configured and _inside(p, configured) else (p if p.is_dir() else p.parent) for p in product_paths}
+        root = configured if configured in roots else _common(roots)
+        mesh = load_mesh(root)
+        targets.extend(_select(mesh, product_paths))
+    for path in contract_files:
+        try:
+            targets.append(contract_target(load_contract(load_file(path, display(path)))))
+        except LoadError as e:
+            targets.append(error_target(path, e))
+    seen: set[str] = set()
+    unique = []
+    for t in targets:
+        if t.source not in seen:
+            seen.add(t.source)
+            unique.append(t)
+    return mesh, unique
+
+
+def _common(roots: set[Path]) -> Path:
+    parts = [r.parts for r in roots]
+    common = []
+    for group in zip(*parts):
+        if len(set(group)) != 1:
+            break
+        common.append(group[0])
+    return Path(*common)
+
+
+def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
+    """The mesh's products, failures and unpublished contracts that lie in the given paths."""
+
+    def wanted(file: str) -> bool:
+        f = Path(file).resolve()
+        return any(_inside(f, p) for p in paths)
+
+    targets: list[Target] = []
+    failed_contracts = [f for f in mesh.failures if file_kind(f.path) == "contract"]
+    for loaded in mesh.products:
+        if not wanted(loaded.doc.file):
+            continue
+        target = product_target(loaded, mesh)
+        folder = Path(loaded.doc.file).resolve().parent
+        target.errors.extend(str(f.error) for f in failed_contracts if f.path.resolve().parent == folder)
+        targets.append(target)
+    for failure in mesh.failures:
+        if file_kind(failure.path) == "product" and wanted(str(failure.path)):
+            targets.append(error_target(failure.path, failure.error))
+    product_folders = {Path(t.source).resolve().parent for t in targets}
+    for failure in failed_contracts:
+        if wanted(str(failure.path)) and failure.path.resolve().parent not in product_folders:
+            targets.append(error_target(failure.path, failure.error))
+    published_anywhere = {p.contractId for lp in mesh.products for p in lp.product.outputPorts if p.contractId}
+    for cid, loaded in sorted(mesh.contracts.items()):
+        if cid not in published_anywhere and wanted(loaded.doc.file):
+            targets.append(contract_target(loaded))
+    return targets
+
+
+__all__ = ["check_targets", "discover"]

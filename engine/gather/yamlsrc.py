@@ -1,0 +1,206 @@
+"""YAML (and JSON) read with the C safe loader, keeping the line of every key.
+
+Documents are composed into nodes by libyaml and turned into plain data here, so that every key
+path (``outputPorts[0].contractId``) maps to the line it was written on. Timestamps stay strings
+(JSON has no dates, and JSON Schema expects strings), mapping keys keep their written text
+(``on:`` is the key "on", not True), and everything a safe loader tolerates but a governance file
+should not (duplicate keys, several documents, alias bombs, deep nesting, unknown tags,
+non-UTF-8 bytes) is an error with file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pydantic import ValidationError
+
+from engine.errors import LoadError
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 100
+MAX_NODES = 500_000
+
+_Loader = getattr(yaml, "CSafeLoader", None)
+if _Loader is None:  # pragma: no cover - PyYAML built without libyaml
+    raise ImportError("PyYAML was built without libyaml; reinstall PyYAML with its C extension")
+
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
+_SCALARS = {
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+}
+_AS_TEXT = {"tag:yaml.org,2002:timestamp", _STR}
+
+
+@dataclass
+class Located:
+    """A loaded document and the line of each of its key paths."""
+
+    data: Any
+    file: str
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, path: str | None) -> int:
+        """The line of ``path``, or of its nearest written parent, or 1."""
+        p = path or ""
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = parent_path(p)
+        return self.lines.get("", 1)
+
+
+def parent_path(path: str) -> str:
+    """``a.b[0].c`` -> ``a.b[0]`` -> ``a.b`` -> ``a`` -> ``""``."""
+    if path.endswith("]"):
+        return path[: path.rindex("[")]
+    cut = path.rfind(".")
+    return path[:cut] if cut > 0 else ""
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = "") -> LoadError:
+    """Turn pydantic's errors into one LoadError located at the first of them."""
+    parts: list[str] = []
+    first_line: int | None = None
+    for err in e.errors():
+        path = prefix
+        for key in err["loc"]:
+            path = join(path, key)
+        line = doc.line_of(path)
+        first_line = first_line or line
+        parts.append(f"{path or '(document)'}: {err['msg']} (line {line})")
+    return LoadError(f"invalid {what}: " + "; ".join(parts), doc.file, first_line)
+
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a file as UTF-8 within the size limit; errors name file and line."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(f"file is {size} bytes, larger than the limit of {MAX_FILE_BYTES}", display)
+        raw = path.read_bytes()
+    except OSError as e:
+        raise LoadError(f"cannot read file: {e.strerror or e}", display) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise LoadError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})", display, line) from None
+    return text.removeprefix("\ufeff")
+
+
+def load_file(path: Path, display: str | None = None) -> Located:
+    """Load one YAML or JSON document from ``path``."""
+    shown = display or str(path)
+    return load_text(read_text(path, shown), shown)
+
+
+def load_text(text: str, display: str) -> Located:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        what = " ".join(s for s in (e.context, e.problem) if s)
+        raise LoadError(f"invalid YAML: {what}", display, line) from None
+    except yaml.YAMLError as e:
+        raise LoadError(f"invalid YAML: {e}", display) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise LoadError("the file is empty", display, 1)
+    located = Located(data=None, file=display, lines={"": node.start_mark.line + 1})
+    located.data = _Builder(display, located.lines, loader).build(node, "", 0)
+    return located
+
+
+class _Builder:
+    def __init__(self, file: str, lines: dict[str, int], loader: Any):
+        self.file = file
+        self.lines = lines
+        self.loader = loader
+        self.nodes = 0
+        self.active: set[int] = set()
+
+    def fail(self, message: str, node: yaml.Node) -> LoadError:
+        return LoadError(message, self.file, node.start_mark.line + 1)
+
+    def build(self, node: yaml.Node, path: str, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(f"document expands to more than {MAX_NODES} values (an alias bomb?)", node)
+        if depth > MAX_DEPTH:
+            raise self.fail(f"document is nested deeper than {MAX_DEPTH} levels", node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.active:
+            raise self.fail("an alias refers to a value that contains it", node)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ:
+                    raise self.fail(f"unsupported tag {node.tag}", node)
+                out = []
+                for i, item in enumerate(node.value):
+                    p = join(path, i)
+                    self.lines.setdefault(p, item.start_mark.line + 1)
+                    out.append(self.build(item, p, depth + 1))
+                return out
+            if node.tag != _MAP:
+                raise self.fail(f"unsupported tag {node.tag}", node)
+            return self.mapping(node, path, depth)
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge(value_node, path, depth))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail("a mapping key must be a plain value, not a list or mapping", key_node)
+            key = key_node.value
+            if key in out:
+                raise self.fail(f"duplicate key {key!r} (first on line {self.lines.get(join(path, key))})", key_node)
+            p = join(path, key)
+            self.lines[p] = key_node.start_mark.line + 1
+            out[key] = self.build(value_node, p, depth + 1)
+        for key, value in merged.items():
+            out.setdefault(key, value)
+        return out
+
+    def merge(self, node: yaml.Node, path: str, depth: int) -> dict[str, Any]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for source in reversed(sources):
+            value = self.build(source, path, depth + 1)
+            if not isinstance(value, dict):
+                raise self.fail("a merge key '<<' must refer to a mapping", source)
+            merged.update(value)
+        return merged
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag in _AS_TEXT:
+            return node.value
+        if node.tag in _SCALARS:
+            return self.loader.construct_object(node)
+        raise self.fail(f"unsupported tag {node.tag}", node)

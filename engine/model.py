@@ -1,0 +1,401 @@
+"""The pydantic models at the edges: files read, the input document, rule metadata, findings, reports."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+Enforcement = Literal["blocking", "warning", "advisory"]
+Override = Literal["none", "params", "waivable"]
+Category = Literal["naming", "access", "classification", "standard-fields", "contracts", "lineage"]
+
+SEVERITY_WEIGHT: dict[str, int] = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
+ENFORCEMENT_RANK: dict[str, int] = {"advisory": 0, "warning": 1, "blocking": 2}
+
+
+class Strict(BaseModel):
+    """A model of a file section: unknown keys are kept, wrong types are errors."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=False)
+
+
+# --- The native product descriptor (dataproduct.yaml), as written --------------------------------
+
+
+class NativeAccess(Strict):
+    model: str | None = None
+    consumers: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=list)
+
+
+class NativeSla(Strict):
+    quality: str | None = None
+    freshness: str | None = None
+    retention: str | None = None
+
+
+class NativeSupport(Strict):
+    email: str | None = None
+    slack: str | None = None
+
+
+class NativeMonitoring(Strict):
+    freshness_metric: str | None = None
+    volume_metric: str | None = None
+    quality_metric: str | None = None
+
+
+class NativeOutputPort(Strict):
+    name: str
+    contractId: str | None = None
+    visibility: Literal["public", "internal"] = "internal"
+    description: str | None = None
+
+
+class NativeInputPort(Strict):
+    product: str
+    contractId: str | None = None
+
+
+class NativeDescriptor(Strict):
+    kind: Literal["DataProduct"]
+    name: str
+    domain: str
+    version: str | None = None
+    status: Literal["draft", "active", "deprecated", "retired"] | None = None
+    owner: str | None = None
+    description: str | None = None
+    classification: str | None = None
+    access: NativeAccess | None = None
+    sla: NativeSla | None = None
+    documentation: str | None = None
+    support: NativeSupport | None = None
+    schema_url: str | None = None
+    monitoring: NativeMonitoring | None = None
+    tags: list[str] = Field(default_factory=list)
+    outputPorts: list[NativeOutputPort] = Field(default_factory=list)
+    inputPorts: list[NativeInputPort] = Field(default_factory=list)
+
+
+# --- The input document ----------------------------------------------------------------------------
+
+
+class Access(BaseModel):
+    model: str | None = None
+    consumers: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=list)
+
+
+class Sla(BaseModel):
+    quality: str | None = None
+    freshness: str | None = None
+    retention: str | None = None
+
+
+class Support(BaseModel):
+    email: str | None = None
+    slack: str | None = None
+
+
+class Monitoring(BaseModel):
+    freshness_metric: str | None = None
+    volume_metric: str | None = None
+    quality_metric: str | None = None
+
+
+class OutputPort(BaseModel):
+    name: str | None = None
+    contractId: str | None = None
+    visibility: str = "internal"
+    path: str
+
+
+class InputPort(BaseModel):
+    product: str | None = None
+    contractId: str | None = None
+    path: str
+
+
+class Product(BaseModel):
+    """A product descriptor, normalized from the native format or ODPS."""
+
+    id: str
+    name: str
+    domain: str
+    version: str | None = None
+    status: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    classification: str | None = None
+    access: Access | None = None
+    sla: Sla | None = None
+    documentation: str | None = None
+    schema_url: str | None = None
+    support: Support | None = None
+    monitoring: Monitoring | None = None
+    tags: list[str] = Field(default_factory=list)
+    outputPorts: list[OutputPort] = Field(default_factory=list)
+    inputPorts: list[InputPort] = Field(default_factory=list)
+    format: Literal["native", "odps"]
+    present: list[str] = Field(default_factory=list, description="top-level keys written in the file")
+
+
+class SchemaError(BaseModel):
+    message: str
+    path: str = ""
+
+
+class Column(BaseModel):
+    name: str | None = None
+    physicalName: str | None = None
+    logicalType: str | None = None
+    physicalType: str | None = None
+    classification: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    required: bool | None = None
+    primaryKey: bool | None = None
+    transformSourceObjects: list[str] = Field(default_factory=list)
+    path: str
+
+
+class SchemaObject(BaseModel):
+    name: str | None = None
+    physicalName: str | None = None
+    physicalType: str | None = None
+    path: str
+    properties: list[Column] = Field(default_factory=list)
+
+
+class SlaProperty(BaseModel):
+    property: str | None = None
+    value: Any = None
+    unit: str | None = None
+    element: str | None = None
+    path: str
+
+
+class ContractRole(BaseModel):
+    role: str | None = None
+    access: str | None = None
+    firstLevelApprovers: str | None = None
+    secondLevelApprovers: str | None = None
+    path: str
+
+
+class TeamMember(BaseModel):
+    username: str | None = None
+    role: str | None = None
+
+
+class Contract(BaseModel):
+    """An ODCS data contract, normalized."""
+
+    id: str | None = None
+    version: str | None = None
+    status: str | None = None
+    apiVersion: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    domain: str | None = None
+    dataProduct: str | None = None
+    ports: list[str] = Field(default_factory=list)
+    valid: bool = True
+    schema_errors: list[SchemaError] = Field(default_factory=list)
+    objects: list[SchemaObject] = Field(default_factory=list)
+    sla: list[SlaProperty] = Field(default_factory=list)
+    roles: list[ContractRole] = Field(default_factory=list)
+    team: list[TeamMember] = Field(default_factory=list)
+
+
+class UpstreamFact(BaseModel):
+    product: str | None = None
+    domain: str | None = None
+    classification: str | None = None
+    status: str | None = None
+    contractId: str | None = None
+    found: bool
+    contract_found: bool
+    path: str
+
+
+class DownstreamFact(BaseModel):
+    product: str
+    domain: str
+    classification: str | None = None
+    status: str | None = None
+    contractId: str | None = None
+
+
+class Lineage(BaseModel):
+    upstream: list[UpstreamFact] = Field(default_factory=list)
+    downstream: list[DownstreamFact] = Field(default_factory=list)
+
+
+class DomainEntry(BaseModel):
+    name: str
+    owners: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class InputDocument(BaseModel):
+    """What every rule sees for one product (docs/input.md)."""
+
+    product: Product | None
+    contracts: list[Contract] = Field(default_factory=list)
+    lineage: Lineage = Field(default_factory=Lineage)
+    domain: DomainEntry | None = None
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    now: str
+
+
+# --- Rules -------------------------------------------------------------------------------------------
+
+
+class ParamSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["string", "array", "number", "integer", "boolean", "object"]
+    default: Any = None
+    description: str | None = None
+
+
+class RuleMeta(BaseModel):
+    """A rule's identity and metadata, from its package's METADATA annotation."""
+
+    id: str
+    title: str
+    description: str
+    category: Category
+    severity: Severity
+    enforcement: Enforcement
+    override: Override
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    effective_on: str | None = None
+    remediation: str
+    examples: dict[str, str] = Field(default_factory=dict)
+    package: str
+    file: str
+    line: int
+    domain: str | None = None
+
+    @property
+    def weight(self) -> int:
+        return SEVERITY_WEIGHT[self.severity]
+
+
+# --- Results -----------------------------------------------------------------------------------------
+
+
+class Location(BaseModel):
+    file: str | None = None
+    line: int | None = None
+    path: str | None = None
+
+
+class Finding(BaseModel):
+    fingerprint: str
+    rule: str
+    title: str
+    category: str
+    severity: Severity
+    enforcement: Enforcement
+    domain: str | None
+    product: str
+    message: str
+    remediation: str
+    status: Literal["open", "waived"] = "open"
+    waiver: dict[str, Any] | None = None
+    resource: str | None = None
+    location: Location
+
+
+class ProductResult(BaseModel):
+    id: str
+    name: str
+    domain: str | None
+    source: str
+    verdict: Literal["pass", "fail", "error"]
+    score: float | None
+    rules: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+class EngineInfo(BaseModel):
+    name: str
+    version: str
+
+
+class RunInfo(BaseModel):
+    id: str
+    command: str
+    started_at: str
+    now: str
+    govern_version: str
+    engine: EngineInfo
+    policies_digest: str
+    governance_digest: str
+    mesh: str | None = None
+
+
+class FindingCounts(BaseModel):
+    open: int = 0
+    waived: int = 0
+    by_enforcement: dict[str, int] = Field(default_factory=lambda: {"blocking": 0, "warning": 0, "advisory": 0})
+
+
+class Verdicts(BaseModel):
+    # "pass" is a keyword: the field is spelled with an alias.
+    model_config = ConfigDict(populate_by_name=True)
+
+    pass_: int = Field(0, alias="pass")
+    fail: int = 0
+    error: int = 0
+
+
+class Summary(BaseModel):
+    products: int
+    rules: int
+    score: float | None
+    verdicts: Verdicts
+    findings: FindingCounts
+
+
+class DomainSummary(BaseModel):
+    score: float | None
+    products: int
+    verdicts: Verdicts
+
+
+class Waivers(BaseModel):
+    applied: list[dict[str, Any]] = Field(default_factory=list)
+    expiring: list[dict[str, Any]] = Field(default_factory=list)
+    expired: list[dict[str, Any]] = Field(default_factory=list)
+    unused: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Changes(BaseModel):
+    previous_run: str | None = None
+    new: list[str] = Field(default_factory=list)
+    fixed: list[str] = Field(default_factory=list)
+    persisting: int = 0
+
+
+class Report(BaseModel):
+    """The ``govern.report/v1`` document; every output format is rendered from it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_: Literal["govern.report/v1"] = Field("govern.report/v1", alias="schema")
+    run: RunInfo
+    summary: Summary
+    domains: dict[str, DomainSummary]
+    products: list[ProductResult]
+    findings: list[Finding]
+    errors: list[str] = Field(default_factory=list, description="problems outside any one product")
+    waivers: Waivers = Field(default_factory=Waivers)
+    changes: Changes | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,254 @@
+"""The policy library: Rego modules under policies/, their packages and METADATA annotations.
+
+Annotations are parsed here, in Python, because the embedded interpreter has no
+``rego.metadata``. Conventions enforced on load (DESIGN, Policies):
+
+- one rule per package, the package mirrors the file path (``global/naming/product_name.rego`` is
+  ``package global.naming.product_name``), helpers live in ``global.lib.*``;
+- a domain's modules (``policies/domains/<d>/``) declare packages under ``domains.<d>``;
+- every rule package has a METADATA annotation with the fields of :class:`RuleMeta` and a
+  ``deny`` rule; rule ids are unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from engine.config import display
+from engine.errors import ConfigError
+from engine.model import RuleMeta
+
+RULE_ID = re.compile(r"^(NAM|ACC|CLS|STD|CON|LIN)-\d{3}$")
+DOMAIN_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
+
+
+@dataclass
+class Module:
+    path: Path
+    file: str  # as shown to users
+    source: str
+    package: str  # without the "data." prefix
+    rules: dict[str, int]  # rule name -> first line
+    package_line: int
+
+
+@dataclass
+class Library:
+    root: Path
+    modules: list[Module] = field(default_factory=list)
+    rules: list[RuleMeta] = field(default_factory=list)
+    digest: str = ""
+
+    def rule(self, rule_id: str) -> RuleMeta | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def rules_for(self, domain: str | None, categories: set[str] | None = None) -> list[RuleMeta]:
+        """The global rules plus the domain's own, optionally only some categories."""
+        return [
+            r
+            for r in self.rules
+            if (r.domain is None or r.domain == domain) and (categories is None or r.category in categories)
+        ]
+
+
+def _parser():  # type: ignore[no-untyped-def]
+    from engine.backends.embedded import new_engine
+
+    return new_engine()
+
+
+def parse_modules(paths: list[tuple[Path, str]]) -> list[Module]:
+    """Parse Rego files with the embedded interpreter; a syntax error names file:line."""
+    engine = _parser()
+    sources: dict[str, tuple[Path, str]] = {}
+    for path, shown in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read policy: {e}", shown) from None
+        try:
+            engine.add_policy(shown, text)
+        except BaseException as e:  # regorus raises RuntimeError, or a PanicException on bugs
+            raise _rego_error(str(e), shown) from None
+        sources[shown] = (path, text)
+    modules = []
+    for entry in json.loads(engine.get_ast_as_json()):
+        shown = entry["source"]["file"]
+        ast = entry["ast"]
+        pkg, line = _ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
+        path, text = sources[shown]
+        modules.append(Module(path, shown, text, pkg.removeprefix("data."), _rule_names(ast), line))
+    return modules
+
+
+_LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+
+
+def _rego_error(message: str, shown: str) -> ConfigError:
+    """A regorus error (``--> file:line:col`` then a caret picture) as a one-line ConfigError."""
+    m = _LOCATION.search(message)
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip().startswith("error:")]
+    text = lines[0].removeprefix("error:").strip() if lines else message.strip().splitlines()[-1]
+    return ConfigError(f"invalid Rego: {text}", m.group("file") if m else shown, int(m.group("line")) if m else None)
+
+
+def _ref_name(ref: dict) -> str:
+    parts = []
+    while "RefDot" in ref:
+        parts.append(ref["RefDot"]["field"][1])
+        ref = ref["RefDot"]["refr"]
+    if "Var" not in ref:
+        return ""
+    parts.append(ref["Var"]["value"])
+    return ".".join(reversed(parts))
+
+
+def _rule_names(ast: dict) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for rule in ast.get("rules", []):
+        spec = rule.get("Spec")
+        if not spec:
+            continue
+        head = spec["head"]
+        for kind in ("Compr", "Set", "Func"):
+            if kind in head:
+                name = _ref_name(head[kind]["refr"]).split(".")[0]
+                if name:
+                    names.setdefault(name, spec["span"]["line"])
+    return names
+
+
+def metadata(module: Module) -> tuple[dict | None, int]:
+    """The ``# METADATA`` block on the package, as YAML data, and its first line."""
+    lines = module.source.splitlines()
+    end = module.package_line - 1  # index of the package line
+    start = end
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    block = lines[start:end]
+    for i, text in enumerate(block):
+        if text.strip() == "# METADATA":
+            body = "\n".join(_uncomment(t) for t in block[i + 1 :])
+            first = start + i + 1
+            try:
+                data = yaml.load(body, Loader=yaml.CSafeLoader)
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                raise ConfigError(
+                    f"invalid METADATA annotation: {getattr(e, 'problem', e)}", module.file, first + 1 + (mark.line if mark else 0)
+                ) from None
+            if not isinstance(data, dict):
+                raise ConfigError("the METADATA annotation must be a YAML mapping", module.file, first)
+            return data, first
+    return None, module.package_line
+
+
+def _uncomment(line: str) -> str:
+    text = line.lstrip()[1:]
+    return text[1:] if text.startswith(" ") else text
+
+
+def _expected_package(rel: Path) -> str:
+    return ".".join(rel.with_suffix("").parts)
+
+
+def load_library(root: Path) -> Library:
+    """Load every ``*.rego`` below ``root`` (tests excluded) and check the conventions."""
+    if not root.is_dir():
+        raise ConfigError(f"policy folder {display(root)} does not exist (set --policies)")
+    files = sorted(p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    if not files:
+        raise ConfigError(f"no Rego policies in {display(root)}")
+    modules = parse_modules([(p, display(p)) for p in files])
+    library = Library(root=root, modules=modules)
+    seen_packages: dict[str, str] = {}
+    seen_ids: dict[str, str] = {}
+    for module in modules:
+        rel = module.path.relative_to(root)
+        if module.package in seen_packages:
+            raise ConfigError(
+                f"package {module.package} is already declared in {seen_packages[module.package]}: one rule per package",
+                module.file,
+                module.package_line,
+            )
+        seen_packages[module.package] = module.file
+        domain = _check_namespace(module, rel)
+        if module.package.startswith("global.lib.") or module.package == "global.lib":
+            continue
+        meta = _rule_meta(module, domain)
+        if meta.id in seen_ids:
+            raise ConfigError(f"rule id {meta.id} is already used by {seen_ids[meta.id]}", module.file, meta.line)
+        seen_ids[meta.id] = module.file
+        library.rules.append(meta)
+    digest = hashlib.sha256()
+    for module in sorted(modules, key=lambda m: m.file):
+        digest.update(module.path.relative_to(root).as_posix().encode() + b"\0" + module.source.encode() + b"\0")
+    library.digest = "sha256:" + digest.hexdigest()
+    library.rules.sort(key=lambda r: (r.domain or "", r.id))
+    return library
+
+
+def _check_namespace(module: Module, rel: Path) -> str | None:
+    """The domain a module belongs to (None for global ones); reject packages outside their place."""
+    top = rel.parts[0]
+    if top == "domains" and len(rel.parts) > 2:
+        domain = rel.parts[1]
+        if not module.package.startswith(f"domains.{domain}."):
+            raise ConfigError(
+                f"package {module.package} is outside domains.{domain}: a domain's policies may only declare "
+                f"packages under domains.{domain}",
+                module.file,
+                module.package_line,
+            )
+        return domain
+    if top == "global":
+        expected = _expected_package(rel)
+        if module.package != expected:
+            raise ConfigError(
+                f"package {module.package} does not mirror its file path: expected package {expected}",
+                module.file,
+                module.package_line,
+            )
+        return None
+    raise ConfigError(
+        "policies live in policies/global/<category>/ or policies/domains/<domain>/", module.file, module.package_line
+    )
+
+
+def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
+    data, line = metadata(module)
+    if data is None:
+        raise ConfigError("a rule package needs a # METADATA annotation with custom.id", module.file, module.package_line)
+    if "deny" not in module.rules:
+        raise ConfigError("a rule package must define 'deny contains ...'", module.file, module.package_line)
+    custom = data.get("custom") or {}
+    if not isinstance(custom, dict):
+        raise ConfigError("METADATA 'custom' must be a mapping", module.file, line)
+    fields = {
+        **{k: v for k, v in custom.items() if k in RuleMeta.model_fields},
+        "title": data.get("title"),
+        "description": data.get("description"),
+        "package": module.package,
+        "file": module.file,
+        "line": module.package_line,
+        "domain": domain,
+    }
+    if "effective_on" in fields and fields["effective_on"] is not None:
+        fields["effective_on"] = str(fields["effective_on"])
+    try:
+        meta = RuleMeta.model_validate(fields)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"invalid METADATA annotation: {problems}", module.file, line) from None
+    pattern = DOMAIN_RULE_ID if domain else RULE_ID
+    if not pattern.match(meta.id):
+        expected = "<DOMAIN>-<nnn>" if domain else "<CAT>-<nnn> with CAT one of NAM, ACC, CLS, STD, CON, LIN"
+        raise ConfigError(f"rule id {meta.id!r} is not of the form {expected}", module.file, line)
+    return meta

@@ -1,0 +1,81 @@
+"""``--format text``: findings grouped by product, for people at a terminal."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+
+from rich.console import Console
+from rich.text import Text
+
+from engine.model import Finding, Report
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
+STATUS_MARK = {"open": "✗", "waived": "~"}
+
+
+def clean(value: object) -> str:
+    """Untrusted text without terminal control sequences (shown as \\xNN)."""
+    text = str(value)
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else f"\\x{ord(ch):02x}" for ch in text
+    )
+
+
+def render(report: Report, *, color: bool = False, width: int = 110) -> str:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
+    by_product: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_product.setdefault(f.product, []).append(f)
+    for p in report.products:
+        head = Text()
+        head.append(clean(p.name), style="bold")
+        if p.domain:
+            head.append(f"  ({clean(p.domain)})")
+        head.append("  ")
+        head.append(p.verdict.upper(), style=VERDICT_STYLE[p.verdict])
+        if p.score is not None:
+            head.append(f"  score {p.score:g}")
+        head.append(f"  {clean(p.source)}", style="dim")
+        console.print(head)
+        for error in p.errors:
+            console.print(Text("  ! ", style="magenta") + Text(clean(error)))
+        for f in by_product.get(p.id, []):
+            line = Text("  ")
+            line.append(f"{STATUS_MARK[f.status]} {f.rule}", style=SEVERITY_STYLE[f.severity])
+            line.append(f"  {f.severity} · {f.enforcement}", style=SEVERITY_STYLE[f.severity])
+            if f.status == "waived":
+                line.append("  waived", style="dim")
+            line.append(f"  {clean(f.message)}")
+            console.print(line)
+            where = f.location.file or ""
+            if f.location.line:
+                where += f":{f.location.line}"
+            if f.location.path:
+                where += f" ({clean(f.location.path)})"
+            console.print(Text(f"      at {clean(where)}", style="dim"))
+            console.print(Text(f"      fix: {clean(f.remediation)}", style="dim"))
+        console.print()
+    for error in report.errors:
+        console.print(Text("! ", style="magenta") + Text(clean(error)))
+    s = report.summary
+    v = s.verdicts
+    fc = s.findings
+    summary = Text()
+    summary.append(f"{s.products} product{'s' if s.products != 1 else ''}: ")
+    summary.append(f"{v.pass_} pass", style="green")
+    summary.append(", ")
+    summary.append(f"{v.fail} fail", style="red" if v.fail else "")
+    summary.append(", ")
+    summary.append(f"{v.error} error", style="magenta" if v.error else "")
+    summary.append(
+        f" · {fc.open} open finding{'s' if fc.open != 1 else ''} ({fc.by_enforcement['blocking']} blocking, "
+        f"{fc.by_enforcement['warning']} warning, {fc.by_enforcement['advisory']} advisory), {fc.waived} waived"
+        f" · {s.rules} rules"
+    )
+    if s.score is not None:
+        summary.append(f" · score {s.score:g}")
+    console.print(summary)
+    return out.getvalue()

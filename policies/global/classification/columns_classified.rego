@@ -1,0 +1,39 @@
+# METADATA
+# title: Columns are classified
+# description: >-
+#   Every column of every contract carries a classification, so that sensitive data can be found,
+#   masked and kept off public ports column by column. Good: each schema property has
+#   classification set to one of the council's levels.
+# custom:
+#   id: CLS-002
+#   category: classification
+#   severity: medium
+#   enforcement: blocking
+#   override: waivable
+#   params: {}
+#   remediation: >-
+#     Add a classification to the column in the contract's schema, e.g. classification: internal.
+#   examples:
+#     fail: "properties: [{name: customer_email}]"
+#     pass: "properties: [{name: customer_email, classification: restricted}]"
+package global.classification.columns_classified
+
+import data.global.lib.columns
+import data.global.lib.result
+
+deny contains result.contract_fail(col.contract, msg, col.column.path, columns.resource(col)) if {
+	some col in columns.columns
+	_empty(object.get(col.column, "classification", null))
+	msg := sprintf("column %s in %s has no classification", [_show(col.column.name), col.contract.id])
+}
+
+_empty(v) if v == null
+
+_empty(v) if {
+	is_string(v)
+	trim_space(v) == ""
+}
+
+_show(v) := sprintf("%q", [v]) if is_string(v)
+
+_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -1,0 +1,48 @@
+# METADATA
+# title: Column classifications use the council's levels
+# description: >-
+#   A column's classification is one of the levels the council defines, so that every rule that
+#   compares levels (public ports, PII protection, product coverage) can rank it. Good: a level
+#   from governance/council.yaml, spelled exactly.
+# custom:
+#   id: CLS-003
+#   category: classification
+#   severity: medium
+#   enforcement: blocking
+#   override: none
+#   params: {}
+#   remediation: >-
+#     Replace the column's classification with one of the council's levels (by default public,
+#     internal, restricted, confidential).
+#   examples:
+#     fail: "properties: [{name: ssn, classification: secret}]"
+#     pass: "properties: [{name: ssn, classification: confidential}]"
+package global.classification.known_column_levels
+
+import data.global.lib.classification
+import data.global.lib.columns
+import data.global.lib.result
+
+deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
+	some col in columns.columns
+	cls := object.get(col.column, "classification", null)
+	not _empty(cls)
+	not classification.known(cls)
+	path := sprintf("%s.classification", [col.column.path])
+	msg := sprintf("column %s in %s has unknown classification %s; use one of %s", [
+		_show(col.column.name), col.contract.id, _show(cls), _levels,
+	])
+}
+
+_levels := concat(", ", [sprintf("%v", [l]) | some l in classification.levels])
+
+_empty(v) if v == null
+
+_empty(v) if {
+	is_string(v)
+	trim_space(v) == ""
+}
+
+_show(v) := sprintf("%q", [v]) if is_string(v)
+
+_show(v) := sprintf("%v", [v]) if not is_string(v)

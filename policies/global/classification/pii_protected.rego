@@ -1,0 +1,75 @@
+# METADATA
+# title: PII columns are classified restricted or higher
+# description: >-
+#   A column tagged as personal data (PII) must be classified at least restricted, so that it is
+#   never published openly or granted without approval. Good: a column tagged pii has
+#   classification restricted or confidential.
+# custom:
+#   id: CLS-004
+#   category: classification
+#   severity: critical
+#   enforcement: blocking
+#   override: params
+#   params:
+#     pii_tags:
+#       type: array
+#       default: ["pii"]
+#       description: Column tags that mark personal data (compared case-insensitively).
+#     min_level:
+#       type: string
+#       default: restricted
+#       description: The lowest classification level allowed for a column with one of those tags.
+#   remediation: >-
+#     Raise the column's classification to restricted or higher (and check the product's
+#     classification and access model), or remove the PII tag if the column holds no personal data.
+#   examples:
+#     fail: "properties: [{name: email, tags: [pii], classification: internal}]"
+#     pass: "properties: [{name: email, tags: [pii], classification: restricted}]"
+package global.classification.pii_protected
+
+import data.global.lib.classification
+import data.global.lib.columns
+import data.global.lib.result
+
+deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
+	some col in columns.columns
+	tags := _pii_tags(col.column)
+	count(tags) > 0
+	min_level := input.params["CLS-004"].min_level
+	cls := object.get(col.column, "classification", null)
+	problem := _problem(cls, min_level)
+	path := sprintf("%s.classification", [col.column.path])
+	msg := sprintf("column %s in %s is tagged %s but %s; it must be classified %s or higher", [
+		_show(col.column.name), col.contract.id, concat(", ", tags), problem, min_level,
+	])
+}
+
+# The column's tags that mark personal data.
+_pii_tags(column) := {t |
+	some t in _list(object.get(column, "tags", null))
+	is_string(t)
+	some p in input.params["CLS-004"].pii_tags
+	lower(t) == lower(p)
+}
+
+_problem(cls, _) := "has no classification" if _empty(cls)
+
+_problem(cls, min_level) := sprintf("is classified %q", [cls]) if {
+	classification.known(cls)
+	classification.rank(cls) < classification.rank(min_level)
+}
+
+_empty(v) if v == null
+
+_empty(v) if {
+	is_string(v)
+	trim_space(v) == ""
+}
+
+_list(v) := v if is_array(v)
+
+_list(v) := [] if not is_array(v)
+
+_show(v) := sprintf("%q", [v]) if is_string(v)
+
+_show(v) := sprintf("%v", [v]) if not is_string(v)

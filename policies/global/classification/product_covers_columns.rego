@@ -1,0 +1,40 @@
+# METADATA
+# title: Product classification covers its columns
+# description: >-
+#   A product is classified at least as high as its most sensitive column, because access and
+#   publication decisions are made on the product's classification. Good: a product with a
+#   confidential column is itself classified confidential.
+# custom:
+#   id: CLS-005
+#   category: classification
+#   severity: high
+#   enforcement: blocking
+#   override: none
+#   params: {}
+#   remediation: >-
+#     Raise the product's classification to the highest column level, or move the sensitive
+#     columns to a separate, higher-classified product.
+#   examples:
+#     fail: "classification: internal, with column ssn classified confidential"
+#     pass: "classification: confidential, with column ssn classified confidential"
+package global.classification.product_covers_columns
+
+import data.global.lib.classification
+import data.global.lib.columns
+import data.global.lib.result
+
+deny contains result.fail_on(msg, "classification", columns.resource(col)) if {
+	product_cls := input.product.classification
+	classification.known(product_cls)
+	some col in columns.columns
+	cls := object.get(col.column, "classification", null)
+	classification.known(cls)
+	classification.rank(cls) > classification.rank(product_cls)
+	msg := sprintf("product is classified %q but column %s in %s is classified %q", [
+		product_cls, _show(col.column.name), col.contract.id, cls,
+	])
+}
+
+_show(v) := sprintf("%q", [v]) if is_string(v)
+
+_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -1,0 +1,41 @@
+# METADATA
+# title: Port contracts exist
+# description: >-
+#   The contract an output port names can be found among the product's contracts, so that the
+#   promise the port makes can actually be read and checked. Good: every contractId matches the id
+#   of a contract file of the product.
+# custom:
+#   id: CON-003
+#   category: contracts
+#   severity: high
+#   enforcement: blocking
+#   override: none
+#   params: {}
+#   remediation: >-
+#     Add the contract file to the product, or correct the port's contractId to the id written in
+#     the contract.
+#   examples:
+#     fail: "outputPorts: [{contractId: orders-v2}] with only contract orders-v1"
+#     pass: "outputPorts: [{contractId: orders-v1}] with contract orders-v1"
+package global.contracts.contract_found
+
+import data.global.lib.result
+
+deny contains result.fail_on(msg, sprintf("%s.contractId", [port.path]), port.name) if {
+	some port in _list(input.product.outputPorts)
+	contract_id := port.contractId
+	is_string(contract_id)
+	contract_id != ""
+	not contract_id in {c.id | some c in input.contracts}
+	msg := sprintf("output port %s publishes contract %q, but the product has no contract with that id", [
+		_show(port.name), contract_id,
+	])
+}
+
+_list(v) := v if is_array(v)
+
+_list(v) := [] if not is_array(v)
+
+_show(v) := sprintf("%q", [v]) if is_string(v)
+
+_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -1,0 +1,66 @@
+# METADATA
+# title: Input ports resolve in the mesh
+# description: >-
+#   Every input port names a product that exists in the mesh and a contract that product
+#   publishes, so that lineage is complete and upstream changes can be traced to their consumers.
+#   Good: each input port's product and contractId match a product of the mesh and one of its
+#   contracts.
+# custom:
+#   id: CON-007
+#   category: contracts
+#   severity: high
+#   enforcement: blocking
+#   override: none
+#   params: {}
+#   remediation: >-
+#     Correct the input port's product and contractId to an existing product and a contract it
+#     publishes (check the spelling and the upstream's output ports), or register the upstream
+#     product in the mesh first.
+#   examples:
+#     fail: "inputPorts: [{product: crm_customrs, contractId: crm-customers-v1}]"
+#     pass: "inputPorts: [{product: crm_customers, contractId: crm-customers-v1}]"
+package global.contracts.upstream_found
+
+import data.global.lib.result
+
+deny contains result.fail_on(msg, u.path, _resource(u)) if {
+	some u in _list(input.lineage.upstream)
+	u.found == false
+	is_string(u.product)
+	msg := sprintf("input port names product %q, which is not in the mesh", [u.product])
+}
+
+# ODPS input ports name only a contract: without a publisher there is no product name.
+deny contains result.fail_on(msg, u.path, _resource(u)) if {
+	some u in _list(input.lineage.upstream)
+	u.found == false
+	not is_string(u.product)
+	msg := sprintf("input port names contract %s, which no product in the mesh publishes", [_show(u.contractId)])
+}
+
+deny contains result.fail_on(msg, sprintf("%s.contractId", [u.path]), _resource(u)) if {
+	some u in _list(input.lineage.upstream)
+	u.found == true
+	u.contract_found == false
+	msg := _unpublished(u)
+}
+
+_unpublished(u) := sprintf("input port names contract %q, which product %s does not publish", [
+	u.contractId, _show(u.product),
+]) if is_string(u.contractId)
+
+_unpublished(u) := sprintf("input port names product %s but no contract of it", [
+	_show(u.product),
+]) if not is_string(u.contractId)
+
+_resource(u) := u.product if is_string(u.product)
+
+_resource(u) := u.contractId if not is_string(u.product)
+
+_list(v) := v if is_array(v)
+
+_list(v) := [] if not is_array(v)
+
+_show(v) := sprintf("%q", [v]) if is_string(v)
+
+_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -1,0 +1,63 @@
+# METADATA
+# title: Physical names start with the domain
+# description: >-
+#   The physicalName of every schema object (the table, topic or file it is stored as) starts with
+#   the owning domain, so that storage can be traced back to its owner and domains do not collide
+#   in shared catalogs. Good: orders.order_items or orders_order_items for domain orders.
+# custom:
+#   id: NAM-003
+#   category: naming
+#   severity: medium
+#   enforcement: warning
+#   override: params
+#   params:
+#     pattern:
+#       type: string
+#       default: "^{domain}[._]"
+#       description: >-
+#         Regular expression for the physicalName; {domain} stands for the product's domain (the
+#         contract's domain when a contract is checked on its own).
+#   remediation: >-
+#     Store the object under a name prefixed with its domain (a schema or name prefix, e.g.
+#     orders.order_items) and update physicalName in the contract.
+#   examples:
+#     fail: "physicalName: tbl_order_items (domain: orders)"
+#     pass: "physicalName: orders.order_items (domain: orders)"
+package global.naming.physical_names
+
+import data.global.lib.result
+
+deny contains result.contract_fail(c, msg, path, o.name) if {
+	some c in input.contracts
+	domain := _domain(c)
+	pattern := replace(input.params["NAM-003"].pattern, "{domain}", domain)
+	some o in _list(c.objects)
+	physical := o.physicalName
+	is_string(physical)
+	physical != ""
+	not regex.match(pattern, physical)
+	path := sprintf("%s.physicalName", [o.path])
+	msg := sprintf("physical name %q of schema object %s in %s does not match %s", [physical, o.name, c.id, pattern])
+}
+
+# The product's domain; the contract's own domain when no product is checked.
+_domain(_) := d if {
+	is_object(input.product)
+	d := input.product.domain
+	_named(d)
+}
+
+_domain(c) := d if {
+	not is_object(input.product)
+	d := c.domain
+	_named(d)
+}
+
+_named(d) if {
+	is_string(d)
+	d != ""
+}
+
+_list(v) := v if is_array(v)
+
+_list(v) := [] if not is_array(v)

@@ -1,0 +1,48 @@
+package global.naming.column_names_test
+
+import data.global.naming.column_names
+
+params := {"NAM-002": {"pattern": "^[a-z][a-z0-9_]*$"}}
+
+contract(names) := {
+	"id": "orders-order-items-v1",
+	"objects": [{
+		"name": "order_items",
+		"path": "schema[0]",
+		"properties": [{"name": n, "path": sprintf("schema[0].properties[%d]", [i])} | some i, n in names],
+	}],
+}
+
+test_snake_case_columns_pass if {
+	count(column_names.deny) == 0 with input as {
+		"product": null,
+		"contracts": [contract(["order_id", "customer_email", "line_2"])],
+		"params": params,
+	}
+}
+
+test_camel_case_column_fails if {
+	column_names.deny == {{
+		"msg": `column "CustomerEmail" in orders-order-items-v1 is not snake_case`,
+		"path": "schema[0].properties[1].name",
+		"resource": "order_items.CustomerEmail",
+		"contract": "orders-order-items-v1",
+	}} with input as {
+		"product": {"name": "orders_order_items", "domain": "orders"},
+		"contracts": [contract(["order_id", "CustomerEmail"])],
+		"params": params,
+	}
+}
+
+test_custom_pattern_is_used if {
+	column_names.deny == {{
+		"msg": `column "order_id" in orders-order-items-v1 does not match ^[a-z]+$`,
+		"path": "schema[0].properties[0].name",
+		"resource": "order_items.order_id",
+		"contract": "orders-order-items-v1",
+	}} with input as {
+		"product": null,
+		"contracts": [contract(["order_id", "total"])],
+		"params": {"NAM-002": {"pattern": "^[a-z]+$"}},
+	}
+}

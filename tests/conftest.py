@@ -1,0 +1,74 @@
+"""Shared fixtures: the repository, the third-party corpora, and running the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+CORPORA = REPO.parent / "shared" / "corpora"
+DEMO = REPO / "examples" / "mesh"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def govern(monkeypatch: pytest.MonkeyPatch):
+    """Run ``govern`` in-process from the repository root; fail the test on any traceback."""
+
+    def run(*args: str, cwd: Path = REPO) -> Run:
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(__import__("engine.cli").cli.main, list(args), catch_exceptions=True)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert "Traceback" not in result.stdout + result.stderr
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def govern_process():
+    """Run the installed ``govern`` console script as its own process (what users run)."""
+
+    def run(*args: str, cwd: Path = REPO, timeout: float = 60) -> Run:
+        exe = shutil.which("govern") or str(Path(sys.executable).parent / "govern")
+        proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ})
+        assert "Traceback" not in proc.stdout + proc.stderr
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+@pytest.fixture
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        pytest.skip(f"third-party corpora not present at {CORPORA}")
+    return CORPORA
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path) -> Path:
+    """A writable copy of the demo repository layout (govern.toml, policies, governance, mesh)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("policies", "governance", "examples"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "govern.toml", root / "govern.toml")
+    return root
