@@ -123,7 +123,7 @@ class Product(BaseModel):
 
     id: str
     name: str
-    domain: str
+    domain: str | None = Field(description="null only for an ODPS product that names no domain")
     version: str | None = None
     status: str | None = None
     owner: str | None = None

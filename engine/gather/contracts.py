@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from typing import Any
 
 import jsonschema_rs
@@ -28,7 +29,9 @@ class LoadedContract:
 
 @cache
 def _validator() -> jsonschema_rs.Validator:
-    return jsonschema_rs.validator_for(json.loads(OpenDataContractStandard.json_schema()))
+    # The schema the package ships (read directly: its json_schema() helper uses a deprecated API).
+    schema = resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
+    return jsonschema_rs.validator_for(json.loads(schema))
 
 
 def _path(parts: Any) -> str:

@@ -161,7 +161,7 @@ def load_odps(doc: Located) -> LoadedProduct:
         product = Product(
             id=d.id,
             name=d.name or d.id,
-            domain=d.domain or "",
+            domain=d.domain or None,
             version=d.version,
             status=d.status,
             owner=owner or (d.team.name if d.team else None),
@@ -201,8 +201,6 @@ def load_odps(doc: Located) -> LoadedProduct:
         )
     except ValidationError as e:
         raise validation_error(e, doc, "ODPS custom property", "customProperties") from None
-    if not product.domain:
-        raise LoadError("an ODPS product for govern must name its domain", doc.file, doc.line_of("domain"))
     return LoadedProduct(product, doc)
 
 

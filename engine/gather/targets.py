@@ -150,9 +150,13 @@ def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
     for failure in failed_contracts:
         if wanted(str(failure.path)) and failure.path.resolve().parent not in product_folders:
             targets.append(error_target(failure.path, failure.error))
+    # A contract no product publishes is checked on its own, unless it sits beside a descriptor
+    # that failed to load (then the failure already stands for it).
     published_anywhere = {p.contractId for lp in mesh.products for p in lp.product.outputPorts if p.contractId}
+    failed_folders = {f.path.resolve().parent for f in mesh.failures if file_kind(f.path) == "product"}
     for cid, loaded in sorted(mesh.contracts.items()):
-        if cid not in published_anywhere and wanted(loaded.doc.file):
+        folder = Path(loaded.doc.file).resolve().parent
+        if cid not in published_anywhere and folder not in failed_folders and wanted(loaded.doc.file):
             targets.append(contract_target(loaded))
     return targets
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import unicodedata
 
 from rich.console import Console
@@ -23,9 +24,11 @@ def clean(value: object) -> str:
     )
 
 
-def render(report: Report, *, color: bool = False, width: int = 110) -> str:
+def render(report: Report, *, color: bool = False) -> str:
     out = io.StringIO()
-    console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
+    # On a terminal lines wrap to its width; into a file or pipe they are never broken.
+    width = shutil.get_terminal_size().columns if color else None
+    console = Console(file=out, force_terminal=color, no_color=not color, highlight=False, soft_wrap=not color, width=width)
     by_product: dict[str, list[Finding]] = {}
     for f in report.findings:
         by_product.setdefault(f.product, []).append(f)

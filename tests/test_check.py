@@ -1,0 +1,244 @@
+"""``govern check`` end to end on the demo mesh: verdicts, exact findings, locations, exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import DEMO, REPO
+
+M = "examples/mesh"
+
+# Every finding of the demo mesh: (product, rule, file:line, key path). The demo's README lists
+# the deliberate violations; this is the same list as the engine must report it.
+DEMO_FINDINGS = {
+    ("customers_segments", "CLS-004", f"{M}/customers/segments/customers-segments-v1.odcs.yaml:36", "schema[0].properties[1].classification"),
+    ("customers_segments", "CLS-005", f"{M}/customers/segments/customers_segments.odps.yaml:2", "classification"),
+    ("finance_ledger", "CLS-001", f"{M}/finance/ledger/dataproduct.yaml:3", "classification"),
+    ("finance_ledger", "CON-007", f"{M}/finance/ledger/dataproduct.yaml:34", "inputPorts[0]"),
+    ("finance_ledger", "CLS-002", f"{M}/finance/ledger/finance-ledger-v1.odcs.yaml:63", "schema[0].properties[7]"),
+    ("finance_payments", "CON-003", f"{M}/finance/payments/dataproduct.yaml:34", "outputPorts[1].contractId"),
+    ("finance_payments", "CON-004", f"{M}/finance/payments/finance-payments-v1.odcs.yaml:8", "status"),
+    ("finance_payments", "CON-006", f"{M}/finance/payments/finance-payments-v1.odcs.yaml:120", "slaProperties"),
+    ("InventoryWarehouses", "NAM-001", f"{M}/inventory/warehouses/dataproduct.yaml:5", "name"),
+    ("InventoryWarehouses", "NAM-002", f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:31", "schema[0].properties[1].name"),
+    ("InventoryWarehouses", "NAM-002", f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:37", "schema[0].properties[2].name"),
+    ("marketing_leads", "STD-001", f"{M}/marketing/leads/dataproduct.yaml:3", "schema_url"),
+    ("marketing_leads", "STD-004", f"{M}/marketing/leads/dataproduct.yaml:3", "monitoring"),
+    ("marketing_leads", "ACC-002", f"{M}/marketing/leads/dataproduct.yaml:12", "access.consumers"),
+    ("marketing_leads", "ACC-003", f"{M}/marketing/leads/dataproduct.yaml:12", "access.approvers"),
+    ("marketing_web_events", "ACC-004", f"{M}/marketing/web_events/dataproduct.yaml:32", "outputPorts[0].visibility"),
+    ("marketing_web_events", "CON-002", f"{M}/marketing/web_events/dataproduct.yaml:34", "outputPorts[1]"),
+    ("orders_legacy_feed", "CON-005", f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:7", "version"),
+    ("orders_legacy_feed", "STD-002", f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:18", "schema[0]"),
+    ("shipping_shipments", "NAM-004", f"{M}/orders/shipments/shipping_shipments.odps.yaml:10", "domain"),
+}
+COMPLIANT = [
+    "orders/order_items",
+    "orders/returns",
+    "customers/profiles",
+    "inventory/stock_levels",
+    "marketing/campaigns",
+    "finance/invoices",
+]
+
+
+def _located(report: dict) -> set[tuple[str, str, str, str]]:
+    return {
+        (f["product"], f["rule"], f"{f['location']['file']}:{f['location']['line']}", f["location"]["path"])
+        for f in report["findings"]
+    }
+
+
+def test_demo_mesh_reports_exactly_the_deliberate_violations(govern):
+    run = govern("check", M, "--format", "json")
+    assert run.code == 1
+    report = run.json()
+    assert _located(report) == DEMO_FINDINGS
+    assert len(report["findings"]) == 22  # STD-004 reports each of the three missing metrics
+    assert report["summary"]["verdicts"] == {"pass": 6, "fail": 8, "error": 0}
+    assert report["summary"]["rules"] == 28
+    assert set(report["domains"]) == {"orders", "customers", "inventory", "marketing", "finance", "shipping"}
+
+
+@pytest.mark.parametrize("folder", COMPLIANT)
+def test_compliant_demo_product_exits_0(govern, folder):
+    run = govern("check", f"{M}/{folder}")
+    assert run.code == 0, run.out
+    assert "PASS  score 100" in run.out
+
+
+def test_blocking_violation_exits_1_and_the_json_report_locates_it(govern):
+    run = govern("check", f"{M}/inventory/warehouses/dataproduct.yaml", "--format", "json")
+    assert run.code == 1
+    report = run.json()
+    assert report["schema"] == "govern.report/v1"
+    nam = next(f for f in report["findings"] if f["rule"] == "NAM-001")
+    assert nam["product"] == "InventoryWarehouses"
+    assert nam["message"] == 'product name "InventoryWarehouses" does not match ^inventory_[a-z][a-z0-9_]*$'
+    assert nam["location"] == {"file": f"{M}/inventory/warehouses/dataproduct.yaml", "line": 5, "path": "name"}
+    assert nam["severity"] == "high" and nam["enforcement"] == "blocking" and nam["status"] == "open"
+    assert len(nam["fingerprint"]) == 32
+    assert nam["remediation"].startswith("Rename the product")
+
+
+def test_report_carries_the_run_provenance(govern):
+    report = govern("check", f"{M}/orders/returns", "--format", "json", "--now", "2026-11-21T09:00:00Z").json()
+    run = report["run"]
+    assert run["command"] == "check"
+    assert run["now"] == "2026-11-21T09:00:00Z"
+    assert run["engine"] == {"name": "embedded", "version": "regorus 0.13.0"}
+    assert run["policies_digest"].startswith("sha256:") and run["governance_digest"].startswith("sha256:")
+    assert run["mesh"] == M
+    assert report["products"] == [
+        {
+            "id": "orders_returns",
+            "name": "orders_returns",
+            "domain": "orders",
+            "source": f"{M}/orders/returns/dataproduct.yaml",
+            "verdict": "pass",
+            "score": 100.0,
+            "rules": 28,
+            "errors": [],
+        }
+    ]
+
+
+def test_fingerprints_are_stable_across_runs_and_messages(govern):
+    first = govern("check", f"{M}/finance", "--format", "json").json()
+    second = govern("check", f"{M}/finance", "--format", "json", "--now", "2030-01-01T00:00:00Z").json()
+    assert [f["fingerprint"] for f in first["findings"]] == [f["fingerprint"] for f in second["findings"]]
+    assert len({f["fingerprint"] for f in first["findings"]}) == len(first["findings"])
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("blocking", 0), ("warning", 1), ("never", 0)])
+def test_fail_on_sets_the_threshold(govern, demo_copy, fail_on, code):
+    # marketing_leads with consumers and approvers set has only warning-level findings left (STD-004 is a warning).
+    leads = demo_copy / M / "marketing/leads/dataproduct.yaml"
+    text = leads.read_text()
+    assert "model: restricted" in text
+    text = text.replace("model: restricted", "model: restricted\n  consumers: [analytics-team]\n  approvers: [alice@example.com]")
+    text = text.replace("documentation:", "schema_url: https://data.example.com/marketing/leads/schema\ndocumentation:")
+    leads.write_text(text)
+    run = govern("check", str(leads), "--fail-on", fail_on, "--format", "json", cwd=demo_copy)
+    assert {f["rule"] for f in run.json()["findings"]} == {"STD-004"}
+    assert run.code == code
+
+
+def test_malformed_yaml_exits_3_naming_file_and_line(govern, demo_copy):
+    bad = demo_copy / M / "orders/returns/dataproduct.yaml"
+    lines = bad.read_text().splitlines()
+    lines[5] = "owner: [unclosed"
+    bad.write_text("\n".join(lines) + "\n")
+    run = govern("check", str(bad), cwd=demo_copy)
+    assert run.code == 3
+    assert f"{M}/orders/returns/dataproduct.yaml:7: invalid YAML" in run.out
+    assert "ERROR" in run.out
+
+
+def test_one_bad_product_does_not_stop_the_others(govern, demo_copy):
+    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [x\n")
+    report = govern("check", M, "--format", "json", cwd=demo_copy)
+    assert report.code == 3
+    verdicts = {p["name"]: p["verdict"] for p in report.json()["products"]}
+    assert verdicts[f"{M}/orders/returns/dataproduct.yaml"] == "error"
+    assert verdicts["orders_order_items"] == "pass"
+    assert len(verdicts) == 14
+
+
+def test_wrong_type_in_descriptor_exits_3_with_line(govern, demo_copy):
+    path = demo_copy / M / "orders/returns/dataproduct.yaml"
+    path.write_text(path.read_text().replace("version: 1.0.0", "version: 1.0"))
+    run = govern("check", str(path), "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    (product,) = run.json()["products"]
+    assert product["verdict"] == "error"
+    assert product["errors"][0].startswith(f"{M}/orders/returns/dataproduct.yaml:")
+    assert "version: Input should be a valid string" in product["errors"][0]
+
+
+def test_unknown_kind_is_an_error_with_line(govern, tmp_path):
+    path = tmp_path / "thing.yaml"
+    path.write_text("apiVersion: v1\nkind: Pipeline\n")
+    run = govern("check", str(path))
+    assert run.code == 3
+    assert f"{path}:2: unknown kind 'Pipeline': expected DataProduct or DataContract" in run.out
+
+
+def test_standalone_contract_gets_contract_rules_only(govern):
+    contract = f"{M}/finance/payments/finance-payments-v1.odcs.yaml"
+    report = govern("check", contract, "--format", "json").json()
+    assert {(f["rule"], f["location"]["line"]) for f in report["findings"]} == {("CON-004", 8), ("CON-006", 120)}
+    assert report["summary"]["rules"] == 8
+    assert report["products"][0]["id"] == "finance-payments-v1"
+
+
+def test_output_writes_the_report_to_a_file(govern, tmp_path):
+    out = tmp_path / "report.json"
+    run = govern("check", f"{M}/orders/order_items", "--format", "json", "--output", str(out))
+    assert run.code == 0
+    assert run.out == ""
+    assert json.loads(out.read_text())["summary"]["verdicts"]["pass"] == 1
+
+
+def test_text_output_shows_rule_severity_location_and_fix(govern):
+    run = govern("check", f"{M}/orders/legacy_feed")
+    assert run.code == 1
+    assert "orders_legacy_feed  (orders)  FAIL  score 95" in run.out
+    assert "✗ CON-005  medium · blocking  contract orders-legacy-feed-v1 has version \"v1\"" in run.out
+    assert f"at {M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:7 (version)" in run.out
+    assert "fix: Set the contract's version to MAJOR.MINOR.PATCH" in run.out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check"],
+        ["check", "does/not/exist"],
+        ["check", M, "--format", "yaml"],
+        ["check", M, "--now", "yesterday"],
+        ["check", M, "--fail-on", "sometimes"],
+    ],
+)
+def test_usage_errors_exit_2(govern, args):
+    assert govern(*args).code == 2
+
+
+def test_invalid_policy_library_exits_3_with_file_and_line(govern, demo_copy):
+    rule = demo_copy / "policies/global/naming/product_name.rego"
+    rule.write_text(rule.read_text().replace("deny contains", "deny contains (", 1))
+    run = govern("check", f"{M}/orders/returns", cwd=demo_copy)
+    assert run.code == 3
+    line = next(i for i, t in enumerate(rule.read_text().splitlines(), 1) if "deny contains (" in t)
+    assert run.err.startswith(f"error: {Path('policies/global/naming/product_name.rego')}:{line}: invalid Rego:")
+
+
+def test_missing_council_config_exits_3(govern, demo_copy):
+    (demo_copy / "governance/council.yaml").unlink()
+    run = govern("check", f"{M}/orders/returns", cwd=demo_copy)
+    assert run.code == 3
+    assert "error: no council configuration: governance/council.yaml does not exist" in run.err
+
+
+def test_schema_input_prints_the_input_document_schema(govern):
+    run = govern("schema", "input")
+    assert run.code == 0
+    schema = json.loads(run.out)
+    assert set(schema["properties"]) == {"product", "contracts", "lineage", "domain", "params", "now"}
+    assert "Product" in schema["$defs"] and "Contract" in schema["$defs"]
+
+
+def test_the_installed_command_checks_one_product(govern_process):
+    started = time.perf_counter()
+    run = govern_process("check", f"{M}/orders/order_items/dataproduct.yaml", "--format", "json")
+    assert run.code == 0, run.err
+    assert run.json()["products"][0]["verdict"] == "pass"
+    assert time.perf_counter() - started > 0  # timing is reported by benchmarks/, never asserted
+
+
+def test_demo_fixture_is_the_repository_demo():
+    assert (DEMO / "orders/order_items/dataproduct.yaml").is_file()
+    assert (REPO / "govern.toml").is_file()

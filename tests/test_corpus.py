@@ -1,0 +1,58 @@
+"""Real third-party files (../shared/corpora): every valid one loads, every invalid one is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import CORPORA
+
+pytestmark = pytest.mark.corpus
+
+NEGATIVE = CORPORA / "bitol-odcs-dev/src/script/negative-tests"
+
+
+def _files(pattern: str, folder: Path) -> list[Path]:
+    return sorted(folder.rglob(pattern)) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize("path", _files("*.odcs.yaml", NEGATIVE), ids=lambda p: p.name)
+def test_invalid_odcs_contract_fails_with_a_finding_naming_the_file(govern, corpora, path):
+    run = govern("check", str(path), "--format", "json")
+    assert run.code == 1
+    report = run.json()
+    schema_findings = [f for f in report["findings"] if f["rule"] == "CON-001"]
+    assert schema_findings, report["findings"]
+    for finding in schema_findings:
+        assert finding["location"]["file"] == str(path)
+        assert finding["location"]["line"] >= 1
+        assert finding["message"].startswith("contract does not conform to ODCS: ")
+
+
+def test_all_28_negative_tests_are_present(corpora):
+    assert len(_files("*.odcs.yaml", NEGATIVE)) == 28
+
+
+@pytest.mark.parametrize(
+    "path",
+    _files("*.odcs.yaml", CORPORA / "bitol-odcs") + _files("*.odcs.yaml", CORPORA / "bitol-odcs-dev/docs"),
+    ids=lambda p: str(p.relative_to(CORPORA)),
+)
+def test_odcs_example_loads_and_conforms(govern, corpora, path):
+    run = govern("check", str(path), "--format", "json")
+    assert run.code in (0, 1), run.out
+    report = run.json()
+    assert report["products"][0]["verdict"] in ("pass", "fail")
+    assert report["products"][0]["errors"] == []
+    assert [f for f in report["findings"] if f["rule"] == "CON-001"] == []
+
+
+@pytest.mark.parametrize("path", _files("*.odps.yaml", CORPORA / "bitol-odps"), ids=lambda p: p.name)
+def test_odps_example_loads_as_a_product(govern, corpora, path):
+    run = govern("check", str(path), "--format", "json")
+    report = run.json()
+    (product,) = report["products"]
+    assert product["errors"] == []
+    assert product["verdict"] == "fail"  # neither names a registered domain
+    assert run.code == 1

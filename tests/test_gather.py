@@ -1,0 +1,128 @@
+"""Loading descriptors (native, ODPS) and ODCS contracts into the normalized models."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import LoadError
+from engine.gather.contracts import load_contract
+from engine.gather.descriptors import load_descriptor
+from engine.gather.mesh import load_mesh
+from engine.gather.yamlsrc import load_text
+
+from .conftest import DEMO
+
+NATIVE = """\
+kind: DataProduct
+name: orders_items
+domain: orders
+version: 1.0.0
+status: active
+access:
+  model: restricted
+  consumers: [a-team]
+outputPorts:
+  - {name: items, contractId: orders-items-v1, visibility: public}
+inputPorts:
+  - {product: customers_profiles, contractId: customers-profiles-v1}
+"""
+
+
+def test_native_descriptor_is_normalized_with_port_paths():
+    product = load_descriptor(load_text(NATIVE, "dataproduct.yaml")).product
+    assert product.id == product.name == "orders_items"
+    assert product.format == "native"
+    assert product.access.consumers == ["a-team"] and product.access.approvers == []
+    assert product.outputPorts[0].model_dump() == {
+        "name": "items",
+        "contractId": "orders-items-v1",
+        "visibility": "public",
+        "path": "outputPorts[0]",
+    }
+    assert product.inputPorts[0].product == "customers_profiles"
+    assert product.present == ["kind", "name", "domain", "version", "status", "access", "outputPorts", "inputPorts"]
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"),
+    [
+        (("version: 1.0.0", "version: 1.0"), 4, "version: Input should be a valid string"),
+        (("status: active", "status: live"), 5, "status: Input should be 'draft', 'active', 'deprecated' or 'retired'"),
+        (("  consumers: [a-team]", "  consumers: a-team"), 8, "access.consumers: Input should be a valid list"),
+        (("name: orders_items\n", ""), 1, "name: Field required"),
+        (("kind: DataProduct", "kind: DataProdukt"), 1, "unknown kind 'DataProdukt': expected DataProduct"),
+    ],
+)
+def test_wrong_descriptors_name_file_and_line(change, line, message):
+    with pytest.raises(LoadError) as caught:
+        load_descriptor(load_text(NATIVE.replace(*change), "p/dataproduct.yaml"))
+    assert caught.value.file == "p/dataproduct.yaml"
+    assert caught.value.line == line
+    assert message in caught.value.message
+
+
+def test_a_list_is_not_a_descriptor():
+    with pytest.raises(LoadError, match="must be a mapping, not list"):
+        load_descriptor(load_text("- a\n- b\n", "dataproduct.yaml"))
+
+
+def test_odps_product_maps_custom_properties_team_and_support():
+    product = next(p.product for p in load_mesh(DEMO).products if p.product.id == "customers_segments")
+    assert product.format == "odps"
+    assert product.domain == "customers"
+    assert product.classification == "internal"
+    assert product.access.model == "restricted"
+    assert product.support.email and not product.support.email.startswith("mailto:")
+    assert product.inputPorts[0].product is None and product.inputPorts[0].contractId == "customers-profiles-v1"
+
+
+def test_contract_schema_errors_become_facts_not_exceptions():
+    loaded = load_contract(load_text("kind: DataContract\napiVersion: v4.0.0\nid: x\n", "x.odcs.yaml"))
+    contract = loaded.contract
+    assert contract.valid is False
+    messages = {(e.path, e.message.split(" is ")[0]) for e in contract.schema_errors}
+    assert ("apiVersion", '"v4.0.0"') in messages
+    assert ("", '"version" is a required property'.split(" is ")[0]) in messages
+
+
+def test_contract_columns_are_flattened_with_paths():
+    text = """\
+kind: DataContract
+apiVersion: v3.1.0
+id: c1
+version: 1.0.0
+status: active
+schema:
+  - name: orders
+    properties:
+      - name: id
+        logicalType: integer
+        classification: internal
+      - name: address
+        logicalType: object
+        properties:
+          - name: city
+            logicalType: string
+            tags: [pii]
+"""
+    contract = load_contract(load_text(text, "c.odcs.yaml")).contract
+    assert contract.valid, contract.schema_errors
+    cols = [(c.name, c.path, c.tags) for c in contract.objects[0].properties]
+    assert cols == [
+        ("id", "schema[0].properties[0]", []),
+        ("address", "schema[0].properties[1]", []),
+        ("city", "schema[0].properties[1].properties[0]", ["pii"]),
+    ]
+
+
+def test_mesh_links_ports_to_contracts_and_upstreams():
+    mesh = load_mesh(DEMO)
+    assert mesh.failures == []
+    assert len(mesh.products) == 14
+    ledger = mesh.product("finance_ledger")
+    upstream = {u.product: (u.found, u.contract_found) for u in mesh.lineage(ledger).upstream}
+    assert upstream == {"finance_gl_raw": (False, False), "finance_invoices": (True, True)}
+    segments = mesh.product("customers_segments")
+    assert [u.product for u in mesh.lineage(segments).upstream] == ["customers_profiles"]
+    profiles = mesh.product("customers_profiles")
+    assert {d.product for d in mesh.lineage(profiles).downstream} == {"orders_order_items", "customers_segments"}

@@ -1,0 +1,69 @@
+"""Reading YAML: lines of every key, and errors with file:line for what a governance file must not hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import LoadError
+from engine.gather.yamlsrc import load_file, load_text
+
+
+def test_every_key_path_keeps_its_line():
+    doc = load_text("name: a\nports:\n  - name: p\n    contractId: c\n", "f.yaml")
+    assert doc.data == {"name": "a", "ports": [{"name": "p", "contractId": "c"}]}
+    assert doc.lines["ports[0].contractId"] == 4
+    assert doc.line_of("ports[0].missing") == 3
+    assert doc.line_of("absent") == 1
+
+
+def test_dates_stay_strings_and_keys_keep_their_text():
+    doc = load_text("expires: 2027-03-31\non: yes\n", "f.yaml")
+    assert doc.data == {"expires": "2027-03-31", "on": True}
+
+
+def test_merge_keys_are_supported():
+    doc = load_text("base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\n", "f.yaml")
+    assert doc.data["d"] == {"x": 1, "y": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a: 1\nb: 2\na: 3\n", 3, "duplicate key 'a' (first on line 1)"),
+        ("name: x\ndescription: a: b\n", 2, "invalid YAML: mapping values are not allowed"),
+        ("", 1, "the file is empty"),
+        ("# only a comment\n", 1, "the file is empty"),
+        ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
+        ("x: !!python/object/apply:os.system [ls]\n", 1, "unsupported tag"),
+        ("a: &a [*a]\n", 1, "an alias refers to a value that contains it"),
+        ("a:\n  ? [1, 2]\n  : x\n", 2, "a mapping key must be a plain value"),
+    ],
+)
+def test_bad_yaml_is_an_error_with_file_and_line(text, line, message):
+    with pytest.raises(LoadError) as caught:
+        load_text(text, "bad.yaml")
+    assert caught.value.file == "bad.yaml"
+    assert caught.value.line == line
+    assert message in caught.value.message
+
+
+def test_alias_bomb_is_refused():
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = chr(ord("a") + i - 1)
+        levels.append(f"{chr(ord('a') + i)}: &{chr(ord('a') + i)} [{', '.join(['*' + prev] * 10)}]")
+    with pytest.raises(LoadError, match="alias bomb"):
+        load_text("\n".join(levels) + "\n", "bomb.yaml")
+
+
+def test_deep_nesting_is_refused():
+    with pytest.raises(LoadError, match="nested deeper"):
+        load_text("a: " + "[" * 200 + "]" * 200 + "\n", "deep.yaml")
+
+
+def test_non_utf8_bytes_name_their_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: a\ndescription: caf\xe9\n")
+    with pytest.raises(LoadError) as caught:
+        load_file(path, "latin1.yaml")
+    assert str(caught.value) == "latin1.yaml:2: not valid UTF-8 (byte 0xe9 at offset 24)"
