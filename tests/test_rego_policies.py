@@ -64,3 +64,9 @@ def test_a_broken_rule_makes_its_test_fail_with_file_and_line(tmp_path):
     }
     first = run.tests[0]
     assert first.file.endswith("policy_tests/global/naming/product_name_test.rego") and first.line == 7
+
+
+def test_the_documented_catalog_lists_every_rule():
+    catalog = (REPO / "docs/rules.md").read_text()
+    documented = {line.split("|")[1].strip() for line in catalog.splitlines() if line.startswith("| ") and "-0" in line}
+    assert documented == {r.id for r in load_library(POLICIES).rules}
