@@ -8,6 +8,7 @@ the contract rules only. Files that cannot be loaded become ``error`` targets wi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,11 @@ class Target:
     contracts: list[LoadedContract] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     categories: set[str] | None = None  # None: every category
+
+
+def _abs(path: str | Path) -> Path:
+    """Absolute and normalized, but symbolic links kept as the user wrote them."""
+    return Path(os.path.abspath(path))
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -81,8 +87,8 @@ def error_target(path: Path, error: LoadError) -> Target:
 
 
 def check_targets(paths: list[Path], mesh_root: Path | None) -> tuple[Mesh | None, list[Target]]:
-    resolved = [p.resolve() for p in paths]
-    configured = mesh_root.resolve() if mesh_root else None
+    resolved = [_abs(p) for p in paths]
+    configured = _abs(mesh_root) if mesh_root else None
     targets: list[Target] = []
     product_paths: list[Path] = []
     contract_files: list[Path] = []
@@ -131,7 +137,7 @@ def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
     """The mesh's products, failures and unpublished contracts that lie in the given paths."""
 
     def wanted(file: str) -> bool:
-        f = Path(file).resolve()
+        f = _abs(file)
         return any(_inside(f, p) for p in paths)
 
     targets: list[Target] = []
@@ -140,22 +146,22 @@ def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
         if not wanted(loaded.doc.file):
             continue
         target = product_target(loaded, mesh)
-        folder = Path(loaded.doc.file).resolve().parent
-        target.errors.extend(str(f.error) for f in failed_contracts if f.path.resolve().parent == folder)
+        folder = _abs(loaded.doc.file).parent
+        target.errors.extend(str(f.error) for f in failed_contracts if _abs(f.path).parent == folder)
         targets.append(target)
     for failure in mesh.failures:
         if file_kind(failure.path) == "product" and wanted(str(failure.path)):
             targets.append(error_target(failure.path, failure.error))
-    product_folders = {Path(t.source).resolve().parent for t in targets}
+    product_folders = {_abs(t.source).parent for t in targets}
     for failure in failed_contracts:
-        if wanted(str(failure.path)) and failure.path.resolve().parent not in product_folders:
+        if wanted(str(failure.path)) and _abs(failure.path).parent not in product_folders:
             targets.append(error_target(failure.path, failure.error))
     # A contract no product publishes is checked on its own, unless it sits beside a descriptor
     # that failed to load (then the failure already stands for it).
     published_anywhere = {p.contractId for lp in mesh.products for p in lp.product.outputPorts if p.contractId}
-    failed_folders = {f.path.resolve().parent for f in mesh.failures if file_kind(f.path) == "product"}
+    failed_folders = {_abs(f.path).parent for f in mesh.failures if file_kind(f.path) == "product"}
     for cid, loaded in sorted(mesh.contracts.items()):
-        folder = Path(loaded.doc.file).resolve().parent
+        folder = _abs(loaded.doc.file).parent
         if cid not in published_anywhere and folder not in failed_folders and wanted(loaded.doc.file):
             targets.append(contract_target(loaded))
     return targets
