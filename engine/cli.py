@@ -106,12 +106,14 @@ def check(
     from engine.gather.targets import check_targets
     from engine.governance import load_governance
     from engine.model import EngineInfo
+    from engine.policy.federation import ensure_valid
     from engine.policy.library import load_library
     from engine.report.build import build_report
 
     settings = load_settings(policies, governance, mesh)
     library = load_library(settings.policies)
     gov = load_governance(settings.governance)
+    ensure_valid(library, gov, now)
     engine = make_engine(engine_name)
     found_mesh, targets = check_targets(list(paths), settings.mesh)
     evaluator = Evaluator(library, gov, engine, found_mesh, now)
@@ -126,6 +128,7 @@ def check(
         products=outcome.results,
         findings=outcome.findings,
         rules=outcome.rules,
+        waivers=outcome.waivers,
     )
     _emit(report, fmt, output)
     sys.exit(exit_code(report, fail_on))
@@ -154,6 +157,36 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
     except OSError as e:
         raise GovernError(f"cannot write report: {e.strerror}", output) from None
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@location_options
+@click.option("--now", callback=_parse_now, metavar="RFC3339", help="Judge waiver lengths as of this time.")
+@handles_errors
+def validate(policies: str | None, governance: str | None, mesh: str | None, now: datetime) -> None:
+    """Validate the council's and the domains' configuration, domain policies and waivers.
+
+    Prints every problem with file:line. Exit 0 when the configuration is valid, 3 when not.
+    """
+    from engine.config import load_settings
+    from engine.governance import load_governance
+    from engine.policy.federation import validate as validate_config
+    from engine.policy.library import load_library
+
+    settings = load_settings(policies, governance, mesh)
+    library = load_library(settings.policies)
+    gov = load_governance(settings.governance)
+    problems = validate_config(library, gov, now)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
+        sys.exit(EXIT_ERROR)
+    waivers = sum(len(d.config.waivers) for d in gov.domains.values())
+    click.echo(
+        f"valid: {len(library.rules)} rules, {len(gov.council.domains)} registered domains, "
+        f"{len(gov.domains)} domain configurations, {waivers} waivers"
+    )
 
 
 @main.group()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +13,10 @@ from engine.gather.targets import Target
 from engine.gather.yamlsrc import Located
 from engine.governance import Governance
 from engine.inputs import build_input
-from engine.model import Finding, Location, ProductResult
+from engine.model import Finding, Location, ProductResult, Waivers
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
+from engine.policy.waivers import WaiverBook
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Outcome:
     results: list[ProductResult]
     findings: list[Finding]
     rules: int
+    waivers: Waivers
 
 
 def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
@@ -50,6 +52,7 @@ class Evaluator:
         self.mesh = mesh
         self.now = now
         self._rules: dict[str | None, list[EffectiveRule]] = {}
+        self.waivers = WaiverBook(governance, now)
         engine.load([(m.file, m.source) for m in library.modules], governance.data())
 
     def rules_for(self, domain: str | None) -> list[EffectiveRule]:
@@ -66,7 +69,7 @@ class Evaluator:
             results.append(result)
             findings.extend(found)
             used.update(applied)
-        return Outcome(results, findings, len(used))
+        return Outcome(results, findings, len(used), self.waivers.report({t.id for t in targets}))
 
     def evaluate(self, target: Target) -> tuple[ProductResult, list[Finding], list[str]]:
         if target.errors:
@@ -85,6 +88,7 @@ class Evaluator:
                 continue
             findings.extend(self._finding(target, rule, item) for item in value)
         findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.rule, f.message))
+        self.waivers.apply(findings)
         target.errors.extend(errors)
         if errors:
             verdict = "error"

@@ -1,12 +1,14 @@
-"""The council's configuration (governance/council.yaml), loaded into pydantic models."""
+"""The council's configuration (governance/council.yaml) and the domains' (governance/domains/<d>.yaml)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from engine.config import display
 from engine.errors import ConfigError, LoadError
@@ -42,11 +44,68 @@ class CouncilConfig(_Config):
     rules: dict[str, CouncilRule] = Field(default_factory=dict)
 
 
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+IsoDate = Annotated[str, AfterValidator(_iso_date)]
+
+
+class Waiver(_Config):
+    """A time-bound, approved exception: turns matching findings into ``waived``."""
+
+    rule: str
+    product: str
+    reason: str = Field(min_length=1)
+    ticket: str | None = None
+    approved_by: str = Field(min_length=1)
+    approved_on: IsoDate | None = None
+    expires: IsoDate
+    resource: str | None = None  # only findings about this resource (column, port, upstream)
+    path: str | None = None  # only findings at this key path
+
+    def matches(self, rule: str, product: str, resource: str | None, path: str | None) -> bool:
+        return (
+            self.rule == rule
+            and self.product == product
+            and (self.resource is None or self.resource == resource)
+            and (self.path is None or self.path == path)
+        )
+
+    def active(self, now: datetime) -> bool:
+        """A waiver applies through the whole day it expires."""
+        return now.date() <= date.fromisoformat(self.expires)
+
+
+class DomainConfig(_Config):
+    domain: str
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    enforcement: dict[str, Enforcement] = Field(default_factory=dict)
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+@dataclass
+class DomainFile:
+    config: DomainConfig
+    doc: Located
+
+    def line_of(self, path: str) -> int:
+        return self.doc.line_of(path)
+
+
 @dataclass
 class Governance:
     council: CouncilConfig
     doc: Located | None
     digest: str
+    domains: dict[str, DomainFile] = field(default_factory=dict)
+    problems: list[ConfigError] = field(default_factory=list)  # domain files that could not be loaded
+
+    def domain_config(self, name: str | None) -> DomainFile | None:
+        return self.domains.get(name or "")
 
     def domain_entry(self, name: str | None) -> DomainEntry | None:
         reg = self.council.domains.get(name or "")
@@ -82,5 +141,36 @@ def load_governance(folder: Path) -> Governance:
     levels = council.classification_levels
     if len(set(levels)) != len(levels):
         raise ConfigError("classification_levels has duplicates", doc.file, doc.line_of("classification_levels"))
-    digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    return Governance(council=council, doc=doc, digest=digest)
+    digest = hashlib.sha256(path.read_bytes())
+    governance = Governance(council=council, doc=doc, digest="")
+    for domain_path in sorted((folder / "domains").glob("*.y*ml")):
+        digest.update(b"\0" + domain_path.name.encode() + b"\0" + domain_path.read_bytes())
+        try:
+            loaded = _load_domain(domain_path)
+        except ConfigError as e:
+            governance.problems.append(e)
+            continue
+        governance.domains[loaded.config.domain] = loaded
+    governance.digest = "sha256:" + digest.hexdigest()
+    return governance
+
+
+def _load_domain(path: Path) -> DomainFile:
+    try:
+        doc = load_file(path, display(path))
+    except LoadError as e:
+        raise ConfigError(e.message, e.file, e.line) from None
+    if not isinstance(doc.data, dict):
+        raise ConfigError("a domain configuration must be a mapping", doc.file, 1)
+    try:
+        config = DomainConfig.model_validate(doc.data)
+    except ValidationError as e:
+        err = validation_error(e, doc, "domain configuration")
+        raise ConfigError(err.message, err.file, err.line) from None
+    if config.domain != path.stem:
+        raise ConfigError(
+            f"domain {config.domain!r} does not match the file name {path.name} (expected domain: {path.stem})",
+            doc.file,
+            doc.line_of("domain"),
+        )
+    return DomainFile(config=config, doc=doc)

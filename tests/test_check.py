@@ -11,6 +11,7 @@ import pytest
 from .conftest import DEMO, REPO
 
 M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"  # waivers and effective dates make findings depend on the date
 
 # Every finding of the demo mesh: (product, rule, file:line, key path). The demo's README lists
 # the deliberate violations; this is the same list as the engine must report it.
@@ -34,6 +35,7 @@ DEMO_FINDINGS = {
     ("marketing_web_events", "CON-002", f"{M}/marketing/web_events/dataproduct.yaml:34", "outputPorts[1]"),
     ("orders_legacy_feed", "CON-005", f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:7", "version"),
     ("orders_legacy_feed", "STD-002", f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:18", "schema[0]"),
+    ("orders_legacy_feed", "ORDERS-001", f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:18", "schema[0]"),
     ("shipping_shipments", "NAM-004", f"{M}/orders/shipments/shipping_shipments.odps.yaml:10", "domain"),
 }
 COMPLIANT = [
@@ -54,25 +56,26 @@ def _located(report: dict) -> set[tuple[str, str, str, str]]:
 
 
 def test_demo_mesh_reports_exactly_the_deliberate_violations(govern):
-    run = govern("check", M, "--format", "json")
+    run = govern("check", "--now", NOW, M, "--format", "json")
     assert run.code == 1
     report = run.json()
     assert _located(report) == DEMO_FINDINGS
-    assert len(report["findings"]) == 22  # STD-004 reports each of the three missing metrics
+    assert len(report["findings"]) == 23  # STD-004 reports each of the three missing metrics
     assert report["summary"]["verdicts"] == {"pass": 6, "fail": 8, "error": 0}
-    assert report["summary"]["rules"] == 28
+    assert report["summary"]["rules"] == 29  # 28 global rules and the orders domain's ORDERS-001
+    assert report["summary"]["findings"]["waived"] == 1
     assert set(report["domains"]) == {"orders", "customers", "inventory", "marketing", "finance", "shipping"}
 
 
 @pytest.mark.parametrize("folder", COMPLIANT)
 def test_compliant_demo_product_exits_0(govern, folder):
-    run = govern("check", f"{M}/{folder}")
+    run = govern("check", "--now", NOW, f"{M}/{folder}")
     assert run.code == 0, run.out
     assert "PASS  score 100" in run.out
 
 
 def test_blocking_violation_exits_1_and_the_json_report_locates_it(govern):
-    run = govern("check", f"{M}/inventory/warehouses/dataproduct.yaml", "--format", "json")
+    run = govern("check", "--now", NOW, f"{M}/inventory/warehouses/dataproduct.yaml", "--format", "json")
     assert run.code == 1
     report = run.json()
     assert report["schema"] == "govern.report/v1"
@@ -86,7 +89,7 @@ def test_blocking_violation_exits_1_and_the_json_report_locates_it(govern):
 
 
 def test_report_carries_the_run_provenance(govern):
-    report = govern("check", f"{M}/orders/returns", "--format", "json", "--now", "2026-11-21T09:00:00Z").json()
+    report = govern("check", "--now", NOW, f"{M}/orders/returns", "--format", "json", "--now", "2026-11-21T09:00:00Z").json()
     run = report["run"]
     assert run["command"] == "check"
     assert run["now"] == "2026-11-21T09:00:00Z"
@@ -101,15 +104,15 @@ def test_report_carries_the_run_provenance(govern):
             "source": f"{M}/orders/returns/dataproduct.yaml",
             "verdict": "pass",
             "score": 100.0,
-            "rules": 28,
+            "rules": 29,
             "errors": [],
         }
     ]
 
 
 def test_fingerprints_are_stable_across_runs_and_messages(govern):
-    first = govern("check", f"{M}/finance", "--format", "json").json()
-    second = govern("check", f"{M}/finance", "--format", "json", "--now", "2030-01-01T00:00:00Z").json()
+    first = govern("check", "--now", NOW, f"{M}/finance", "--format", "json").json()
+    second = govern("check", "--now", NOW, f"{M}/finance", "--format", "json", "--now", "2030-01-01T00:00:00Z").json()
     assert [f["fingerprint"] for f in first["findings"]] == [f["fingerprint"] for f in second["findings"]]
     assert len({f["fingerprint"] for f in first["findings"]}) == len(first["findings"])
 
@@ -123,7 +126,7 @@ def test_fail_on_sets_the_threshold(govern, demo_copy, fail_on, code):
     text = text.replace("model: restricted", "model: restricted\n  consumers: [analytics-team]\n  approvers: [alice@example.com]")
     text = text.replace("documentation:", "schema_url: https://data.example.com/marketing/leads/schema\ndocumentation:")
     leads.write_text(text)
-    run = govern("check", str(leads), "--fail-on", fail_on, "--format", "json", cwd=demo_copy)
+    run = govern("check", "--now", NOW, str(leads), "--fail-on", fail_on, "--format", "json", cwd=demo_copy)
     assert {f["rule"] for f in run.json()["findings"]} == {"STD-004"}
     assert run.code == code
 
@@ -133,7 +136,7 @@ def test_malformed_yaml_exits_3_naming_file_and_line(govern, demo_copy):
     lines = bad.read_text().splitlines()
     lines[5] = "owner: [unclosed"
     bad.write_text("\n".join(lines) + "\n")
-    run = govern("check", str(bad), cwd=demo_copy)
+    run = govern("check", "--now", NOW, str(bad), cwd=demo_copy)
     assert run.code == 3
     assert f"{M}/orders/returns/dataproduct.yaml:7: invalid YAML" in run.out
     assert "ERROR" in run.out
@@ -141,7 +144,7 @@ def test_malformed_yaml_exits_3_naming_file_and_line(govern, demo_copy):
 
 def test_one_bad_product_does_not_stop_the_others(govern, demo_copy):
     (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [x\n")
-    report = govern("check", M, "--format", "json", cwd=demo_copy)
+    report = govern("check", "--now", NOW, M, "--format", "json", cwd=demo_copy)
     assert report.code == 3
     verdicts = {p["name"]: p["verdict"] for p in report.json()["products"]}
     assert verdicts[f"{M}/orders/returns/dataproduct.yaml"] == "error"
@@ -152,7 +155,7 @@ def test_one_bad_product_does_not_stop_the_others(govern, demo_copy):
 def test_wrong_type_in_descriptor_exits_3_with_line(govern, demo_copy):
     path = demo_copy / M / "orders/returns/dataproduct.yaml"
     path.write_text(path.read_text().replace("version: 1.0.0", "version: 1.0"))
-    run = govern("check", str(path), "--format", "json", cwd=demo_copy)
+    run = govern("check", "--now", NOW, str(path), "--format", "json", cwd=demo_copy)
     assert run.code == 3
     (product,) = run.json()["products"]
     assert product["verdict"] == "error"
@@ -163,14 +166,14 @@ def test_wrong_type_in_descriptor_exits_3_with_line(govern, demo_copy):
 def test_unknown_kind_is_an_error_with_line(govern, tmp_path):
     path = tmp_path / "thing.yaml"
     path.write_text("apiVersion: v1\nkind: Pipeline\n")
-    run = govern("check", str(path))
+    run = govern("check", "--now", NOW, str(path))
     assert run.code == 3
     assert f"{path}:2: unknown kind 'Pipeline': expected DataProduct or DataContract" in run.out
 
 
 def test_standalone_contract_gets_contract_rules_only(govern):
     contract = f"{M}/finance/payments/finance-payments-v1.odcs.yaml"
-    report = govern("check", contract, "--format", "json").json()
+    report = govern("check", "--now", NOW, contract, "--format", "json").json()
     assert {(f["rule"], f["location"]["line"]) for f in report["findings"]} == {("CON-004", 8), ("CON-006", 120)}
     assert report["summary"]["rules"] == 8
     assert report["products"][0]["id"] == "finance-payments-v1"
@@ -178,14 +181,14 @@ def test_standalone_contract_gets_contract_rules_only(govern):
 
 def test_output_writes_the_report_to_a_file(govern, tmp_path):
     out = tmp_path / "report.json"
-    run = govern("check", f"{M}/orders/order_items", "--format", "json", "--output", str(out))
+    run = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", "--output", str(out))
     assert run.code == 0
     assert run.out == ""
     assert json.loads(out.read_text())["summary"]["verdicts"]["pass"] == 1
 
 
 def test_text_output_shows_rule_severity_location_and_fix(govern):
-    run = govern("check", f"{M}/orders/legacy_feed")
+    run = govern("check", "--now", NOW, f"{M}/orders/legacy_feed")
     assert run.code == 1
     assert "orders_legacy_feed  (orders)  FAIL  score 95" in run.out
     assert "✗ CON-005  medium · blocking  contract orders-legacy-feed-v1 has version \"v1\"" in run.out
@@ -210,7 +213,7 @@ def test_usage_errors_exit_2(govern, args):
 def test_invalid_policy_library_exits_3_with_file_and_line(govern, demo_copy):
     rule = demo_copy / "policies/global/naming/product_name.rego"
     rule.write_text(rule.read_text().replace("deny contains", "deny contains (", 1))
-    run = govern("check", f"{M}/orders/returns", cwd=demo_copy)
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", cwd=demo_copy)
     assert run.code == 3
     line = next(i for i, t in enumerate(rule.read_text().splitlines(), 1) if "deny contains (" in t)
     assert run.err.startswith(f"error: {Path('policies/global/naming/product_name.rego')}:{line}: invalid Rego:")
@@ -218,7 +221,7 @@ def test_invalid_policy_library_exits_3_with_file_and_line(govern, demo_copy):
 
 def test_missing_council_config_exits_3(govern, demo_copy):
     (demo_copy / "governance/council.yaml").unlink()
-    run = govern("check", f"{M}/orders/returns", cwd=demo_copy)
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", cwd=demo_copy)
     assert run.code == 3
     assert "error: no council configuration: governance/council.yaml does not exist" in run.err
 

@@ -10,6 +10,8 @@ from .conftest import CORPORA
 
 pytestmark = pytest.mark.corpus
 
+NOW = "2026-11-21T09:00:00Z"
+
 NEGATIVE = CORPORA / "bitol-odcs-dev/src/script/negative-tests"
 
 
@@ -19,7 +21,7 @@ def _files(pattern: str, folder: Path) -> list[Path]:
 
 @pytest.mark.parametrize("path", _files("*.odcs.yaml", NEGATIVE), ids=lambda p: p.name)
 def test_invalid_odcs_contract_fails_with_a_finding_naming_the_file(govern, corpora, path):
-    run = govern("check", str(path), "--format", "json")
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
     assert run.code == 1
     report = run.json()
     schema_findings = [f for f in report["findings"] if f["rule"] == "CON-001"]
@@ -40,7 +42,7 @@ def test_all_28_negative_tests_are_present(corpora):
     ids=lambda p: str(p.relative_to(CORPORA)),
 )
 def test_odcs_example_loads_and_conforms(govern, corpora, path):
-    run = govern("check", str(path), "--format", "json")
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
     assert run.code in (0, 1), run.out
     report = run.json()
     assert report["products"][0]["verdict"] in ("pass", "fail")
@@ -50,7 +52,7 @@ def test_odcs_example_loads_and_conforms(govern, corpora, path):
 
 @pytest.mark.parametrize("path", _files("*.odps.yaml", CORPORA / "bitol-odps"), ids=lambda p: p.name)
 def test_odps_example_loads_as_a_product(govern, corpora, path):
-    run = govern("check", str(path), "--format", "json")
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
     report = run.json()
     (product,) = report["products"]
     assert product["errors"] == []

@@ -17,7 +17,7 @@ RULE = """\
 # title: Orders products say who consumes them
 # description: Orders' own standard.
 # custom:
-#   id: ORDERS-001
+#   id: ORDERS-002
 #   category: access
 #   severity: low
 #   enforcement: warning
@@ -47,16 +47,16 @@ def test_annotations_become_rule_metadata():
 
 
 def test_domain_rule_is_loaded_for_its_domain_only(policies):
-    (policies / "domains/orders").mkdir(parents=True)
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
     (policies / "domains/orders/consumers.rego").write_text(RULE.format(package="domains.orders.consumers"))
     library = load_library(policies)
-    assert library.rule("ORDERS-001").domain == "orders"
-    assert "ORDERS-001" in {r.id for r in library.rules_for("orders")}
-    assert "ORDERS-001" not in {r.id for r in library.rules_for("finance")}
+    assert library.rule("ORDERS-002").domain == "orders"
+    assert "ORDERS-002" in {r.id for r in library.rules_for("orders")}
+    assert "ORDERS-002" not in {r.id for r in library.rules_for("finance")}
 
 
 def test_domain_module_declaring_a_global_package_is_rejected(policies):
-    (policies / "domains/orders").mkdir(parents=True)
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
     (policies / "domains/orders/evil.rego").write_text(RULE.format(package="global.naming.product_name"))
     with pytest.raises(ConfigError) as caught:
         load_library(policies)
@@ -81,7 +81,7 @@ def test_rule_without_metadata_is_rejected(policies):
 
 def test_incomplete_metadata_names_the_missing_fields(policies):
     text = RULE.format(package="global.access.more").replace("#   remediation: List the consumers.\n", "")
-    (policies / "global/access/more.rego").write_text(text.replace("ORDERS-001", "ACC-099"))
+    (policies / "global/access/more.rego").write_text(text.replace("ORDERS-002", "ACC-099"))
     with pytest.raises(ConfigError, match="remediation: Field required"):
         load_library(policies)
 
@@ -95,7 +95,7 @@ def test_duplicate_rule_ids_are_rejected(policies):
 
 def test_malformed_rule_id_is_rejected(policies):
     (policies / "global/access/more.rego").write_text(RULE.format(package="global.access.more"))
-    with pytest.raises(ConfigError, match="rule id 'ORDERS-001' is not of the form <CAT>-<nnn>"):
+    with pytest.raises(ConfigError, match="rule id 'ORDERS-002' is not of the form <CAT>-<nnn>"):
         load_library(policies)
 
 

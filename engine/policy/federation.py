@@ -1,18 +1,46 @@
-"""Effective rule settings for a domain: enforcement and parameters after the council's say.
+"""Federation: what each domain may change, and the effective rules after it did (docs/federation.md).
 
-Precedence, lowest first: the rule's annotation, then the council's ``rules:`` entry in
-council.yaml. A blocking rule whose ``effective_on`` date has not come yet only warns.
+Precedence, lowest first, for a rule's enforcement: the rule's annotation, then the council's
+``rules:`` entry in council.yaml (before the rule's ``effective_on`` date, blocking only warns),
+then the domain's ``enforcement:``, which may only raise it and takes effect at once. Parameters: the
+annotation's defaults, then the domain's ``params:`` for rules whose override is ``params`` or
+``waivable``. Waivers are applied after evaluation (engine/policy/waivers.py).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from engine.governance import Governance
-from engine.model import RuleMeta
+from engine.errors import ConfigError
+from engine.governance import DomainFile, Governance
+from engine.model import ENFORCEMENT_RANK, ParamSpec, RuleMeta
 from engine.policy.library import Library
+
+# Builtins a policy may not use: they reach outside the input document, or the embedded engine
+# lacks them (so a rule would mean something else there than under OPA).
+UNSUPPORTED_BUILTINS = (
+    "http.send",
+    "net.",
+    "opa.runtime",
+    "rego.metadata.",
+    "rego.parse_module",
+    "crypto.",
+    "io.jwt.",
+    "graphql.",
+    "providers.aws.",
+)
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "array": (list,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+}
 
 
 @dataclass(frozen=True)
@@ -26,19 +54,143 @@ def _on_or_after(now: datetime, day: str | None) -> bool:
     if not day:
         return True
     try:
-        return now.date() >= date.fromisoformat(day[:10])
+        return now.date() >= date.fromisoformat(str(day)[:10])
     except ValueError:
         return True
 
 
+def council_enforcement(meta: RuleMeta, governance: Governance) -> str:
+    council = governance.council.rules.get(meta.id)
+    return council.enforcement if council and council.enforcement else meta.enforcement
+
+
 def effective_rules(library: Library, governance: Governance, domain: str | None, now: datetime) -> list[EffectiveRule]:
+    """The rules that apply to a domain's products, with their enforcement and parameters."""
+    config = governance.domain_config(domain)
     rules = []
     for meta in library.rules_for(domain):
+        enforcement = council_enforcement(meta, governance)
         council = governance.council.rules.get(meta.id)
-        enforcement = (council.enforcement if council and council.enforcement else None) or meta.enforcement
         effective_on = (council.effective_on if council and council.effective_on else None) or meta.effective_on
         if enforcement == "blocking" and not _on_or_after(now, effective_on):
             enforcement = "warning"
+        if config and meta.id in config.config.enforcement:
+            raised = config.config.enforcement[meta.id]
+            if ENFORCEMENT_RANK[raised] > ENFORCEMENT_RANK[enforcement]:
+                enforcement = raised
         params = {name: spec.default for name, spec in meta.params.items()}
+        if config and meta.override in ("params", "waivable"):
+            params.update(config.config.params.get(meta.id, {}))
         rules.append(EffectiveRule(meta=meta, enforcement=enforcement, params=params))
     return rules
+
+
+def _type_ok(spec: ParamSpec, value: Any) -> bool:
+    if isinstance(value, bool) and spec.type != "boolean":
+        return False
+    return isinstance(value, _TYPES[spec.type])
+
+
+def validate(library: Library, governance: Governance, now: datetime) -> list[ConfigError]:
+    """Every problem of the council's and the domains' configuration, each with file:line."""
+    problems: list[ConfigError] = list(governance.problems)
+    council = governance.council
+    council_file = governance.doc.file if governance.doc else "council.yaml"
+    for rule_id in council.rules:
+        if library.rule(rule_id) is None:
+            line = governance.doc.line_of(f"rules.{rule_id}") if governance.doc else None
+            problems.append(ConfigError(f"rules: {rule_id} is not a rule of the library", council_file, line))
+    for name, domain_file in sorted(governance.domains.items()):
+        if name not in council.domains:
+            problems.append(
+                ConfigError(
+                    f"domain {name!r} is not registered in council.yaml", domain_file.doc.file, domain_file.line_of("domain")
+                )
+            )
+        problems.extend(_validate_domain(library, governance, domain_file, now))
+    problems.extend(_validate_policies(library))
+    return problems
+
+
+def _validate_domain(library: Library, governance: Governance, df: DomainFile, now: datetime) -> list[ConfigError]:
+    problems: list[ConfigError] = []
+    config, file = df.config, df.doc.file
+
+    def problem(message: str, path: str) -> None:
+        problems.append(ConfigError(message, file, df.line_of(path)))
+
+    for rule_id, values in config.params.items():
+        meta = library.rule(rule_id)
+        if meta is None or meta.domain not in (None, config.domain):
+            problem(f"params: {rule_id} is not a rule of the library", f"params.{rule_id}")
+            continue
+        if meta.override not in ("params", "waivable"):
+            problem(f"params: {rule_id} does not let domains set parameters (override: {meta.override})", f"params.{rule_id}")
+            continue
+        for name, value in values.items():
+            spec = meta.params.get(name)
+            if spec is None:
+                declared = ", ".join(meta.params) or "none"
+                problem(f"params: {rule_id} has no parameter {name!r} (declared: {declared})", f"params.{rule_id}.{name}")
+            elif not _type_ok(spec, value):
+                problem(
+                    f"params: {rule_id}.{name} must be of type {spec.type}, not {json.dumps(value)}",
+                    f"params.{rule_id}.{name}",
+                )
+    for rule_id, level in config.enforcement.items():
+        meta = library.rule(rule_id)
+        if meta is None or meta.domain not in (None, config.domain):
+            problem(f"enforcement: {rule_id} is not a rule of the library", f"enforcement.{rule_id}")
+            continue
+        floor = council_enforcement(meta, governance)
+        if ENFORCEMENT_RANK[level] < ENFORCEMENT_RANK[floor]:
+            problem(
+                f"enforcement: {rule_id} may not be lowered from {floor} to {level} (domains may only tighten)",
+                f"enforcement.{rule_id}",
+            )
+    members = set(governance.council.council.members)
+    max_days = governance.council.council.max_waiver_days
+    for i, waiver in enumerate(config.waivers):
+        where = f"waivers[{i}]"
+        meta = library.rule(waiver.rule)
+        if meta is None:
+            problem(f"waiver of {waiver.rule}: not a rule of the library", f"{where}.rule")
+        elif meta.override != "waivable":
+            problem(f"waiver of {waiver.rule}: the rule is not waivable (override: {meta.override})", f"{where}.rule")
+        if waiver.approved_by not in members:
+            problem(
+                f"waiver of {waiver.rule} for {waiver.product}: approved_by {waiver.approved_by!r} is not a council member",
+                f"{where}.approved_by",
+            )
+        start = date.fromisoformat(waiver.approved_on) if waiver.approved_on else now.date()
+        days = (date.fromisoformat(waiver.expires) - start).days
+        if days > max_days:
+            since = f"approval on {waiver.approved_on}" if waiver.approved_on else "today"
+            problem(
+                f"waiver of {waiver.rule} for {waiver.product}: expires {days} days after {since}, "
+                f"more than the council's maximum of {max_days}",
+                f"{where}.expires",
+            )
+    return problems
+
+
+def _validate_policies(library: Library) -> list[ConfigError]:
+    problems = []
+    for module in library.modules:
+        for name, line in module.calls:
+            if any(name == b or (b.endswith(".") and name.startswith(b)) for b in UNSUPPORTED_BUILTINS):
+                problems.append(
+                    ConfigError(f"policy calls {name}, which rules may not use (not evaluable everywhere, or reaches outside input)", module.file, line)
+                )
+    return problems
+
+
+def ensure_valid(library: Library, governance: Governance, now: datetime) -> None:
+    """Refuse to evaluate on an invalid configuration: raise the problems as one error."""
+    problems = validate(library, governance, now)
+    if problems:
+        listed = "\n".join(f"  {p}" for p in problems)
+        raise ConfigError(
+            f"the governance configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}; "
+            f"run govern validate):\n{listed}"
+        )

@@ -37,6 +37,7 @@ class Module:
     package: str  # without the "data." prefix
     rules: dict[str, int]  # rule name -> first line
     package_line: int
+    calls: list[tuple[str, int]] = field(default_factory=list)  # functions called, with their line
 
 
 @dataclass
@@ -84,8 +85,27 @@ def parse_modules(paths: list[tuple[Path, str]]) -> list[Module]:
         ast = entry["ast"]
         pkg, line = _ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
-        modules.append(Module(path, shown, text, pkg.removeprefix("data."), _rule_names(ast), line))
+        module = Module(path, shown, text, pkg.removeprefix("data."), _rule_names(ast), line, _calls(ast))
+        modules.append(module)
     return modules
+
+
+def _calls(node: object) -> list[tuple[str, int]]:
+    """Every function call in an AST (builtins and user functions alike), with its line."""
+    found: list[tuple[str, int]] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            call = item.get("Call")
+            if isinstance(call, dict) and isinstance(call.get("fcn"), dict):
+                name = _ref_name(call["fcn"])
+                if name:
+                    found.append((name, call["span"]["line"]))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(set(found), key=lambda c: (c[1], c[0]))
 
 
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")

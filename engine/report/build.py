@@ -17,6 +17,7 @@ from engine.model import (
     RunInfo,
     Summary,
     Verdicts,
+    Waivers,
 )
 
 
@@ -43,6 +44,7 @@ def build_report(
     products: list[ProductResult],
     findings: list[Finding],
     rules: int,
+    waivers: Waivers | None = None,
     errors: list[str] | None = None,
 ) -> Report:
     counts = FindingCounts()
@@ -75,4 +77,5 @@ def build_report(
         products=products,
         findings=findings,
         errors=errors or [],
+        waivers=waivers or Waivers(),
     )

@@ -1,0 +1,68 @@
+"""Waivers: an active waiver turns matching findings into ``waived``; the report lists every waiver's state.
+
+A waiver is active through the day it expires, and only covers findings of its own domain's
+products. For the report: ``applied`` (active, matched a finding), ``expiring`` (active, expires
+within 14 days), ``expired`` (no longer applies) and ``unused`` (active, matched nothing). Only
+waivers of the products in the run are listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from engine.governance import Governance, Waiver
+from engine.model import Finding, Waivers
+
+EXPIRING_WITHIN = timedelta(days=14)
+
+
+@dataclass
+class _Filed:
+    domain: str
+    waiver: Waiver
+    entry: dict[str, Any]
+    matched: list[str] = field(default_factory=list)
+
+
+class WaiverBook:
+    """Every waiver the domains filed, applied as findings come in."""
+
+    def __init__(self, governance: Governance, now: datetime):
+        self.now = now
+        self._filed: list[_Filed] = []
+        for domain, df in sorted(governance.domains.items()):
+            for i, waiver in enumerate(df.config.waivers):
+                entry = waiver.model_dump(exclude_none=True)
+                entry.update({"domain": domain, "file": df.doc.file, "line": df.line_of(f"waivers[{i}]")})
+                self._filed.append(_Filed(domain, waiver, entry))
+        self._active: dict[tuple[str, str], list[_Filed]] = {}
+        for filed in self._filed:
+            if filed.waiver.active(now):
+                self._active.setdefault((filed.domain, filed.waiver.product), []).append(filed)
+
+    def apply(self, findings: list[Finding]) -> None:
+        """Mark the open findings an active waiver covers as ``waived``."""
+        for f in findings:
+            for filed in self._active.get((f.domain or "", f.product), []):
+                if f.status == "open" and filed.waiver.matches(f.rule, f.product, f.resource, f.location.path):
+                    f.status = "waived"
+                    f.waiver = {k: v for k, v in filed.entry.items() if k != "domain"}
+                    filed.matched.append(f.fingerprint)
+
+    def report(self, products: set[str]) -> Waivers:
+        out = Waivers()
+        for filed in self._filed:
+            if filed.waiver.product not in products:
+                continue
+            if not filed.waiver.active(self.now):
+                out.expired.append(filed.entry)
+                continue
+            if filed.matched:
+                out.applied.append({**filed.entry, "findings": filed.matched})
+            else:
+                out.unused.append(filed.entry)
+            if date.fromisoformat(filed.waiver.expires) - self.now.date() <= EXPIRING_WITHIN:
+                out.expiring.append(filed.entry)
+        return out
