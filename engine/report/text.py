@@ -49,8 +49,9 @@ def render(report: Report, *, color: bool = False) -> str:
             line = Text("  ")
             line.append(f"{STATUS_MARK[f.status]} {f.rule}", style=SEVERITY_STYLE[f.severity])
             line.append(f"  {f.severity} · {f.enforcement}", style=SEVERITY_STYLE[f.severity])
-            if f.status == "waived":
-                line.append("  waived", style="dim")
+            if f.status == "waived" and f.waiver:
+                ticket = f" {clean(f.waiver['ticket'])}" if f.waiver.get("ticket") else ""
+                line.append(f"  waived{ticket} until {clean(f.waiver.get('expires'))}", style="dim")
             line.append(f"  {clean(f.message)}")
             console.print(line)
             where = f.location.file or ""
@@ -63,6 +64,12 @@ def render(report: Report, *, color: bool = False) -> str:
         console.print()
     for error in report.errors:
         console.print(Text("! ", style="magenta") + Text(clean(error)))
+    for state, style in (("expired", "red"), ("expiring", "yellow"), ("unused", "dim")):
+        for w in getattr(report.waivers, state):
+            console.print(
+                Text(f"waiver {state}: ", style=style)
+                + Text(clean(f"{w['rule']} for {w['product']} (expires {w['expires']}) at {w['file']}:{w['line']}"))
+            )
     s = report.summary
     v = s.verdicts
     fc = s.findings

@@ -1,0 +1,288 @@
+"""Federation: council limits, domain parameters and enforcement, waivers, govern validate.
+
+Each test works in a copy of the demo repository and changes one thing in the governance files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"
+
+
+def findings(govern, root: Path, target: str, *extra: str) -> list[dict]:
+    run = govern("check", "--now", NOW, target, "--format", "json", *extra, cwd=root)
+    assert run.code in (0, 1), run.out + run.err
+    return run.json()["findings"]
+
+
+def write(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def validate(govern, root: Path, *extra: str):
+    return govern("validate", "--now", NOW, *extra, cwd=root)
+
+
+# --- parameters -------------------------------------------------------------------------------------
+
+
+def test_domain_parameter_changes_findings_for_that_domain_only(govern, demo_copy):
+    write(demo_copy, "governance/domains/inventory.yaml", 'domain: inventory\nparams:\n  NAM-001: {pattern: "^inv_[a-z_]+$"}\n')
+    result = findings(govern, demo_copy, M)
+    nam = {(f["product"], f["message"]) for f in result if f["rule"] == "NAM-001"}
+    assert nam == {
+        ("inventory_stock_levels", 'product name "inventory_stock_levels" does not match ^inv_[a-z_]+$'),
+        ("InventoryWarehouses", 'product name "InventoryWarehouses" does not match ^inv_[a-z_]+$'),
+    }
+
+
+def test_parameters_reach_rules_as_input_params(govern, demo_copy):
+    write(demo_copy, "governance/domains/orders.yaml", "domain: orders\nparams:\n  ORDERS-001: {key_column: return_id}\n")
+    result = findings(govern, demo_copy, f"{M}/orders/returns")
+    assert [f["message"] for f in result] == []  # orders-returns-v1 has a return_id column
+    result = findings(govern, demo_copy, f"{M}/orders/order_items")
+    assert [f["message"] for f in result if f["rule"] == "ORDERS-001"] == [
+        "schema object order_items in orders-order-items-v1 has no return_id column"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "line", "message"),
+    [
+        ("NAM-001: {pattern: 42}", 3, "params: NAM-001.pattern must be of type string, not 42"),
+        ("NAM-001: {regex: x}", 3, "params: NAM-001 has no parameter 'regex' (declared: pattern)"),
+        ("CLS-001: {level: x}", 3, "params: CLS-001 does not let domains set parameters (override: none)"),
+        ("XYZ-001: {a: 1}", 3, "params: XYZ-001 is not a rule of the library"),
+        ("STD-002: {columns: ingested_at}", 3, "params: STD-002.columns must be of type array, not \"ingested_at\""),
+    ],
+)
+def test_invalid_parameters_are_rejected_with_file_and_line(govern, demo_copy, params, line, message):
+    write(demo_copy, "governance/domains/customers.yaml", f"domain: customers\nparams:\n  {params}\n")
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert f"governance/domains/customers.yaml:{line}: {message}" in run.out.splitlines()
+
+
+# --- enforcement ------------------------------------------------------------------------------------
+
+
+def test_domain_lowering_enforcement_is_rejected_by_validate(govern, demo_copy):
+    write(demo_copy, "governance/domains/marketing.yaml", "domain: marketing\nenforcement:\n  ACC-002: warning\n")
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert run.out.splitlines() == [
+        "governance/domains/marketing.yaml:3: enforcement: ACC-002 may not be lowered from blocking to warning "
+        "(domains may only tighten)"
+    ]
+
+
+def test_check_refuses_to_run_on_invalid_configuration(govern, demo_copy):
+    write(demo_copy, "governance/domains/marketing.yaml", "domain: marketing\nenforcement:\n  ACC-002: advisory\n")
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", cwd=demo_copy)
+    assert run.code == 3
+    assert "the governance configuration is invalid (1 problem; run govern validate)" in run.err
+    assert "governance/domains/marketing.yaml:3: enforcement: ACC-002 may not be lowered" in run.err
+
+
+def test_domain_raises_enforcement_for_its_products_only(govern, demo_copy):
+    write(demo_copy, "governance/domains/marketing.yaml", "domain: marketing\nenforcement:\n  STD-004: blocking\n")
+    result = findings(govern, demo_copy, M)
+    assert {f["enforcement"] for f in result if f["rule"] == "STD-004"} == {"blocking"}
+    write(demo_copy, "governance/domains/marketing.yaml", "domain: marketing\n")
+    result = findings(govern, demo_copy, M)
+    assert {f["enforcement"] for f in result if f["rule"] == "STD-004"} == {"warning"}
+
+
+def test_council_effective_on_demotes_blocking_until_the_date(govern, demo_copy):
+    # council.yaml: STD-004 {enforcement: blocking, effective_on: 2027-03-01}
+    leads = f"{M}/marketing/leads"
+    before = findings(govern, demo_copy, leads)
+    after = govern("check", "--now", "2027-03-01T00:00:00Z", leads, "--format", "json", cwd=demo_copy).json()["findings"]
+    assert {f["enforcement"] for f in before if f["rule"] == "STD-004"} == {"warning"}
+    assert {f["enforcement"] for f in after if f["rule"] == "STD-004"} == {"blocking"}
+
+
+def test_council_can_change_a_rules_enforcement(govern, demo_copy):
+    council = demo_copy / "governance/council.yaml"
+    council.write_text(council.read_text() + "  NAM-002: {enforcement: advisory}\n")
+    result = findings(govern, demo_copy, f"{M}/inventory/warehouses")
+    assert {f["enforcement"] for f in result if f["rule"] == "NAM-002"} == {"advisory"}
+    assert {f["enforcement"] for f in result if f["rule"] == "NAM-001"} == {"blocking"}
+
+
+def test_annotation_enforcement_applies_without_council_or_domain(govern, demo_copy):
+    result = findings(govern, demo_copy, f"{M}/inventory/warehouses")
+    assert {f["enforcement"] for f in result if f["rule"] == "NAM-002"} == {"blocking"}
+
+
+# --- domain policies --------------------------------------------------------------------------------
+
+
+def test_domain_rego_declaring_a_global_package_is_rejected(govern, demo_copy):
+    path = demo_copy / "policies/domains/orders/order_key.rego"
+    path.write_text(path.read_text().replace("package domains.orders.order_key", "package global.naming.product_name"))
+    line = path.read_text().splitlines().index("package global.naming.product_name") + 1
+    for args in (["validate"], ["check", f"{M}/orders/returns"]):
+        run = govern(*args, cwd=demo_copy)
+        assert run.code == 3
+        assert f"policies/domains/orders/order_key.rego:{line}: package global.naming.product_name is outside domains.orders" in run.err
+
+
+def test_domain_rules_run_only_for_that_domains_products(govern, demo_copy):
+    result = findings(govern, demo_copy, M)
+    assert {f["product"] for f in result if f["rule"] == "ORDERS-001"} == {"orders_legacy_feed"}
+
+
+def test_policy_reaching_the_network_is_rejected(govern, demo_copy):
+    write(
+        demo_copy,
+        "policies/domains/orders/leak.rego",
+        (demo_copy / "policies/domains/orders/order_key.rego")
+        .read_text()
+        .replace("ORDERS-001", "ORDERS-002")
+        .replace("package domains.orders.order_key", "package domains.orders.leak")
+        .replace("	not _has_column(object, key)\n", '	not _has_column(object, key)\n	http.send({"method": "get", "url": "http://x"})\n'),
+    )
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert any(
+        line.startswith("policies/domains/orders/leak.rego:") and "policy calls http.send" in line for line in run.out.splitlines()
+    )
+
+
+# --- waivers ----------------------------------------------------------------------------------------
+
+WAIVER = """\
+domain: marketing
+waivers:
+  - rule: ACC-002
+    product: marketing_leads
+    reason: Consumers are being agreed with the sales domain
+    ticket: GOV-200
+    approved_by: bob@example.com
+    expires: {expires}
+"""
+
+
+def test_waiver_turns_a_finding_waived_until_it_expires(govern, demo_copy):
+    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2027-01-31"))
+    report = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "json", cwd=demo_copy).json()
+    acc = next(f for f in report["findings"] if f["rule"] == "ACC-002")
+    assert acc["status"] == "waived"
+    assert acc["waiver"]["ticket"] == "GOV-200" and acc["waiver"]["expires"] == "2027-01-31"
+    assert [w["rule"] for w in report["waivers"]["applied"]] == ["ACC-002"]
+    assert report["waivers"]["applied"][0]["findings"] == [acc["fingerprint"]]
+
+    later = govern("check", "--now", "2027-02-01T00:00:00Z", f"{M}/marketing/leads", "--format", "json", cwd=demo_copy).json()
+    acc_later = next(f for f in later["findings"] if f["rule"] == "ACC-002")
+    assert acc_later["status"] == "open" and acc_later["waiver"] is None
+    assert acc_later["fingerprint"] == acc["fingerprint"]
+    assert [(w["rule"], w["file"], w["line"]) for w in later["waivers"]["expired"]] == [
+        ("ACC-002", "governance/domains/marketing.yaml", 3)
+    ]
+    assert later["waivers"]["applied"] == []
+
+
+def test_waived_findings_do_not_fail_the_product(govern, demo_copy):
+    contract = demo_copy / M / "orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml"
+    contract.write_text(contract.read_text().replace('version: "v1"', "version: 1.0.0").replace("version: v1", "version: 1.0.0"))
+    run = govern("check", "--now", NOW, f"{M}/orders/legacy_feed", "--format", "json", cwd=demo_copy)
+    report = run.json()
+    assert sorted((f["rule"], f["status"], f["enforcement"]) for f in report["findings"]) == [
+        ("ORDERS-001", "open", "warning"),
+        ("STD-002", "waived", "blocking"),
+    ]
+    assert report["products"][0]["verdict"] == "pass"
+    assert run.code == 0
+
+
+def test_waiver_expiring_within_14_days_is_listed(govern, demo_copy):
+    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2026-12-01"))
+    report = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "json", cwd=demo_copy).json()
+    assert [w["rule"] for w in report["waivers"]["expiring"]] == ["ACC-002"]
+    assert [w["rule"] for w in report["waivers"]["applied"]] == ["ACC-002"]
+
+
+def test_waiver_that_matches_nothing_is_unused(govern, demo_copy):
+    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2027-01-31").replace("marketing_leads", "marketing_campaigns"))
+    report = govern("check", "--now", NOW, f"{M}/marketing", "--format", "json", cwd=demo_copy).json()
+    assert [(w["rule"], w["product"]) for w in report["waivers"]["unused"]] == [("ACC-002", "marketing_campaigns")]
+
+
+@pytest.mark.parametrize(("resource", "status"), [("legacy_orders.processed_at", "waived"), ("legacy_orders.ingested_at", "open")])
+def test_waiver_can_be_narrowed_to_a_resource(govern, demo_copy, resource, status):
+    orders = demo_copy / "governance/domains/orders.yaml"
+    orders.write_text(orders.read_text().replace("    product: orders_legacy_feed\n", f"    product: orders_legacy_feed\n    resource: {resource}\n"))
+    result = findings(govern, demo_copy, f"{M}/orders/legacy_feed")
+    assert [(f["resource"], f["status"]) for f in result if f["rule"] == "STD-002"] == [("legacy_orders.processed_at", status)]
+
+
+def test_a_domain_cannot_waive_another_domains_product(govern, demo_copy):
+    write(demo_copy, "governance/domains/finance.yaml", WAIVER.format(expires="2027-01-31").replace("domain: marketing", "domain: finance"))
+    result = findings(govern, demo_copy, f"{M}/marketing/leads")
+    assert {f["status"] for f in result if f["rule"] == "ACC-002"} == {"open"}
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"),
+    [
+        (("rule: ACC-002", "rule: NAM-001"), 3, "waiver of NAM-001: the rule is not waivable (override: params)"),
+        (
+            ("approved_by: bob@example.com", "approved_by: mallory@example.com"),
+            7,
+            "waiver of ACC-002 for marketing_leads: approved_by 'mallory@example.com' is not a council member",
+        ),
+        (
+            ("expires: 2027-01-31", "expires: 2027-12-31"),
+            8,
+            "waiver of ACC-002 for marketing_leads: expires 405 days after today, more than the council's maximum of 180",
+        ),
+        (("    approved_by: bob@example.com\n", ""), 3, "waivers[0].approved_by: Field required"),
+        (("    expires: 2027-01-31\n", ""), 3, "waivers[0].expires: Field required"),
+        (("expires: 2027-01-31", "expires: someday"), 8, "'someday' is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_invalid_waivers_are_rejected(govern, demo_copy, change, line, message):
+    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2027-01-31").replace(*change))
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    problem = run.out.splitlines()[0]
+    assert problem.startswith(f"governance/domains/marketing.yaml:{line}: ")
+    assert message in problem
+
+
+# --- council and domain files ------------------------------------------------------------------------
+
+
+def test_domain_file_for_an_unregistered_domain_is_rejected(govern, demo_copy):
+    write(demo_copy, "governance/domains/shipping.yaml", "domain: shipping\n")
+    run = validate(govern, demo_copy)
+    assert run.out.splitlines() == ["governance/domains/shipping.yaml:1: domain 'shipping' is not registered in council.yaml"]
+
+
+def test_domain_file_must_match_its_name(govern, demo_copy):
+    write(demo_copy, "governance/domains/customers.yaml", "domain: custmers\n")
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert "governance/domains/customers.yaml:1: domain 'custmers' does not match the file name customers.yaml" in run.out
+
+
+def test_unknown_keys_in_council_config_are_errors(govern, demo_copy):
+    council = demo_copy / "governance/council.yaml"
+    council.write_text(council.read_text().replace("max_waiver_days: 180", "max_waiver_days: 180\n  max_waiver: 3"))
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert "governance/council.yaml:5: invalid council configuration: council.max_waiver: Extra inputs are not permitted" in run.err
+
+
+def test_demo_configuration_is_valid(govern):
+    run = govern("validate", "--now", NOW)
+    assert run.code == 0
+    assert run.out == "valid: 29 rules, 5 registered domains, 3 domain configurations, 2 waivers\n"
