@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -123,21 +123,29 @@ class Governance:
         }
 
 
-def load_governance(folder: Path) -> Governance:
-    path = folder / "council.yaml"
-    if not path.is_file():
-        raise ConfigError(f"no council configuration: {display(path)} does not exist (set --governance)")
+_C = TypeVar("_C", bound=BaseModel)
+
+
+def _load_config(path: Path, model: type[_C], what: str) -> tuple[Located, _C]:
+    """A YAML configuration file as a pydantic model; every problem is a ConfigError with file:line."""
     try:
         doc = load_file(path, display(path))
     except LoadError as e:
         raise ConfigError(e.message, e.file, e.line) from None
     if not isinstance(doc.data, dict):
-        raise ConfigError("council.yaml must be a mapping", doc.file, 1)
+        raise ConfigError(f"a {what} must be a mapping", doc.file, 1)
     try:
-        council = CouncilConfig.model_validate(doc.data)
+        return doc, model.model_validate(doc.data)
     except ValidationError as e:
-        err = validation_error(e, doc, "council configuration")
+        err = validation_error(e, doc, what)
         raise ConfigError(err.message, err.file, err.line) from None
+
+
+def load_governance(folder: Path) -> Governance:
+    path = folder / "council.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no council configuration: {display(path)} does not exist (set --governance)")
+    doc, council = _load_config(path, CouncilConfig, "council configuration")
     levels = council.classification_levels
     if len(set(levels)) != len(levels):
         raise ConfigError("classification_levels has duplicates", doc.file, doc.line_of("classification_levels"))
@@ -156,17 +164,7 @@ def load_governance(folder: Path) -> Governance:
 
 
 def _load_domain(path: Path) -> DomainFile:
-    try:
-        doc = load_file(path, display(path))
-    except LoadError as e:
-        raise ConfigError(e.message, e.file, e.line) from None
-    if not isinstance(doc.data, dict):
-        raise ConfigError("a domain configuration must be a mapping", doc.file, 1)
-    try:
-        config = DomainConfig.model_validate(doc.data)
-    except ValidationError as e:
-        err = validation_error(e, doc, "domain configuration")
-        raise ConfigError(err.message, err.file, err.line) from None
+    doc, config = _load_config(path, DomainConfig, "domain configuration")
     if config.domain != path.stem:
         raise ConfigError(
             f"domain {config.domain!r} does not match the file name {path.name} (expected domain: {path.stem})",

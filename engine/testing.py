@@ -14,7 +14,7 @@ from typing import Literal
 
 from engine.config import display
 from engine.errors import ConfigError
-from engine.policy.library import _rego_error, _ref_name, _rule_names
+from engine.policy.library import ref_name, rego_error, rule_names
 
 
 @dataclass
@@ -58,7 +58,7 @@ class RegoTestRun:
             try:
                 self.engine.add_policy(shown, path.read_text(encoding="utf-8"))
             except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
-                raise _rego_error(str(e), shown) from None
+                raise rego_error(str(e), shown) from None
         self.tests = self._discover()
 
     def _discover(self) -> list[RegoTest]:
@@ -67,8 +67,8 @@ class RegoTestRun:
             shown = module["source"]["file"]
             if shown not in self.test_files:
                 continue
-            package = _ref_name(module["ast"]["package"]["refr"]).removeprefix("data.")
-            for name, line in _rule_names(module["ast"]).items():
+            package = ref_name(module["ast"]["package"]["refr"]).removeprefix("data.")
+            for name, line in rule_names(module["ast"]).items():
                 if name.startswith("test_"):
                     found.append(RegoTest(package=package, name=name, file=shown, line=line))
         return sorted(found, key=lambda t: (t.file, t.line))
@@ -85,7 +85,7 @@ class RegoTestRun:
         except BaseException as e:  # noqa: BLE001
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
-            test.outcome, test.message = "error", str(_rego_error(str(e), test.file))
+            test.outcome, test.message = "error", str(rego_error(str(e), test.file))
         else:
             if value is True:
                 test.outcome = "pass"

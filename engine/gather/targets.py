@@ -126,7 +126,7 @@ def check_targets(paths: list[Path], mesh_root: Path | None) -> tuple[Mesh | Non
 def _common(roots: set[Path]) -> Path:
     parts = [r.parts for r in roots]
     common = []
-    for group in zip(*parts):
+    for group in zip(*parts, strict=False):
         if len(set(group)) != 1:
             break
         common.append(group[0])

@@ -77,15 +77,15 @@ def parse_modules(paths: list[tuple[Path, str]]) -> list[Module]:
         try:
             engine.add_policy(shown, text)
         except BaseException as e:  # regorus raises RuntimeError, or a PanicException on bugs
-            raise _rego_error(str(e), shown) from None
+            raise rego_error(str(e), shown) from None
         sources[shown] = (path, text)
     modules = []
     for entry in json.loads(engine.get_ast_as_json()):
         shown = entry["source"]["file"]
         ast = entry["ast"]
-        pkg, line = _ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
+        pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
-        module = Module(path, shown, text, pkg.removeprefix("data."), _rule_names(ast), line, _calls(ast))
+        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, _calls(ast))
         modules.append(module)
     return modules
 
@@ -99,7 +99,7 @@ def _calls(node: object) -> list[tuple[str, int]]:
         if isinstance(item, dict):
             call = item.get("Call")
             if isinstance(call, dict) and isinstance(call.get("fcn"), dict):
-                name = _ref_name(call["fcn"])
+                name = ref_name(call["fcn"])
                 if name:
                     found.append((name, call["span"]["line"]))
             stack.extend(item.values())
@@ -111,7 +111,7 @@ def _calls(node: object) -> list[tuple[str, int]]:
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 
 
-def _rego_error(message: str, shown: str) -> ConfigError:
+def rego_error(message: str, shown: str) -> ConfigError:
     """A regorus error (``--> file:line:col`` then a caret picture) as a one-line ConfigError."""
     m = _LOCATION.search(message)
     lines = [ln.strip() for ln in message.splitlines() if ln.strip().startswith("error:")]
@@ -119,7 +119,7 @@ def _rego_error(message: str, shown: str) -> ConfigError:
     return ConfigError(f"invalid Rego: {text}", m.group("file") if m else shown, int(m.group("line")) if m else None)
 
 
-def _ref_name(ref: dict) -> str:
+def ref_name(ref: dict) -> str:
     parts = []
     while "RefDot" in ref:
         parts.append(ref["RefDot"]["field"][1])
@@ -130,7 +130,7 @@ def _ref_name(ref: dict) -> str:
     return ".".join(reversed(parts))
 
 
-def _rule_names(ast: dict) -> dict[str, int]:
+def rule_names(ast: dict) -> dict[str, int]:
     names: dict[str, int] = {}
     for rule in ast.get("rules", []):
         spec = rule.get("Spec")
@@ -139,7 +139,7 @@ def _rule_names(ast: dict) -> dict[str, int]:
         head = spec["head"]
         for kind in ("Compr", "Set", "Func"):
             if kind in head:
-                name = _ref_name(head[kind]["refr"]).split(".")[0]
+                name = ref_name(head[kind]["refr"]).split(".")[0]
                 if name:
                     names.setdefault(name, spec["span"]["line"])
     return names
