@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -216,7 +215,9 @@ def test_invalid_policy_library_exits_3_with_file_and_line(govern, demo_copy):
     run = govern("check", "--now", NOW, f"{M}/orders/returns", cwd=demo_copy)
     assert run.code == 3
     line = next(i for i, t in enumerate(rule.read_text().splitlines(), 1) if "deny contains (" in t)
-    assert run.err.startswith(f"error: {Path('policies/global/naming/product_name.rego')}:{line}: invalid Rego:")
+    # the broken module is left out, so the orders domain's NAM-001 parameter is a second problem
+    assert run.err.startswith("error: the policies or the governance configuration are invalid (2 problems")
+    assert f"\n  policies/global/naming/product_name.rego:{line}: invalid Rego:" in run.err
 
 
 def test_missing_council_config_exits_3(govern, demo_copy):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,13 @@ package {package}
 
 deny contains "no consumers" if not input.product.access.consumers
 """
+
+
+def only_problem(policies: Path) -> ConfigError:
+    """Loading records the library's problems instead of stopping at the first."""
+    library = load_library(policies)
+    assert len(library.problems) == 1, library.problems
+    return library.problems[0]
 
 
 @pytest.fixture
@@ -58,51 +66,45 @@ def test_domain_rule_is_loaded_for_its_domain_only(policies):
 def test_domain_module_declaring_a_global_package_is_rejected(policies):
     (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
     (policies / "domains/orders/evil.rego").write_text(RULE.format(package="global.naming.product_name"))
-    with pytest.raises(ConfigError) as caught:
-        load_library(policies)
-    assert caught.value.line == 11
-    assert caught.value.file.endswith("domains/orders/evil.rego")
-    assert "outside domains.orders" in caught.value.message
+    caught = only_problem(policies)
+    assert caught.line == 11
+    assert caught.file.endswith("domains/orders/evil.rego")
+    assert "outside domains.orders" in caught.message
 
 
 def test_package_must_mirror_the_file_path(policies):
     path = policies / "global/naming/product_name.rego"
     path.write_text(path.read_text().replace("package global.naming.product_name", "package global.naming.names"))
-    with pytest.raises(ConfigError, match="expected package global.naming.product_name"):
-        load_library(policies)
+    assert re.search("expected package global.naming.product_name", only_problem(policies).message)
 
 
 def test_rule_without_metadata_is_rejected(policies):
     (policies / "global/naming/bare.rego").write_text('package global.naming.bare\n\ndeny contains "x" if false\n')
-    with pytest.raises(ConfigError, match="needs a # METADATA annotation") as caught:
-        load_library(policies)
-    assert caught.value.line == 1
+    caught = only_problem(policies)
+    assert re.search("needs a # METADATA annotation", caught.message)
+    assert caught.line == 1
 
 
 def test_incomplete_metadata_names_the_missing_fields(policies):
     text = RULE.format(package="global.access.more").replace("#   remediation: List the consumers.\n", "")
     (policies / "global/access/more.rego").write_text(text.replace("ORDERS-002", "ACC-099"))
-    with pytest.raises(ConfigError, match="remediation: Field required"):
-        load_library(policies)
+    assert re.search("remediation: Field required", only_problem(policies).message)
 
 
 def test_duplicate_rule_ids_are_rejected(policies):
     text = (policies / "global/naming/product_name.rego").read_text()
     (policies / "global/naming/copy.rego").write_text(text.replace("package global.naming.product_name", "package global.naming.copy"))
-    with pytest.raises(ConfigError, match="rule id NAM-001 is already used"):
-        load_library(policies)
+    assert re.search("rule id NAM-001 is already used", only_problem(policies).message)
 
 
 def test_malformed_rule_id_is_rejected(policies):
     (policies / "global/access/more.rego").write_text(RULE.format(package="global.access.more"))
-    with pytest.raises(ConfigError, match="rule id 'ORDERS-002' is not of the form <CAT>-<nnn>"):
-        load_library(policies)
+    assert re.search("rule id 'ORDERS-002' is not of the form <CAT>-<nnn>", only_problem(policies).message)
 
 
 def test_rego_syntax_error_names_file_and_line(policies):
     (policies / "global/naming/broken.rego").write_text("package global.naming.broken\n\ndeny contains x if {\n  x :=\n}\n")
-    with pytest.raises(ConfigError) as caught:
-        load_library(policies)
-    assert caught.value.file.endswith("global/naming/broken.rego")
-    assert caught.value.line == 4
-    assert caught.value.message.startswith("invalid Rego: ")
+    caught = only_problem(policies)
+    assert caught.file.endswith("global/naming/broken.rego")
+    assert caught.line == 4
+    assert caught.message.startswith("invalid Rego: ")

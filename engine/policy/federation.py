@@ -93,7 +93,7 @@ def _type_ok(spec: ParamSpec, value: Any) -> bool:
 
 def validate(library: Library, governance: Governance, now: datetime) -> list[ConfigError]:
     """Every problem of the council's and the domains' configuration, each with file:line."""
-    problems: list[ConfigError] = list(governance.problems)
+    problems: list[ConfigError] = [*library.problems, *governance.problems]
     council = governance.council
     council_file = governance.doc.file if governance.doc else "council.yaml"
     for rule_id in council.rules:
@@ -191,6 +191,6 @@ def ensure_valid(library: Library, governance: Governance, now: datetime) -> Non
     if problems:
         listed = "\n".join(f"  {p}" for p in problems)
         raise ConfigError(
-            f"the governance configuration is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}; "
+            f"the policies or the governance configuration are invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}; "
             f"run govern validate):\n{listed}"
         )

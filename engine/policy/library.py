@@ -46,6 +46,7 @@ class Library:
     modules: list[Module] = field(default_factory=list)
     rules: list[RuleMeta] = field(default_factory=list)
     digest: str = ""
+    problems: list[ConfigError] = field(default_factory=list)  # modules left out, and why
 
     def rule(self, rule_id: str) -> RuleMeta | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -65,19 +66,28 @@ def _parser():  # type: ignore[no-untyped-def]
     return new_engine()
 
 
-def parse_modules(paths: list[tuple[Path, str]]) -> list[Module]:
-    """Parse Rego files with the embedded interpreter; a syntax error names file:line."""
+def parse_modules(paths: list[tuple[Path, str]], problems: list[ConfigError] | None = None) -> list[Module]:
+    """Parse Rego files with the embedded interpreter; a syntax error names file:line.
+
+    With ``problems``, a file that cannot be parsed is recorded there and left out; without, it raises.
+    """
     engine = _parser()
     sources: dict[str, tuple[Path, str]] = {}
     for path, shown in paths:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"cannot read policy: {e}", shown) from None
-        try:
-            engine.add_policy(shown, text)
-        except BaseException as e:  # regorus raises RuntimeError, or a PanicException on bugs
-            raise rego_error(str(e), shown) from None
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"cannot read policy: {e}", shown) from None
+            try:
+                engine.add_policy(shown, text)
+            except BaseException as e:  # regorus raises RuntimeError, or a PanicException on bugs
+                raise rego_error(str(e), shown) from None
+        except ConfigError as e:
+            if problems is None:
+                raise
+            problems.append(e)
+            continue
         sources[shown] = (path, text)
     modules = []
     for entry in json.loads(engine.get_ast_as_json()):
@@ -180,39 +190,54 @@ def _expected_package(rel: Path) -> str:
 
 
 def load_library(root: Path) -> Library:
-    """Load every ``*.rego`` below ``root`` (tests excluded) and check the conventions."""
+    """Load every ``*.rego`` below ``root`` (tests excluded) and check the conventions.
+
+    A module that breaks them is left out and recorded in ``problems``: ``govern validate`` lists
+    them all, and ``check`` refuses to evaluate while there are any.
+    """
     if not root.is_dir():
         raise ConfigError(f"policy folder {display(root)} does not exist (set --policies)")
     files = sorted(p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego"))
     if not files:
         raise ConfigError(f"no Rego policies in {display(root)}")
-    modules = parse_modules([(p, display(p)) for p in files])
-    library = Library(root=root, modules=modules)
+    library = Library(root=root)
+    modules = parse_modules([(p, display(p)) for p in files], library.problems)
     seen_packages: dict[str, str] = {}
     seen_ids: dict[str, str] = {}
     for module in modules:
-        rel = module.path.relative_to(root)
-        if module.package in seen_packages:
-            raise ConfigError(
-                f"package {module.package} is already declared in {seen_packages[module.package]}: one rule per package",
-                module.file,
-                module.package_line,
-            )
-        seen_packages[module.package] = module.file
-        domain = _check_namespace(module, rel)
-        if module.package.startswith("global.lib.") or module.package == "global.lib":
+        try:
+            meta = _check_module(module, root, seen_packages, seen_ids)
+        except ConfigError as e:
+            library.problems.append(e)
             continue
-        meta = _rule_meta(module, domain)
-        if meta.id in seen_ids:
-            raise ConfigError(f"rule id {meta.id} is already used by {seen_ids[meta.id]}", module.file, meta.line)
-        seen_ids[meta.id] = module.file
-        library.rules.append(meta)
+        library.modules.append(module)
+        if meta is not None:
+            library.rules.append(meta)
     digest = hashlib.sha256()
-    for module in sorted(modules, key=lambda m: m.file):
+    for module in sorted(library.modules, key=lambda m: m.file):
         digest.update(module.path.relative_to(root).as_posix().encode() + b"\0" + module.source.encode() + b"\0")
     library.digest = "sha256:" + digest.hexdigest()
     library.rules.sort(key=lambda r: (r.domain or "", r.id))
     return library
+
+
+def _check_module(module: Module, root: Path, seen_packages: dict[str, str], seen_ids: dict[str, str]) -> RuleMeta | None:
+    """The conventions of one module; its rule metadata, or None for a helper module."""
+    if module.package in seen_packages:
+        raise ConfigError(
+            f"package {module.package} is already declared in {seen_packages[module.package]}: one rule per package",
+            module.file,
+            module.package_line,
+        )
+    domain = _check_namespace(module, module.path.relative_to(root))
+    seen_packages[module.package] = module.file
+    if module.package.startswith("global.lib.") or module.package == "global.lib":
+        return None
+    meta = _rule_meta(module, domain)
+    if meta.id in seen_ids:
+        raise ConfigError(f"rule id {meta.id} is already used by {seen_ids[meta.id]}", module.file, meta.line)
+    seen_ids[meta.id] = module.file
+    return meta
 
 
 def _check_namespace(module: Module, rel: Path) -> str | None:
