@@ -24,6 +24,7 @@
 package global.access.access_model
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail(msg, "access") if {
 	is_object(input.product)
@@ -34,26 +35,15 @@ deny contains result.fail(msg, "access") if {
 deny contains result.fail(msg, "access.model") if {
 	access := input.product.access
 	is_object(access)
-	_empty(object.get(access, "model", null))
+	values.empty(object.get(access, "model", null))
 	msg := sprintf("access.model is not set; it must be one of %s", [_allowed])
 }
 
 deny contains result.fail(msg, "access.model") if {
 	model := input.product.access.model
-	not _empty(model)
+	not values.empty(model)
 	not model in input.params["ACC-001"].models
-	msg := sprintf("access model %s is not one of %s", [_show(model), _allowed])
+	msg := sprintf("access model %s is not one of %s", [values.show(model), _allowed])
 }
 
 _allowed := concat(", ", [sprintf("%v", [m]) | some m in input.params["ACC-001"].models])
-
-_empty(v) if v == null
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
-}
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

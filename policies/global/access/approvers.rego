@@ -18,18 +18,13 @@
 package global.access.approvers
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail(msg, "access.approvers") if {
 	access := input.product.access
 	is_object(access)
 	model := access.model
 	model in {"restricted", "confidential"}
-	_empty(object.get(access, "approvers", null))
+	values.empty(object.get(access, "approvers", null))
 	msg := sprintf("access model %q requires access.approvers, but no approver is listed", [model])
 }
-
-_empty(v) if v == null
-
-_empty(v) if v == []
-
-_empty(v) if v == ""

@@ -20,18 +20,13 @@
 package global.access.consumers
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail(msg, "access.consumers") if {
 	access := input.product.access
 	is_object(access)
 	model := access.model
 	model in {"restricted", "confidential"}
-	_empty(object.get(access, "consumers", null))
+	values.empty(object.get(access, "consumers", null))
 	msg := sprintf("access model %q requires access.consumers, but no consumer is listed", [model])
 }
-
-_empty(v) if v == null
-
-_empty(v) if v == []
-
-_empty(v) if v == ""

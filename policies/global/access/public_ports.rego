@@ -26,15 +26,16 @@ package global.access.public_ports
 import data.global.lib.classification
 import data.global.lib.columns
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail_on(msg, sprintf("%s.visibility", [port.path]), port.name) if {
-	some port in _list(input.product.outputPorts)
+	some port in values.items(input.product.outputPorts)
 	port.visibility == "public"
 	level := input.params["ACC-004"].level
 	exposed := array.concat(sort(_product_exposure(level)), sort(_column_exposure(port, level)))
 	count(exposed) > 0
 	msg := sprintf("public output port %s exposes data classified %s or higher: %s", [
-		_show(port.name), level, concat("; ", exposed),
+		values.show(port.name), level, concat("; ", exposed),
 	])
 }
 
@@ -49,11 +50,3 @@ _column_exposure(port, level) := {sprintf("column %s in %s is classified %q", [c
 	cls := col.column.classification
 	classification.at_least(cls, level)
 }
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

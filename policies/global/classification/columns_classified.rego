@@ -20,20 +20,10 @@ package global.classification.columns_classified
 
 import data.global.lib.columns
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(col.contract, msg, col.column.path, columns.resource(col)) if {
 	some col in columns.columns
-	_empty(object.get(col.column, "classification", null))
-	msg := sprintf("column %s in %s has no classification", [_show(col.column.name), col.contract.id])
+	values.empty(object.get(col.column, "classification", null))
+	msg := sprintf("column %s in %s has no classification", [values.show(col.column.name), col.contract.id])
 }
-
-_empty(v) if v == null
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
-}
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -22,27 +22,17 @@ package global.classification.known_column_levels
 import data.global.lib.classification
 import data.global.lib.columns
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
 	some col in columns.columns
 	cls := object.get(col.column, "classification", null)
-	not _empty(cls)
+	not values.empty(cls)
 	not classification.known(cls)
 	path := sprintf("%s.classification", [col.column.path])
 	msg := sprintf("column %s in %s has unknown classification %s; use one of %s", [
-		_show(col.column.name), col.contract.id, _show(cls), _levels,
+		values.show(col.column.name), col.contract.id, values.show(cls), _levels,
 	])
 }
 
 _levels := concat(", ", [sprintf("%v", [l]) | some l in classification.levels])
-
-_empty(v) if v == null
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
-}
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -30,6 +30,7 @@ package global.classification.pii_protected
 import data.global.lib.classification
 import data.global.lib.columns
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
 	some col in columns.columns
@@ -40,36 +41,21 @@ deny contains result.contract_fail(col.contract, msg, path, columns.resource(col
 	problem := _problem(cls, min_level)
 	path := sprintf("%s.classification", [col.column.path])
 	msg := sprintf("column %s in %s is tagged %s but %s; it must be classified %s or higher", [
-		_show(col.column.name), col.contract.id, concat(", ", tags), problem, min_level,
+		values.show(col.column.name), col.contract.id, concat(", ", tags), problem, min_level,
 	])
 }
 
 # The column's tags that mark personal data.
 _pii_tags(column) := {t |
-	some t in _list(object.get(column, "tags", null))
+	some t in values.items(object.get(column, "tags", null))
 	is_string(t)
 	some p in input.params["CLS-004"].pii_tags
 	lower(t) == lower(p)
 }
 
-_problem(cls, _) := "has no classification" if _empty(cls)
+_problem(cls, _) := "has no classification" if values.empty(cls)
 
 _problem(cls, min_level) := sprintf("is classified %q", [cls]) if {
 	classification.known(cls)
 	classification.rank(cls) < classification.rank(min_level)
 }
-
-_empty(v) if v == null
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
-}
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -21,29 +21,19 @@ package global.classification.product_classification
 
 import data.global.lib.classification
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail(msg, "classification") if {
 	is_object(input.product)
-	_empty(object.get(input.product, "classification", null))
+	values.empty(object.get(input.product, "classification", null))
 	msg := sprintf("product has no classification; set one of %s", [_levels])
 }
 
 deny contains result.fail(msg, "classification") if {
 	cls := input.product.classification
-	not _empty(cls)
+	not values.empty(cls)
 	not classification.known(cls)
-	msg := sprintf("classification %s is not a known level; use one of %s", [_show(cls), _levels])
+	msg := sprintf("classification %s is not a known level; use one of %s", [values.show(cls), _levels])
 }
 
 _levels := concat(", ", [sprintf("%v", [l]) | some l in classification.levels])
-
-_empty(v) if v == null
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
-}
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -22,6 +22,7 @@ package global.classification.product_covers_columns
 import data.global.lib.classification
 import data.global.lib.columns
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail_on(msg, "classification", columns.resource(col)) if {
 	product_cls := input.product.classification
@@ -31,10 +32,6 @@ deny contains result.fail_on(msg, "classification", columns.resource(col)) if {
 	classification.known(cls)
 	classification.rank(cls) > classification.rank(product_cls)
 	msg := sprintf("product is classified %q but column %s in %s is classified %q", [
-		product_cls, _show(col.column.name), col.contract.id, cls,
+		product_cls, values.show(col.column.name), col.contract.id, cls,
 	])
 }
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -20,6 +20,7 @@
 package global.contracts.contract_domain
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, "domain", c.id) if {
 	is_object(input.product)
@@ -30,10 +31,6 @@ deny contains result.contract_fail(c, msg, "domain", c.id) if {
 	domain != ""
 	domain != product_domain
 	msg := sprintf("contract %s declares domain %q, but the product belongs to domain %s", [
-		c.id, domain, _show(product_domain),
+		c.id, domain, values.show(product_domain),
 	])
 }
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

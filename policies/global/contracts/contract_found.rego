@@ -20,22 +20,15 @@
 package global.contracts.contract_found
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail_on(msg, sprintf("%s.contractId", [port.path]), port.name) if {
-	some port in _list(input.product.outputPorts)
+	some port in values.items(input.product.outputPorts)
 	contract_id := port.contractId
 	is_string(contract_id)
 	contract_id != ""
 	not contract_id in {c.id | some c in input.contracts}
 	msg := sprintf("output port %s publishes contract %q, but the product has no contract with that id", [
-		_show(port.name), contract_id,
+		values.show(port.name), contract_id,
 	])
 }
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

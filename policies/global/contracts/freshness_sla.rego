@@ -22,6 +22,7 @@
 package global.contracts.freshness_sla
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, "slaProperties", c.id) if {
 	some c in input.contracts
@@ -33,12 +34,8 @@ deny contains result.contract_fail(c, msg, "slaProperties", c.id) if {
 }
 
 _promises_freshness(c, properties) if {
-	some sla in _list(c.sla)
+	some sla in values.items(c.sla)
 	is_string(sla.property)
 	some p in properties
 	lower(sla.property) == lower(p)
 }
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)

@@ -20,13 +20,10 @@
 package global.contracts.odcs_schema
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, e.path, c.id) if {
 	some c in input.contracts
-	some e in _list(c.schema_errors)
+	some e in values.items(c.schema_errors)
 	msg := sprintf("contract does not conform to ODCS: %s", [e.message])
 }
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)

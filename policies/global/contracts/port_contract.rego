@@ -18,24 +18,10 @@
 package global.contracts.port_contract
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail_on(msg, port.path, port.name) if {
-	some port in _list(input.product.outputPorts)
-	_empty(object.get(port, "contractId", null))
-	msg := sprintf("output port %s publishes no contract (contractId is not set)", [_show(port.name)])
+	some port in values.items(input.product.outputPorts)
+	values.empty(object.get(port, "contractId", null))
+	msg := sprintf("output port %s publishes no contract (contractId is not set)", [values.show(port.name)])
 }
-
-_empty(v) if v == null
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
-}
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

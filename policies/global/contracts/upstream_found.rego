@@ -22,9 +22,10 @@
 package global.contracts.upstream_found
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail_on(msg, u.path, _resource(u)) if {
-	some u in _list(input.lineage.upstream)
+	some u in values.items(input.lineage.upstream)
 	u.found == false
 	is_string(u.product)
 	msg := sprintf("input port names product %q, which is not in the mesh", [u.product])
@@ -32,35 +33,27 @@ deny contains result.fail_on(msg, u.path, _resource(u)) if {
 
 # ODPS input ports name only a contract: without a publisher there is no product name.
 deny contains result.fail_on(msg, u.path, _resource(u)) if {
-	some u in _list(input.lineage.upstream)
+	some u in values.items(input.lineage.upstream)
 	u.found == false
 	not is_string(u.product)
-	msg := sprintf("input port names contract %s, which no product in the mesh publishes", [_show(u.contractId)])
+	msg := sprintf("input port names contract %s, which no product in the mesh publishes", [values.show(u.contractId)])
 }
 
 deny contains result.fail_on(msg, sprintf("%s.contractId", [u.path]), _resource(u)) if {
-	some u in _list(input.lineage.upstream)
+	some u in values.items(input.lineage.upstream)
 	u.found == true
 	u.contract_found == false
 	msg := _unpublished(u)
 }
 
 _unpublished(u) := sprintf("input port names contract %q, which product %s does not publish", [
-	u.contractId, _show(u.product),
+	u.contractId, values.show(u.product),
 ]) if is_string(u.contractId)
 
 _unpublished(u) := sprintf("input port names product %s but no contract of it", [
-	_show(u.product),
+	values.show(u.product),
 ]) if not is_string(u.contractId)
 
 _resource(u) := u.product if is_string(u.product)
 
 _resource(u) := u.contractId if not is_string(u.product)
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

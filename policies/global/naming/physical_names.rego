@@ -26,12 +26,13 @@
 package global.naming.physical_names
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, path, o.name) if {
 	some c in input.contracts
 	domain := _domain(c)
 	pattern := replace(input.params["NAM-003"].pattern, "{domain}", domain)
-	some o in _list(c.objects)
+	some o in values.items(c.objects)
 	physical := o.physicalName
 	is_string(physical)
 	physical != ""
@@ -57,7 +58,3 @@ _named(d) if {
 	is_string(d)
 	d != ""
 }
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)

@@ -24,6 +24,7 @@
 package global.standard_fields.monitoring
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.fail_on(msg, "monitoring", metric) if {
 	is_object(input.product)
@@ -36,17 +37,6 @@ deny contains result.fail_on(msg, "monitoring", metric) if {
 	monitoring := input.product.monitoring
 	is_object(monitoring)
 	some metric in input.params["STD-004"].metrics
-	_empty(object.get(monitoring, metric, null))
+	values.empty(object.get(monitoring, metric, null))
 	msg := sprintf("monitoring has no %s", [metric])
-}
-
-_empty(v) if v == null
-
-_empty(v) if v == {}
-
-_empty(v) if v == []
-
-_empty(v) if {
-	is_string(v)
-	trim_space(v) == ""
 }

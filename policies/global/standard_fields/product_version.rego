@@ -19,6 +19,7 @@ package global.standard_fields.product_version
 
 import data.global.lib.result
 import data.global.lib.semver
+import data.global.lib.values
 
 deny contains result.fail("product has no version; use a semantic version such as 1.0.0", "version") if {
 	is_object(input.product)
@@ -29,9 +30,5 @@ deny contains result.fail(msg, "version") if {
 	version := input.product.version
 	version != null
 	not semver.is_semver(version)
-	msg := sprintf("product version %s is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)", [_show(version)])
+	msg := sprintf("product version %s is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)", [values.show(version)])
 }
-
-_show(v) := sprintf("%q", [v]) if is_string(v)
-
-_show(v) := sprintf("%v", [v]) if not is_string(v)

@@ -25,16 +25,13 @@
 package global.standard_fields.quality_columns
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, o.path, sprintf("%s.%s", [o.name, wanted])) if {
 	some c in input.contracts
-	some o in _list(c.objects)
-	present := {p.name | some p in _list(o.properties)}
+	some o in values.items(c.objects)
+	present := {p.name | some p in values.items(o.properties)}
 	some wanted in input.params["STD-003"].columns
 	not wanted in present
 	msg := sprintf("schema object %s in %s has no quality column %q", [o.name, c.id, wanted])
 }
-
-_list(v) := v if is_array(v)
-
-_list(v) := [] if not is_array(v)

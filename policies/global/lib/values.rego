@@ -1,0 +1,28 @@
+# METADATA
+# title: Value helpers
+# description: >-
+#   Small helpers every rule needs on untrusted input: the embedded interpreter raises an error
+#   (rather than returning undefined) when a builtin gets a value of the wrong type.
+package global.lib.values
+
+# v when it is an array, else an empty array: `some x in values.items(input.product.outputPorts)`.
+items(v) := v if is_array(v)
+
+items(v) := [] if not is_array(v)
+
+# A value for a message: strings quoted, anything else (null, numbers, lists) as Rego prints it.
+show(v) := sprintf("%q", [v]) if is_string(v)
+
+show(v) := sprintf("%v", [v]) if not is_string(v)
+
+# Missing, null, blank text, or an empty list or object.
+empty(v) if v == null
+
+empty(v) if v == []
+
+empty(v) if v == {}
+
+empty(v) if {
+	is_string(v)
+	trim_space(v) == ""
+}
