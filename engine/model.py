@@ -217,18 +217,27 @@ class UpstreamFact(BaseModel):
     contractId: str | None = None
     found: bool
     contract_found: bool
+    cross_domain: bool = False
+    contract_status: str | None = Field(None, description="status of the upstream contract used, when found")
+    consumers: list[str] = Field(default_factory=list, description="the upstream product's access.consumers")
+    access_model: str | None = None
+    contract_roles: list[str] = Field(default_factory=list, description="role names of the upstream contract")
     path: str
 
 
 class DownstreamFact(BaseModel):
     product: str
-    domain: str
+    domain: str | None
     classification: str | None = None
     status: str | None = None
     contractId: str | None = None
+    cross_domain: bool = False
 
 
 class Lineage(BaseModel):
+    on_cycle: bool = False
+    cycle: list[str] = Field(default_factory=list, description="the products of the cycle this product is on")
+    depth: int = Field(0, description="longest chain of upstream products (0: a source); cycles count once")
     upstream: list[UpstreamFact] = Field(default_factory=list)
     downstream: list[DownstreamFact] = Field(default_factory=list)
 

@@ -68,6 +68,8 @@ class Mesh:
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)
     _by_id: dict[str, LoadedProduct] = field(default_factory=dict)
     _publisher: dict[str, str] = field(default_factory=dict)
+    _cycles: dict[str, list[str]] = field(default_factory=dict)  # product -> the cycle it is on
+    _depth: dict[str, int] = field(default_factory=dict)
 
     def product(self, ref: str | None) -> LoadedProduct | None:
         return self._by_id.get(ref or "")
@@ -90,6 +92,8 @@ class Mesh:
             ref = port.product or self._publisher.get(port.contractId or "")
             up = self.product(ref)
             published = {o.contractId for o in up.product.outputPorts} if up else set()
+            contract = self.contracts.get(port.contractId or "") if port.contractId in published else None
+            access = up.product.access if up else None
             upstream.append(
                 UpstreamFact(
                     product=up.product.id if up else ref,
@@ -99,6 +103,11 @@ class Mesh:
                     contractId=port.contractId,
                     found=up is not None,
                     contract_found=up is not None and (port.contractId is None or port.contractId in published),
+                    cross_domain=up is not None and up.product.domain != p.domain,
+                    contract_status=contract.contract.status if contract else None,
+                    consumers=access.consumers if access else [],
+                    access_model=access.model if access else None,
+                    contract_roles=[r.role for r in contract.contract.roles if r.role] if contract else [],
                     path=port.path,
                 )
             )
@@ -113,9 +122,13 @@ class Mesh:
                         classification=down.classification,
                         status=down.status,
                         contractId=edge.get("contractId"),
+                        cross_domain=down.domain != p.domain,
                     )
                 )
-        return Lineage(upstream=upstream, downstream=downstream)
+        cycle = self._cycles.get(p.id, [])
+        return Lineage(
+            on_cycle=bool(cycle), cycle=cycle, depth=self._depth.get(p.id, 0), upstream=upstream, downstream=downstream
+        )
 
 
 def _load(path: Path, loader):  # type: ignore[no-untyped-def]
@@ -178,3 +191,20 @@ def _link(mesh: Mesh) -> None:
             up = mesh.product(port.product or mesh._publisher.get(port.contractId or ""))
             if up is not None:
                 mesh.graph.add_edge(up.product.id, loaded.product.id, contractId=port.contractId)
+    _graph_facts(mesh)
+
+
+def _graph_facts(mesh: Mesh) -> None:
+    """Cycle membership and depth, once per mesh: depth on the graph of strongly connected components."""
+    graph = mesh.graph
+    for component in nx.strongly_connected_components(graph):
+        members = sorted(component)
+        if len(members) > 1 or graph.has_edge(members[0], members[0]):
+            for node in members:
+                mesh._cycles[node] = members
+    condensed = nx.condensation(graph)
+    depth: dict[int, int] = {}
+    for scc in nx.topological_sort(condensed):
+        depth[scc] = max((depth[pred] + 1 for pred in condensed.predecessors(scc)), default=0)
+        for node in condensed.nodes[scc]["members"]:
+            mesh._depth[node] = depth[scc]
