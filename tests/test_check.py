@@ -61,7 +61,7 @@ def test_demo_mesh_reports_exactly_the_deliberate_violations(govern):
     assert _located(report) == DEMO_FINDINGS
     assert len(report["findings"]) == 23  # STD-004 reports each of the three missing metrics
     assert report["summary"]["verdicts"] == {"pass": 6, "fail": 8, "error": 0}
-    assert report["summary"]["rules"] == 29  # 28 global rules and the orders domain's ORDERS-001
+    assert report["summary"]["rules"] == 33  # 32 global rules and the orders domain's ORDERS-001
     assert report["summary"]["findings"]["waived"] == 1
     assert set(report["domains"]) == {"orders", "customers", "inventory", "marketing", "finance", "shipping"}
 
@@ -103,7 +103,7 @@ def test_report_carries_the_run_provenance(govern):
             "source": f"{M}/orders/returns/dataproduct.yaml",
             "verdict": "pass",
             "score": 100.0,
-            "rules": 29,
+            "rules": 33,
             "errors": [],
         }
     ]

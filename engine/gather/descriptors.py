@@ -164,7 +164,7 @@ def load_odps(doc: Located) -> LoadedProduct:
             domain=d.domain or None,
             version=d.version,
             status=d.status,
-            owner=owner or (d.team.name if d.team else None),
+            owner=(d.team.name if d.team and d.team.name else None) or owner,
             description=d.description.purpose if d.description else None,
             classification=_str(custom.get("classification")),
             access=(

@@ -1,0 +1,17 @@
+package global.lineage.retired_upstream_test
+
+import data.global.lineage.retired_upstream
+
+upstream(status) := {"product": "orders_feed", "domain": "orders", "status": status, "path": "inputPorts[0]"}
+
+test_active_upstream_passes if {
+	count(retired_upstream.deny) == 0 with input as {"lineage": {"upstream": [upstream("active")]}}
+}
+
+test_retired_upstream_fails if {
+	retired_upstream.deny == {{
+		"msg": `input port reads product "orders_feed", which is retired`,
+		"path": "inputPorts[0]",
+		"resource": "orders_feed",
+	}} with input as {"lineage": {"upstream": [upstream("retired")]}}
+}

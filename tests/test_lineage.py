@@ -1,0 +1,78 @@
+"""Lineage facts from the mesh graph and the LIN rules that use them, on copies of the demo mesh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.gather.mesh import load_mesh
+
+M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def lin_findings(govern, root: Path) -> set[tuple[str, str, str]]:
+    report = govern("check", "--now", NOW, M, "--format", "json", cwd=root).json()
+    return {(f["product"], f["rule"], f["location"]["path"]) for f in report["findings"] if f["rule"].startswith("LIN")}
+
+
+def test_demo_mesh_graph_facts():
+    mesh = load_mesh(Path(__file__).resolve().parent.parent / M)
+    facts = {lp.product.id: mesh.lineage(lp) for lp in mesh.products}
+    assert facts["customers_profiles"].depth == 0
+    assert facts["orders_order_items"].depth == 1
+    assert facts["finance_ledger"].depth == 3  # profiles -> order_items -> invoices -> ledger
+    assert not any(f.on_cycle for f in facts.values())
+    assert [(u.product, u.cross_domain) for u in facts["orders_order_items"].upstream] == [
+        ("customers_profiles", True),
+        ("inventory_stock_levels", True),
+    ]
+    assert {(d.product, d.cross_domain) for d in facts["orders_order_items"].downstream} == {
+        ("orders_returns", False),
+        ("finance_invoices", True),
+        ("shipping_shipments", True),
+    }
+
+
+def test_demo_mesh_has_no_lineage_findings(govern):
+    assert lin_findings(govern, Path(__file__).resolve().parent.parent) == set()
+
+
+def test_retired_and_deprecated_upstreams(govern, demo_copy):
+    edit(demo_copy / M / "finance/invoices/dataproduct.yaml", "status: active", "status: retired")
+    edit(demo_copy / M / "customers/profiles/dataproduct.yaml", "status: active", "status: deprecated")
+    assert lin_findings(govern, demo_copy) == {
+        ("finance_payments", "LIN-001", "inputPorts[0]"),
+        ("finance_ledger", "LIN-001", "inputPorts[1]"),
+        ("orders_order_items", "LIN-002", "inputPorts[0]"),
+        ("customers_segments", "LIN-002", "inputPorts[0]"),
+    }
+
+
+def test_cycle_is_reported_on_every_product_of_it(govern, demo_copy):
+    # orders_order_items already feeds orders_returns; make it read orders_returns back.
+    edit(
+        demo_copy / M / "orders/order_items/dataproduct.yaml",
+        "inputPorts:\n",
+        "inputPorts:\n  - {product: orders_returns, contractId: orders-returns-v1}\n",
+    )
+    mesh = load_mesh(demo_copy / M)
+    assert mesh.lineage(mesh.product("orders_returns")).cycle == ["orders_order_items", "orders_returns"]
+    assert mesh.lineage(mesh.product("finance_invoices")).on_cycle is False
+    found = lin_findings(govern, demo_copy)
+    assert {("orders_order_items", "LIN-003", "inputPorts"), ("orders_returns", "LIN-003", "inputPorts")} <= found
+
+
+def test_cross_domain_edge_without_contract(govern, demo_copy):
+    edit(demo_copy / M / "finance/invoices/dataproduct.yaml", "    contractId: orders-order-items-v1\n", "")
+    assert lin_findings(govern, demo_copy) == {("finance_invoices", "LIN-004", "inputPorts[0]")}
+
+
+def test_cross_domain_consumer_must_be_listed(govern, demo_copy):
+    edit(demo_copy / M / "orders/order_items/dataproduct.yaml", "finance-team", "treasury-team")
+    assert lin_findings(govern, demo_copy) == {("finance_invoices", "LIN-004", "inputPorts[0]")}
