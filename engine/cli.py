@@ -189,6 +189,38 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
     )
 
 
+@main.command()
+@click.argument("mesh_dir", metavar="MESH", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
+@click.option("--product", metavar="P", help="Only P's upstream and downstream (its impact).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@handles_errors
+def lineage(mesh_dir: Path | None, fmt: str, product: str | None, output: Path | None) -> None:
+    """The mesh's product lineage from declared input ports: text tree, JSON nodes and edges, or dot."""
+    from engine.config import load_settings
+    from engine.errors import UsageError
+    from engine.gather.mesh import load_mesh
+    from engine.report.lineage import RENDERERS
+
+    root = mesh_dir or load_settings().mesh
+    if root is None:
+        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
+    mesh = load_mesh(root)
+    if product is not None and mesh.product(product) is None:
+        raise UsageError(f"product {product!r} is not in the mesh {root}")
+    if product is not None:
+        product = mesh.product(product).product.id  # type: ignore[union-attr]
+    for failure in mesh.failures:
+        click.echo(f"warning: {failure.error}", err=True)
+    text = RENDERERS[fmt](mesh, product)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    if mesh.failures:
+        sys.exit(EXIT_ERROR)
+
+
 @main.group()
 def schema() -> None:
     """JSON Schemas of govern's documents."""

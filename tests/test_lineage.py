@@ -76,3 +76,41 @@ def test_cross_domain_edge_without_contract(govern, demo_copy):
 def test_cross_domain_consumer_must_be_listed(govern, demo_copy):
     edit(demo_copy / M / "orders/order_items/dataproduct.yaml", "finance-team", "treasury-team")
     assert lin_findings(govern, demo_copy) == {("finance_invoices", "LIN-004", "inputPorts[0]")}
+
+
+def test_lineage_json_lists_every_declared_edge(govern):
+    run = govern("lineage", M, "--format", "json")
+    assert run.code == 0
+    doc = run.json()
+    assert len(doc["edges"]) == 10
+    assert {(e["from"], e["to"]) for e in doc["edges"]} == {
+        ("customers_profiles", "orders_order_items"),
+        ("inventory_stock_levels", "orders_order_items"),
+        ("orders_order_items", "orders_returns"),
+        ("customers_profiles", "customers_segments"),
+        ("customers_segments", "marketing_campaigns"),
+        ("orders_order_items", "finance_invoices"),
+        ("orders_order_items", "shipping_shipments"),
+        ("finance_invoices", "finance_payments"),
+        ("finance_invoices", "finance_ledger"),
+        ("finance_gl_raw", "finance_ledger"),
+    }
+    assert next(n for n in doc["nodes"] if n["id"] == "finance_gl_raw")["missing"] is True
+
+
+def test_lineage_product_shows_downstream_impact(govern):
+    run = govern("lineage", M, "--product", "finance_invoices")
+    assert run.code == 0
+    assert run.out.splitlines() == [
+        "finance_invoices",
+        "  upstream (3): customers_profiles, inventory_stock_levels, orders_order_items",
+        "  downstream impact (2):",
+        "    finance_ledger  (distance 1)",
+        "    finance_payments  (distance 1)",
+    ]
+
+
+def test_lineage_dot_and_unknown_product(govern):
+    dot = govern("lineage", M, "--format", "dot")
+    assert dot.out.startswith("digraph mesh {") and '"orders_order_items" -> "finance_invoices" [label="orders-order-items-v1"];' in dot.out
+    assert govern("lineage", M, "--product", "nope").code == 2

@@ -1,0 +1,103 @@
+"""``govern lineage``: the mesh's product graph as a text tree, JSON (nodes and edges) or Graphviz dot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import networkx as nx
+
+from engine.gather.mesh import Mesh
+from engine.report.text import clean
+
+
+def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
+    """Nodes and every declared edge (an edge to a product missing from the mesh is kept, marked)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for loaded in mesh.products:
+        p = loaded.product
+        nodes[p.id] = {
+            "id": p.id,
+            "domain": p.domain,
+            "status": p.status,
+            "classification": p.classification,
+            "source": loaded.doc.file,
+            "missing": False,
+        }
+    edges = []
+    for loaded in mesh.products:
+        for fact in mesh.lineage(loaded).upstream:
+            upstream = fact.product or f"(publisher of {fact.contractId})"
+            if not fact.found:
+                nodes.setdefault(upstream, {"id": upstream, "domain": None, "status": None, "missing": True})
+            edges.append(
+                {
+                    "from": upstream,
+                    "to": loaded.product.id,
+                    "contractId": fact.contractId,
+                    "cross_domain": fact.cross_domain,
+                    "found": fact.found,
+                    "port": fact.path,
+                }
+            )
+    if product is not None:
+        keep = {product} | nx.ancestors(mesh.graph, product) | nx.descendants(mesh.graph, product)
+        keep |= {e["from"] for e in edges if e["to"] in keep}
+        edges = [e for e in edges if e["to"] in keep]
+        nodes = {k: v for k, v in nodes.items() if k in keep}
+    return {"nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges}
+
+
+def render_json(mesh: Mesh, product: str | None = None) -> str:
+    return json.dumps(graph_document(mesh, product), indent=2) + "\n"
+
+
+def render_dot(mesh: Mesh, product: str | None = None) -> str:
+    doc = graph_document(mesh, product)
+    lines = ["digraph mesh {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for node in doc["nodes"]:
+        by_domain.setdefault(node["domain"] or "", []).append(node)
+    for i, (domain, members) in enumerate(sorted(by_domain.items())):
+        lines.append(f"  subgraph cluster_{i} {{ label={json.dumps(domain or '(no domain)')};")
+        for node in members:
+            style = ", style=dashed" if node["missing"] else ""
+            lines.append(f"    {json.dumps(node['id'])} [label={json.dumps(node['id'])}{style}];")
+        lines.append("  }")
+    for e in doc["edges"]:
+        label = f" [label={json.dumps(e['contractId'])}]" if e["contractId"] else ""
+        lines.append(f"  {json.dumps(e['from'])} -> {json.dumps(e['to'])}{label};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_text(mesh: Mesh, product: str | None = None) -> str:
+    """Each source product with the products downstream of it, indented; or one product's impact."""
+    graph = mesh.graph
+    out: list[str] = []
+    if product is not None:
+        up = sorted(nx.ancestors(graph, product))
+        down = nx.descendants(graph, product)
+        out.append(f"{clean(product)}")
+        out.append(f"  upstream ({len(up)}): {', '.join(clean(p) for p in up) or 'none'}")
+        lengths = nx.single_source_shortest_path_length(graph, product)
+        impact = sorted(down, key=lambda p: (lengths[p], p))
+        out.append(f"  downstream impact ({len(impact)}):")
+        out.extend(f"    {clean(p)}  (distance {lengths[p]})" for p in impact)
+        return "\n".join(out) + "\n"
+
+    def walk(node: str, depth: int, seen: set[str]) -> None:
+        out.append(f"{'  ' * depth}{clean(node)}")
+        if node in seen:
+            out[-1] += "  (cycle)"
+            return
+        for child in sorted(graph.successors(node)):
+            walk(child, depth + 1, seen | {node})
+
+    roots = sorted(n for n in graph.nodes if graph.in_degree(n) == 0) or sorted(graph.nodes)[:1]
+    for root in roots:
+        walk(root, 0, set())
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "dot": render_dot}
