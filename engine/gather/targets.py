@@ -16,7 +16,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
-from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
+from engine.gather.mesh import Mesh, file_kind, load_mesh
 from engine.gather.yamlsrc import load_file
 
 CONTRACT_RULES = {"contracts"}
@@ -167,4 +167,3 @@ def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
     return targets
 
 
-__all__ = ["check_targets", "discover"]
