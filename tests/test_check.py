@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-
-from .conftest import DEMO, REPO
 
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"  # waivers and effective dates make findings depend on the date
@@ -236,13 +233,6 @@ def test_schema_input_prints_the_input_document_schema(govern):
 
 
 def test_the_installed_command_checks_one_product(govern_process):
-    started = time.perf_counter()
     run = govern_process("check", f"{M}/orders/order_items/dataproduct.yaml", "--format", "json")
     assert run.code == 0, run.err
     assert run.json()["products"][0]["verdict"] == "pass"
-    assert time.perf_counter() - started > 0  # timing is reported by benchmarks/, never asserted
-
-
-def test_demo_fixture_is_the_repository_demo():
-    assert (DEMO / "orders/order_items/dataproduct.yaml").is_file()
-    assert (REPO / "govern.toml").is_file()
