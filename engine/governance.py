@@ -6,14 +6,14 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.config import display
 from engine.errors import ConfigError, LoadError
 from engine.gather.yamlsrc import Located, load_file, validation_error
-from engine.model import DomainEntry, Enforcement
+from engine.model import DomainEntry, Enforcement, IsoDate
 
 DEFAULT_LEVELS = ["public", "internal", "restricted", "confidential"]
 
@@ -34,7 +34,7 @@ class DomainRegistration(_Config):
 
 class CouncilRule(_Config):
     enforcement: Enforcement | None = None
-    effective_on: str | None = None
+    effective_on: IsoDate | None = None
 
 
 class CouncilConfig(_Config):
@@ -42,16 +42,6 @@ class CouncilConfig(_Config):
     classification_levels: list[str] = Field(default_factory=lambda: list(DEFAULT_LEVELS), min_length=1)
     domains: dict[str, DomainRegistration] = Field(default_factory=dict)
     rules: dict[str, CouncilRule] = Field(default_factory=dict)
-
-
-def _iso_date(value: str) -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-IsoDate = Annotated[str, AfterValidator(_iso_date)]
 
 
 class Waiver(_Config):

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Enforcement = Literal["blocking", "warning", "advisory"]
 Override = Literal["none", "params", "waivable"]
 Category = Literal["naming", "access", "classification", "standard-fields", "contracts", "lineage"]
+
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+IsoDate = Annotated[str, AfterValidator(_iso_date)]
+"""A calendar day written as YYYY-MM-DD (waiver expiry, a rule's effective_on)."""
 
 SEVERITY_WEIGHT: dict[str, int] = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 ENFORCEMENT_RANK: dict[str, int] = {"advisory": 0, "warning": 1, "blocking": 2}
@@ -281,7 +292,7 @@ class RuleMeta(BaseModel):
     enforcement: Enforcement
     override: Override
     params: dict[str, ParamSpec] = Field(default_factory=dict)
-    effective_on: str | None = None
+    effective_on: IsoDate | None = None
     remediation: str
     examples: dict[str, str] = Field(default_factory=dict)
     package: str

@@ -287,3 +287,13 @@ def test_demo_configuration_is_valid(govern):
     run = govern("validate", "--now", NOW)
     assert run.code == 0
     assert run.out == "valid: 33 rules, 5 registered domains, 3 domain configurations, 2 waivers\n"
+
+
+def test_council_effective_on_must_be_a_date(govern, demo_copy):
+    council = demo_copy / "governance/council.yaml"
+    council.write_text(council.read_text().replace("effective_on: 2027-03-01", "effective_on: next spring"))
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    line = next(i for i, t in enumerate(council.read_text().splitlines(), 1) if "next spring" in t)
+    assert f"governance/council.yaml:{line}: invalid council configuration: rules.STD-004.effective_on: " in run.err
+    assert "'next spring' is not a date (YYYY-MM-DD)" in run.err

@@ -108,3 +108,11 @@ def test_rego_syntax_error_names_file_and_line(policies):
     assert caught.file.endswith("global/naming/broken.rego")
     assert caught.line == 4
     assert caught.message.startswith("invalid Rego: ")
+
+
+def test_effective_on_in_an_annotation_must_be_a_date(policies):
+    path = policies / "global/naming/product_name.rego"
+    path.write_text(path.read_text().replace("#   remediation:", "#   effective_on: soon\n#   remediation:", 1))
+    caught = only_problem(policies)
+    assert caught.file.endswith("global/naming/product_name.rego")
+    assert "effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)" in caught.message

@@ -50,18 +50,12 @@ class EffectiveRule:
     params: dict[str, Any]
 
 
-def _on_or_after(now: datetime, day: str | None) -> bool:
-    if not day:
-        return True
-    try:
-        return now.date() >= date.fromisoformat(str(day)[:10])
-    except ValueError:
-        return True
-
-
-def council_enforcement(meta: RuleMeta, governance: Governance) -> str:
+def council_setting(meta: RuleMeta, governance: Governance) -> tuple[str, str | None]:
+    """The rule's enforcement and effective_on date once the council had its say."""
     council = governance.council.rules.get(meta.id)
-    return council.enforcement if council and council.enforcement else meta.enforcement
+    enforcement = council.enforcement if council and council.enforcement else meta.enforcement
+    effective_on = council.effective_on if council and council.effective_on else meta.effective_on
+    return enforcement, effective_on
 
 
 def effective_rules(library: Library, governance: Governance, domain: str | None, now: datetime) -> list[EffectiveRule]:
@@ -69,10 +63,8 @@ def effective_rules(library: Library, governance: Governance, domain: str | None
     config = governance.domain_config(domain)
     rules = []
     for meta in library.rules_for(domain):
-        enforcement = council_enforcement(meta, governance)
-        council = governance.council.rules.get(meta.id)
-        effective_on = (council.effective_on if council and council.effective_on else None) or meta.effective_on
-        if enforcement == "blocking" and not _on_or_after(now, effective_on):
+        enforcement, effective_on = council_setting(meta, governance)
+        if enforcement == "blocking" and effective_on and now.date() < date.fromisoformat(effective_on):
             enforcement = "warning"
         if config and meta.id in config.config.enforcement:
             raised = config.config.enforcement[meta.id]
@@ -142,7 +134,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
         if meta is None or meta.domain not in (None, config.domain):
             problem(f"enforcement: {rule_id} is not a rule of the library", f"enforcement.{rule_id}")
             continue
-        floor = council_enforcement(meta, governance)
+        floor, _ = council_setting(meta, governance)
         if ENFORCEMENT_RANK[level] < ENFORCEMENT_RANK[floor]:
             problem(
                 f"enforcement: {rule_id} may not be lowered from {floor} to {level} (domains may only tighten)",
