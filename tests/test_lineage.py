@@ -114,3 +114,20 @@ def test_lineage_dot_and_unknown_product(govern):
     dot = govern("lineage", M, "--format", "dot")
     assert dot.out.startswith("digraph mesh {") and '"orders_order_items" -> "finance_invoices" [label="orders-order-items-v1"];' in dot.out
     assert govern("lineage", M, "--product", "nope").code == 2
+
+
+def test_lineage_tree_expands_each_product_once(govern):
+    run = govern("lineage", M)
+    assert run.code == 0
+    lines = run.out.splitlines()
+    assert lines[lines.index("inventory_stock_levels") + 1] == "  orders_order_items  (see above)"
+    assert sum(1 for line in lines if line.strip() == "finance_invoices") == 1
+
+
+def test_lineage_tree_shows_a_component_that_is_only_a_cycle(govern, demo_copy):
+    # marketing_leads <-> marketing_web_events: nothing else feeds either of them.
+    edit(demo_copy / M / "marketing/leads/dataproduct.yaml", "outputPorts:", "inputPorts:\n  - {product: marketing_web_events}\noutputPorts:")
+    edit(demo_copy / M / "marketing/web_events/dataproduct.yaml", "outputPorts:", "inputPorts:\n  - {product: marketing_leads}\noutputPorts:")
+    lines = govern("lineage", M, cwd=demo_copy).out.splitlines()
+    start = lines.index("marketing_leads")
+    assert lines[start : start + 3] == ["marketing_leads", "  marketing_web_events", "    marketing_leads  (see above)"]

@@ -86,17 +86,24 @@ def render_text(mesh: Mesh, product: str | None = None) -> str:
         out.extend(f"    {clean(p)}  (distance {lengths[p]})" for p in impact)
         return "\n".join(out) + "\n"
 
-    def walk(node: str, depth: int, seen: set[str]) -> None:
-        out.append(f"{'  ' * depth}{clean(node)}")
-        if node in seen:
-            out[-1] += "  (cycle)"
-            return
-        for child in sorted(graph.successors(node)):
-            walk(child, depth + 1, seen | {node})
+    # Each product is expanded once (later mentions say so), so the tree stays as large as the
+    # graph however many paths lead to a product; roots are the first member of every group of
+    # products nothing else feeds, so a component that is only a cycle is shown too.
+    expanded: set[str] = set()
 
-    roots = sorted(n for n in graph.nodes if graph.in_degree(n) == 0) or sorted(graph.nodes)[:1]
+    def walk(node: str, depth: int) -> None:
+        if node in expanded:
+            out.append(f"{'  ' * depth}{clean(node)}  (see above)")
+            return
+        expanded.add(node)
+        out.append(f"{'  ' * depth}{clean(node)}")
+        for child in sorted(graph.successors(node)):
+            walk(child, depth + 1)
+
+    condensed = nx.condensation(graph)
+    roots = sorted(min(condensed.nodes[c]["members"]) for c in condensed.nodes if condensed.in_degree(c) == 0)
     for root in roots:
-        walk(root, 0, set())
+        walk(root, 0)
     return "\n".join(out) + "\n"
 
 
