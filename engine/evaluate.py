@@ -74,9 +74,7 @@ class Evaluator:
     def evaluate(self, target: Target) -> tuple[ProductResult, list[Finding], list[str]]:
         if target.errors:
             return self._result(target, "error", None, 0), [], []
-        rules = [
-            r for r in self.rules_for(target.domain) if target.categories is None or r.meta.category in target.categories
-        ]
+        rules = [r for r in self.rules_for(target.domain) if target.categories is None or r.meta.category in target.categories]
         document = build_input(target.product, target.contracts, self.mesh, self.governance, rules, self.now)
         raw = self.engine.evaluate(document.model_dump_json(), [r.meta.package for r in rules])
         findings: list[Finding] = []

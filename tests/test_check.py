@@ -12,7 +12,12 @@ NOW = "2026-11-21T09:00:00Z"  # waivers and effective dates make findings depend
 # Every finding of the demo mesh: (product, rule, file:line, key path). The demo's README lists
 # the deliberate violations; this is the same list as the engine must report it.
 DEMO_FINDINGS = {
-    ("customers_segments", "CLS-004", f"{M}/customers/segments/customers-segments-v1.odcs.yaml:36", "schema[0].properties[1].classification"),
+    (
+        "customers_segments",
+        "CLS-004",
+        f"{M}/customers/segments/customers-segments-v1.odcs.yaml:36",
+        "schema[0].properties[1].classification",
+    ),
     ("customers_segments", "CLS-005", f"{M}/customers/segments/customers_segments.odps.yaml:2", "classification"),
     ("finance_ledger", "CLS-001", f"{M}/finance/ledger/dataproduct.yaml:3", "classification"),
     ("finance_ledger", "CON-007", f"{M}/finance/ledger/dataproduct.yaml:34", "inputPorts[0]"),
@@ -21,8 +26,18 @@ DEMO_FINDINGS = {
     ("finance_payments", "CON-004", f"{M}/finance/payments/finance-payments-v1.odcs.yaml:8", "status"),
     ("finance_payments", "CON-006", f"{M}/finance/payments/finance-payments-v1.odcs.yaml:120", "slaProperties"),
     ("InventoryWarehouses", "NAM-001", f"{M}/inventory/warehouses/dataproduct.yaml:5", "name"),
-    ("InventoryWarehouses", "NAM-002", f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:31", "schema[0].properties[1].name"),
-    ("InventoryWarehouses", "NAM-002", f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:37", "schema[0].properties[2].name"),
+    (
+        "InventoryWarehouses",
+        "NAM-002",
+        f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:31",
+        "schema[0].properties[1].name",
+    ),
+    (
+        "InventoryWarehouses",
+        "NAM-002",
+        f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:37",
+        "schema[0].properties[2].name",
+    ),
     ("marketing_leads", "STD-001", f"{M}/marketing/leads/dataproduct.yaml:3", "schema_url"),
     ("marketing_leads", "STD-004", f"{M}/marketing/leads/dataproduct.yaml:3", "monitoring"),
     ("marketing_leads", "ACC-002", f"{M}/marketing/leads/dataproduct.yaml:12", "access.consumers"),
@@ -187,7 +202,7 @@ def test_text_output_shows_rule_severity_location_and_fix(govern):
     run = govern("check", "--now", NOW, f"{M}/orders/legacy_feed")
     assert run.code == 1
     assert "orders_legacy_feed  (orders)  FAIL  score 95" in run.out
-    assert "✗ CON-005  medium · blocking  contract orders-legacy-feed-v1 has version \"v1\"" in run.out
+    assert '✗ CON-005  medium · blocking  contract orders-legacy-feed-v1 has version "v1"' in run.out
     assert f"at {M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:7 (version)" in run.out
     assert "fix: Set the contract's version to MAJOR.MINOR.PATCH" in run.out
 

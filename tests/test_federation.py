@@ -60,7 +60,7 @@ def test_parameters_reach_rules_as_input_params(govern, demo_copy):
         ("NAM-001: {regex: x}", 3, "params: NAM-001 has no parameter 'regex' (declared: pattern)"),
         ("CLS-001: {level: x}", 3, "params: CLS-001 does not let domains set parameters (override: none)"),
         ("XYZ-001: {a: 1}", 3, "params: XYZ-001 is not a rule of the library"),
-        ("STD-002: {columns: ingested_at}", 3, "params: STD-002.columns must be of type array, not \"ingested_at\""),
+        ("STD-002: {columns: ingested_at}", 3, 'params: STD-002.columns must be of type array, not "ingested_at"'),
     ],
 )
 def test_invalid_parameters_are_rejected_with_file_and_line(govern, demo_copy, params, line, message):
@@ -149,12 +149,16 @@ def test_policy_reaching_the_network_is_rejected(govern, demo_copy):
         .read_text()
         .replace("ORDERS-001", "ORDERS-002")
         .replace("package domains.orders.order_key", "package domains.orders.leak")
-        .replace("	not _has_column(object, key)\n", '	not _has_column(object, key)\n	http.send({"method": "get", "url": "http://x"})\n'),
+        .replace(
+            "	not _has_column(object, key)\n",
+            '	not _has_column(object, key)\n	http.send({"method": "get", "url": "http://x"})\n',
+        ),
     )
     run = validate(govern, demo_copy)
     assert run.code == 3
     assert any(
-        line.startswith("policies/domains/orders/leak.rego:") and "policy calls http.send" in line for line in run.out.splitlines()
+        line.startswith("policies/domains/orders/leak.rego:") and "policy calls http.send" in line
+        for line in run.out.splitlines()
     )
 
 
@@ -212,21 +216,35 @@ def test_waiver_expiring_within_14_days_is_listed(govern, demo_copy):
 
 
 def test_waiver_that_matches_nothing_is_unused(govern, demo_copy):
-    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2027-01-31").replace("marketing_leads", "marketing_campaigns"))
+    write(
+        demo_copy,
+        "governance/domains/marketing.yaml",
+        WAIVER.format(expires="2027-01-31").replace("marketing_leads", "marketing_campaigns"),
+    )
     report = govern("check", "--now", NOW, f"{M}/marketing", "--format", "json", cwd=demo_copy).json()
     assert [(w["rule"], w["product"]) for w in report["waivers"]["unused"]] == [("ACC-002", "marketing_campaigns")]
 
 
-@pytest.mark.parametrize(("resource", "status"), [("legacy_orders.processed_at", "waived"), ("legacy_orders.ingested_at", "open")])
+@pytest.mark.parametrize(
+    ("resource", "status"), [("legacy_orders.processed_at", "waived"), ("legacy_orders.ingested_at", "open")]
+)
 def test_waiver_can_be_narrowed_to_a_resource(govern, demo_copy, resource, status):
     orders = demo_copy / "governance/domains/orders.yaml"
-    orders.write_text(orders.read_text().replace("    product: orders_legacy_feed\n", f"    product: orders_legacy_feed\n    resource: {resource}\n"))
+    orders.write_text(
+        orders.read_text().replace(
+            "    product: orders_legacy_feed\n", f"    product: orders_legacy_feed\n    resource: {resource}\n"
+        )
+    )
     result = findings(govern, demo_copy, f"{M}/orders/legacy_feed")
     assert [(f["resource"], f["status"]) for f in result if f["rule"] == "STD-002"] == [("legacy_orders.processed_at", status)]
 
 
 def test_a_domain_cannot_waive_another_domains_product(govern, demo_copy):
-    write(demo_copy, "governance/domains/finance.yaml", WAIVER.format(expires="2027-01-31").replace("domain: marketing", "domain: finance"))
+    write(
+        demo_copy,
+        "governance/domains/finance.yaml",
+        WAIVER.format(expires="2027-01-31").replace("domain: marketing", "domain: finance"),
+    )
     result = findings(govern, demo_copy, f"{M}/marketing/leads")
     assert {f["status"] for f in result if f["rule"] == "ACC-002"} == {"open"}
 
@@ -280,7 +298,9 @@ def test_unknown_keys_in_council_config_are_errors(govern, demo_copy):
     council.write_text(council.read_text().replace("max_waiver_days: 180", "max_waiver_days: 180\n  max_waiver: 3"))
     run = validate(govern, demo_copy)
     assert run.code == 3
-    assert "governance/council.yaml:5: invalid council configuration: council.max_waiver: Extra inputs are not permitted" in run.err
+    assert (
+        "governance/council.yaml:5: invalid council configuration: council.max_waiver: Extra inputs are not permitted" in run.err
+    )
 
 
 def test_demo_configuration_is_valid(govern):

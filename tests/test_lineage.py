@@ -112,7 +112,10 @@ def test_lineage_product_shows_downstream_impact(govern):
 
 def test_lineage_dot_and_unknown_product(govern):
     dot = govern("lineage", M, "--format", "dot")
-    assert dot.out.startswith("digraph mesh {") and '"orders_order_items" -> "finance_invoices" [label="orders-order-items-v1"];' in dot.out
+    assert (
+        dot.out.startswith("digraph mesh {")
+        and '"orders_order_items" -> "finance_invoices" [label="orders-order-items-v1"];' in dot.out
+    )
     assert govern("lineage", M, "--product", "nope").code == 2
 
 
@@ -126,8 +129,16 @@ def test_lineage_tree_expands_each_product_once(govern):
 
 def test_lineage_tree_shows_a_component_that_is_only_a_cycle(govern, demo_copy):
     # marketing_leads <-> marketing_web_events: nothing else feeds either of them.
-    edit(demo_copy / M / "marketing/leads/dataproduct.yaml", "outputPorts:", "inputPorts:\n  - {product: marketing_web_events}\noutputPorts:")
-    edit(demo_copy / M / "marketing/web_events/dataproduct.yaml", "outputPorts:", "inputPorts:\n  - {product: marketing_leads}\noutputPorts:")
+    edit(
+        demo_copy / M / "marketing/leads/dataproduct.yaml",
+        "outputPorts:",
+        "inputPorts:\n  - {product: marketing_web_events}\noutputPorts:",
+    )
+    edit(
+        demo_copy / M / "marketing/web_events/dataproduct.yaml",
+        "outputPorts:",
+        "inputPorts:\n  - {product: marketing_leads}\noutputPorts:",
+    )
     lines = govern("lineage", M, cwd=demo_copy).out.splitlines()
     start = lines.index("marketing_leads")
     assert lines[start : start + 3] == ["marketing_leads", "  marketing_web_events", "    marketing_leads  (see above)"]

@@ -93,7 +93,9 @@ def test_incomplete_metadata_names_the_missing_fields(policies):
 
 def test_duplicate_rule_ids_are_rejected(policies):
     text = (policies / "global/naming/product_name.rego").read_text()
-    (policies / "global/naming/copy.rego").write_text(text.replace("package global.naming.product_name", "package global.naming.copy"))
+    (policies / "global/naming/copy.rego").write_text(
+        text.replace("package global.naming.product_name", "package global.naming.copy")
+    )
     assert re.search("rule id NAM-001 is already used", only_problem(policies).message)
 
 

@@ -150,7 +150,9 @@ def load_mesh(root: Path, product_files: list[Path] | None = None, contract_file
         if cid and cid in mesh.contracts:
             first = mesh.contracts[cid].doc.file
             mesh.failures.append(
-                Failure(path, LoadError(f"contract id {cid!r} is already used by {first}", loaded.doc.file, loaded.doc.line_of("id")))
+                Failure(
+                    path, LoadError(f"contract id {cid!r} is already used by {first}", loaded.doc.file, loaded.doc.line_of("id"))
+                )
             )
             continue
         if cid:
@@ -167,7 +169,11 @@ def load_mesh(root: Path, product_files: list[Path] | None = None, contract_file
             mesh.failures.append(
                 Failure(
                     path,
-                    LoadError(f"product {pid!r} is already defined in {first}", loaded_product.doc.file, loaded_product.doc.line_of("name")),
+                    LoadError(
+                        f"product {pid!r} is already defined in {first}",
+                        loaded_product.doc.file,
+                        loaded_product.doc.line_of("name"),
+                    ),
                 )
             )
             continue

@@ -57,7 +57,9 @@ def _kind_of_file(path: Path) -> str:
     if value == "DataContract":
         return "contract"
     raise LoadError(
-        f"unknown kind {value!r}: expected DataProduct or DataContract" if value else "not a data product or contract (no 'kind')",
+        f"unknown kind {value!r}: expected DataProduct or DataContract"
+        if value
+        else "not a data product or contract (no 'kind')",
         doc.file,
         doc.line_of("kind"),
     )
@@ -65,7 +67,9 @@ def _kind_of_file(path: Path) -> str:
 
 def product_target(loaded: LoadedProduct, mesh: Mesh) -> Target:
     p = loaded.product
-    return Target(id=p.id, name=p.name, domain=p.domain, source=loaded.doc.file, product=loaded, contracts=mesh.contracts_of(loaded))
+    return Target(
+        id=p.id, name=p.name, domain=p.domain, source=loaded.doc.file, product=loaded, contracts=mesh.contracts_of(loaded)
+    )
 
 
 def contract_target(loaded: LoadedContract) -> Target:
@@ -165,5 +169,3 @@ def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
         if cid not in published_anywhere and folder not in failed_folders and wanted(loaded.doc.file):
             targets.append(contract_target(loaded))
     return targets
-
-

@@ -86,7 +86,6 @@ def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = 
     return LoadError(f"invalid {what}: " + "; ".join(parts), doc.file, first_line)
 
 
-
 def read_text(path: Path, display: str) -> str:
     """Read a file as UTF-8 within the size limit; errors name file and line."""
     try:

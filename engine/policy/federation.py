@@ -172,7 +172,11 @@ def _validate_policies(library: Library) -> list[ConfigError]:
         for name, line in module.calls:
             if any(name == b or (b.endswith(".") and name.startswith(b)) for b in UNSUPPORTED_BUILTINS):
                 problems.append(
-                    ConfigError(f"policy calls {name}, which rules may not use (not evaluable everywhere, or reaches outside input)", module.file, line)
+                    ConfigError(
+                        f"policy calls {name}, which rules may not use (not evaluable everywhere, or reaches outside input)",
+                        module.file,
+                        line,
+                    )
                 )
     return problems
 

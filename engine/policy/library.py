@@ -54,9 +54,7 @@ class Library:
     def rules_for(self, domain: str | None, categories: set[str] | None = None) -> list[RuleMeta]:
         """The global rules plus the domain's own, optionally only some categories."""
         return [
-            r
-            for r in self.rules
-            if (r.domain is None or r.domain == domain) and (categories is None or r.category in categories)
+            r for r in self.rules if (r.domain is None or r.domain == domain) and (categories is None or r.category in categories)
         ]
 
 
@@ -172,7 +170,9 @@ def metadata(module: Module) -> tuple[dict | None, int]:
             except yaml.YAMLError as e:
                 mark = getattr(e, "problem_mark", None)
                 raise ConfigError(
-                    f"invalid METADATA annotation: {getattr(e, 'problem', e)}", module.file, first + 1 + (mark.line if mark else 0)
+                    f"invalid METADATA annotation: {getattr(e, 'problem', e)}",
+                    module.file,
+                    first + 1 + (mark.line if mark else 0),
                 ) from None
             if not isinstance(data, dict):
                 raise ConfigError("the METADATA annotation must be a YAML mapping", module.file, first)

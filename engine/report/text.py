@@ -19,9 +19,7 @@ STATUS_MARK = {"open": "✗", "waived": "~"}
 def clean(value: object) -> str:
     """Untrusted text without terminal control sequences (shown as \\xNN)."""
     text = str(value)
-    return "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else f"\\x{ord(ch):02x}" for ch in text
-    )
+    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def render(report: Report, *, color: bool = False) -> str:
