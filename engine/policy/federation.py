@@ -186,7 +186,5 @@ def ensure_valid(library: Library, governance: Governance, now: datetime) -> Non
     problems = validate(library, governance, now)
     if problems:
         listed = "\n".join(f"  {p}" for p in problems)
-        raise ConfigError(
-            f"the policies or the governance configuration are invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}; "
-            f"run govern validate):\n{listed}"
-        )
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise ConfigError(f"the policies or the governance configuration are invalid ({count}; run govern validate):\n{listed}")
