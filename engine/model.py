@@ -12,6 +12,7 @@ Enforcement = Literal["blocking", "warning", "advisory"]
 Override = Literal["none", "params", "waivable"]
 Category = Literal["naming", "access", "classification", "standard-fields", "contracts", "lineage"]
 
+
 def _iso_date(value: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
@@ -65,9 +66,25 @@ class NativeOutputPort(Strict):
     description: str | None = None
 
 
+class Declassification(Strict):
+    """A declared declassifying transformation on an input port or a contract column (docs/formats.md)."""
+
+    method: str = Field(description="how the data was declassified, e.g. anonymisation, aggregation, masking")
+    description: str | None = None
+
+
+def declassification(value: Any) -> Declassification | None:
+    """A declassification written as a method name or as ``{method, description}``, normalized."""
+    if value is None:
+        return None
+    d = Declassification.model_validate({"method": value} if isinstance(value, str) else value)
+    return Declassification(method=d.method, description=d.description)
+
+
 class NativeInputPort(Strict):
     product: str
     contractId: str | None = None
+    declassification: Declassification | None = None
 
 
 class NativeDescriptor(Strict):
@@ -126,6 +143,7 @@ class OutputPort(BaseModel):
 class InputPort(BaseModel):
     product: str | None = None
     contractId: str | None = None
+    declassification: Declassification | None = None
     path: str
 
 
@@ -168,6 +186,7 @@ class Column(BaseModel):
     required: bool | None = None
     primaryKey: bool | None = None
     transformSourceObjects: list[str] = Field(default_factory=list)
+    declassification: Declassification | None = None
     path: str
 
 
@@ -233,6 +252,10 @@ class UpstreamFact(BaseModel):
     consumers: list[str] = Field(default_factory=list, description="the upstream product's access.consumers")
     access_model: str | None = None
     contract_roles: list[str] = Field(default_factory=list, description="role names of the upstream contract")
+    declassification: Declassification | None = Field(None, description="the input port's declared declassification")
+    column_level: bool = Field(
+        False, description="some column of the product's contracts names this upstream in transformSourceObjects"
+    )
     path: str
 
 
@@ -245,12 +268,36 @@ class DownstreamFact(BaseModel):
     cross_domain: bool = False
 
 
+class ColumnSource(BaseModel):
+    product: str
+    contract: str | None = None
+    object: str | None = None
+    column: str | None = None
+    classification: str | None = None
+
+
+class ColumnLineage(BaseModel):
+    """One column of the product's contracts that declares transformSourceObjects."""
+
+    contract: str | None = None
+    object: str | None = None
+    column: str | None = None
+    classification: str | None = None
+    declassification: Declassification | None = None
+    sources: list[ColumnSource] = Field(default_factory=list, description="upstream columns the entries resolve to")
+    unresolved: list[str] = Field(
+        default_factory=list, description="entries that name no object or column of an upstream contract (e.g. source tables)"
+    )
+    path: str
+
+
 class Lineage(BaseModel):
     on_cycle: bool = False
     cycle: list[str] = Field(default_factory=list, description="the products of the cycle this product is on")
     depth: int = Field(0, description="longest chain of upstream products (0: a source); cycles count once")
     upstream: list[UpstreamFact] = Field(default_factory=list)
     downstream: list[DownstreamFact] = Field(default_factory=list)
+    columns: list[ColumnLineage] = Field(default_factory=list, description="column-level lineage of the product's contracts")
 
 
 class DomainEntry(BaseModel):

@@ -18,9 +18,11 @@ DEMO_FINDINGS = {
         f"{M}/customers/segments/customers-segments-v1.odcs.yaml:36",
         "schema[0].properties[1].classification",
     ),
-    ("customers_segments", "CLS-005", f"{M}/customers/segments/customers_segments.odps.yaml:2", "classification"),
-    ("finance_ledger", "CLS-001", f"{M}/finance/ledger/dataproduct.yaml:3", "classification"),
-    ("finance_ledger", "CON-007", f"{M}/finance/ledger/dataproduct.yaml:34", "inputPorts[0]"),
+    ("customers_segments", "CLS-005", f"{M}/customers/segments/customers_segments.odps.yaml:4", "classification"),
+    ("customers_segments", "LIN-005", f"{M}/customers/segments/customers_segments.odps.yaml:17", "inputPorts[0]"),
+    ("finance_ledger", "CLS-001", f"{M}/finance/ledger/dataproduct.yaml:4", "classification"),
+    ("finance_ledger", "CON-007", f"{M}/finance/ledger/dataproduct.yaml:35", "inputPorts[0]"),
+    ("finance_ledger", "LIN-001", f"{M}/finance/ledger/dataproduct.yaml:40", "inputPorts[2]"),
     ("finance_ledger", "CLS-002", f"{M}/finance/ledger/finance-ledger-v1.odcs.yaml:63", "schema[0].properties[7]"),
     ("finance_payments", "CON-003", f"{M}/finance/payments/dataproduct.yaml:34", "outputPorts[1].contractId"),
     ("finance_payments", "CON-004", f"{M}/finance/payments/finance-payments-v1.odcs.yaml:8", "status"),
@@ -38,10 +40,11 @@ DEMO_FINDINGS = {
         f"{M}/inventory/warehouses/inventory-warehouses-v1.odcs.yaml:37",
         "schema[0].properties[2].name",
     ),
-    ("marketing_leads", "STD-001", f"{M}/marketing/leads/dataproduct.yaml:3", "schema_url"),
-    ("marketing_leads", "STD-004", f"{M}/marketing/leads/dataproduct.yaml:3", "monitoring"),
-    ("marketing_leads", "ACC-002", f"{M}/marketing/leads/dataproduct.yaml:12", "access.consumers"),
-    ("marketing_leads", "ACC-003", f"{M}/marketing/leads/dataproduct.yaml:12", "access.approvers"),
+    ("marketing_leads", "STD-001", f"{M}/marketing/leads/dataproduct.yaml:4", "schema_url"),
+    ("marketing_leads", "STD-004", f"{M}/marketing/leads/dataproduct.yaml:4", "monitoring"),
+    ("marketing_leads", "ACC-002", f"{M}/marketing/leads/dataproduct.yaml:13", "access.consumers"),
+    ("marketing_leads", "ACC-003", f"{M}/marketing/leads/dataproduct.yaml:13", "access.approvers"),
+    ("marketing_leads", "LIN-004", f"{M}/marketing/leads/dataproduct.yaml:31", "inputPorts[0]"),
     ("marketing_web_events", "ACC-004", f"{M}/marketing/web_events/dataproduct.yaml:32", "outputPorts[0].visibility"),
     ("marketing_web_events", "CON-002", f"{M}/marketing/web_events/dataproduct.yaml:34", "outputPorts[1]"),
     ("orders_legacy_feed", "CON-005", f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml:7", "version"),
@@ -71,9 +74,9 @@ def test_demo_mesh_reports_exactly_the_deliberate_violations(govern):
     assert run.code == 1
     report = run.json()
     assert _located(report) == DEMO_FINDINGS
-    assert len(report["findings"]) == 23  # STD-004 reports each of the three missing metrics
+    assert len(report["findings"]) == 26  # STD-004 reports each of the three missing metrics
     assert report["summary"]["verdicts"] == {"pass": 6, "fail": 8, "error": 0}
-    assert report["summary"]["rules"] == 33  # 32 global rules and the orders domain's ORDERS-001
+    assert report["summary"]["rules"] == 34  # 33 global rules and the orders domain's ORDERS-001
     assert report["summary"]["findings"]["waived"] == 1
     assert set(report["domains"]) == {"orders", "customers", "inventory", "marketing", "finance", "shipping"}
 
@@ -115,7 +118,7 @@ def test_report_carries_the_run_provenance(govern):
             "source": f"{M}/orders/returns/dataproduct.yaml",
             "verdict": "pass",
             "score": 100.0,
-            "rules": 33,
+            "rules": 34,
             "errors": [],
         }
     ]
@@ -130,12 +133,16 @@ def test_fingerprints_are_stable_across_runs_and_messages(govern):
 
 @pytest.mark.parametrize(("fail_on", "code"), [("blocking", 0), ("warning", 1), ("never", 0)])
 def test_fail_on_sets_the_threshold(govern, demo_copy, fail_on, code):
-    # marketing_leads with consumers and approvers set has only warning-level findings left (STD-004 is a warning).
+    # marketing_leads with consumers, approvers, schema_url and an input contract has only warning-level
+    # findings left (STD-004 is a warning).
     leads = demo_copy / M / "marketing/leads/dataproduct.yaml"
     text = leads.read_text()
     assert "model: restricted" in text
     text = text.replace("model: restricted", "model: restricted\n  consumers: [analytics-team]\n  approvers: [alice@example.com]")
     text = text.replace("documentation:", "schema_url: https://data.example.com/marketing/leads/schema\ndocumentation:")
+    text = text.replace(
+        "  - product: customers_profiles\n", "  - product: customers_profiles\n    contractId: customers-profiles-v1\n"
+    )
     leads.write_text(text)
     run = govern("check", "--now", NOW, str(leads), "--fail-on", fail_on, "--format", "json", cwd=demo_copy)
     assert {f["rule"] for f in run.json()["findings"]} == {"STD-004"}

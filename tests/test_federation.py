@@ -306,7 +306,7 @@ def test_unknown_keys_in_council_config_are_errors(govern, demo_copy):
 def test_demo_configuration_is_valid(govern):
     run = govern("validate", "--now", NOW)
     assert run.code == 0
-    assert run.out == "valid: 33 rules, 5 registered domains, 3 domain configurations, 2 waivers\n"
+    assert run.out == "valid: 34 rules, 5 registered domains, 3 domain configurations, 2 waivers\n"
 
 
 def test_council_effective_on_must_be_a_date(govern, demo_copy):

@@ -122,8 +122,12 @@ def test_mesh_links_ports_to_contracts_and_upstreams():
     assert len(mesh.products) == 14
     ledger = mesh.product("finance_ledger")
     upstream = {u.product: (u.found, u.contract_found) for u in mesh.lineage(ledger).upstream}
-    assert upstream == {"finance_gl_raw": (False, False), "finance_invoices": (True, True)}
+    assert upstream == {"finance_gl_raw": (False, False), "finance_invoices": (True, True), "orders_legacy_feed": (True, True)}
     segments = mesh.product("customers_segments")
     assert [u.product for u in mesh.lineage(segments).upstream] == ["customers_profiles"]
     profiles = mesh.product("customers_profiles")
-    assert {d.product for d in mesh.lineage(profiles).downstream} == {"orders_order_items", "customers_segments"}
+    assert {d.product for d in mesh.lineage(profiles).downstream} == {
+        "orders_order_items",
+        "customers_segments",
+        "marketing_leads",
+    }

@@ -39,18 +39,105 @@ def test_demo_mesh_graph_facts():
     }
 
 
-def test_demo_mesh_has_no_lineage_findings(govern):
-    assert lin_findings(govern, Path(__file__).resolve().parent.parent) == set()
+# The demo's deliberate lineage violations (examples/mesh/README.md).
+DEMO_LIN = {
+    ("finance_ledger", "LIN-001", "inputPorts[2]"),  # reads the retired orders_legacy_feed
+    ("marketing_leads", "LIN-004", "inputPorts[0]"),  # reads customers_profiles without a contract
+    ("customers_segments", "LIN-005", "inputPorts[0]"),  # internal, reads the restricted customers_profiles
+}
+
+
+def test_demo_mesh_lineage_findings(govern):
+    assert lin_findings(govern, Path(__file__).resolve().parent.parent) == DEMO_LIN
+
+
+SEGMENTS = "customers/segments/customers_segments.odps.yaml"
+SEGMENTS_PORT = "    contractId: customers-profiles-v1\n"
+
+
+def declassify_segments(root: Path, value: str) -> None:
+    edit(
+        root / M / SEGMENTS,
+        SEGMENTS_PORT,
+        f"{SEGMENTS_PORT}    customProperties:\n      - {{property: declassification, value: {value}}}\n",
+    )
+
+
+def test_declared_declassification_removes_the_classification_finding(govern, demo_copy):
+    declassify_segments(demo_copy, "{method: aggregation, description: segment counts only}")
+    assert lin_findings(govern, demo_copy) == DEMO_LIN - {("customers_segments", "LIN-005", "inputPorts[0]")}
+
+
+def test_declassification_method_must_be_accepted(govern, demo_copy):
+    declassify_segments(demo_copy, "pseudonymisation")
+    report = govern("check", "--now", NOW, f"{M}/customers/segments", "--format", "json", cwd=demo_copy).json()
+    assert [f["message"] for f in report["findings"] if f["rule"] == "LIN-005"] == [
+        'product is classified "internal" but reads "customers_profiles", classified "restricted", and its declassification '
+        'method "pseudonymisation" is not one the council accepts (anonymisation, aggregation, masking)'
+    ]
+
+
+def test_malformed_declassification_names_file_and_line(govern, demo_copy):
+    declassify_segments(demo_copy, "{description: no method}")
+    run = govern("check", "--now", NOW, f"{M}/customers/segments", cwd=demo_copy)
+    assert run.code == 3
+    assert f"{M}/{SEGMENTS}:21: invalid declassification: method: Field required" in run.out
+
+
+ORDER_ITEMS_CONTRACT = "orders/order_items/orders-order-items-v1.odcs.yaml"
+
+
+def test_column_level_inheritance_compares_the_named_source_columns(govern, demo_copy):
+    # customer_id names only customers.profiles.customer_id (internal): no finding for the edge, even
+    # though customers_profiles as a whole is restricted. Naming the whole object brings its
+    # restricted columns in.
+    contract = demo_copy / M / ORDER_ITEMS_CONTRACT
+    edit(contract, "[customers.profiles.customer_id]", "[customers.profiles]")
+    report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
+    assert [(f["rule"], f["location"]["path"], f["location"]["line"], f["message"]) for f in report["findings"]] == [
+        (
+            "LIN-005",
+            "schema[0].properties[2].classification",
+            40,
+            'column "customer_id" in orders-order-items-v1 is classified "internal" but comes from profiles.email of '
+            "customers_profiles, classified restricted, and declares no declassification",
+        )
+    ]
+    assert report["findings"][0]["location"]["file"] == f"{M}/{ORDER_ITEMS_CONTRACT}"
+    edit(
+        contract,
+        "        transformDescription:",
+        "        customProperties:\n          - {property: declassification, value: masking}\n        transformDescription:",
+    )
+    report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
+    assert report["findings"] == []
+
+
+def test_column_lineage_facts(demo_copy):
+    mesh = load_mesh(demo_copy / M)
+    (column,) = mesh.lineage(mesh.product("orders_order_items")).columns
+    assert (column.contract, column.object, column.column, column.unresolved) == (
+        "orders-order-items-v1",
+        "order_items",
+        "customer_id",
+        [],
+    )
+    assert [(s.product, s.object, s.column, s.classification) for s in column.sources] == [
+        ("customers_profiles", "profiles", "customer_id", "internal")
+    ]
+    upstream = {u.product: u.column_level for u in mesh.lineage(mesh.product("orders_order_items")).upstream}
+    assert upstream == {"customers_profiles": True, "inventory_stock_levels": False}
 
 
 def test_retired_and_deprecated_upstreams(govern, demo_copy):
     edit(demo_copy / M / "finance/invoices/dataproduct.yaml", "status: active", "status: retired")
     edit(demo_copy / M / "customers/profiles/dataproduct.yaml", "status: active", "status: deprecated")
-    assert lin_findings(govern, demo_copy) == {
+    assert lin_findings(govern, demo_copy) == DEMO_LIN | {
         ("finance_payments", "LIN-001", "inputPorts[0]"),
         ("finance_ledger", "LIN-001", "inputPorts[1]"),
         ("orders_order_items", "LIN-002", "inputPorts[0]"),
         ("customers_segments", "LIN-002", "inputPorts[0]"),
+        ("marketing_leads", "LIN-002", "inputPorts[0]"),
     }
 
 
@@ -70,19 +157,19 @@ def test_cycle_is_reported_on_every_product_of_it(govern, demo_copy):
 
 def test_cross_domain_edge_without_contract(govern, demo_copy):
     edit(demo_copy / M / "finance/invoices/dataproduct.yaml", "    contractId: orders-order-items-v1\n", "")
-    assert lin_findings(govern, demo_copy) == {("finance_invoices", "LIN-004", "inputPorts[0]")}
+    assert lin_findings(govern, demo_copy) == DEMO_LIN | {("finance_invoices", "LIN-004", "inputPorts[0]")}
 
 
 def test_cross_domain_consumer_must_be_listed(govern, demo_copy):
     edit(demo_copy / M / "orders/order_items/dataproduct.yaml", "finance-team", "treasury-team")
-    assert lin_findings(govern, demo_copy) == {("finance_invoices", "LIN-004", "inputPorts[0]")}
+    assert lin_findings(govern, demo_copy) == DEMO_LIN | {("finance_invoices", "LIN-004", "inputPorts[0]")}
 
 
 def test_lineage_json_lists_every_declared_edge(govern):
     run = govern("lineage", M, "--format", "json")
     assert run.code == 0
     doc = run.json()
-    assert len(doc["edges"]) == 10
+    assert len(doc["edges"]) == 12
     assert {(e["from"], e["to"]) for e in doc["edges"]} == {
         ("customers_profiles", "orders_order_items"),
         ("inventory_stock_levels", "orders_order_items"),
@@ -94,6 +181,8 @@ def test_lineage_json_lists_every_declared_edge(govern):
         ("finance_invoices", "finance_payments"),
         ("finance_invoices", "finance_ledger"),
         ("finance_gl_raw", "finance_ledger"),
+        ("orders_legacy_feed", "finance_ledger"),
+        ("customers_profiles", "marketing_leads"),
     }
     assert next(n for n in doc["nodes"] if n["id"] == "finance_gl_raw")["missing"] is True
 
@@ -128,17 +217,17 @@ def test_lineage_tree_expands_each_product_once(govern):
 
 
 def test_lineage_tree_shows_a_component_that_is_only_a_cycle(govern, demo_copy):
-    # marketing_leads <-> marketing_web_events: nothing else feeds either of them.
+    # InventoryWarehouses <-> marketing_web_events: nothing else feeds either of them.
     edit(
-        demo_copy / M / "marketing/leads/dataproduct.yaml",
+        demo_copy / M / "inventory/warehouses/dataproduct.yaml",
         "outputPorts:",
         "inputPorts:\n  - {product: marketing_web_events}\noutputPorts:",
     )
     edit(
         demo_copy / M / "marketing/web_events/dataproduct.yaml",
         "outputPorts:",
-        "inputPorts:\n  - {product: marketing_leads}\noutputPorts:",
+        "inputPorts:\n  - {product: InventoryWarehouses}\noutputPorts:",
     )
     lines = govern("lineage", M, cwd=demo_copy).out.splitlines()
-    start = lines.index("marketing_leads")
-    assert lines[start : start + 3] == ["marketing_leads", "  marketing_web_events", "    marketing_leads  (see above)"]
+    start = lines.index("InventoryWarehouses")
+    assert lines[start : start + 3] == ["InventoryWarehouses", "  marketing_web_events", "    InventoryWarehouses  (see above)"]

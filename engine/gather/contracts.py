@@ -18,7 +18,17 @@ from open_data_contract_standard.model import OpenDataContractStandard, SchemaPr
 from pydantic import ValidationError
 
 from engine.gather.yamlsrc import Located, join
-from engine.model import Column, Contract, ContractRole, SchemaError, SchemaObject, SlaProperty, TeamMember
+from engine.model import (
+    Column,
+    Contract,
+    ContractRole,
+    Declassification,
+    SchemaError,
+    SchemaObject,
+    SlaProperty,
+    TeamMember,
+    declassification,
+)
 
 
 @dataclass
@@ -128,6 +138,17 @@ def _fill_from_model(contract: Contract, m: OpenDataContractStandard) -> None:
     contract.team = [TeamMember(username=t.username, role=t.role) for t in members]
 
 
+def _declassification(p: SchemaProperty, path: str) -> Declassification | None:
+    """The column's ``declassification`` custom property; a malformed one is kept as its method text."""
+    for c in p.customProperties or []:
+        if c.property == "declassification":
+            try:
+                return declassification(c.value)
+            except ValidationError:
+                return Declassification(method=str(c.value))
+    return None
+
+
 def _flatten(props: list[SchemaProperty], base: str, out: list[Column]) -> None:
     for i, p in enumerate(props):
         path = f"{base}[{i}]"
@@ -142,6 +163,7 @@ def _flatten(props: list[SchemaProperty], base: str, out: list[Column]) -> None:
                 required=p.required,
                 primaryKey=p.primaryKey,
                 transformSourceObjects=p.transformSourceObjects or [],
+                declassification=_declassification(p, path),
                 path=path,
             )
         )

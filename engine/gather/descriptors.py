@@ -18,6 +18,7 @@ from engine.model import (
     Product,
     Sla,
     Support,
+    declassification,
 )
 
 
@@ -60,7 +61,12 @@ def load_native(doc: Located) -> LoadedProduct:
             for i, p in enumerate(d.outputPorts)
         ],
         inputPorts=[
-            InputPort(product=p.product, contractId=p.contractId, path=f"inputPorts[{i}]")
+            InputPort(
+                product=p.product,
+                contractId=p.contractId,
+                declassification=declassification(p.declassification.model_dump() if p.declassification else None),
+                path=f"inputPorts[{i}]",
+            )
             for i, p in enumerate(d.inputPorts)
         ],
         format="native",
@@ -195,13 +201,36 @@ def load_odps(doc: Located) -> LoadedProduct:
                 )
                 for i, p in enumerate(d.outputPorts)
             ],
-            inputPorts=[InputPort(contractId=p.contractId, path=f"inputPorts[{i}]") for i, p in enumerate(d.inputPorts)],
+            inputPorts=_odps_input_ports(d, doc),
             format="odps",
             present=list(data),
         )
     except ValidationError as e:
         raise validation_error(e, doc, "ODPS custom property", "customProperties") from None
     return LoadedProduct(product, doc)
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(part) for part in err["loc"])
+    return f"{where}: {err['msg']}" if where else err["msg"]
+
+
+def _odps_input_ports(d: OdpsProduct, doc: Located) -> list[InputPort]:
+    ports = []
+    for i, p in enumerate(d.inputPorts):
+        custom = p.customProperties
+        at = next((j for j, c in enumerate(custom) if c.property == "declassification"), None)
+        try:
+            declass = declassification(custom[at].value) if at is not None else None
+        except ValidationError as e:
+            raise LoadError(
+                f"invalid declassification: {_first_error(e)} (expected a method name or {{method, description}})",
+                doc.file,
+                doc.line_of(f"inputPorts[{i}].customProperties[{at}].value"),
+            ) from None
+        ports.append(InputPort(contractId=p.contractId, declassification=declass, path=f"inputPorts[{i}]"))
+    return ports
 
 
 def load_descriptor(doc: Located) -> LoadedProduct:

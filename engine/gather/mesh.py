@@ -18,7 +18,7 @@ from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct, load_descriptor
 from engine.gather.yamlsrc import load_file
-from engine.model import DownstreamFact, Lineage, UpstreamFact
+from engine.model import ColumnLineage, ColumnSource, DownstreamFact, Lineage, SchemaObject, UpstreamFact
 
 DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}
 ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
@@ -85,8 +85,64 @@ class Mesh:
             entry.contract.ports = [*entry.contract.ports, port.name or ""]
         return list(out.values())
 
+    def upstream_objects(self, loaded: LoadedProduct) -> list[tuple[str, str | None, SchemaObject]]:
+        """(upstream product, contract id, schema object) for every contract the product reads.
+
+        An input port that names a contract its upstream publishes reads that contract; one that
+        names none reads every contract of the upstream.
+        """
+        out = []
+        for port in loaded.product.inputPorts:
+            up = self.product(port.product or self._publisher.get(port.contractId or ""))
+            if up is None:
+                continue
+            contracts = self.contracts_of(up)
+            named = [c for c in contracts if c.contract.id == port.contractId]
+            for c in named or contracts:
+                out.extend((up.product.id, c.contract.id, obj) for obj in c.contract.objects)
+        return out
+
+    def column_lineage(self, loaded: LoadedProduct) -> list[ColumnLineage]:
+        """Resolve ``transformSourceObjects`` of the product's contract columns against its upstreams' contracts.
+
+        An entry names an upstream schema object (``physicalName`` or ``name``), which means every
+        column of it, or one column of it as ``<object>.<column>``. Entries naming nothing upstream
+        (source-system tables, say) are kept as ``unresolved``.
+        """
+        objects = self.upstream_objects(loaded)
+        keyed = [(key, up, cid, obj) for up, cid, obj in objects for key in {obj.physicalName, obj.name} if key]
+        out = []
+        for contract in self.contracts_of(loaded):
+            for obj in contract.contract.objects:
+                for col in obj.properties:
+                    if not col.transformSourceObjects:
+                        continue
+                    sources: list[ColumnSource] = []
+                    unresolved: list[str] = []
+                    for entry in col.transformSourceObjects:
+                        found = _resolve(entry, keyed)
+                        if found:
+                            sources.extend(found)
+                        else:
+                            unresolved.append(entry)
+                    out.append(
+                        ColumnLineage(
+                            contract=contract.contract.id,
+                            object=obj.name,
+                            column=col.name,
+                            classification=col.classification,
+                            declassification=col.declassification,
+                            sources=sources,
+                            unresolved=unresolved,
+                            path=col.path,
+                        )
+                    )
+        return out
+
     def lineage(self, loaded: LoadedProduct) -> Lineage:
         p = loaded.product
+        columns = self.column_lineage(loaded)
+        column_level = {s.product for c in columns for s in c.sources}
         upstream = []
         for port in p.inputPorts:
             ref = port.product or self._publisher.get(port.contractId or "")
@@ -108,6 +164,8 @@ class Mesh:
                     consumers=access.consumers if access else [],
                     access_model=access.model if access else None,
                     contract_roles=[r.role for r in contract.contract.roles if r.role] if contract else [],
+                    declassification=port.declassification,
+                    column_level=up is not None and up.product.id in column_level,
                     path=port.path,
                 )
             )
@@ -127,8 +185,30 @@ class Mesh:
                 )
         cycle = self._cycles.get(p.id, [])
         return Lineage(
-            on_cycle=bool(cycle), cycle=cycle, depth=self._depth.get(p.id, 0), upstream=upstream, downstream=downstream
+            on_cycle=bool(cycle),
+            cycle=cycle,
+            depth=self._depth.get(p.id, 0),
+            upstream=upstream,
+            downstream=downstream,
+            columns=columns,
         )
+
+
+def _resolve(entry: str, keyed: list[tuple[str, str, str | None, SchemaObject]]) -> list[ColumnSource]:
+    """The upstream columns one transformSourceObjects entry names."""
+    found: list[ColumnSource] = []
+    for key, up, cid, obj in keyed:
+        if entry == key:
+            cols = obj.properties
+        elif entry.startswith(key + "."):
+            rest = entry[len(key) + 1 :]
+            cols = [c for c in obj.properties if rest in (c.name, c.physicalName)]
+        else:
+            continue
+        found.extend(
+            ColumnSource(product=up, contract=cid, object=obj.name, column=c.name, classification=c.classification) for c in cols
+        )
+    return found
 
 
 def _load(path: Path, loader):  # type: ignore[no-untyped-def]

@@ -3,7 +3,8 @@
 # description: >-
 #   A product that is live publishes only active contracts: a draft, deprecated or retired
 #   contract is no promise consumers can rely on. Draft and proposed products are exempt while
-#   they are being designed. Good: status: active.
+#   they are being designed, retired ones because nobody may read them any more (LIN-001).
+#   Good: status: active.
 # custom:
 #   id: CON-004
 #   category: contracts
@@ -26,7 +27,7 @@ package global.contracts.contract_active
 import data.global.lib.result
 
 deny contains result.contract_fail(c, msg, "status", c.id) if {
-	not input.product.status in {"draft", "proposed"}
+	not input.product.status in {"draft", "proposed", "retired"}
 	statuses := input.params["CON-004"].statuses
 	some c in input.contracts
 	status := object.get(c, "status", null)
