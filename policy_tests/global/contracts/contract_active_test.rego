@@ -20,6 +20,14 @@ test_draft_product_is_exempt if {
 	}
 }
 
+test_retired_product_is_exempt if {
+	count(contract_active.deny) == 0 with input as {
+		"product": {"status": "retired"},
+		"contracts": [{"id": "orders-v1", "status": "retired"}],
+		"params": params,
+	}
+}
+
 test_inactive_contracts_fail if {
 	contract_active.deny == {
 		{
