@@ -58,6 +58,62 @@ def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def lineage_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option(
+                "--dbt-manifest",
+                "dbt_manifests",
+                multiple=True,
+                type=click.Path(exists=True, path_type=Path),
+                help="Add lineage from a dbt manifest.json (or the manifest*.json files of a folder). Repeatable.",
+            ),
+            click.option(
+                "--openlineage",
+                "openlineage",
+                multiple=True,
+                type=click.Path(exists=True, path_type=Path),
+                help="Add lineage from OpenLineage events: a JSON event, a JSON list, NDJSON, or a folder. Repeatable.",
+            ),
+            click.option(
+                "--lineage-map",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="YAML mapping of dataset name patterns to product ids (default: lineage_map in govern.toml).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def add_imported_lineage(
+    mesh: Any, dbt_manifests: tuple[Path, ...], openlineage: tuple[Path, ...], lineage_map: Path | None
+) -> list[str]:
+    """Import dbt / OpenLineage lineage into the mesh; returns the problems, each naming its file.
+
+    Skipped files (empty, templated) are reported on standard error and are not problems.
+    """
+    if not dbt_manifests and not openlineage:
+        return []
+    from engine.gather.imported import LineageMap, import_lineage, product_edges
+
+    if mesh is None:
+        click.echo("warning: no product of a mesh is checked, so imported lineage is not used", err=True)
+        return []
+    imported = import_lineage(dbt_manifests, openlineage)
+    edges, mapped = product_edges(imported, mesh, LineageMap.load(lineage_map))
+    mesh.add_imported(edges)
+    for skipped in imported.skipped:
+        click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+    click.echo(
+        f"imported lineage: {imported.files} file(s), {imported.events} OpenLineage event(s), "
+        f"{imported.graph.number_of_nodes()} datasets ({len(mapped)} mapped to products), "
+        f"{len(edges)} product edge(s)",
+        err=True,
+    )
+    return [str(e) for e in imported.errors]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="govern", prog_name="govern")
 def main() -> None:
@@ -82,6 +138,7 @@ def main() -> None:
 )
 @click.option("--engine", "engine_name", type=click.Choice(["embedded"]), default="embedded", show_default=True)
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
+@lineage_options
 @handles_errors
 def check(
     paths: tuple[Path, ...],
@@ -93,6 +150,9 @@ def check(
     fail_on: str,
     engine_name: str,
     now: datetime,
+    dbt_manifests: tuple[Path, ...],
+    openlineage: tuple[Path, ...],
+    lineage_map: Path | None,
 ) -> None:
     """Check data products before publishing them.
 
@@ -116,6 +176,7 @@ def check(
     ensure_valid(library, gov, now)
     engine = make_engine(engine_name)
     found_mesh, targets = check_targets(list(paths), settings.mesh)
+    import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
     evaluator = Evaluator(library, gov, engine, found_mesh, now)
     outcome = evaluator.run(targets)
     report = build_report(
@@ -129,6 +190,7 @@ def check(
         findings=outcome.findings,
         rules=outcome.rules,
         waivers=outcome.waivers,
+        errors=import_errors,
     )
     _emit(report, fmt, output)
     sys.exit(exit_code(report, fail_on))
@@ -194,30 +256,47 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
 @click.option("--product", metavar="P", help="Only P's upstream and downstream (its impact).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@lineage_options
 @handles_errors
-def lineage(mesh_dir: Path | None, fmt: str, product: str | None, output: Path | None) -> None:
-    """The mesh's product lineage from declared input ports: text tree, JSON nodes and edges, or dot."""
+def lineage(
+    mesh_dir: Path | None,
+    fmt: str,
+    product: str | None,
+    output: Path | None,
+    dbt_manifests: tuple[Path, ...],
+    openlineage: tuple[Path, ...],
+    lineage_map: Path | None,
+) -> None:
+    """The mesh's product lineage: text tree, JSON nodes and edges, or dot.
+
+    Edges come from declared input ports, plus those imported from dbt manifests and OpenLineage
+    events (--dbt-manifest, --openlineage), mapped to products as docs/formats.md describes.
+    """
     from engine.config import load_settings
     from engine.errors import UsageError
     from engine.gather.mesh import load_mesh
     from engine.report.lineage import RENDERERS
 
-    root = mesh_dir or load_settings().mesh
+    settings = load_settings()
+    root = mesh_dir or settings.mesh
     if root is None:
         raise UsageError("no mesh: give MESH or set mesh in govern.toml")
     mesh = load_mesh(root)
+    problems = add_imported_lineage(mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
     if product is not None and mesh.product(product) is None:
         raise UsageError(f"product {product!r} is not in the mesh {root}")
     if product is not None:
         product = mesh.product(product).product.id  # type: ignore[union-attr]
     for failure in mesh.failures:
         click.echo(f"warning: {failure.error}", err=True)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
     text = RENDERERS[fmt](mesh, product)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-    if mesh.failures:
+    if mesh.failures or problems:
         sys.exit(EXIT_ERROR)
 
 

@@ -20,7 +20,8 @@ class Settings:
     policies: Path
     governance: Path
     mesh: Path | None
-    source: Path | None  # the govern.toml or pyproject.toml the settings came from
+    source: Path | None
+    lineage_map: Path | None = None  # dataset name patterns -> products, for imported lineage
 
 
 def _read(path: Path) -> dict | None:
@@ -77,6 +78,7 @@ def load_settings(
         governance=pick(governance, "governance", "governance"),  # type: ignore[arg-type]
         mesh=pick(mesh, "mesh", None),
         source=source,
+        lineage_map=pick(None, "lineage_map", None),
     )
 
 

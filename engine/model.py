@@ -256,6 +256,8 @@ class UpstreamFact(BaseModel):
     column_level: bool = Field(
         False, description="some column of the product's contracts names this upstream in transformSourceObjects"
     )
+    declared: bool = Field(True, description="false for an edge only imported lineage (dbt, OpenLineage) shows")
+    observed_in: str | None = Field(None, description="for an imported edge: the file that shows it")
     path: str
 
 

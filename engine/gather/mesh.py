@@ -17,6 +17,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct, load_descriptor
+from engine.gather.imported import ImportedEdge
 from engine.gather.yamlsrc import load_file
 from engine.model import ColumnLineage, ColumnSource, DownstreamFact, Lineage, SchemaObject, UpstreamFact
 
@@ -84,6 +85,13 @@ class Mesh:
             entry = out.setdefault(found.contract.id or "", LoadedContract(found.contract.model_copy(), found.doc))
             entry.contract.ports = [*entry.contract.ports, port.name or ""]
         return list(out.values())
+
+    def add_imported(self, edges: list[ImportedEdge]) -> None:
+        """Add product edges found by imported lineage; an edge an input port already declares stays as declared."""
+        for e in edges:
+            if not self.graph.has_edge(e.upstream, e.downstream):
+                self.graph.add_edge(e.upstream, e.downstream, contractId=None, declared=False, source=e.source)
+        _graph_facts(self)
 
     def upstream_objects(self, loaded: LoadedProduct) -> list[tuple[str, str | None, SchemaObject]]:
         """(upstream product, contract id, schema object) for every contract the product reads.
@@ -169,6 +177,30 @@ class Mesh:
                     path=port.path,
                 )
             )
+        declared = {u.product for u in upstream}
+        if p.id in self.graph:
+            for up_id, _, edge in sorted(self.graph.in_edges(p.id, data=True)):
+                if edge.get("declared", True) or up_id in declared:
+                    continue
+                up = self._by_id[up_id]
+                access = up.product.access
+                upstream.append(
+                    UpstreamFact(
+                        product=up_id,
+                        domain=up.product.domain,
+                        classification=up.product.classification,
+                        status=up.product.status,
+                        found=True,
+                        contract_found=True,
+                        cross_domain=up.product.domain != p.domain,
+                        consumers=access.consumers if access else [],
+                        access_model=access.model if access else None,
+                        column_level=up_id in column_level,
+                        declared=False,
+                        observed_in=edge.get("source"),
+                        path="inputPorts",
+                    )
+                )
         downstream = []
         if p.id in self.graph:
             for _, down_id, edge in self.graph.out_edges(p.id, data=True):
@@ -276,13 +308,15 @@ def _link(mesh: Mesh) -> None:
         for port in loaded.product.inputPorts:
             up = mesh.product(port.product or mesh._publisher.get(port.contractId or ""))
             if up is not None:
-                mesh.graph.add_edge(up.product.id, loaded.product.id, contractId=port.contractId)
+                mesh.graph.add_edge(up.product.id, loaded.product.id, contractId=port.contractId, declared=True)
     _graph_facts(mesh)
 
 
 def _graph_facts(mesh: Mesh) -> None:
     """Cycle membership and depth, once per mesh: depth on the graph of strongly connected components."""
     graph = mesh.graph
+    mesh._cycles.clear()
+    mesh._depth.clear()
     for component in nx.strongly_connected_components(graph):
         members = sorted(component)
         if len(members) > 1 or graph.has_edge(members[0], members[0]):

@@ -37,7 +37,9 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
                     "contractId": fact.contractId,
                     "cross_domain": fact.cross_domain,
                     "found": fact.found,
-                    "port": fact.path,
+                    "port": fact.path if fact.declared else None,
+                    "declared": fact.declared,
+                    "observed_in": fact.observed_in,
                 }
             )
     if product is not None:
@@ -65,7 +67,10 @@ def render_dot(mesh: Mesh, product: str | None = None) -> str:
             lines.append(f"    {json.dumps(node['id'])} [label={json.dumps(node['id'])}{style}];")
         lines.append("  }")
     for e in doc["edges"]:
-        label = f" [label={json.dumps(e['contractId'])}]" if e["contractId"] else ""
+        attrs = [f"label={json.dumps(e['contractId'])}"] if e["contractId"] else []
+        if not e["declared"]:
+            attrs.append("style=dashed")
+        label = f" [{', '.join(attrs)}]" if attrs else ""
         lines.append(f"  {json.dumps(e['from'])} -> {json.dumps(e['to'])}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"

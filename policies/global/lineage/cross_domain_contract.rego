@@ -5,7 +5,8 @@
 #   names the contract it relies on, that contract is active, and the consumer is allowed to use
 #   it (the upstream is public, lists the consumer's product, team or domain owners among its
 #   consumers, or the contract has a role for the consumer's team or domain). Good: every
-#   cross-domain input port names an active contract the consuming team is listed for.
+#   cross-domain input port names an active contract the consuming team is listed for. A read that
+#   only imported lineage (dbt, OpenLineage) shows, with no input port, has no contract and fails.
 # custom:
 #   id: LIN-004
 #   category: lineage
@@ -27,8 +28,13 @@ import data.global.lib.values
 deny contains result.fail_on(msg, u.path, u.product) if {
 	some u in _cross_domain
 	values.empty(u.contractId)
-	msg := sprintf("reads %s of domain %s without a contract (contractId is not set)", [values.show(u.product), u.domain])
+	msg := sprintf("reads %s of domain %s without a contract (%s)", [values.show(u.product), u.domain, _missing(u)])
 }
+
+_missing(u) := "contractId is not set" if not u.declared == false
+
+# An edge only imported lineage shows: no input port declares it at all.
+_missing(u) := sprintf("no input port declares it; seen in %s", [u.observed_in]) if u.declared == false
 
 deny contains result.fail_on(msg, sprintf("%s.contractId", [u.path]), u.product) if {
 	some u in _cross_domain

@@ -37,6 +37,15 @@ test_cross_domain_edge_without_contract_fails if {
 	}} with input as doc(edge({"contractId": null, "contract_status": null}))
 }
 
+test_undeclared_imported_edge_fails_naming_its_evidence if {
+	imported := edge({"contractId": null, "contract_status": null, "declared": false, "observed_in": "dbt manifest target/manifest.json", "path": "inputPorts"})
+	cross_domain_contract.deny == {{
+		"msg": `reads "customers_profiles" of domain customers without a contract (no input port declares it; seen in dbt manifest target/manifest.json)`,
+		"path": "inputPorts",
+		"resource": "customers_profiles",
+	}} with input as doc(imported)
+}
+
 test_draft_contract_fails if {
 	cross_domain_contract.deny == {{
 		"msg": `reads "customers_profiles" of domain customers through contract customers-profiles-v1, which is "draft", not active`,

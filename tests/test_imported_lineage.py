@@ -1,0 +1,215 @@
+"""Lineage imported from dbt manifests and OpenLineage events, mapped onto the demo mesh."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"
+
+
+def dbt_manifest(tmp: Path) -> Path:
+    """A small dbt project: a source (matched by the contract physical name customers.profiles),
+    a staging model nobody owns, and a model the orders_returns product claims with meta."""
+    nodes = {
+        "model.shop.stg_customers": {
+            "resource_type": "model",
+            "name": "stg_customers",
+            "schema": "staging",
+            "alias": "stg_customers",
+            "depends_on": {"nodes": ["source.shop.crm.profiles", "macro.dbt.run_query"]},
+        },
+        "model.shop.returns_enriched": {
+            "resource_type": "model",
+            "name": "returns_enriched",
+            "schema": "orders",
+            "depends_on": {"nodes": ["model.shop.stg_customers"]},
+            "config": {"meta": {"govern_product": "orders_returns"}},
+        },
+        "test.shop.not_null_returns": {
+            "resource_type": "test",
+            "name": "not_null_returns",
+            "depends_on": {"nodes": ["model.shop.returns_enriched"]},
+        },
+    }
+    sources = {
+        "source.shop.crm.profiles": {
+            "resource_type": "source",
+            "name": "profiles",
+            "schema": "customers",
+            "identifier": "profiles",
+            "database": "warehouse",
+            "relation_name": '"warehouse"."customers"."profiles"',
+        }
+    }
+    path = tmp / "manifest.json"
+    metadata = {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"}
+    path.write_text(json.dumps({"metadata": metadata, "nodes": nodes, "sources": sources}))
+    return path
+
+
+def openlineage_events(tmp: Path) -> Path:
+    """A folder of OpenLineage events: one event file and one JSON list."""
+    folder = tmp / "events"
+    folder.mkdir()
+    event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-20T03:00:00Z",
+        "run": {"runId": "0f6b0ec4-0000-4000-8000-000000000001"},
+        "job": {"namespace": "airflow", "name": "restock.load"},
+        "inputs": [{"namespace": "postgres://legacy:5432", "name": "oms.public.orders_dump"}],
+        "outputs": [{"namespace": "postgres://dwh:5432", "name": "dwh.inventory.stock_levels"}],
+    }
+    (folder / "restock.json").write_text(json.dumps(event))
+    start = {**event, "eventType": "START"}
+    (folder / "more.json").write_text(json.dumps([start, {"not": "an event"}]))
+    return folder
+
+
+def lineage_map(tmp: Path) -> Path:
+    path = tmp / "lineage-map.yaml"
+    path.write_text('datasets:\n  "postgres://legacy:5432/oms.public.*": orders_legacy_feed\n')
+    return path
+
+
+def lin(report: dict) -> set[tuple[str, str, str]]:
+    return {(f["product"], f["rule"], f["location"]["path"]) for f in report["findings"] if f["rule"].startswith("LIN")}
+
+
+DEMO_LIN = {
+    ("finance_ledger", "LIN-001", "inputPorts[2]"),
+    ("marketing_leads", "LIN-004", "inputPorts[0]"),
+    ("customers_segments", "LIN-005", "inputPorts[0]"),
+}
+
+
+def test_dbt_edges_reach_the_rules_through_unmapped_models(govern, tmp_path):
+    manifest = dbt_manifest(tmp_path)
+    run = govern("check", "--now", NOW, M, "--format", "json", "--dbt-manifest", str(manifest))
+    assert run.code == 1
+    report = run.json()
+    # customers_profiles -> (stg_customers) -> orders_returns: undeclared, cross-domain, and
+    # orders_returns (internal) is less classified than customers_profiles (restricted).
+    assert lin(report) == DEMO_LIN | {
+        ("orders_returns", "LIN-004", "inputPorts"),
+        ("orders_returns", "LIN-005", "inputPorts"),
+    }
+    message = next(f["message"] for f in report["findings"] if (f["product"], f["rule"]) == ("orders_returns", "LIN-004"))
+    assert message == (
+        f'reads "customers_profiles" of domain customers without a contract (no input port declares it; '
+        f"seen in dbt manifest {manifest})"
+    )
+    assert "imported lineage: 1 file(s), 0 OpenLineage event(s), 3 datasets (2 mapped to products), 1 product edge(s)" in run.err
+
+
+def test_openlineage_folder_with_a_lineage_map(govern, tmp_path):
+    events = openlineage_events(tmp_path)
+    args = ["--openlineage", str(events), "--lineage-map", str(lineage_map(tmp_path))]
+    run = govern("check", "--now", NOW, M, "--format", "json", *args)
+    assert lin(run.json()) == DEMO_LIN | {
+        ("inventory_stock_levels", "LIN-001", "inputPorts"),  # orders_legacy_feed is retired
+        ("inventory_stock_levels", "LIN-004", "inputPorts"),
+    }
+    assert f"skipped {events / 'more.json'}: 1 entry not OpenLineage events (no job, run, inputs or outputs)" in run.err
+    graph = govern("lineage", M, "--format", "json", *args).json()
+    imported = [e for e in graph["edges"] if not e["declared"]]
+    assert imported == [
+        {
+            "from": "orders_legacy_feed",
+            "to": "inventory_stock_levels",
+            "contractId": None,
+            "cross_domain": True,
+            "found": True,
+            "port": None,
+            "declared": False,
+            "observed_in": f"OpenLineage {events / 'more.json'}",
+        }
+    ]
+
+
+def test_without_a_map_unmatched_datasets_add_no_edges(govern, tmp_path):
+    run = govern("lineage", M, "--format", "json", "--openlineage", str(openlineage_events(tmp_path)))
+    assert run.code == 0
+    assert all(e["declared"] for e in run.json()["edges"])
+    assert "2 datasets (1 mapped to products), 0 product edge(s)" in run.err
+
+
+def test_bad_import_files_are_named_and_exit_3(govern, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "eventType": "COMPLETE",\n  "inputs": [\n')
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"job": {"name": "x"}, "inputs": [{"namespace": "n"}]}))
+    run = govern("lineage", M, "--openlineage", str(broken), "--openlineage", str(wrong))
+    assert run.code == 3
+    assert f"error: {broken}:4: not valid JSON: Expecting value" in run.err
+    assert f"error: {wrong}: invalid OpenLineage event: inputs.0.name: Field required" in run.err
+    not_manifest = tmp_path / "manifest.json"
+    not_manifest.write_text("[]")
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", "--dbt-manifest", str(not_manifest))
+    assert run.code == 3
+    assert f"{not_manifest}: not a dbt manifest (no 'nodes')" in run.out
+
+
+def test_lineage_map_errors_name_file_and_line(govern, tmp_path):
+    bad = tmp_path / "map.yaml"
+    bad.write_text("datasets:\n  a.b: [orders_returns]\n")
+    run = govern("lineage", M, "--openlineage", str(openlineage_events(tmp_path)), "--lineage-map", str(bad))
+    assert run.code == 3
+    assert f"{bad}:2: product for 'a.b' must be a product id" in run.err
+
+
+# --- the third-party corpus --------------------------------------------------------------------------
+
+
+def _manifest_rows(corpora: Path) -> list[tuple[str, Path]]:
+    rows = []
+    for line in (corpora / "MANIFEST.tsv").read_text().splitlines()[1:]:
+        cols = line.split("\t")
+        rows.append((cols[4], corpora / cols[0] / cols[3]))
+    return rows
+
+
+def test_every_dbt_manifest_of_the_corpus_imports(govern, corpora):
+    files = [p for kind, p in _manifest_rows(corpora) if kind.startswith("dbt-manifest")]
+    assert len(files) == 34
+    args = [a for f in files for a in ("--dbt-manifest", str(f))]
+    run = govern("lineage", M, "--format", "json", *args)
+    assert run.code == 0, run.err
+    assert "error" not in run.err
+    assert "imported lineage: 34 file(s), 0 OpenLineage event(s)" in run.err
+
+
+def test_every_concrete_openlineage_event_of_the_corpus_imports(govern, corpora):
+    files = [p for kind, p in _manifest_rows(corpora) if kind == "openlineage-event"]
+    assert len(files) == 15
+    args = [a for f in files for a in ("--openlineage", str(f))]
+    run = govern("lineage", M, "--format", "json", *args)
+    assert run.code == 0, run.err
+    assert "skipped" not in run.err and "error" not in run.err
+    assert "imported lineage: 15 file(s), 15 OpenLineage event(s)" in run.err
+
+
+def test_templated_and_empty_corpus_files_are_skipped_with_a_reason(govern, corpora):
+    rows = _manifest_rows(corpora)
+    lists = [p for kind, p in rows if kind.startswith("openlineage-event-list(templated")]
+    empty = [p for kind, p in rows if kind == "empty-file"]
+    args = [a for f in lists + empty for a in ("--openlineage", str(f))]
+    run = govern("lineage", M, *args)
+    assert run.code == 0, run.err
+    assert "error" not in run.err
+    # Expectations whose placeholders sit only in facets still name real jobs and datasets: they import.
+    base = corpora / "openlineage/integration/common/tests/dbt"
+    kept = sorted(str(f.relative_to(base)) for f in lists if f"skipped {f}: " not in run.err)
+    assert kept == ["duckdb/result.json", "no_test_metadata/result.json", "singular_test/result.json", "test/result.json"]
+    assert run.err.count("templated event") == len(lists) - len(kept)
+    for f in empty:
+        assert f"skipped {f}: empty file" in run.err
+
+
+@pytest.mark.parametrize("folder", ["openlineage", "dbt-artifacts-parser"])
+def test_whole_corpus_folders_import_without_a_traceback(govern, corpora, folder):
+    run = govern("lineage", M, "--openlineage", str(corpora / folder), "--dbt-manifest", str(corpora / folder))
+    assert run.code == 0, run.err
