@@ -16,6 +16,7 @@ from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, GovernError
 from engine.model import ENFORCEMENT_RANK, Report
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
+REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
 
 
 def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
@@ -127,8 +128,13 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @location_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON report of an earlier run: its findings (by fingerprint) are shown but do not count for the exit code.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(list(FAIL_ON)),
@@ -153,6 +159,7 @@ def check(
     dbt_manifests: tuple[Path, ...],
     openlineage: tuple[Path, ...],
     lineage_map: Path | None,
+    baseline: Path | None,
 ) -> None:
     """Check data products before publishing them.
 
@@ -191,17 +198,37 @@ def check(
         rules=outcome.rules,
         waivers=outcome.waivers,
         errors=import_errors,
+        catalog=outcome.catalog,
     )
+    if baseline is not None:
+        known = _baseline_fingerprints(baseline)
+        for f in report.findings:
+            f.baseline = f.fingerprint in known
     _emit(report, fmt, output)
     sys.exit(exit_code(report, fail_on))
 
 
+def _baseline_fingerprints(path: Path) -> set[str]:
+    from engine.errors import LoadError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise LoadError(f"cannot read the baseline report: {e}", path) from None
+    except json.JSONDecodeError as e:
+        raise LoadError(f"the baseline is not JSON: {e.msg}", path, e.lineno) from None
+    if not isinstance(data, dict) or data.get("schema") != "govern.report/v1" or not isinstance(data.get("findings"), list):
+        raise LoadError("the baseline is not a govern.report/v1 JSON report (govern check --format json)", path)
+    return {f["fingerprint"] for f in data["findings"] if isinstance(f, dict) and isinstance(f.get("fingerprint"), str)}
+
+
 def exit_code(report: Report, fail_on: str) -> int:
-    """3 when anything could not be loaded or evaluated, else 1 when an open finding reaches --fail-on."""
+    """3 when anything could not be loaded or evaluated, else 1 when an open finding reaches --fail-on
+    (findings of a --baseline report do not count)."""
     if report.errors or any(p.verdict == "error" for p in report.products):
         return EXIT_ERROR
     threshold = FAIL_ON[fail_on]
-    if any(f.status == "open" and ENFORCEMENT_RANK[f.enforcement] >= threshold for f in report.findings):
+    if any(f.status == "open" and not f.baseline and ENFORCEMENT_RANK[f.enforcement] >= threshold for f in report.findings):
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -219,6 +246,166 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
     except OSError as e:
         raise GovernError(f"cannot write report: {e.strerror}", output) from None
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("mesh_dir", metavar="MESH", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@location_options
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="blocking", show_default=True)
+@click.option("--engine", "engine_name", type=click.Choice(["embedded"]), default="embedded", show_default=True)
+@click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
+@click.option(
+    "--store", type=click.Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
+)
+@click.option("--no-store", is_flag=True, help="Neither read nor write the history (no changes, no trend).")
+@lineage_options
+@handles_errors
+def audit(
+    mesh_dir: Path | None,
+    policies: str | None,
+    governance: str | None,
+    mesh: str | None,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    engine_name: str,
+    now: datetime,
+    store: Path | None,
+    no_store: bool,
+    dbt_manifests: tuple[Path, ...],
+    openlineage: tuple[Path, ...],
+    lineage_map: Path | None,
+) -> None:
+    """Audit the whole mesh: every product of every domain, scores, changes since the last audit.
+
+    The run is stored in the history database (one transaction at the end, so an interrupted
+    audit leaves earlier runs intact) and compared with the previous audit of the same mesh by
+    finding fingerprint. Exit codes as for check.
+    """
+    from engine.backends import make_engine
+    from engine.config import display, load_settings
+    from engine.errors import UsageError
+    from engine.evaluate import Evaluator
+    from engine.gather.targets import check_targets
+    from engine.governance import load_governance
+    from engine.model import EngineInfo
+    from engine.policy.federation import ensure_valid
+    from engine.policy.library import load_library
+    from engine.report.build import build_report
+    from engine.report.lineage import graph_model
+
+    settings = load_settings(policies, governance, mesh)
+    root = mesh_dir or settings.mesh
+    if root is None:
+        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
+    library = load_library(settings.policies)
+    gov = load_governance(settings.governance)
+    ensure_valid(library, gov, now)
+    engine = make_engine(engine_name)
+    found_mesh, targets = check_targets([root], root)
+    import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
+    evaluator = Evaluator(library, gov, engine, found_mesh, now)
+    with _progress(len(targets)) as advance:
+        outcome = evaluator.run(targets, progress=advance, whole_mesh=True)
+    report = build_report(
+        command="audit",
+        now=now,
+        engine=EngineInfo(name=engine.name, version=engine.version),
+        policies_digest=library.digest,
+        governance_digest=gov.digest,
+        mesh=display(root),
+        products=outcome.results,
+        findings=outcome.findings,
+        rules=outcome.rules,
+        waivers=outcome.waivers,
+        errors=import_errors,
+        catalog=outcome.catalog,
+    )
+    if found_mesh is not None:
+        report.lineage = graph_model(found_mesh)
+    if not no_store:
+        _remember(report, root, store or root / ".govern" / "history.sqlite")
+    _emit(report, fmt, output)
+    sys.exit(exit_code(report, fail_on))
+
+
+def _remember(report: Report, root: Path, store: Path) -> None:
+    """Compare with the previous audit, add the trend, and store this run; a store failure is a report error."""
+    from engine.history import History, mesh_key
+
+    history = History(store)
+    try:
+        key = mesh_key(root)
+        report.changes = history.changes(key, report)
+        report.trend = history.trend(key, report)
+        try:
+            history.record(key, report)
+        except GovernError as e:
+            report.errors.append(str(e))
+    finally:
+        history.close()
+
+
+class _progress:
+    """A rich progress bar on standard error when it is a terminal; nothing otherwise."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[Any], None]:
+        if not sys.stderr.isatty():
+            return lambda target: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("", total=self.total)
+        return lambda target: self.bar.update(task, advance=1, description=target.id)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@main.command()
+@click.argument("mesh_dir", metavar="MESH", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--store", type=click.Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show the last N audits.")
+@handles_errors
+def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> None:
+    """Stored audits of the mesh with their scores, and each domain's trend."""
+    from engine.config import load_settings
+    from engine.errors import UsageError
+    from engine.history import History, mesh_key
+    from engine.report.history import render_history
+
+    root = mesh_dir or load_settings().mesh
+    if root is None and store is None:
+        raise UsageError("no mesh: give MESH, --store, or set mesh in govern.toml")
+    path = store or root / ".govern" / "history.sqlite"  # type: ignore[operator]
+    if not path.is_file():
+        raise UsageError(f"no audit history at {path} (run govern audit first)")
+    db = History(path)
+    try:
+        runs = db.runs(mesh_key(root) if root is not None else None, limit)
+    finally:
+        db.close()
+    click.echo(render_history(runs, fmt), nl=False)
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from engine.gather.targets import Target
 from engine.gather.yamlsrc import Located
 from engine.governance import Governance
 from engine.inputs import build_input
-from engine.model import Finding, Location, ProductResult, Waivers
+from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
 from engine.policy.waivers import WaiverBook
@@ -25,6 +26,7 @@ class Outcome:
     findings: list[Finding]
     rules: int
     waivers: Waivers
+    catalog: list[RuleInfo]
 
 
 def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
@@ -60,7 +62,8 @@ class Evaluator:
             self._rules[domain] = effective_rules(self.library, self.governance, domain, self.now)
         return self._rules[domain]
 
-    def run(self, targets: list[Target]) -> Outcome:
+    def run(self, targets: list[Target], progress: Callable[[Target], None] | None = None, whole_mesh: bool = False) -> Outcome:
+        """Evaluate every target; ``whole_mesh`` lists every filed waiver, not only those of the targets."""
         results: list[ProductResult] = []
         findings: list[Finding] = []
         used: set[str] = set()
@@ -69,7 +72,14 @@ class Evaluator:
             results.append(result)
             findings.extend(found)
             used.update(applied)
-        return Outcome(results, findings, len(used), self.waivers.report({t.id for t in targets}))
+            if progress is not None:
+                progress(target)
+        waivers = self.waivers.report(None if whole_mesh else {t.id for t in targets})
+        catalog = [
+            RuleInfo(**m.model_dump(include=set(RuleInfo.model_fields)))
+            for m in sorted((r for r in map(self.library.rule, used) if r is not None), key=lambda m: m.id)
+        ]
+        return Outcome(results, findings, len(used), waivers, catalog)
 
     def evaluate(self, target: Target) -> tuple[ProductResult, list[Finding], list[str]]:
         if target.errors:
@@ -103,6 +113,7 @@ class Evaluator:
             name=target.name,
             domain=target.domain,
             source=target.source,
+            description=target.product.product.description if target.product else None,
             verdict=verdict,  # type: ignore[arg-type]
             score=value,
             rules=rules,

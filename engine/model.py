@@ -378,6 +378,20 @@ class Finding(BaseModel):
     waiver: dict[str, Any] | None = None
     resource: str | None = None
     location: Location
+    baseline: bool = Field(False, description="check --baseline: the finding is in the baseline report, so it does not count")
+
+
+class RuleInfo(BaseModel):
+    """A rule the run applied, for writers that describe rules (SARIF, HTML)."""
+
+    id: str
+    title: str
+    description: str
+    category: str
+    severity: Severity
+    remediation: str
+    file: str
+    line: int
 
 
 class ProductResult(BaseModel):
@@ -385,6 +399,7 @@ class ProductResult(BaseModel):
     name: str
     domain: str | None
     source: str
+    description: str | None = None
     verdict: Literal["pass", "fail", "error"]
     score: float | None
     rules: int = 0
@@ -451,6 +466,40 @@ class Changes(BaseModel):
     persisting: int = 0
 
 
+class TrendPoint(BaseModel):
+    """One stored audit of the mesh, for the trend over time (oldest first, this run last)."""
+
+    run: str
+    started_at: str
+    now: str
+    score: float | None
+    open: int
+    domains: dict[str, float | None] = Field(default_factory=dict)
+
+
+class GraphNode(BaseModel):
+    id: str
+    domain: str | None = None
+    status: str | None = None
+    classification: str | None = None
+    depth: int = 0
+    missing: bool = False
+
+
+class GraphEdge(BaseModel):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    contractId: str | None = None
+    declared: bool = True
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Graph(BaseModel):
+    nodes: list[GraphNode] = Field(default_factory=list)
+    edges: list[GraphEdge] = Field(default_factory=list)
+
+
 class Report(BaseModel):
     """The ``govern.report/v1`` document; every output format is rendered from it."""
 
@@ -463,8 +512,11 @@ class Report(BaseModel):
     products: list[ProductResult]
     findings: list[Finding]
     errors: list[str] = Field(default_factory=list, description="problems outside any one product")
+    rules: list[RuleInfo] = Field(default_factory=list, description="the rules applied, by id")
     waivers: Waivers = Field(default_factory=Waivers)
     changes: Changes | None = None
+    trend: list[TrendPoint] | None = Field(None, description="audits: stored audits of this mesh, oldest first, then this one")
+    lineage: Graph | None = Field(None, description="audits: the mesh's product graph, for pictures")
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -116,12 +116,14 @@ def test_report_carries_the_run_provenance(govern):
             "name": "orders_returns",
             "domain": "orders",
             "source": f"{M}/orders/returns/dataproduct.yaml",
+            "description": "Returned order lines with reason, status and refund amount",
             "verdict": "pass",
             "score": 100.0,
             "rules": 34,
             "errors": [],
         }
     ]
+    assert len(report["rules"]) == 34 and report["rules"][0]["id"] == "ACC-001"
 
 
 def test_fingerprints_are_stable_across_runs_and_messages(govern):

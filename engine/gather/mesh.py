@@ -72,6 +72,10 @@ class Mesh:
     _cycles: dict[str, list[str]] = field(default_factory=dict)  # product -> the cycle it is on
     _depth: dict[str, int] = field(default_factory=dict)
 
+    def depth(self, product: str) -> int:
+        """Longest chain of upstream products (0 for a source or a product outside the mesh)."""
+        return self._depth.get(product, 0)
+
     def product(self, ref: str | None) -> LoadedProduct | None:
         return self._by_id.get(ref or "")
 

@@ -51,10 +51,12 @@ class WaiverBook:
                     f.waiver = {k: v for k, v in filed.entry.items() if k != "domain"}
                     filed.matched.append(f.fingerprint)
 
-    def report(self, products: set[str]) -> Waivers:
+    def report(self, products: set[str] | None) -> Waivers:
+        """Every waiver's state; only those naming ``products`` unless it is None (an audit lists all,
+        so a waiver naming a product the mesh no longer has shows as unused)."""
         out = Waivers()
         for filed in self._filed:
-            if filed.waiver.product not in products:
+            if products is not None and filed.waiver.product not in products:
                 continue
             if not filed.waiver.active(self.now):
                 out.expired.append(filed.entry)

@@ -14,6 +14,7 @@ from engine.model import (
     FindingCounts,
     ProductResult,
     Report,
+    RuleInfo,
     RunInfo,
     Summary,
     Verdicts,
@@ -46,6 +47,7 @@ def build_report(
     rules: int,
     waivers: Waivers | None = None,
     errors: list[str] | None = None,
+    catalog: list[RuleInfo] | None = None,
 ) -> Report:
     counts = FindingCounts()
     for f in findings:
@@ -78,4 +80,5 @@ def build_report(
         findings=findings,
         errors=errors or [],
         waivers=waivers or Waivers(),
+        rules=catalog or [],
     )

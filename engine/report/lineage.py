@@ -8,6 +8,7 @@ from typing import Any
 import networkx as nx
 
 from engine.gather.mesh import Mesh
+from engine.model import Graph, GraphEdge, GraphNode
 from engine.report.text import clean
 
 
@@ -48,6 +49,27 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
         edges = [e for e in edges if e["to"] in keep]
         nodes = {k: v for k, v in nodes.items() if k in keep}
     return {"nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges}
+
+
+def graph_model(mesh: Mesh) -> Graph:
+    """The product graph for a report (nodes with their depth, every edge), e.g. for the HTML picture."""
+    doc = graph_document(mesh)
+    return Graph(
+        nodes=[
+            GraphNode(
+                id=n["id"],
+                domain=n.get("domain"),
+                status=n.get("status"),
+                classification=n.get("classification"),
+                depth=mesh.depth(n["id"]),
+                missing=n["missing"],
+            )
+            for n in doc["nodes"]
+        ],
+        edges=[
+            GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"]) for e in doc["edges"]
+        ],
+    )
 
 
 def render_json(mesh: Mesh, product: str | None = None) -> str:

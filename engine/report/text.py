@@ -50,6 +50,8 @@ def render(report: Report, *, color: bool = False) -> str:
             if f.status == "waived" and f.waiver:
                 ticket = f" {clean(f.waiver['ticket'])}" if f.waiver.get("ticket") else ""
                 line.append(f"  waived{ticket} until {clean(f.waiver.get('expires'))}", style="dim")
+            if f.baseline:
+                line.append("  baseline", style="dim")
             line.append(f"  {clean(f.message)}")
             console.print(line)
             where = f.location.file or ""
@@ -86,4 +88,14 @@ def render(report: Report, *, color: bool = False) -> str:
     if s.score is not None:
         summary.append(f" · score {s.score:g}")
     console.print(summary)
+    if report.changes is not None:
+        c = report.changes
+        if c.previous_run is None:
+            console.print(f"first audit of this mesh: {len(c.new)} findings recorded")
+        else:
+            counts = f"{len(c.new)} new, {len(c.fixed)} fixed, {c.persisting} persisting"
+            console.print(f"since the previous audit ({c.previous_run[:8]}): {counts}")
+    baseline = sum(1 for f in report.findings if f.baseline)
+    if baseline:
+        console.print(f"{baseline} finding{'s' if baseline != 1 else ''} also in the baseline (not counted for the exit code)")
     return out.getvalue()

@@ -1,0 +1,204 @@
+"""Audit history in SQLite: every audit's scores and finding fingerprints, for changes and trends.
+
+One audit is written in one transaction at the end of the run, so an audit that is interrupted,
+killed or fails leaves every earlier run as it was (SQLite's journal rolls a half-written
+transaction back on the next open). A file that is not a history database is refused, never
+overwritten.
+
+Runs are keyed by the mesh's resolved path, so one database can hold several meshes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import GovernError
+from engine.model import Changes, Report, TrendPoint
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    mesh TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    now TEXT NOT NULL,
+    govern_version TEXT NOT NULL,
+    policies_digest TEXT NOT NULL,
+    governance_digest TEXT NOT NULL,
+    score REAL,
+    products INTEGER NOT NULL,
+    open INTEGER NOT NULL,
+    waived INTEGER NOT NULL,
+    blocking INTEGER NOT NULL,
+    new INTEGER,
+    fixed INTEGER,
+    report TEXT NOT NULL
+);
+CREATE INDEX runs_by_mesh ON runs (mesh, seq);
+CREATE TABLE domain_scores (
+    run_seq INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    score REAL,
+    products INTEGER NOT NULL,
+    PRIMARY KEY (run_seq, domain)
+);
+CREATE TABLE findings (
+    run_seq INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    product TEXT NOT NULL,
+    domain TEXT,
+    severity TEXT NOT NULL,
+    enforcement TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (run_seq, fingerprint)
+);
+"""
+
+
+@dataclass
+class StoredRun:
+    seq: int
+    id: str
+    mesh: str
+    started_at: str
+    now: str
+    score: float | None
+    products: int
+    open: int
+    waived: int
+    blocking: int
+    new: int | None
+    fixed: int | None
+    domains: dict[str, float | None]
+
+
+def mesh_key(root: Path) -> str:
+    return str(root.resolve())
+
+
+class History:
+    """The history database at ``path`` (created, with its folder, on first use)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(path, timeout=30)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise GovernError(f"not a usable govern history database ({e}); move it aside or pass --store", path) from None
+        except OSError as e:
+            raise GovernError(f"cannot open the history database: {e.strerror}", path) from None
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version != 0 or self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
+        with self.conn:
+            self.conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def previous(self, mesh: str) -> tuple[str, set[str]] | None:
+        """The latest stored audit of the mesh and the fingerprints of its findings."""
+        row = self.conn.execute("SELECT seq, id FROM runs WHERE mesh = ? ORDER BY seq DESC LIMIT 1", (mesh,)).fetchone()
+        if row is None:
+            return None
+        prints = {r[0] for r in self.conn.execute("SELECT fingerprint FROM findings WHERE run_seq = ?", (row[0],))}
+        return row[1], prints
+
+    def changes(self, mesh: str, report: Report) -> Changes:
+        """What changed since the previous audit of the mesh, by fingerprint (open and waived findings alike)."""
+        current = {f.fingerprint for f in report.findings}
+        previous = self.previous(mesh)
+        if previous is None:
+            return Changes(previous_run=None, new=sorted(current), fixed=[], persisting=0)
+        run, before = previous
+        return Changes(
+            previous_run=run, new=sorted(current - before), fixed=sorted(before - current), persisting=len(current & before)
+        )
+
+    def record(self, mesh: str, report: Report) -> None:
+        """Store one audit, all or nothing."""
+        run, summary = report.run, report.summary
+        changes = report.changes
+        try:
+            with self.conn:
+                cursor = self.conn.execute(
+                    "INSERT INTO runs (id, mesh, started_at, now, govern_version, policies_digest, governance_digest, score,"
+                    " products, open, waived, blocking, new, fixed, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run.id,
+                        mesh,
+                        run.started_at,
+                        run.now,
+                        run.govern_version,
+                        run.policies_digest,
+                        run.governance_digest,
+                        summary.score,
+                        summary.products,
+                        summary.findings.open,
+                        summary.findings.waived,
+                        summary.findings.by_enforcement.get("blocking", 0),
+                        len(changes.new) if changes and changes.previous_run else None,
+                        len(changes.fixed) if changes and changes.previous_run else None,
+                        json.dumps(report.to_json_dict()),
+                    ),
+                )
+                seq = cursor.lastrowid
+                self.conn.executemany(
+                    "INSERT INTO domain_scores (run_seq, domain, score, products) VALUES (?, ?, ?, ?)",
+                    [(seq, name, d.score, d.products) for name, d in report.domains.items()],
+                )
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO findings (run_seq, fingerprint, rule, product, domain, severity, enforcement, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (seq, f.fingerprint, f.rule, f.product, f.domain, f.severity, f.enforcement, f.status)
+                        for f in report.findings
+                    ],
+                )
+        except sqlite3.Error as e:
+            raise GovernError(f"could not store the audit (earlier runs are unchanged): {e}", self.path) from None
+
+    def runs(self, mesh: str | None = None, limit: int | None = None) -> list[StoredRun]:
+        """Stored audits, oldest first (the last ``limit`` of them)."""
+        where, args = ("WHERE mesh = ?", [mesh]) if mesh else ("", [])
+        rows = self.conn.execute(
+            "SELECT seq, id, mesh, started_at, now, score, products, open, waived, blocking, new, fixed FROM runs "
+            f"{where} ORDER BY seq DESC LIMIT ?",
+            [*args, limit if limit is not None else -1],
+        ).fetchall()
+        out = []
+        for row in reversed(rows):
+            scores = self.conn.execute("SELECT domain, score FROM domain_scores WHERE run_seq = ? ORDER BY domain", (row[0],))
+            domains = dict(scores.fetchall())
+            out.append(StoredRun(*row, domains=domains))
+        return out
+
+    def trend(self, mesh: str, report: Report, limit: int = 30) -> list[TrendPoint]:
+        """The stored audits of the mesh and then this one, for the report's trend."""
+        points = [
+            TrendPoint(run=r.id, started_at=r.started_at, now=r.now, score=r.score, open=r.open, domains=r.domains)
+            for r in self.runs(mesh, limit - 1)
+        ]
+        points.append(
+            TrendPoint(
+                run=report.run.id,
+                started_at=report.run.started_at,
+                now=report.run.now,
+                score=report.summary.score,
+                open=report.summary.findings.open,
+                domains={name: d.score for name, d in report.domains.items()},
+            )
+        )
+        return points

@@ -1,0 +1,62 @@
+"""``govern history``: stored audits with their scores, and each domain's trend."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.history import StoredRun
+from engine.report.text import clean
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _delta(first: float | None, last: float | None) -> str:
+    if first is None or last is None:
+        return ""
+    change = round(last - first, 1)
+    return "  (=)" if change == 0 else f"  ({change:+g})"
+
+
+def render_history(runs: list[StoredRun], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"runs": [dataclasses.asdict(r) for r in runs]}, indent=2) + "\n"
+    out = io.StringIO()
+    console = Console(file=out, no_color=True, highlight=False, width=160)
+    if not runs:
+        console.print("no audits stored")
+        return out.getvalue()
+    table = Table(box=None, pad_edge=False)
+    for column in ("#", "run", "started", "as of", "score", "products", "open", "blocking", "new", "fixed"):
+        table.add_column(column, justify="right" if column not in {"run", "started", "as of"} else "left")
+    for r in runs:
+        table.add_row(
+            str(r.seq),
+            r.id[:8],
+            r.started_at,
+            r.now,
+            _score(r.score),
+            str(r.products),
+            str(r.open),
+            str(r.blocking),
+            "-" if r.new is None else str(r.new),
+            "-" if r.fixed is None else str(r.fixed),
+        )
+    console.print(table)
+    console.print()
+    console.print(f"domain trend over the last {len(runs)} audit{'s' if len(runs) != 1 else ''} (oldest first):")
+    domains = sorted({d for r in runs for d in r.domains})
+    width = max((len(d) for d in domains), default=0)
+    for domain in domains:
+        scores = [r.domains.get(domain) for r in runs]
+        present = [s for s in scores if s is not None]
+        trend = " -> ".join(_score(s) for s in scores)
+        change = _delta(present[0], present[-1]) if present else ""
+        console.print(f"  {clean(domain).ljust(width)}  {trend}{change}")
+    return out.getvalue()
