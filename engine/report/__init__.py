@@ -7,7 +7,14 @@ from typing import Protocol
 
 from engine.model import Report
 
-FORMATS = {"text": "text", "json": "jsonfmt"}
+FORMATS = {
+    "text": "text",
+    "json": "jsonfmt",
+    "markdown": "markdown",
+    "sarif": "sarif",
+    "junit": "junit",
+    "html": "html",
+}
 
 
 class Writer(Protocol):

@@ -1,0 +1,126 @@
+"""``--format html``: one self-contained page (no network) people can look at.
+
+Summary, score per domain with a chart, the trend over the stored audits, findings filterable by
+domain, severity, rule and status, waivers, and a picture of the mesh lineage. Every value from
+descriptors, contracts and configuration is escaped by jinja2's autoescaping, and a Content
+Security Policy allows only the page's own script (by nonce), so markup in a description is shown
+as text and never runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from engine.model import Graph, Report, TrendPoint
+from engine.report.templating import environment
+
+NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 190, 30, 70, 16, 20
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+
+
+@dataclass
+class Box:
+    id: str
+    x: int
+    y: int
+    color: str
+    missing: bool
+    title: str
+
+
+@dataclass
+class Arrow:
+    d: str
+    dashed: bool
+    title: str
+
+
+def lineage_picture(graph: Graph | None) -> dict | None:
+    """Node boxes in columns by depth (sources left) and edges as curves, in SVG coordinates."""
+    if graph is None or not graph.nodes:
+        return None
+    domains = sorted({n.domain or "" for n in graph.nodes if not n.missing})
+    color = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(domains)}
+    columns: dict[int, list] = {}
+    for node in sorted(graph.nodes, key=lambda n: (n.domain or "", n.id)):
+        columns.setdefault(node.depth, []).append(node)
+    boxes: dict[str, Box] = {}
+    for depth, nodes in sorted(columns.items()):
+        for row, node in enumerate(nodes):
+            boxes[node.id] = Box(
+                id=node.id,
+                x=PAD + depth * (NODE_W + COL_GAP),
+                y=PAD + row * (NODE_H + ROW_GAP),
+                color="#999" if node.missing else color[node.domain or ""],
+                missing=node.missing,
+                title=" · ".join(
+                    [node.id, node.domain or "no domain", node.status or "no status", node.classification or "unclassified"]
+                ),
+            )
+    arrows = []
+    for e in graph.edges:
+        a, b = boxes.get(e.source), boxes.get(e.target)
+        if a is None or b is None:
+            continue
+        x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
+        x2, y2 = b.x, b.y + NODE_H // 2
+        bend = max(40, abs(x2 - x1) // 2)
+        arrows.append(
+            Arrow(
+                d=f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}",
+                dashed=not e.declared,
+                title=f"{e.source} → {e.target}" + (f" via {e.contractId}" if e.contractId else " (no contract)"),
+            )
+        )
+    width = PAD * 2 + (max(columns) + 1) * (NODE_W + COL_GAP)
+    height = PAD * 2 + max(len(c) for c in columns.values()) * (NODE_H + ROW_GAP)
+    legend = [(d or "(no domain)", color[d]) for d in domains]
+    return {
+        "boxes": list(boxes.values()),
+        "arrows": arrows,
+        "width": width,
+        "height": height,
+        "w": NODE_W,
+        "h": NODE_H,
+        "legend": legend,
+    }
+
+
+def trend_chart(points: list[TrendPoint] | None) -> dict | None:
+    """The mesh score over the stored audits as a polyline on a 0-100 scale."""
+    if not points:
+        return None
+    width, height, left, top = 640, 180, 40, 10
+    step = (width - left - 20) / max(1, len(points) - 1)
+    coords = []
+    for i, p in enumerate(points):
+        if p.score is None:
+            continue
+        coords.append((round(left + i * step, 1), round(top + (100 - p.score) * (height - 2 * top) / 100, 1), p))
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "top": top,
+        "coords": coords,
+        "polyline": " ".join(f"{x},{y}" for x, y, _ in coords),
+    }
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    domains_in_trend = sorted({d for p in report.trend or [] for d in p.domains})
+    return (
+        environment("html")
+        .get_template("report.html")
+        .render(
+            report=report,
+            nonce=secrets.token_urlsafe(16),
+            lineage=lineage_picture(report.lineage),
+            trend=trend_chart(report.trend),
+            trend_domains=domains_in_trend,
+            severities=["critical", "high", "medium", "low", "info"],
+            domains=sorted({f.domain or "" for f in report.findings}),
+            rules=sorted({f.rule for f in report.findings}),
+        )
+    )

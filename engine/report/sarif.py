@@ -1,0 +1,105 @@
+"""``--format sarif``: SARIF 2.1.0, as GitHub code scanning accepts it.
+
+One run; the driver lists the rules applied (id, name, short and full description, help); each
+finding is a result with its message, location (file relative to the repository, line), level
+(blocking: error, warning: warning, advisory: note) and ``partialFingerprints`` (the finding's
+fingerprint, so code scanning tracks it across runs). A waived finding carries a suppression with
+its ticket and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from engine import __version__
+from engine.model import Finding, Report, RuleInfo
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVEL = {"blocking": "error", "warning": "warning", "advisory": "note"}
+# GitHub sorts alerts by security-severity (0.1-10) when it is present.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "7.5", "medium": "5.0", "low": "2.5", "info": "0.5"}
+
+
+def _name(title: str) -> str:
+    """A rule name in PascalCase (SARIF's reportingDescriptor.name), from its title."""
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", title))
+
+
+def _rule(rule: RuleInfo) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": _name(rule.title),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.description},
+        "help": {"text": rule.remediation, "markdown": f"**{rule.title}**\n\n{rule.description}\n\n**Fix:** {rule.remediation}"},
+        "properties": {
+            "category": rule.category,
+            "severity": rule.severity,
+            "security-severity": SECURITY_SEVERITY[rule.severity],
+        },
+    }
+
+
+def _location(f: Finding) -> dict[str, Any] | None:
+    if not f.location.file:
+        return None
+    path = Path(f.location.file)
+    artifact: dict[str, Any] = (
+        {"uri": path.as_uri()} if path.is_absolute() else {"uri": path.as_posix(), "uriBaseId": "%SRCROOT%"}
+    )
+    physical: dict[str, Any] = {"artifactLocation": artifact}
+    if f.location.line:
+        physical["region"] = {"startLine": f.location.line}
+    location: dict[str, Any] = {"physicalLocation": physical}
+    if f.location.path:
+        location["logicalLocations"] = [{"fullyQualifiedName": f"{f.product}/{f.location.path}", "kind": "member"}]
+    return location
+
+
+def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": f.rule,
+        "level": LEVEL[f.enforcement],
+        "message": {"text": f.message},
+        "partialFingerprints": {"governFinding/v1": f.fingerprint},
+        "properties": {"product": f.product, "domain": f.domain, "severity": f.severity, "enforcement": f.enforcement},
+    }
+    if f.rule in index:
+        result["ruleIndex"] = index[f.rule]
+    location = _location(f)
+    if location:
+        result["locations"] = [location]
+    if f.status == "waived" and f.waiver:
+        reason = "; ".join(str(f.waiver[k]) for k in ("ticket", "reason") if f.waiver.get(k))
+        result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": reason or "waived"}]
+    if f.baseline:
+        result["baselineState"] = "unchanged"
+    return result
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    rules = list(report.rules)
+    index = {r.id: i for i, r in enumerate(rules)}
+    errors = [*report.errors, *(f"{p.id}: {e}" for p in report.products for e in p.errors)]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "govern",
+                "version": __version__,
+                "rules": [_rule(r) for r in rules],
+            }
+        },
+        "automationDetails": {"id": f"govern/{report.run.command}/{report.run.id}"},
+        "invocations": [
+            {
+                "executionSuccessful": not errors,
+                "toolExecutionNotifications": [{"level": "error", "message": {"text": e}} for e in errors],
+            }
+        ],
+        "results": [_result(f, index) for f in report.findings],
+    }
+    doc = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,37 @@
+"""The jinja2 environment of the markdown and HTML writers (templates in engine/report/templates)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def md(value: object) -> str:
+    """Untrusted text for a markdown table cell: markup characters escaped, HTML neutralised, one line."""
+    text = " ".join(str("" if value is None else value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def score(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+@cache
+def environment(kind: str) -> Environment:
+    """``html``: every value escaped by default; ``markdown``: values pass through the ``md`` filter."""
+    env = Environment(
+        loader=PackageLoader("engine.report", "templates"),
+        autoescape=select_autoescape(["html", "j2.html"]) if kind == "html" else False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md
+    env.filters["score"] = score
+    return env
