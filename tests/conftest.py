@@ -69,6 +69,6 @@ def demo_copy(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     for name in ("policies", "governance", "examples"):
-        shutil.copytree(REPO / name, root / name)
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns(".govern", "__pycache__"))
     shutil.copy(REPO / "govern.toml", root / "govern.toml")
     return root

@@ -1,0 +1,303 @@
+"""``govern audit`` and ``govern history``: the whole mesh, stored in SQLite, compared run to run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"
+WAREHOUSES = "inventory/warehouses/dataproduct.yaml"
+
+
+def audit(govern, root: Path, *args: str):
+    return govern("audit", M, "--now", NOW, *args, cwd=root)
+
+
+def nam001(report: dict, product: str) -> list[str]:
+    return [f["fingerprint"] for f in report["findings"] if f["rule"] == "NAM-001" and f["product"] == product]
+
+
+def test_audits_remember_new_and_fixed_findings(govern, demo_copy):
+    store = demo_copy / M / ".govern/history.sqlite"
+    first = audit(govern, demo_copy, "--format", "json")
+    assert first.code == 1
+    assert store.is_file()
+    report = first.json()
+    assert report["run"]["command"] == "audit"
+    assert report["changes"]["previous_run"] is None
+    assert len(report["changes"]["new"]) == len(report["findings"]) == 26
+
+    descriptor = demo_copy / M / "orders/returns/dataproduct.yaml"
+    original = descriptor.read_text()
+    descriptor.write_text(original.replace("name: orders_returns", "name: OrdersReturns"))
+    second = audit(govern, demo_copy, "--format", "json").json()
+    broken = nam001(second, "OrdersReturns")
+    assert len(broken) == 1
+    # orders_returns was compliant: the rename adds exactly one finding.
+    assert broken[0] in second["changes"]["new"]
+    assert second["changes"]["previous_run"] == report["run"]["id"]
+    assert second["changes"]["fixed"] == []
+    assert second["changes"]["persisting"] == 26
+
+    descriptor.write_text(original)
+    third = audit(govern, demo_copy, "--format", "json").json()
+    assert third["changes"]["fixed"] == broken
+    assert third["changes"]["new"] == []
+    assert third["changes"]["persisting"] == 26
+    assert [p["run"] for p in third["trend"]] == [report["run"]["id"], second["run"]["id"], third["run"]["id"]]
+
+    history = govern("history", M, cwd=demo_copy)
+    assert history.code == 0
+    lines = history.out.splitlines()
+    assert lines[0].split() == ["#", "run", "started", "as", "of", "score", "products", "open", "blocking", "new", "fixed"]
+    assert [line.split()[0] for line in lines[1:4]] == ["1", "2", "3"]
+    assert [line.split()[-2:] for line in lines[1:4]] == [["-", "-"], ["1", "0"], ["0", "1"]]
+    assert "  orders     98.6 -> 97.5 -> 98.6  (=)" in lines
+    runs = govern("history", M, "--format", "json", cwd=demo_copy).json()["runs"]
+    assert [r["id"] for r in runs] == [report["run"]["id"], second["run"]["id"], third["run"]["id"]]
+    assert runs[1]["domains"]["orders"] == 97.5
+
+
+def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_copy):
+    orders = demo_copy / "governance/domains/orders.yaml"
+    orders.write_text(orders.read_text().replace("product: orders_legacy_feed", "product: orders_gone"))
+    report = audit(govern, demo_copy, "--format", "json", "--no-store").json()
+    assert [(w["rule"], w["product"]) for w in report["waivers"]["unused"]] == [("STD-002", "orders_gone")]
+    assert "changes" not in report or report["changes"] is None
+    assert not (demo_copy / M / ".govern").exists()
+
+
+def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo_copy):
+    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [broken\n")
+    run = audit(govern, demo_copy, "--format", "json", "--no-store")
+    assert run.code == 3
+    report = run.json()
+    verdicts = {p["id"]: p["verdict"] for p in report["products"]}
+    assert len(verdicts) == 14
+    errored = [p for p in report["products"] if p["verdict"] == "error"]
+    assert len(errored) == 1 and errored[0]["source"] == f"{M}/orders/returns/dataproduct.yaml"
+    assert "dataproduct.yaml:3: invalid YAML" in errored[0]["errors"][0]
+    assert verdicts["orders_order_items"] == "pass"
+
+
+def test_an_unusable_store_is_refused_and_left_alone(govern, demo_copy, tmp_path):
+    store = tmp_path / "history.sqlite"
+    store.write_bytes(b"this is not a database, and it must survive" * 100)
+    run = audit(govern, demo_copy, "--store", str(store))
+    assert run.code == 3
+    assert f"error: {store}: not a usable govern history database" in run.err
+    assert store.read_bytes() == b"this is not a database, and it must survive" * 100
+
+
+def test_history_without_audits_is_a_usage_error(govern, demo_copy):
+    run = govern("history", M, cwd=demo_copy)
+    assert run.code == 2
+    assert "no audit history at" in run.err
+
+
+SLOW_RULE = """# METADATA
+# title: Slow rule
+# description: Spends a while on every product, so an audit can be interrupted mid-run.
+# custom:
+#   id: NAM-099
+#   category: naming
+#   severity: info
+#   enforcement: advisory
+#   override: none
+#   params: {}
+#   remediation: none
+package global.naming.slow
+
+deny contains "never" if {
+\tcount([x | some x in numbers.range(1, 3000000); x < 0]) > 0
+}
+"""
+
+
+def test_killing_an_audit_leaves_earlier_runs_readable(govern, demo_copy):
+    store = demo_copy / M / ".govern/history.sqlite"
+    ids = [audit(govern, demo_copy, "--format", "json").json()["run"]["id"] for _ in range(2)]
+    before = store.read_bytes()
+    (demo_copy / "policies/global/naming/slow.rego").write_text(SLOW_RULE)
+    exe = shutil.which("govern") or str(Path(sys.executable).parent / "govern")
+    cmd = [exe, "audit", M, "--now", NOW, "--format", "json"]
+    proc = subprocess.Popen(cmd, cwd=demo_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    assert proc.poll() is None, "the audit finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert store.read_bytes() == before
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY seq")] == ids
+    (demo_copy / "policies/global/naming/slow.rego").unlink()
+    after = audit(govern, demo_copy, "--format", "json").json()
+    assert after["changes"]["previous_run"] == ids[1]
+
+
+# --- check --baseline ----------------------------------------------------------------------------------
+
+
+def test_baseline_findings_are_shown_but_do_not_count(govern, demo_copy, tmp_path):
+    baseline = tmp_path / "baseline.json"
+    run = govern("check", "--now", NOW, f"{M}/inventory", "--format", "json", "--output", str(baseline), cwd=demo_copy)
+    assert run.code == 1
+    again = govern("check", "--now", NOW, f"{M}/inventory", "--baseline", str(baseline), cwd=demo_copy)
+    assert again.code == 0
+    assert "3 findings also in the baseline (not counted for the exit code)" in again.out
+    # A new violation is not in the baseline: it counts.
+    stock = demo_copy / M / "inventory/stock_levels/dataproduct.yaml"
+    stock.write_text(stock.read_text().replace("name: inventory_stock_levels", "name: StockLevels"))
+    third = govern("check", "--now", NOW, f"{M}/inventory", "--baseline", str(baseline), "--format", "json", cwd=demo_copy)
+    assert third.code == 1
+    counting = [(f["product"], f["rule"]) for f in third.json()["findings"] if not f["baseline"]]
+    assert counting == [("StockLevels", "NAM-001")]
+
+
+def test_baseline_must_be_a_report(govern, tmp_path):
+    bad = tmp_path / "baseline.json"
+    bad.write_text('{"findings": [}')
+    run = govern("check", "--now", NOW, f"{M}/inventory", "--baseline", str(bad))
+    assert run.code == 3
+    assert f"error: {bad}:1: the baseline is not JSON" in run.err
+    bad.write_text("[]")
+    run = govern("check", "--now", NOW, f"{M}/inventory", "--baseline", str(bad))
+    assert run.code == 3 and "not a govern.report/v1 JSON report" in run.err
+
+
+# --- report formats ------------------------------------------------------------------------------------
+
+
+def test_sarif_validates_against_the_sarif_schema(govern, corpora):
+    import jsonschema_rs
+
+    run = govern("audit", M, "--now", NOW, "--format", "sarif", "--no-store")
+    assert run.code == 1
+    doc = run.json()
+    schema = json.loads((corpora / "sarif-spec/sarif-2.1/schema/sarif-schema-2.1.0.json").read_text())
+    errors = [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(doc)]
+    assert errors == []
+    sarif_run = doc["runs"][0]
+    rules = sarif_run["tool"]["driver"]["rules"]
+    assert len(rules) == 34
+    nam = next(r for r in rules if r["id"] == "NAM-001")
+    assert nam["shortDescription"]["text"] == "Product names follow {domain}_{entity}"
+    assert nam["fullDescription"]["text"] and nam["help"]["text"].startswith("Rename the product")
+    result = next(r for r in sarif_run["results"] if r["ruleId"] == "NAM-001")
+    assert result["level"] == "error"
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": f"{M}/inventory/warehouses/dataproduct.yaml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 5},
+    }
+    assert len(result["partialFingerprints"]["governFinding/v1"]) == 32
+    assert rules[result["ruleIndex"]]["id"] == "NAM-001"
+    waived = [r for r in sarif_run["results"] if r.get("suppressions")]
+    assert [(r["ruleId"], r["suppressions"][0]["justification"]) for r in waived] == [
+        ("STD-002", "GOV-142; Legacy feed has no processed_at column until the migration")
+    ]
+
+
+def test_junit_parses_as_junit_xml(govern):
+    from junitparser import Failure, JUnitXml, Skipped
+
+    run = govern("check", "--now", NOW, M, "--format", "junit")
+    assert run.code == 1
+    xml = JUnitXml.fromstring(run.out.encode())
+    suites = {suite.name: suite for suite in xml}
+    assert len(suites) == 14
+    assert suites["orders_order_items"].tests == 1 and suites["orders_order_items"].failures == 0
+    warehouses = suites["InventoryWarehouses"]
+    cases = {case.name: case for case in warehouses}
+    assert set(cases) == {"compliance", "NAM-001 Product names follow {domain}_{entity}", "NAM-002 Column names are snake_case"}
+    failure = cases["NAM-001 Product names follow {domain}_{entity}"].result[0]
+    assert isinstance(failure, Failure) and failure.type == "blocking"
+    legacy = {case.name: case for case in suites["orders_legacy_feed"]}
+    assert isinstance(legacy["STD-002 Schema objects carry the metadata columns"].result[0], Skipped)
+
+
+def test_markdown_summarises_and_escapes(govern, demo_copy):
+    leads = demo_copy / M / "marketing/leads/dataproduct.yaml"
+    leads.write_text(leads.read_text().replace("name: marketing_leads", "name: marketing_leads|<b>x</b>"))
+    run = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "markdown", cwd=demo_copy)
+    lines = run.out.splitlines()
+    assert lines[0] == "## govern check: 0 pass, 1 fail, 0 error"
+    assert "### ❌ marketing\\_leads\\|&lt;b&gt;x&lt;/b&gt; (marketing) · fail · score 83.3" in lines
+    assert "| rule | severity | enforcement | status | finding | where |" in lines
+
+
+# --- the HTML report in a real browser ----------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver; .ci/run does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    payload = "<img src=x onerror=\"document.title='pwned';window.pwned=1\"><script>window.pwned=2</script>"
+    returns = demo_copy / M / "orders/returns/dataproduct.yaml"
+    text = returns.read_text()
+    start = text.index("description:")
+    end = text.index("\n", start)
+    returns.write_text(text[:start] + f"description: {json.dumps(payload)}" + text[end:])
+    for _ in range(2):  # two audits, so there is a trend
+        run = audit(govern, demo_copy, "--format", "html", "--output", "report.html")
+        assert run.code == 1
+    page = demo_copy / "report.html"
+    browser.get(page.as_uri())
+
+    assert browser.title == "govern audit: examples/mesh"
+    assert browser.execute_script("return window.pwned === undefined")
+    description = browser.find_element(By.CSS_SELECTOR, 'tr.product[data-product="orders_returns"] td.description')
+    assert description.text == payload
+    assert browser.find_elements(By.CSS_SELECTOR, "#products img") == []
+
+    domains = [row.find_elements(By.TAG_NAME, "td")[0].text for row in browser.find_elements(By.CSS_SELECTOR, "tr.domain-row")]
+    assert domains == ["customers", "finance", "inventory", "marketing", "orders", "shipping"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#domains svg rect.bar")) == 6
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#trend svg circle")) == 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#lineage svg g.node")) == 15
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.finding")
+    assert len(rows) == 26
+    nam = browser.find_element(By.CSS_SELECTOR, 'tr.finding[data-rule="NAM-001"]')
+    assert 'product name "InventoryWarehouses" does not match' in nam.text
+    assert f"{M}/inventory/warehouses/dataproduct.yaml:5" in nam.text
+
+    Select(browser.find_element(By.ID, "filter-domain")).select_by_value("finance")
+    visible = [r for r in rows if r.is_displayed()]
+    assert {r.get_attribute("data-domain") for r in visible} == {"finance"}
+    assert len(visible) == 7
+    assert browser.find_element(By.ID, "shown").text == "7 of 26 shown"
+    Select(browser.find_element(By.ID, "filter-severity")).select_by_value("medium")
+    assert [r.get_attribute("data-rule") for r in rows if r.is_displayed()] == ["CLS-002", "CON-006"]
+    Select(browser.find_element(By.ID, "filter-domain")).select_by_value("")
+    Select(browser.find_element(By.ID, "filter-severity")).select_by_value("")
+    Select(browser.find_element(By.ID, "filter-rule")).select_by_value("STD-004")
+    assert sum(1 for r in rows if r.is_displayed()) == 3
