@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import LoadError
-from engine.gather.yamlsrc import Located, validation_error
+from engine.gather.yamlsrc import Located, first_error, validation_error
 from engine.model import (
     Access,
     InputPort,
@@ -210,12 +210,6 @@ def load_odps(doc: Located) -> LoadedProduct:
     return LoadedProduct(product, doc)
 
 
-def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(part) for part in err["loc"])
-    return f"{where}: {err['msg']}" if where else err["msg"]
-
-
 def _odps_input_ports(d: OdpsProduct, doc: Located) -> list[InputPort]:
     ports = []
     for i, p in enumerate(d.inputPorts):
@@ -225,7 +219,7 @@ def _odps_input_ports(d: OdpsProduct, doc: Located) -> list[InputPort]:
             declass = declassification(custom[at].value) if at is not None else None
         except ValidationError as e:
             raise LoadError(
-                f"invalid declassification: {_first_error(e)} (expected a method name or {{method, description}})",
+                f"invalid declassification: {first_error(e)} (expected a method name or {{method, description}})",
                 doc.file,
                 doc.line_of(f"inputPorts[{i}].customProperties[{at}].value"),
             ) from None

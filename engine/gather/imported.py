@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.config import display
 from engine.errors import LoadError
-from engine.gather.yamlsrc import load_file
+from engine.gather.yamlsrc import first_error, load_file
 
 if TYPE_CHECKING:
     from engine.gather.mesh import Mesh
@@ -194,9 +194,7 @@ def read_dbt_manifest(path: Path, result: LineageImport) -> None:
     try:
         manifest = _Manifest.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        result.errors.append(LoadError(f"not a dbt manifest this version can read: {where}: {err['msg']}", shown))
+        result.errors.append(LoadError(f"not a dbt manifest this version can read: {first_error(e)}", shown))
         return
     result.files += 1
     source = f"dbt manifest {shown}"
@@ -257,9 +255,7 @@ def read_openlineage(path: Path, result: LineageImport) -> None:
             try:
                 event = _OlEvent.model_validate(raw)
             except ValidationError as e:
-                err = e.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                result.errors.append(LoadError(f"{at}invalid OpenLineage event: {where}: {err['msg']}", shown))
+                result.errors.append(LoadError(f"{at}invalid OpenLineage event: {first_error(e)}", shown))
                 continue
             used += 1
             inputs = [_ol_dataset(d, result) for d in event.inputs]

@@ -72,6 +72,13 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def first_error(e: ValidationError) -> str:
+    """The first of pydantic's errors as ``key.path: message``, for files without line numbers."""
+    err = e.errors()[0]
+    where = ".".join(str(part) for part in err["loc"])
+    return f"{where}: {err['msg']}" if where else err["msg"]
+
+
 def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = "") -> LoadError:
     """Turn pydantic's errors into one LoadError located at the first of them."""
     parts: list[str] = []
