@@ -112,7 +112,7 @@ def render(report: Report, *, color: bool = False) -> str:
     domains_in_trend = sorted({d for p in report.trend or [] for d in p.domains})
     return (
         environment("html")
-        .get_template("report.html")
+        .get_template("report.html.j2")
         .render(
             report=report,
             nonce=secrets.token_urlsafe(16),

@@ -10,4 +10,4 @@ def render(report: Report, *, color: bool = False) -> str:
     by_product: dict[str, list] = {}
     for f in report.findings:
         by_product.setdefault(f.product, []).append(f)
-    return environment("markdown").get_template("report.md").render(report=report, by_product=by_product)
+    return environment("markdown").get_template("report.md.j2").render(report=report, by_product=by_product)

@@ -26,7 +26,7 @@ def environment(kind: str) -> Environment:
     """``html``: every value escaped by default; ``markdown``: values pass through the ``md`` filter."""
     env = Environment(
         loader=PackageLoader("engine.report", "templates"),
-        autoescape=select_autoescape(["html", "j2.html"]) if kind == "html" else False,
+        autoescape=select_autoescape(["html.j2"]) if kind == "html" else False,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
