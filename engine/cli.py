@@ -167,38 +167,11 @@ def check(
     ODCS contract file (contract rules only). Exit codes: 0 nothing at or above --fail-on, 1
     findings at or above it, 2 usage error, 3 something could not be loaded or evaluated.
     """
-    from engine.backends import make_engine
-    from engine.config import display, load_settings
-    from engine.evaluate import Evaluator
-    from engine.gather.targets import check_targets
-    from engine.governance import load_governance
-    from engine.model import EngineInfo
-    from engine.policy.federation import ensure_valid
-    from engine.policy.library import load_library
-    from engine.report.build import build_report
+    from engine.config import load_settings
 
     settings = load_settings(policies, governance, mesh)
-    library = load_library(settings.policies)
-    gov = load_governance(settings.governance)
-    ensure_valid(library, gov, now)
-    engine = make_engine(engine_name)
-    found_mesh, targets = check_targets(list(paths), settings.mesh)
-    import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
-    evaluator = Evaluator(library, gov, engine, found_mesh, now)
-    outcome = evaluator.run(targets)
-    report = build_report(
-        command="check",
-        now=now,
-        engine=EngineInfo(name=engine.name, version=engine.version),
-        policies_digest=library.digest,
-        governance_digest=gov.digest,
-        mesh=display(found_mesh.root) if found_mesh else None,
-        products=outcome.results,
-        findings=outcome.findings,
-        rules=outcome.rules,
-        waivers=outcome.waivers,
-        errors=import_errors,
-        catalog=outcome.catalog,
+    report, _ = _evaluate(
+        "check", settings, list(paths), settings.mesh, engine_name, now, (dbt_manifests, openlineage, lineage_map)
     )
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
@@ -284,9 +257,37 @@ def audit(
     audit leaves earlier runs intact) and compared with the previous audit of the same mesh by
     finding fingerprint. Exit codes as for check.
     """
-    from engine.backends import make_engine
-    from engine.config import display, load_settings
+    from engine.config import load_settings
     from engine.errors import UsageError
+    from engine.report.lineage import graph_model
+
+    settings = load_settings(policies, governance, mesh)
+    root = mesh_dir or settings.mesh
+    if root is None:
+        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
+    imports = (dbt_manifests, openlineage, lineage_map)
+    report, found_mesh = _evaluate("audit", settings, [root], root, engine_name, now, imports, whole_mesh=True)
+    if found_mesh is not None:
+        report.lineage = graph_model(found_mesh)
+    if not no_store:
+        _remember(report, root, store or root / ".govern" / "history.sqlite")
+    _emit(report, fmt, output)
+    sys.exit(exit_code(report, fail_on))
+
+
+def _evaluate(
+    command: str,
+    settings: Any,
+    paths: list[Path],
+    mesh_root: Path | None,
+    engine_name: str,
+    now: datetime,
+    imports: tuple[tuple[Path, ...], tuple[Path, ...], Path | None],
+    whole_mesh: bool = False,
+) -> tuple[Report, Any]:
+    """What check and audit share: validate the configuration, gather, evaluate, build the report."""
+    from engine.backends import make_engine
+    from engine.config import display
     from engine.evaluate import Evaluator
     from engine.gather.targets import check_targets
     from engine.governance import load_governance
@@ -294,28 +295,24 @@ def audit(
     from engine.policy.federation import ensure_valid
     from engine.policy.library import load_library
     from engine.report.build import build_report
-    from engine.report.lineage import graph_model
 
-    settings = load_settings(policies, governance, mesh)
-    root = mesh_dir or settings.mesh
-    if root is None:
-        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
     library = load_library(settings.policies)
     gov = load_governance(settings.governance)
     ensure_valid(library, gov, now)
     engine = make_engine(engine_name)
-    found_mesh, targets = check_targets([root], root)
+    found_mesh, targets = check_targets(paths, mesh_root)
+    dbt_manifests, openlineage, lineage_map = imports
     import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
     evaluator = Evaluator(library, gov, engine, found_mesh, now)
-    with _progress(len(targets)) as advance:
-        outcome = evaluator.run(targets, progress=advance, whole_mesh=True)
+    with _progress(len(targets) if whole_mesh else 0) as advance:
+        outcome = evaluator.run(targets, progress=advance, whole_mesh=whole_mesh)
     report = build_report(
-        command="audit",
+        command=command,
         now=now,
         engine=EngineInfo(name=engine.name, version=engine.version),
         policies_digest=library.digest,
         governance_digest=gov.digest,
-        mesh=display(root),
+        mesh=display(found_mesh.root) if found_mesh else None,
         products=outcome.results,
         findings=outcome.findings,
         rules=outcome.rules,
@@ -323,12 +320,7 @@ def audit(
         errors=import_errors,
         catalog=outcome.catalog,
     )
-    if found_mesh is not None:
-        report.lineage = graph_model(found_mesh)
-    if not no_store:
-        _remember(report, root, store or root / ".govern" / "history.sqlite")
-    _emit(report, fmt, output)
-    sys.exit(exit_code(report, fail_on))
+    return report, found_mesh
 
 
 def _remember(report: Report, root: Path, store: Path) -> None:
@@ -349,14 +341,14 @@ def _remember(report: Report, root: Path, store: Path) -> None:
 
 
 class _progress:
-    """A rich progress bar on standard error when it is a terminal; nothing otherwise."""
+    """A rich progress bar on standard error when it is a terminal (and there is a total); nothing otherwise."""
 
     def __init__(self, total: int):
         self.total = total
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[Any], None]:
-        if not sys.stderr.isatty():
+        if not self.total or not sys.stderr.isatty():
             return lambda target: None
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
