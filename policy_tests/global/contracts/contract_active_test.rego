@@ -61,3 +61,16 @@ test_standalone_contract_is_checked if {
 		"params": {"CON-004": {"statuses": ["active", "deprecated"]}},
 	}
 }
+
+test_status_of_the_wrong_type_fails if {
+	contract_active.deny == {{
+		"msg": "contract orders-v1 has status 3; it must be one of active",
+		"path": "status",
+		"resource": "orders-v1",
+		"contract": "orders-v1",
+	}} with input as {
+		"product": {"status": "active"},
+		"contracts": [{"id": "orders-v1", "status": 3}],
+		"params": params,
+	}
+}

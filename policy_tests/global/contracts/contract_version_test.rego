@@ -30,3 +30,16 @@ test_bad_versions_fail if {
 		"params": {},
 	}
 }
+
+test_version_of_the_wrong_type_fails if {
+	contract_version.deny == {{
+		"msg": "contract orders-v1 has version 1, which is not a semantic version (MAJOR.MINOR.PATCH)",
+		"path": "version",
+		"resource": "orders-v1",
+		"contract": "orders-v1",
+	}} with input as {
+		"product": {"name": "orders_order_items"},
+		"contracts": [{"id": "orders-v1", "version": 1}],
+		"params": {},
+	}
+}

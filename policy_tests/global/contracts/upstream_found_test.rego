@@ -51,3 +51,17 @@ test_unpublished_odps_contract_fails if {
 		"params": {},
 	}
 }
+
+test_port_without_a_contract_id_fails if {
+	upstream_found.deny == {{
+		"msg": `input port names product "customers_profiles" but no contract of it`,
+		"path": "inputPorts[0].contractId",
+		"resource": "customers_profiles",
+	}} with input as {
+		"product": {"name": "orders_order_items"},
+		"lineage": {"upstream": [
+			{"product": "customers_profiles", "contractId": null, "found": true, "contract_found": false, "path": "inputPorts[0]"},
+		]},
+		"params": {},
+	}
+}
