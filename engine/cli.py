@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,7 +13,8 @@ from typing import Any
 
 import click
 
-from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, GovernError
+from engine.config import display
+from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, GovernError, UsageError
 from engine.model import ENFORCEMENT_RANK, Report
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
@@ -213,11 +215,15 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
     text = writer(fmt)(report, color=color)
     if output is None:
         click.echo(text, nl=False)
-        return
+    else:
+        _write(output, text)
+
+
+def _write(output: Path, text: str) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as e:
-        raise GovernError(f"cannot write report: {e.strerror}", output) from None
+        raise GovernError(f"cannot write {output}: {e.strerror}", output) from None
     click.echo(f"wrote {output}", err=True)
 
 
@@ -258,7 +264,6 @@ def audit(
     finding fingerprint. Exit codes as for check.
     """
     from engine.config import load_settings
-    from engine.errors import UsageError
     from engine.report.lineage import graph_model
 
     settings = load_settings(policies, governance, mesh)
@@ -287,7 +292,6 @@ def _evaluate(
 ) -> tuple[Report, Any]:
     """What check and audit share: validate the configuration, gather, evaluate, build the report."""
     from engine.backends import make_engine
-    from engine.config import display
     from engine.evaluate import Evaluator
     from engine.gather.targets import check_targets
     from engine.governance import load_governance
@@ -382,7 +386,6 @@ class _progress:
 def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> None:
     """Stored audits of the mesh with their scores, and each domain's trend."""
     from engine.config import load_settings
-    from engine.errors import UsageError
     from engine.history import History, mesh_key
     from engine.report.history import render_history
 
@@ -413,11 +416,21 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
     from engine.governance import load_governance
     from engine.policy.federation import validate as validate_config
     from engine.policy.library import load_library
+    from engine.testing import untested_in
 
     settings = load_settings(policies, governance, mesh)
     library = load_library(settings.policies)
     gov = load_governance(settings.governance)
     problems = validate_config(library, gov, now)
+    tests = settings.policy_tests
+    if tests.exists():
+        problems += untested_in(library, [tests])
+    elif library.rules:
+        problems.append(
+            ConfigError(
+                f"no test folder {display(tests)}: every rule needs Rego unit tests", settings.source and display(settings.source)
+            )
+        )
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -452,7 +465,6 @@ def lineage(
     events (--dbt-manifest, --openlineage), mapped to products as docs/formats.md describes.
     """
     from engine.config import load_settings
-    from engine.errors import UsageError
     from engine.gather.mesh import load_mesh
     from engine.report.lineage import RENDERERS
 
@@ -477,6 +489,139 @@ def lineage(
         output.write_text(text, encoding="utf-8")
     if mesh.failures or problems:
         sys.exit(EXIT_ERROR)
+
+
+def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise click.BadParameter(f"{value!r} is not a regular expression: {e}") from None
+    return value
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
+@click.option("--verbose", "-v", is_flag=True, help="A line per test, not only the failures.")
+@click.option("--run", "-r", "pattern", metavar="REGEX", callback=_regex, help="Only tests whose data.<package>.<name> matches.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--coverage", "-c", is_flag=True, help="Report line coverage of every policy file.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0),
+    metavar="PERCENT",
+    help="Fail when total coverage is below PERCENT (implies --coverage; default: coverage_threshold in govern.toml).",
+)
+@click.option("--engine", "engine_name", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True)
+@handles_errors
+def test(
+    paths: tuple[Path, ...],
+    policies: str | None,
+    verbose: bool,
+    pattern: str | None,
+    fmt: str,
+    coverage: bool,
+    threshold: float | None,
+    engine_name: str,
+) -> None:
+    """Run the Rego unit tests (rules named test_*) in PATHs, default policy_tests/, and lint the library.
+
+    Every rule package needs its annotation fields and a test module that imports it. Exit 0 when
+    every test passes and the lint is clean (and coverage meets the threshold), 1 when not, 2 on
+    usage errors, 3 when a policy or test cannot be loaded.
+    """
+    from engine.config import load_settings
+    from engine.policy.library import load_library
+    from engine.report.testrun import render_json, render_text
+    from engine.testing import TestResults, lint, load_tests, opa_test_argv
+
+    settings = load_settings(policies)
+    if paths:
+        test_paths = list(paths)
+    elif settings.policy_tests.exists():
+        test_paths = [settings.policy_tests]
+    else:
+        raise UsageError(f"no test folder {display(settings.policy_tests)}: name the tests to run")
+    coverage = coverage or threshold is not None
+    if coverage and threshold is None:
+        threshold = settings.coverage_threshold
+    library = load_library(settings.policies)
+    if engine_name == "opa":
+        import subprocess
+
+        argv = opa_test_argv(
+            settings.policies, test_paths, verbose=verbose, pattern=pattern, fmt=fmt, coverage=coverage, threshold=threshold
+        )
+        problems = lint(library, load_tests(settings.policies, test_paths).references(), test_paths)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        click.echo(proc.stdout, nl=False)
+        click.echo(proc.stderr, nl=False, err=True)
+        for problem in problems:
+            click.echo(f"lint: {problem}", err=True)
+        sys.exit(proc.returncode or (EXIT_FINDINGS if problems else EXIT_OK))
+    run = load_tests(settings.policies, test_paths, coverage=coverage)
+    results = TestResults(
+        tests=run.run(pattern),
+        lint=lint(library, run.references(), test_paths),
+        coverage=run.coverage() if coverage else None,
+        threshold=threshold,
+    )
+    click.echo(render_json(results) if fmt == "json" else render_text(results, verbose), nl=False)
+    sys.exit(EXIT_OK if results.ok else EXIT_FINDINGS)
+
+
+@main.command()
+@click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--category", multiple=True, help="Only rules of this category (repeatable).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the catalog to FILE.")
+@handles_errors
+def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:
+    """The catalog of rules, global and per domain, from their METADATA annotations.
+
+    --format markdown is a standards page the council can publish.
+    """
+    from engine.config import load_settings
+    from engine.policy.library import load_library
+    from engine.report.catalog import render_catalog
+
+    library = load_library(load_settings(policies).policies)
+    rules = [r for r in library.rules if not category or r.category in category]
+    text = render_catalog(rules, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        _write(output, text)
+    for problem in library.problems:
+        click.echo(f"warning: left out of the catalog: {problem}", err=True)
+
+
+@main.command()
+@click.argument("rule_id")
+@click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handles_errors
+def explain(rule_id: str, policies: str | None, fmt: str) -> None:
+    """What rule RULE_ID checks, why, its parameters, how to fix a finding, examples and where it lives."""
+    import difflib
+
+    from engine.config import load_settings
+    from engine.policy.library import load_library
+    from engine.report.catalog import render_explain
+    from engine.testing import load_tests, tests_of
+
+    settings = load_settings(policies)
+    library = load_library(settings.policies)
+    rule = library.rule(rule_id.upper())
+    if rule is None:
+        close = difflib.get_close_matches(rule_id.upper(), [r.id for r in library.rules], n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; govern policies lists them"
+        raise UsageError(f"no rule {rule_id} in {display(settings.policies)}{hint}")
+    tests: list[str] = []
+    if settings.policy_tests.is_dir():
+        tests = tests_of(rule, load_tests(settings.policies, [settings.policy_tests]).references())
+    click.echo(render_explain(rule, fmt, tests), nl=False)
 
 
 @main.group()

@@ -21,7 +21,9 @@ class Settings:
     governance: Path
     mesh: Path | None
     source: Path | None
+    policy_tests: Path  # Rego unit tests of the policies (govern test, govern validate)
     lineage_map: Path | None = None  # dataset name patterns -> products, for imported lineage
+    coverage_threshold: float | None = None  # govern test --coverage fails below this percentage
 
 
 def _read(path: Path) -> dict | None:
@@ -79,7 +81,17 @@ def load_settings(
         mesh=pick(mesh, "mesh", None),
         source=source,
         lineage_map=pick(None, "lineage_map", None),
+        policy_tests=pick(None, "policy_tests", "policy_tests"),  # type: ignore[arg-type]
+        coverage_threshold=_percentage(data.get("coverage_threshold"), source),
     )
+
+
+def _percentage(value: object, source: Path | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ConfigError(f"'coverage_threshold' must be a number from 0 to 100, not {value!r}", source and display(source))
+    return float(value)
 
 
 def display(path: Path) -> str:

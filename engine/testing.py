@@ -1,20 +1,25 @@
 """Rego unit tests: rules named ``test_*`` in test modules, run with the policies they test.
 
 Tests are discovered from the interpreter's own view of the modules (packages and rule names from
-its AST), not by scanning source text.
+its AST), not by scanning source text. Coverage comes from the interpreter too; a policy file that
+no test reaches is not in its report, so its statement lines are read from the AST and all count as
+not covered. The lint checks the library's conventions and that every rule is imported by a test.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from engine.config import display
-from engine.errors import ConfigError
-from engine.policy.library import ref_name, rego_error, rule_names
+from engine.errors import ConfigError, GovernError
+from engine.model import RuleMeta
+from engine.policy.library import Library, ref_name, rego_error, rule_names
 
 
 @dataclass
@@ -26,13 +31,76 @@ class RegoTest:
     outcome: Literal["pass", "fail", "error"] = "fail"
     message: str = ""
     prints: list[str] = field(default_factory=list)
+    duration_ns: int = 0
 
     @property
     def id(self) -> str:
         return f"data.{self.package}.{self.name}"
 
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "package": f"data.{self.package}",
+            "name": self.name,
+            "location": {"file": self.file, "line": self.line},
+            "outcome": self.outcome,
+            "message": self.message,
+            "output": self.prints,
+            "duration_ns": self.duration_ns,
+        }
 
-def _rego_files(paths: list[Path]) -> list[Path]:
+
+@dataclass
+class FileCoverage:
+    file: str
+    covered: list[int]
+    not_covered: list[int]
+
+    @property
+    def percent(self) -> float:
+        total = len(self.covered) + len(self.not_covered)
+        return 100.0 if total == 0 else 100.0 * len(self.covered) / total
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "coverage": round(self.percent, 2),
+            "covered_lines": len(self.covered),
+            "not_covered": self.not_covered,
+        }
+
+
+@dataclass
+class TestResults:
+    """What ``govern test`` reports: test outcomes, lint problems and, on request, coverage."""
+
+    tests: list[RegoTest]
+    lint: list[ConfigError] = field(default_factory=list)
+    coverage: list[FileCoverage] | None = None
+    threshold: float | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for t in self.tests if t.outcome == outcome)
+
+    @property
+    def total_coverage(self) -> float | None:
+        if self.coverage is None:
+            return None
+        covered = sum(len(f.covered) for f in self.coverage)
+        total = covered + sum(len(f.not_covered) for f in self.coverage)
+        return 100.0 if total == 0 else 100.0 * covered / total
+
+    @property
+    def below_threshold(self) -> bool:
+        total = self.total_coverage
+        return self.threshold is not None and total is not None and total < self.threshold
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.tests) and self.count("pass") == len(self.tests) and not self.lint and not self.below_threshold
+
+
+def rego_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -42,28 +110,42 @@ def _rego_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-class RegoTestRun:
-    """Policies and test modules loaded into one embedded engine."""
+def _is_test_file(path: Path) -> bool:
+    return path.name.endswith("_test.rego")
 
-    def __init__(self, policies: Path, tests: list[Path]):
+
+class RegoTestRun:
+    """Policies and test modules loaded into one embedded engine.
+
+    Policy files are the ``*.rego`` files below ``policies`` (``*_test.rego`` excepted); test files
+    are the ``*.rego`` files below ``tests`` that are not policy files, so ``govern test policies
+    policy_tests`` works as it does with ``opa test``.
+    """
+
+    def __init__(self, policies: Path, tests: list[Path], coverage: bool = False):
         from engine.backends.embedded import new_engine
 
         self.engine = new_engine()
         self.engine.set_gather_prints(True)
-        test_files = {p.resolve() for p in _rego_files(tests)}
-        policy_files = [p for p in _rego_files([policies]) if p.resolve() not in test_files]
-        self.test_files = {display(p) for p in test_files}
-        for path in [*policy_files, *sorted(test_files)]:
+        self.engine.set_enable_coverage(coverage)
+        policy_files = {p.resolve(): p for p in rego_files([policies]) if not _is_test_file(p)}
+        test_files = {p.resolve(): p for p in rego_files(tests) if p.resolve() not in policy_files}
+        self.policy_files = [display(p) for p in policy_files.values()]
+        self.test_files = {display(p) for p in test_files.values()}
+        for path in [*policy_files.values(), *sorted(test_files.values())]:
             shown = display(path)
             try:
                 self.engine.add_policy(shown, path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"cannot read policy: {e}", shown) from None
             except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
                 raise rego_error(str(e), shown) from None
+        self.modules = json.loads(self.engine.get_ast_as_json())
         self.tests = self._discover()
 
     def _discover(self) -> list[RegoTest]:
         found = []
-        for module in json.loads(self.engine.get_ast_as_json()):
+        for module in self.modules:
             shown = module["source"]["file"]
             if shown not in self.test_files:
                 continue
@@ -74,12 +156,14 @@ class RegoTestRun:
         return sorted(found, key=lambda t: (t.file, t.line))
 
     def run(self, pattern: str | None = None) -> list[RegoTest]:
+        """Run the tests whose id (``data.<package>.<name>``) matches ``pattern``."""
         selected = [t for t in self.tests if pattern is None or re.search(pattern, t.id)]
         for test in selected:
             self.run_one(test)
         return selected
 
     def run_one(self, test: RegoTest) -> RegoTest:
+        started = time.perf_counter_ns()
         try:
             value = json.loads(self.engine.eval_rule_as_json(test.id))
         except BaseException as e:  # noqa: BLE001
@@ -88,15 +172,135 @@ class RegoTestRun:
             test.outcome, test.message = "error", str(rego_error(str(e), test.file))
         else:
             if value is True:
-                test.outcome = "pass"
+                test.outcome, test.message = "pass", ""
             else:
                 test.outcome = "fail"
-                test.message = "undefined" if value == "<undefined>" else f"result {json.dumps(value)}"
+                test.message = (
+                    "undefined: a statement in the test's body did not hold"
+                    if value == "<undefined>"
+                    else f"evaluated to {json.dumps(value)}, not true"
+                )
+        test.duration_ns = time.perf_counter_ns() - started
         test.prints = list(self.engine.take_prints())
         return test
 
+    def references(self) -> dict[str, set[str]]:
+        """For each test module, the ``data.…`` names it uses: its package, imports and references."""
+        refs: dict[str, set[str]] = {}
+        for module in self.modules:
+            shown = module["source"]["file"]
+            if shown in self.test_files:
+                refs[shown] = {ref_name(module["ast"]["package"]["refr"]), *_data_refs(module["ast"])}
+        return refs
 
-def load_tests(policies: Path, tests: list[Path]) -> RegoTestRun:
+    def coverage(self) -> list[FileCoverage]:
+        """Line coverage of the policy files by the tests run so far."""
+        report = {f["path"]: f for f in json.loads(self.engine.get_coverage_report_as_json())["files"]}
+        statements = {m["source"]["file"]: _statement_lines(m["ast"]) for m in self.modules}
+        files = []
+        for shown in sorted(self.policy_files):
+            entry = report.get(shown)
+            if entry is None:
+                files.append(FileCoverage(shown, [], statements.get(shown, [])))
+            else:
+                files.append(FileCoverage(shown, sorted(entry["covered"]), sorted(entry["not_covered"])))
+        return files
+
+
+def _data_refs(node: object) -> set[str]:
+    """Names of every reference below ``node`` that starts at ``data``."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "RefDot" in item:
+                name = ref_name(item)
+                if name.startswith("data."):
+                    found.add(name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _statement_lines(ast: dict) -> list[int]:
+    """The lines on which a module's rule-body statements start (what coverage counts)."""
+    lines: set[int] = set()
+    stack: list[object] = [ast.get("rules", [])]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for stmt in item.get("stmts", []) if isinstance(item.get("stmts"), list) else []:
+                lines.add(stmt["span"]["line"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(lines)
+
+
+def load_tests(policies: Path, tests: list[Path], coverage: bool = False) -> RegoTestRun:
     if not policies.is_dir():
-        raise ConfigError(f"policy folder {display(policies)} does not exist")
-    return RegoTestRun(policies, tests)
+        raise ConfigError(f"policy folder {display(policies)} does not exist (set --policies)")
+    return RegoTestRun(policies, tests, coverage)
+
+
+def tests_of(rule: RuleMeta, references: dict[str, set[str]]) -> list[str]:
+    """The test modules of a rule: those importing or referring to its package, or its ``_test`` package."""
+    package = f"data.{rule.package}"
+    return sorted(
+        file
+        for file, refs in references.items()
+        if any(r == package or r.startswith(package + ".") or r == package + "_test" for r in refs)
+    )
+
+
+def untested(library: Library, references: dict[str, set[str]], tests: list[Path]) -> list[ConfigError]:
+    """A problem for every rule that no test module imports."""
+    shown_tests = ", ".join(display(p) for p in tests) or "the test folder"
+    return [
+        ConfigError(f"{rule.id} has no tests: no test module in {shown_tests} imports data.{rule.package}", rule.file, rule.line)
+        for rule in library.rules
+        if not tests_of(rule, references)
+    ]
+
+
+def lint(library: Library, references: dict[str, set[str]], tests: list[Path]) -> list[ConfigError]:
+    """The lint of ``govern test``: the library's conventions (checked on load) and a test for every rule."""
+    return [*library.problems, *untested(library, references, tests)]
+
+
+def untested_in(library: Library, tests: list[Path]) -> list[ConfigError]:
+    """:func:`untested` for ``govern validate``: the test modules are parsed, not run."""
+    return untested(library, RegoTestRun(library.root, tests).references(), tests)
+
+
+def opa_test_argv(
+    policies: Path,
+    paths: list[Path],
+    *,
+    verbose: bool,
+    pattern: str | None,
+    fmt: str,
+    coverage: bool,
+    threshold: float | None,
+) -> list[str]:
+    """The ``opa test`` command line for the same policies, tests and options."""
+    exe = shutil.which("opa")
+    if exe is None:
+        raise GovernError(
+            "--engine opa runs `opa test`, but no opa binary is on PATH: install OPA "
+            "(https://www.openpolicyagent.org/docs/latest/#running-opa) or use the embedded engine (the default)"
+        )
+    argv = [exe, "test", display(policies), *(display(p) for p in paths)]
+    if verbose:
+        argv.append("--verbose")
+    if pattern:
+        argv += ["--run", pattern]
+    if fmt == "json":
+        argv += ["--format", "json"]
+    if coverage or threshold is not None:
+        argv.append("--coverage")
+    if threshold is not None:
+        argv += ["--threshold", f"{threshold:g}"]
+    return argv

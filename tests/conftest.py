@@ -65,10 +65,10 @@ def corpora() -> Path:
 
 @pytest.fixture
 def demo_copy(tmp_path: Path) -> Path:
-    """A writable copy of the demo repository layout (govern.toml, policies, governance, mesh)."""
+    """A writable copy of the demo repository layout (govern.toml, policies and their tests, governance, mesh)."""
     root = tmp_path / "repo"
     root.mkdir()
-    for name in ("policies", "governance", "examples"):
+    for name in ("policies", "policy_tests", "governance", "examples"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns(".govern", "__pycache__"))
     shutil.copy(REPO / "govern.toml", root / "govern.toml")
     return root

@@ -1,0 +1,387 @@
+"""Policy authoring: govern test (Rego unit tests, coverage, lint), govern policies and govern explain."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from engine.policy.library import load_library
+from engine.testing import load_tests
+
+from .conftest import REPO
+
+RULE_FILE = "policies/global/naming/product_name.rego"
+RULE_TEST = "policy_tests/global/naming/product_name_test.rego"
+
+
+def _tests_in(root: Path) -> list[str]:
+    return [t.id for t in load_tests(root / "policies", [root / "policy_tests"]).tests]
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+# --- govern test ------------------------------------------------------------------------------------
+
+
+def test_every_policy_test_passes_with_a_pass_line_each(govern):
+    run = govern("test", "policy_tests", "-v")
+    assert run.code == 0, run.out
+    ids = _tests_in(REPO)
+    assert len(ids) >= 100
+    passed = re.findall(r"^(data\.\S+): PASS \(\d+(?:\.\d+)?(?:µs|ms|s)\)$", run.out, re.MULTILINE)
+    assert sorted(passed) == sorted(ids)
+    assert run.out.splitlines()[-1] == f"PASS: {len(ids)}/{len(ids)}"
+    assert f"{RULE_TEST}:\n" in run.out  # tests grouped under their file, as opa test does
+
+
+def test_without_verbose_only_the_summary_is_printed_when_all_pass(govern):
+    run = govern("test")
+    n = len(_tests_in(REPO))
+    assert (run.code, run.out) == (0, "-" * 80 + f"\nPASS: {n}/{n}\n")
+
+
+def test_a_broken_rule_fails_its_tests_with_file_line_and_exit_1(govern, demo_copy):
+    rule = demo_copy / RULE_FILE
+    rule.write_text(rule.read_text().replace("not regex.match(pattern, name)", "regex.match(pattern, name)"))
+    run = govern("test", "policy_tests", cwd=demo_copy)
+    assert run.code == 1
+    test_file = demo_copy / RULE_TEST
+    fails = _line_of(test_file, "test_name_without_domain_prefix_fails")
+    assert f"{RULE_TEST}:\n" in run.out
+    assert (
+        "data.global.naming.product_name_test.test_name_without_domain_prefix_fails: FAIL" in run.out
+        and f"  {RULE_TEST}:{fails}: undefined: a statement in the test's body did not hold\n" in run.out
+    )
+    failed = set(re.findall(r"^data\.global\.naming\.product_name_test\.(\w+): FAIL", run.out, re.MULTILINE))
+    assert failed == {
+        "test_domain_prefixed_snake_case_passes",
+        "test_name_without_domain_prefix_fails",
+        "test_domain_pattern_parameter_is_used",
+    }
+    n = len(_tests_in(demo_copy))
+    assert run.out.splitlines()[-2:] == [f"PASS: {n - 3}/{n}", f"FAIL: 3/{n}"]
+    assert ": PASS (" not in run.out  # passing tests are listed only with -v
+
+
+def test_a_failure_shows_the_tests_print_output(govern, demo_copy):
+    test_file = demo_copy / "policy_tests/global/naming/printing_test.rego"
+    test_file.write_text(
+        "package global.naming.printing_test\n\n"
+        "import data.global.naming.product_name\n\n"
+        "test_prints_what_it_saw if {\n"
+        '\tfound := product_name.deny with input as {"product": {"name": "x", "domain": "orders"}, '
+        '"params": {"NAM-001": {"pattern": "^x$"}}}\n'
+        '\tprint("findings:", count(found))\n'
+        "\tcount(found) == 1\n"
+        "}\n"
+    )
+    run = govern("test", "--run", "printing", cwd=demo_copy)
+    assert run.code == 1
+    shown = "policy_tests/global/naming/printing_test.rego"
+    assert run.out.startswith(f"{shown}:\ndata.global.naming.printing_test.test_prints_what_it_saw: FAIL ("), run.out
+    assert f"  {shown}:5: undefined: a statement in the test's body did not hold\n  print: {shown}:7: findings: 0\n" in run.out
+    assert run.out.endswith("PASS: 0/1\nFAIL: 1/1\n")
+
+
+def test_run_selects_tests_by_regular_expression(govern):
+    run = govern("test", "--run", r"product_name_test\.test_domain", "-v")
+    assert run.code == 0
+    assert re.findall(r"^(data\.\S+): PASS", run.out, re.MULTILINE) == [
+        "data.global.naming.product_name_test.test_domain_prefixed_snake_case_passes",
+        "data.global.naming.product_name_test.test_domain_pattern_parameter_is_used",
+    ]
+    assert run.out.endswith("PASS: 2/2\n")
+
+
+def test_no_matching_tests_is_a_failure(govern):
+    run = govern("test", "--run", "no_such_test")
+    assert run.code == 1
+    assert run.out.endswith("no tests found\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run", "("], "'(' is not a regular expression"),
+        (["no/such/folder"], "'no/such/folder' does not exist"),
+        (["--threshold", "-1"], "-1"),
+        (["--format", "xml"], "'xml' is not one of"),
+    ],
+)
+def test_usage_errors_exit_2(govern, args, message):
+    run = govern("test", *args)
+    assert run.code == 2
+    assert message in run.err
+
+
+def test_a_test_file_that_does_not_parse_names_file_and_line_and_exits_3(govern, demo_copy):
+    bad = demo_copy / "policy_tests/global/naming/broken_test.rego"
+    bad.write_text("package global.naming.broken_test\n\ntest_x if {\n\tinput.x ==\n}\n")
+    run = govern("test", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err.startswith("error: policy_tests/global/naming/broken_test.rego:5: invalid Rego: ")
+
+
+def test_json_output(govern):
+    run = govern("test", "--format", "json", "--run", "product_name_test")
+    assert run.code == 0
+    data = run.json()
+    assert data["ok"] is True and data["lint"] == [] and data["coverage"] is None
+    assert data["summary"] == {"total": 3, "pass": 3, "fail": 0, "error": 0}
+    first = data["tests"][0]
+    assert first["id"] == "data.global.naming.product_name_test.test_domain_prefixed_snake_case_passes"
+    assert first["location"] == {"file": RULE_TEST, "line": _line_of(REPO / RULE_TEST, "test_domain_prefixed")}
+    assert first["outcome"] == "pass" and first["output"] == [] and first["duration_ns"] > 0
+
+
+# --- coverage -----------------------------------------------------------------------------------------
+
+
+def _coverage_lines(out: str) -> dict[str, str]:
+    section = out.split("COVERAGE\n" + "-" * 80 + "\n", 1)[1].split("\n" + "-" * 80 + "\n", 1)[0]
+    return {line.split()[1]: line.split()[0] for line in section.splitlines()}
+
+
+def test_coverage_reports_a_percentage_for_every_policy_file(govern):
+    run = govern("test", "--coverage")
+    assert run.code == 0, run.out
+    files = sorted(str(p.relative_to(REPO)) for p in (REPO / "policies").rglob("*.rego"))
+    shown = _coverage_lines(run.out)
+    assert sorted(shown) == files
+    assert all(re.fullmatch(r"\d+\.\d%", pct) for pct in shown.values())
+    assert re.search(r"^COVERAGE: \d+\.\d% \(meets the threshold of 90%\)$", run.out, re.MULTILINE)
+
+
+def test_the_project_keeps_a_coverage_threshold_its_policy_tests_meet(govern):
+    threshold = tomllib.loads((REPO / "govern.toml").read_text())["coverage_threshold"]
+    assert threshold >= 90
+    run = govern("test", "policy_tests", "--format", "json", "--coverage")
+    assert run.code == 0
+    coverage = run.json()["coverage"]
+    assert coverage["threshold"] == threshold and coverage["total"] >= threshold
+
+
+def test_a_threshold_above_the_coverage_fails(govern):
+    run = govern("test", "--threshold", "101")
+    assert run.code == 1
+    assert re.search(r"^COVERAGE: \d+\.\d% \(below the threshold of 101%\)$", run.out, re.MULTILINE)
+
+
+def test_an_untested_rule_fails_the_lint_and_shows_as_not_covered(govern, demo_copy):
+    rule = demo_copy / "policies/global/naming/short_name.rego"
+    source = (demo_copy / RULE_FILE).read_text()
+    rule.write_text(
+        source.replace("id: NAM-001", "id: NAM-009")
+        .replace("package global.naming.product_name", "package global.naming.short_name")
+        .replace('"name")', '"name")\n', 1)
+    )
+    run = govern("test", "--coverage", "--threshold", "0", cwd=demo_copy)
+    assert run.code == 1
+    line = _line_of(rule, "package global.naming.short_name")
+    assert (
+        f"LINT\n{'-' * 80}\npolicies/global/naming/short_name.rego:{line}: NAM-009 has no tests: "
+        "no test module in policy_tests imports data.global.naming.short_name\n" in run.out
+    )
+    first = _line_of(rule, "name := input.product.name")
+    assert f"  0.0%  policies/global/naming/short_name.rego  not covered: {first}-{first + 4}\n" in run.out
+    assert "LINT: 1 problem\n" in run.out
+
+
+# --- lint -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "#   remediation: Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.\n",
+            "",
+            "invalid METADATA annotation: remediation: Field required",
+        ),
+        ("#   category: naming\n", "#   category: names\n", "invalid METADATA annotation: category: Input should be"),
+        ("id: NAM-001", "id: NAM-1", "rule id 'NAM-1' is not of the form <CAT>-<nnn>"),
+        ("id: NAM-001", "id: NAM-002", "rule id NAM-002 is already used by policies/global/naming/column_names.rego"),
+    ],
+)
+def test_the_lint_names_annotation_problems_with_file_and_line(govern, demo_copy, old, new, message):
+    rule = demo_copy / RULE_FILE
+    assert old in rule.read_text()
+    rule.write_text(rule.read_text().replace(old, new))
+    run = govern("test", cwd=demo_copy)
+    assert run.code == 1
+    lint = run.out.split("LINT\n" + "-" * 80 + "\n", 1)[1].splitlines()[0]
+    assert re.fullmatch(rf"{re.escape(RULE_FILE)}:\d+: {re.escape(message)}.*", lint), lint
+
+
+def test_validate_reports_rules_without_tests(govern, demo_copy):
+    (demo_copy / RULE_TEST).unlink()
+    run = govern("validate", "--now", "2026-11-21T09:00:00Z", cwd=demo_copy)
+    assert run.code == 3
+    line = _line_of(demo_copy / RULE_FILE, "package global.naming.product_name")
+    assert run.out == (
+        f"{RULE_FILE}:{line}: NAM-001 has no tests: no test module in policy_tests imports data.global.naming.product_name\n"
+    )
+
+
+def test_validate_without_a_test_folder_says_so(govern, demo_copy):
+    shutil.rmtree(demo_copy / "policy_tests")
+    run = govern("validate", "--now", "2026-11-21T09:00:00Z", cwd=demo_copy)
+    assert run.code == 3
+    assert run.out == "govern.toml: no test folder policy_tests: every rule needs Rego unit tests\n"
+
+
+def test_coverage_threshold_in_govern_toml_must_be_a_percentage(govern, demo_copy):
+    toml = demo_copy / "govern.toml"
+    toml.write_text(toml.read_text().replace("coverage_threshold = 90", 'coverage_threshold = "high"'))
+    run = govern("test", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err == "error: govern.toml: 'coverage_threshold' must be a number from 0 to 100, not 'high'\n"
+
+
+# --- --engine opa -------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("opa") is not None, reason="an opa binary is on PATH")
+def test_engine_opa_without_an_opa_binary_says_so(govern):
+    run = govern("test", "--engine", "opa")
+    assert run.code == 3
+    assert "no opa binary is on PATH" in run.err and "use the embedded engine" in run.err
+
+
+def test_engine_opa_delegates_to_opa_test_with_the_same_paths(govern, tmp_path, monkeypatch):
+    """Stand-in: no opa binary can be installed on these machines, so a script named opa records the
+    command line it is given and answers as opa test does. The test below runs the real opa when present."""
+    record = tmp_path / "argv.json"
+    fake = tmp_path / "bin" / "opa"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/usr/bin/env python3\nimport json, sys\n"
+        f"json.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n"
+        "print('FAIL: 1/2')\nsys.exit(2)\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    run = govern("test", "--engine", "opa", "policy_tests", "-v", "--run", "naming", "--threshold", "95")
+    assert (run.code, run.out) == (2, "FAIL: 1/2\n")
+    assert json.loads(record.read_text()) == [
+        "test",
+        "policies",
+        "policy_tests",
+        "--verbose",
+        "--run",
+        "naming",
+        "--coverage",
+        "--threshold",
+        "95",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("opa") is None, reason="no opa binary on PATH")
+def test_engine_opa_runs_the_real_opa_test(govern):
+    run = govern("test", "--engine", "opa", "policy_tests")
+    assert run.code == 0, run.out + run.err
+    assert re.search(r"^PASS: (\d+)/\1$", run.out, re.MULTILINE)
+
+
+# --- govern policies / govern explain ------------------------------------------------------------------
+
+
+def test_policies_json_lists_every_rule_with_its_annotation_fields(govern):
+    run = govern("policies", "--format", "json")
+    assert run.code == 0
+    rules = {r["id"]: r for r in run.json()["rules"]}
+    assert set(rules) == {r.id for r in load_library(REPO / "policies").rules}
+    assert rules["NAM-001"] == {
+        "id": "NAM-001",
+        "title": "Product names follow {domain}_{entity}",
+        "description": "A product's name starts with its domain and continues with the entity it serves, in "
+        "snake_case, so that anyone can tell from the name who owns a product and what it holds.",
+        "category": "naming",
+        "severity": "high",
+        "enforcement": "blocking",
+        "override": "params",
+        "params": {
+            "pattern": {
+                "type": "string",
+                "default": "^{domain}_[a-z][a-z0-9_]*$",
+                "description": "Regular expression for the name; {domain} stands for the product's domain.",
+            }
+        },
+        "effective_on": None,
+        "remediation": "Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.",
+        "examples": {"fail": "name: OrderItems (domain: orders)", "pass": "name: orders_order_items (domain: orders)"},
+        "package": "global.naming.product_name",
+        "file": RULE_FILE,
+        "line": _line_of(REPO / RULE_FILE, "package global.naming.product_name"),
+        "domain": None,
+    }
+    assert rules["ORDERS-001"]["domain"] == "orders"
+
+
+def test_policies_text_and_category_filter(govern):
+    run = govern("policies", "--category", "lineage")
+    assert run.code == 0
+    lines = run.out.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["LIN-001", "LIN-002", "LIN-003", "LIN-004", "LIN-005"]
+    assert lines[-1] == "5 rules: 5 global, 0 from domains"
+
+
+def test_the_published_standards_page_is_the_catalog(govern):
+    """docs/standards.md is `govern policies --format markdown`: regenerate it when a rule changes."""
+    run = govern("policies", "--format", "markdown")
+    assert run.code == 0
+    assert run.out == (REPO / "docs/standards.md").read_text()
+    for rule in load_library(REPO / "policies").rules:
+        assert f"\n### {rule.id}: " in run.out
+
+
+def test_explain_prints_what_a_domain_team_needs(govern):
+    run = govern("explain", "nam-001")
+    assert run.code == 0
+    line = _line_of(REPO / RULE_FILE, "package global.naming.product_name")
+    assert run.out == (
+        "NAM-001  Product names follow {domain}_{entity}\n"
+        "\n"
+        "category naming · severity high · enforcement blocking · global\n"
+        "override params: domains may set its parameters within the council's limits\n"
+        "\n"
+        "A product's name starts with its domain and continues with the entity it serves, in snake_case, so that "
+        "anyone can tell from the name who owns a product and what it holds.\n"
+        "\n"
+        "Parameters\n"
+        '  pattern (string, default "^{domain}_[a-z][a-z0-9_]*$")\n'
+        "    Regular expression for the name; {domain} stands for the product's domain.\n"
+        "\n"
+        "Remediation\n"
+        "  Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.\n"
+        "\n"
+        "Examples\n"
+        "  fails: name: OrderItems (domain: orders)\n"
+        "  passes: name: orders_order_items (domain: orders)\n"
+        "\n"
+        f"Defined in {RULE_FILE}:{line} (package global.naming.product_name)\n"
+        f"Tested in {RULE_TEST}\n"
+    )
+
+
+def test_explain_json_names_the_rules_tests(govern):
+    run = govern("explain", "STD-004", "--format", "json")
+    assert run.code == 0
+    data = run.json()
+    assert data["id"] == "STD-004" and data["tests"] == ["policy_tests/global/standard_fields/monitoring_test.rego"]
+    assert data["remediation"] and data["examples"]["fail"] and data["examples"]["pass"]
+
+
+def test_explain_an_unknown_rule_suggests_close_ids(govern):
+    run = govern("explain", "NAM-01")
+    assert run.code == 2
+    assert run.err == "error: no rule NAM-01 in policies; did you mean NAM-001, NAM-004, NAM-003?\n"
