@@ -32,6 +32,10 @@ class RegoTest:
     message: str = ""
     prints: list[str] = field(default_factory=list)
     duration_ns: int = 0
+    at: str = ""  # file:line of a failure: the test, or where evaluation stopped with an error
+
+    def __post_init__(self) -> None:
+        self.at = self.at or f"{self.file}:{self.line}"
 
     @property
     def id(self) -> str:
@@ -45,6 +49,7 @@ class RegoTest:
             "location": {"file": self.file, "line": self.line},
             "outcome": self.outcome,
             "message": self.message,
+            "at": self.at,
             "output": self.prints,
             "duration_ns": self.duration_ns,
         }
@@ -169,7 +174,9 @@ class RegoTestRun:
         except BaseException as e:  # noqa: BLE001
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
-            test.outcome, test.message = "error", str(rego_error(str(e), test.file))
+            error = rego_error(str(e), test.file)
+            test.outcome, test.message = "error", error.message.removeprefix("invalid Rego: ")
+            test.at = error.where if error.line else test.at
         else:
             if value is True:
                 test.outcome, test.message = "pass", ""

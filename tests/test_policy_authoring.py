@@ -92,6 +92,23 @@ def test_a_failure_shows_the_tests_print_output(govern, demo_copy):
     assert run.out.endswith("PASS: 0/1\nFAIL: 1/1\n")
 
 
+def test_a_test_that_stops_with_an_error_is_an_error_naming_where(govern, demo_copy):
+    test_file = demo_copy / "policy_tests/global/naming/erring_test.rego"
+    test_file.write_text(
+        'package global.naming.erring_test\n\ntest_replace_of_null if {\n\tx := {"a": null}\n\treplace(x.a, "a", "b") == "c"\n}\n'
+    )
+    run = govern("test", "--run", "erring", cwd=demo_copy)
+    assert run.code == 1
+    assert re.fullmatch(
+        r"policy_tests/global/naming/erring_test.rego:\n"
+        r"data.global.naming.erring_test.test_replace_of_null: ERROR \(\S+\)\n"
+        r"  policy_tests/global/naming/erring_test.rego:5: `replace` expects string argument. Got `null` instead\n"
+        + "-" * 80
+        + r"\nPASS: 0/1\nERROR: 1/1\n",
+        run.out,
+    ), run.out
+
+
 def test_run_selects_tests_by_regular_expression(govern):
     run = govern("test", "--run", r"product_name_test\.test_domain", "-v")
     assert run.code == 0

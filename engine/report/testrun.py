@@ -24,7 +24,7 @@ def _duration(ns: int) -> str:
 def _test_lines(test: RegoTest) -> list[str]:
     lines = [f"{test.id}: {click.style(test.outcome.upper(), fg=STYLE[test.outcome])} ({_duration(test.duration_ns)})"]
     if test.outcome != "pass":
-        lines.append(f"  {test.file}:{test.line}: {clean(test.message)}")
+        lines.append(f"  {test.at}: {clean(test.message)}")
         lines.extend(f"  print: {clean(p)}" for p in test.prints)
     return lines
 
