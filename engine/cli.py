@@ -61,6 +61,27 @@ def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--engine and --opa-url."""
+    from engine.backends import ENGINES
+
+    command = click.option(
+        "--opa-url",
+        "opa_urls",
+        multiple=True,
+        metavar="URL",
+        help="OPA server for --engine opa (repeatable: products are spread over the servers).",
+    )(command)
+    return click.option(
+        "--engine",
+        "engine_name",
+        type=click.Choice(ENGINES),
+        default="embedded",
+        show_default=True,
+        help="embedded (regorus), opa (OPA servers, or an opa binary on PATH), reference (the OPA Go library).",
+    )(command)
+
+
 def lineage_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
@@ -144,7 +165,7 @@ def main() -> None:
     show_default=True,
     help="Exit 1 when an open finding is at or above this enforcement.",
 )
-@click.option("--engine", "engine_name", type=click.Choice(["embedded"]), default="embedded", show_default=True)
+@engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
 @lineage_options
 @handles_errors
@@ -157,6 +178,7 @@ def check(
     output: Path | None,
     fail_on: str,
     engine_name: str,
+    opa_urls: tuple[str, ...],
     now: datetime,
     dbt_manifests: tuple[Path, ...],
     openlineage: tuple[Path, ...],
@@ -173,7 +195,7 @@ def check(
 
     settings = load_settings(policies, governance, mesh)
     report, _ = _evaluate(
-        "check", settings, list(paths), settings.mesh, engine_name, now, (dbt_manifests, openlineage, lineage_map)
+        "check", settings, list(paths), settings.mesh, (engine_name, opa_urls), now, (dbt_manifests, openlineage, lineage_map)
     )
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
@@ -233,7 +255,7 @@ def _write(output: Path, text: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
 @click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="blocking", show_default=True)
-@click.option("--engine", "engine_name", type=click.Choice(["embedded"]), default="embedded", show_default=True)
+@engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
 @click.option(
     "--store", type=click.Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
@@ -250,6 +272,7 @@ def audit(
     output: Path | None,
     fail_on: str,
     engine_name: str,
+    opa_urls: tuple[str, ...],
     now: datetime,
     store: Path | None,
     no_store: bool,
@@ -271,7 +294,7 @@ def audit(
     if root is None:
         raise UsageError("no mesh: give MESH or set mesh in govern.toml")
     imports = (dbt_manifests, openlineage, lineage_map)
-    report, found_mesh = _evaluate("audit", settings, [root], root, engine_name, now, imports, whole_mesh=True)
+    report, found_mesh = _evaluate("audit", settings, [root], root, (engine_name, opa_urls), now, imports, whole_mesh=True)
     if found_mesh is not None:
         report.lineage = graph_model(found_mesh)
     if not no_store:
@@ -285,7 +308,7 @@ def _evaluate(
     settings: Any,
     paths: list[Path],
     mesh_root: Path | None,
-    engine_name: str,
+    engine_spec: tuple[str, tuple[str, ...]],
     now: datetime,
     imports: tuple[tuple[Path, ...], tuple[Path, ...], Path | None],
     whole_mesh: bool = False,
@@ -303,13 +326,16 @@ def _evaluate(
     library = load_library(settings.policies)
     gov = load_governance(settings.governance)
     ensure_valid(library, gov, now)
-    engine = make_engine(engine_name)
     found_mesh, targets = check_targets(paths, mesh_root)
     dbt_manifests, openlineage, lineage_map = imports
     import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
-    evaluator = Evaluator(library, gov, engine, found_mesh, now)
-    with _progress(len(targets) if whole_mesh else 0) as advance:
-        outcome = evaluator.run(targets, progress=advance, whole_mesh=whole_mesh)
+    engine = make_engine(*engine_spec)
+    try:
+        evaluator = Evaluator(library, gov, engine, found_mesh, now)
+        with _progress(len(targets) if whole_mesh else 0) as advance:
+            outcome = evaluator.run(targets, progress=advance, whole_mesh=whole_mesh)
+    finally:
+        engine.close()
     report = build_report(
         command=command,
         now=now,
@@ -622,6 +648,34 @@ def explain(rule_id: str, policies: str | None, fmt: str) -> None:
     if settings.policy_tests.is_dir():
         tests = tests_of(rule, load_tests(settings.policies, [settings.policy_tests]).references())
     click.echo(render_explain(rule, fmt, tests), nl=False)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--products", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--domains", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--policies", metavar="DIR", help="Policy library the mesh is checked with (default: from govern.toml).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day waivers are dated from (default: today); with the seed, it fixes the output.",
+)
+@handles_errors
+def generate(out: Path, products: int, domains: int, seed: int, policies: str | None, as_of: datetime | None) -> None:
+    """Write a synthetic mesh of PRODUCTS products into OUT, a new repository root (govern.toml, governance/, mesh/).
+
+    About 30 columns per contract, lineage within and across domains, a third of the products with
+    deliberate violations, half of the waivable ones waived. Then: cd OUT && govern audit.
+    """
+    from engine.config import load_settings
+    from engine.generate import generate as write_mesh
+
+    day = as_of.date() if as_of else datetime.now(UTC).date()
+    counts = write_mesh(out, products, domains, seed, load_settings(policies).policies, day)
+    violations = ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()) if "-" in rule)
+    click.echo(f"wrote {products} products in {min(domains, products)} domains to {out}")
+    click.echo(f"deliberate violations: {violations or 'none'}; waivers: {counts['waivers']}")
 
 
 @main.group()

@@ -18,6 +18,21 @@ CORPORA = REPO.parent / "shared" / "corpora"
 DEMO = REPO / "examples" / "mesh"
 
 
+REFERENCE_INSTALL = "pip install --ignore-requires-python opa-golib-python-bindings==0.4.4"
+
+
+def require_reference() -> None:
+    """Skip when the reference engine (the OPA Go library) is not installed; fail instead under
+    GOVERN_REQUIRE_REFERENCE=1, which scripts/test sets, so CI cannot skip the parity tests."""
+    try:
+        import opa_bindings  # noqa: F401
+    except ImportError:
+        message = f"the reference engine is not installed ({REFERENCE_INSTALL})"
+        if os.environ.get("GOVERN_REQUIRE_REFERENCE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @dataclass
 class Run:
     code: int

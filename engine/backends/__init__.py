@@ -1,11 +1,27 @@
-"""Policy engines: the small protocol every backend implements, and how to pick one."""
+"""Policy engines: the small protocol every backend implements, and how to pick one.
+
+- ``embedded`` (default): regorus in-process (:mod:`engine.backends.embedded`);
+- ``opa``: one or more OPA servers over the REST API, or an ``opa`` binary started for the run
+  (:mod:`engine.backends.opa`);
+- ``reference``: the OPA Go library in-process, through ``opa-golib-python-bindings``
+  (:mod:`engine.backends.reference`), to prove that the rules mean the same under real OPA.
+
+The OPA-based backends evaluate every rule of a product in one query through a generated *entry*
+module (:func:`entry_module`); when that query fails because one rule errs, they evaluate the rules
+one by one so only the erring rule is marked ``error``, as the embedded engine does.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.errors import UsageError
+
+ENGINES = ["embedded", "opa", "reference"]
+ENTRY_PREFIX = "govern_run"
 
 
 @dataclass
@@ -15,6 +31,9 @@ class RuleError:
     message: str
 
 
+Results = dict[str, list[Any] | RuleError]
+
+
 class PolicyEngine(Protocol):
     name: str
     version: str
@@ -22,13 +41,56 @@ class PolicyEngine(Protocol):
     def load(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
         """Load Rego modules (file, source) and the data document once per run."""
 
-    def evaluate(self, document: str, packages: list[str]) -> dict[str, list[Any] | RuleError]:
+    def evaluate(self, document: str, packages: list[str]) -> Results:
         """Evaluate ``data.<package>.deny`` of each package against one JSON input document."""
 
+    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+        """:meth:`evaluate` for many documents, results in the same order (backends may run them concurrently)."""
 
-def make_engine(name: str) -> PolicyEngine:
+    def close(self) -> None:
+        """Release what the engine holds (servers it started, connections)."""
+
+
+class Sequential:
+    """``evaluate_many`` and ``close`` for backends that evaluate one document at a time."""
+
+    def evaluate(self, document: str, packages: list[str]) -> Results:
+        raise NotImplementedError
+
+    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+        return [self.evaluate(document, packages) for document, packages in requests]
+
+    def close(self) -> None:
+        return None
+
+
+def entry_module(packages: list[str]) -> tuple[str, str]:
+    """A module whose ``results`` object maps each package to its ``deny`` set: one query per product."""
+    digest = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
+    package = f"{ENTRY_PREFIX}.e{digest}"
+    lines = [f"package {package}", ""]
+    lines += [f'results["{p}"] := data.{p}.deny' for p in sorted(packages)]
+    return package, "\n".join(lines) + "\n"
+
+
+def library_order(modules: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Helpers (``policies/global/lib``) first: OPA compiles each module against those already loaded."""
+    return sorted(modules, key=lambda m: (0 if "/lib/" in m[0].replace("\\", "/") else 1, m[0]))
+
+
+def make_engine(name: str, opa_urls: Sequence[str] = ()) -> PolicyEngine:
+    if opa_urls and name != "opa":
+        raise UsageError("--opa-url needs --engine opa")
     if name == "embedded":
         from engine.backends.embedded import EmbeddedEngine
 
         return EmbeddedEngine()
-    raise UsageError(f"engine {name!r} is not available yet; use --engine embedded")
+    if name == "reference":
+        from engine.backends.reference import ReferenceEngine
+
+        return ReferenceEngine()
+    if name == "opa":
+        from engine.backends.opa import OpaServerEngine
+
+        return OpaServerEngine.for_urls(list(opa_urls))
+    raise UsageError(f"unknown engine {name!r}: use one of {', '.join(ENGINES)}")

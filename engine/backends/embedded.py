@@ -16,7 +16,7 @@ os.environ["RUST_BACKTRACE"] = "0"
 
 import regorus  # noqa: E402  (must come after RUST_BACKTRACE is set)
 
-from engine.backends import RuleError  # noqa: E402
+from engine.backends import RuleError, Sequential  # noqa: E402
 
 MAX_COLUMNS = 100_000
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -29,7 +29,7 @@ def new_engine() -> regorus.Engine:
     return engine
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(Sequential):
     name = "embedded"
 
     def __init__(self) -> None:
