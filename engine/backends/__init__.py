@@ -68,8 +68,9 @@ def entry_module(packages: list[str]) -> tuple[str, str]:
     """A module whose ``results`` object maps each package to its ``deny`` set: one query per product."""
     digest = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
     package = f"{ENTRY_PREFIX}.e{digest}"
-    lines = [f"package {package}", ""]
-    lines += [f'results["{p}"] := data.{p}.deny' for p in sorted(packages)]
+    lines = [f"package {package}", "", "results := {"]
+    lines += [f'\t"{p}": data.{p}.deny,' for p in sorted(packages)]
+    lines.append("}")
     return package, "\n".join(lines) + "\n"
 
 
