@@ -62,9 +62,16 @@ def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--engine and --opa-url."""
+    """--engine, --opa-url and --jobs."""
     from engine.backends import ENGINES
 
+    command = click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Worker processes that parse files and evaluate rules (default: the number of cores).",
+    )(command)
     command = click.option(
         "--opa-url",
         "opa_urls",
@@ -179,6 +186,7 @@ def check(
     fail_on: str,
     engine_name: str,
     opa_urls: tuple[str, ...],
+    jobs: int | None,
     now: datetime,
     dbt_manifests: tuple[Path, ...],
     openlineage: tuple[Path, ...],
@@ -195,7 +203,13 @@ def check(
 
     settings = load_settings(policies, governance, mesh)
     report, _ = _evaluate(
-        "check", settings, list(paths), settings.mesh, (engine_name, opa_urls), now, (dbt_manifests, openlineage, lineage_map)
+        "check",
+        settings,
+        list(paths),
+        settings.mesh,
+        (engine_name, opa_urls, jobs),
+        now,
+        (dbt_manifests, openlineage, lineage_map),
     )
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
@@ -273,6 +287,7 @@ def audit(
     fail_on: str,
     engine_name: str,
     opa_urls: tuple[str, ...],
+    jobs: int | None,
     now: datetime,
     store: Path | None,
     no_store: bool,
@@ -294,7 +309,7 @@ def audit(
     if root is None:
         raise UsageError("no mesh: give MESH or set mesh in govern.toml")
     imports = (dbt_manifests, openlineage, lineage_map)
-    report, found_mesh = _evaluate("audit", settings, [root], root, (engine_name, opa_urls), now, imports, whole_mesh=True)
+    report, found_mesh = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, whole_mesh=True)
     if found_mesh is not None:
         report.lineage = graph_model(found_mesh)
     if not no_store:
@@ -308,7 +323,7 @@ def _evaluate(
     settings: Any,
     paths: list[Path],
     mesh_root: Path | None,
-    engine_spec: tuple[str, tuple[str, ...]],
+    engine_spec: tuple[str, tuple[str, ...], int | None],
     now: datetime,
     imports: tuple[tuple[Path, ...], tuple[Path, ...], Path | None],
     whole_mesh: bool = False,
@@ -319,6 +334,7 @@ def _evaluate(
     from engine.gather.targets import check_targets
     from engine.governance import load_governance
     from engine.model import EngineInfo
+    from engine.parallel import Workers, default_jobs
     from engine.policy.federation import ensure_valid
     from engine.policy.library import load_library
     from engine.report.build import build_report
@@ -326,16 +342,21 @@ def _evaluate(
     library = load_library(settings.policies)
     gov = load_governance(settings.governance)
     ensure_valid(library, gov, now)
-    found_mesh, targets = check_targets(paths, mesh_root)
-    dbt_manifests, openlineage, lineage_map = imports
-    import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
-    engine = make_engine(*engine_spec)
-    try:
-        evaluator = Evaluator(library, gov, engine, found_mesh, now)
-        with _progress(len(targets) if whole_mesh else 0) as advance:
-            outcome = evaluator.run(targets, progress=advance, whole_mesh=whole_mesh)
-    finally:
-        engine.close()
+    engine_name, opa_urls, jobs = engine_spec
+    with Workers(jobs or default_jobs()) as workers:
+        workers.configure([(m.file, m.source) for m in library.modules], gov.data())
+        found_mesh, targets = check_targets(paths, mesh_root, workers)
+        dbt_manifests, openlineage, lineage_map = imports
+        import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
+        # Only the embedded engine evaluates in the workers: OPA servers have their own concurrency,
+        # and the OPA Go library must not be forked after it is loaded.
+        engine = make_engine(engine_name, opa_urls, workers if engine_name == "embedded" else None)
+        try:
+            evaluator = Evaluator(library, gov, engine, found_mesh, now)
+            with _progress(len(targets) if whole_mesh else 0) as advance:
+                outcome = evaluator.run(targets, progress=advance, whole_mesh=whole_mesh)
+        finally:
+            engine.close()
     report = build_report(
         command=command,
         now=now,

@@ -51,3 +51,22 @@ def test_generate_refuses_a_folder_that_is_not_empty(govern, tmp_path):
     assert run.code == 2
     assert "is not empty" in run.err
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_parallel_workers_give_the_same_report_and_keep_file_and_line(govern, tmp_path):
+    """300 products: above engine.parallel.MIN_ITEMS, so --jobs 2 parses and evaluates in worker processes."""
+    out = tmp_path / "mesh-root"
+    assert govern("generate", str(out), "--seed", "8", *ARGS).code == 0
+    broken = sorted((out / "mesh").rglob("dataproduct.yaml"))[5]
+    broken.write_text(broken.read_text().replace("kind: DataProduct", "kind: DataProduct\nkind: Twice", 1))
+    reports = {}
+    for jobs in ("1", "2"):
+        run = govern("audit", "--no-store", "--jobs", jobs, "--now", "2026-11-21T09:00:00Z", "--format", "json", cwd=out)
+        assert run.code == 3
+        reports[jobs] = run.json()
+    one, two = reports["1"], reports["2"]
+    assert sorted(map(str, one["findings"])) == sorted(map(str, two["findings"]))
+    assert one["products"] == two["products"] and one["errors"] == two["errors"]
+    shown = str(broken.relative_to(out))
+    errors = [e for p in two["products"] for e in p["errors"]]
+    assert errors == [f"{shown}:2: duplicate key 'kind' (first on line 1)"], errors

@@ -79,13 +79,14 @@ def library_order(modules: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(modules, key=lambda m: (0 if "/lib/" in m[0].replace("\\", "/") else 1, m[0]))
 
 
-def make_engine(name: str, opa_urls: Sequence[str] = ()) -> PolicyEngine:
+def make_engine(name: str, opa_urls: Sequence[str] = (), workers: Any = None) -> PolicyEngine:
+    """The engine ``name``; ``workers`` (engine.parallel.Workers) spread the embedded engine over processes."""
     if opa_urls and name != "opa":
         raise UsageError("--opa-url needs --engine opa")
     if name == "embedded":
         from engine.backends.embedded import EmbeddedEngine
 
-        return EmbeddedEngine()
+        return EmbeddedEngine(workers)
     if name == "reference":
         from engine.backends.reference import ReferenceEngine
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
@@ -16,7 +17,8 @@ os.environ["RUST_BACKTRACE"] = "0"
 
 import regorus  # noqa: E402  (must come after RUST_BACKTRACE is set)
 
-from engine.backends import RuleError, Sequential  # noqa: E402
+from engine.backends import Results, RuleError, Sequential  # noqa: E402
+from engine.parallel import Workers  # noqa: E402
 
 MAX_COLUMNS = 100_000
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -32,9 +34,17 @@ def new_engine() -> regorus.Engine:
 class EmbeddedEngine(Sequential):
     name = "embedded"
 
-    def __init__(self) -> None:
+    def __init__(self, workers: Workers | None = None) -> None:
         self.version = f"regorus {version('gordon-to-regorus')}"
         self._engine = new_engine()
+        self._workers = workers
+
+    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+        if self._workers is not None:
+            answers = self._workers.evaluate(requests)
+            if answers is not None:
+                return answers
+        return super().evaluate_many(requests)
 
     def load(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
         for file, source in modules:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
-from engine.config import display
 from engine.errors import LoadError
-from engine.gather.contracts import LoadedContract, load_contract
-from engine.gather.descriptors import LoadedProduct, load_descriptor
+from engine.gather.contracts import LoadedContract
+from engine.gather.descriptors import LoadedProduct
 from engine.gather.imported import ImportedEdge
-from engine.gather.yamlsrc import load_file
 from engine.model import ColumnLineage, ColumnSource, DownstreamFact, Lineage, SchemaObject, UpstreamFact
+from engine.parallel import Workers, load_one
 
 DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}
 ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
@@ -247,18 +247,29 @@ def _resolve(entry: str, keyed: list[tuple[str, str, str | None, SchemaObject]])
     return found
 
 
-def _load(path: Path, loader):  # type: ignore[no-untyped-def]
-    return loader(load_file(path, display(path)))
-
-
-def load_mesh(root: Path, product_files: list[Path] | None = None, contract_files: list[Path] | None = None) -> Mesh:
-    """Load every product and contract below ``root`` and link them."""
+def load_mesh(
+    root: Path,
+    product_files: list[Path] | None = None,
+    contract_files: list[Path] | None = None,
+    workers: Workers | None = None,
+) -> Mesh:
+    """Load every product and contract below ``root`` and link them (files parsed by ``workers`` when given)."""
     if product_files is None or contract_files is None:
         product_files, contract_files = discover(root)
     mesh = Mesh(root=root)
+    items = [(p, "contract") for p in contract_files] + [(p, "product") for p in product_files]
+    loaded_all = list(workers.map(load_one, items) if workers is not None else map(load_one, items))
+    parsed = {path: value for (path, _), value in zip(items, loaded_all, strict=True)}
+
+    def take(path: Path) -> Any:
+        value = parsed.pop(path)
+        if isinstance(value, tuple):
+            raise LoadError(value[1], value[2], value[3])
+        return value
+
     for path in contract_files:
         try:
-            loaded = _load(path, load_contract)
+            loaded = take(path)
         except LoadError as e:
             mesh.failures.append(Failure(path, e))
             continue
@@ -275,7 +286,7 @@ def load_mesh(root: Path, product_files: list[Path] | None = None, contract_file
             mesh.contracts[cid] = loaded
     for path in product_files:
         try:
-            loaded_product = _load(path, load_descriptor)
+            loaded_product = take(path)
         except LoadError as e:
             mesh.failures.append(Failure(path, e))
             continue

@@ -18,6 +18,7 @@ from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.mesh import Mesh, file_kind, load_mesh
 from engine.gather.yamlsrc import load_file
+from engine.parallel import Workers
 
 CONTRACT_RULES = {"contracts"}
 
@@ -90,7 +91,7 @@ def error_target(path: Path, error: LoadError) -> Target:
     return Target(id=shown, name=shown, domain=None, source=shown, errors=[str(error)])
 
 
-def check_targets(paths: list[Path], mesh_root: Path | None) -> tuple[Mesh | None, list[Target]]:
+def check_targets(paths: list[Path], mesh_root: Path | None, workers: Workers | None = None) -> tuple[Mesh | None, list[Target]]:
     resolved = [_abs(p) for p in paths]
     configured = _abs(mesh_root) if mesh_root else None
     targets: list[Target] = []
@@ -111,7 +112,7 @@ def check_targets(paths: list[Path], mesh_root: Path | None) -> tuple[Mesh | Non
     if product_paths:
         roots = {configured if configured and _inside(p, configured) else (p if p.is_dir() else p.parent) for p in product_paths}
         root = configured if configured in roots else _common(roots)
-        mesh = load_mesh(root)
+        mesh = load_mesh(root, workers=workers)
         targets.extend(_select(mesh, product_paths))
     for path in contract_files:
         try:

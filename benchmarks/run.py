@@ -1,0 +1,167 @@
+"""The performance benchmark: generated meshes, govern check and govern audit, against a floor.
+
+    python benchmarks/run.py                      # sizes 1000, 10000, 100000
+    python benchmarks/run.py --sizes 1000,10000   # a quicker run
+
+For each size it generates a mesh (govern generate, seed 1) and measures, each in a process of its
+own, wall time and the peak resident memory of the largest process:
+
+- ``govern audit`` of the whole mesh (no history store, JSON report to /dev/null), with --jobs N;
+- ``govern check`` of one product of that mesh (the whole process, start-up included);
+- the floor: the same descriptor and contract files read and parsed (PyYAML's C loader) and the same
+  policies evaluated with the raw embedded engine in a minimal loop, over the same number of
+  processes (forked after the policies are loaded). The floor's input document is the parsed files
+  as they are, without govern's lineage, locations or parameters.
+
+It prints one table: products/s, memory and the ratio of audit time to the floor, plus ``govern
+check`` of one demo product. Nothing here is asserted: the numbers are for people to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOVERN = [sys.executable, "-m", "engine"]
+
+
+def measure(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MiB (largest process of the tree) and exit code of one command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        raise SystemExit(f"{' '.join(argv)} exited {process.returncode}: {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, process.returncode
+
+
+# --- the floor -------------------------------------------------------------------------------------
+
+_engine = None
+_queries: list[str] = []
+
+
+def _floor_start(policies: list[tuple[str, str]], queries: list[str]) -> None:
+    global _engine, _queries
+    import regorus
+
+    _engine = regorus.Engine()
+    _engine.set_policy_length_config(max_col=100_000, max_file_bytes=4 * 1024 * 1024, max_lines=100_000)
+    for file, source in policies:
+        _engine.add_policy(file, source)
+    _queries = queries
+
+
+def _floor_one(folder: str) -> int:
+    import yaml
+
+    product, contracts = None, []
+    for path in sorted(Path(folder).iterdir()):
+        data = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
+        if path.name.endswith(".odcs.yaml"):
+            contracts.append(data)
+        else:
+            product = data
+    _engine.set_input_json(json.dumps({"product": product, "contracts": contracts, "params": {}}))
+    for query in _queries:
+        try:
+            _engine.eval_rule_as_json(query)
+        except BaseException:  # noqa: BLE001 - the floor only counts the work
+            pass
+    return 1
+
+
+def floor(mesh: Path, jobs: int) -> float:
+    """Seconds to parse every product folder and evaluate every global rule, over ``jobs`` processes."""
+    sys.path.insert(0, str(REPO))
+    from engine.policy.library import load_library
+
+    library = load_library(REPO / "policies")
+    policies = [(m.file, m.source) for m in library.modules]
+    queries = [f"data.{r.package}.deny" for r in library.rules if r.domain is None]
+    folders = sorted(str(p.parent) for p in mesh.rglob("dataproduct.yaml"))
+    started = time.perf_counter()
+    if jobs == 1:
+        _floor_start(policies, queries)
+        done = sum(map(_floor_one, folders))
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs, _floor_start, (policies, queries)) as pool:
+            done = sum(pool.imap_unordered(_floor_one, folders, chunksize=16))
+    assert done == len(folders)
+    return time.perf_counter() - started
+
+
+def _floor_main(mesh: str, jobs: int) -> None:
+    print(json.dumps({"seconds": floor(Path(mesh), jobs)}))
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated product counts")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)), help="processes (default: cores)")
+    parser.add_argument("--workdir", type=Path, help="where the meshes go (default: a temporary folder, removed after)")
+    parser.add_argument("--floor-only", nargs=2, metavar=("MESH", "JOBS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor_only:
+        _floor_main(args.floor_only[0], int(args.floor_only[1]))
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="govern-bench-"))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; --jobs {args.jobs}")
+    rows = []
+    demo_check, _, _ = measure([*GOVERN, "check", "examples/mesh/orders/order_items"], REPO)
+    for size in sizes:
+        root = workdir / f"mesh-{size}"
+        if not (root / "govern.toml").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            generated, _, _ = measure(
+                [*GOVERN, "generate", str(root), "--products", str(size), "--domains", "12", "--seed", "1"], REPO
+            )
+            print(f"generated {size} products in {generated:.1f} s", flush=True)
+        audit, audit_mb, _ = measure(
+            [*GOVERN, "audit", "--no-store", "--jobs", str(args.jobs), "--format", "json", "--output", os.devnull], root
+        )
+        one = sorted((root / "mesh").rglob("dataproduct.yaml"))[size // 2].parent
+        check, check_mb, _ = measure([*GOVERN, "check", str(one)], root)
+        floor_out = subprocess.run(
+            [sys.executable, __file__, "--floor-only", str(root / "mesh"), str(args.jobs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        floor_s = json.loads(floor_out.stdout)["seconds"]
+        rows.append((size, audit, size / audit, audit_mb, floor_s, size / floor_s, audit / floor_s, check, check_mb))
+        print(f"measured {size}", flush=True)
+    print()
+    print(
+        f"{'products':>9} {'audit s':>8} {'prod/s':>8} {'peak MiB':>9} {'floor s':>8} {'floor p/s':>9} "
+        f"{'x floor':>8} {'check 1 s':>9} {'check MiB':>9}"
+    )
+    for size, audit, rate, mb, floor_s, floor_rate, ratio, check, check_mb in rows:
+        print(
+            f"{size:>9} {audit:>8.2f} {rate:>8.0f} {mb:>9.0f} {floor_s:>8.2f} {floor_rate:>9.0f} "
+            f"{ratio:>8.2f} {check:>9.2f} {check_mb:>9.0f}"
+        )
+    print(f"govern check of one demo product (examples/mesh/orders/order_items): {demo_check:.2f} s")
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Worker processes for ``--jobs N``: parse the mesh's files and evaluate input documents in parallel.
+
+The workers are forked (the embedded interpreter is single-threaded, so threads give no speed-up)
+and each loads its own embedded engine with the run's policies and data when it starts. The
+parent gathers, builds input documents and turns results into findings; the workers do the two
+costly steps: YAML parsing with line tracking, and Rego evaluation. Small runs (fewer than
+:data:`MIN_ITEMS` files or documents) stay in the parent, so ``govern check`` of one product never
+pays for starting workers.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+MIN_ITEMS = 64
+CHUNK = 8
+
+_engine: Any = None
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _start(modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
+    global _engine
+    from engine.backends.embedded import EmbeddedEngine
+
+    _engine = EmbeddedEngine()
+    _engine.load(modules, data)
+
+
+def _evaluate(request: tuple[str, list[str]]) -> Any:
+    return _engine.evaluate(*request)
+
+
+def load_one(item: tuple[Path, str]) -> Any:
+    """Load a contract or descriptor; a LoadError comes back as a tuple (exceptions lose file and line in a pickle)."""
+    from engine.errors import LoadError
+    from engine.gather.contracts import load_contract
+    from engine.gather.descriptors import load_descriptor
+    from engine.gather.yamlsrc import load_file
+
+    path, kind = item
+    from engine.config import display
+
+    try:
+        return (load_contract if kind == "contract" else load_descriptor)(load_file(path, display(path)))
+    except LoadError as e:
+        return ("error", e.message, e.file, e.line)
+
+
+class Workers:
+    """A pool of forked workers; ``map`` falls back to the parent for small inputs or ``jobs == 1``."""
+
+    def __init__(self, jobs: int):
+        self.jobs = jobs
+        self._pool: Any = None
+        self._start_args: tuple[list[tuple[str, str]], dict[str, Any]] = ([], {})
+
+    def configure(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
+        """The policies and data each worker loads (before the pool starts)."""
+        self._start_args = (modules, data)
+
+    def map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]:
+        if self.jobs <= 1 or len(items) < MIN_ITEMS:
+            return map(function, items)
+        if self._pool is None:
+            # The pool's threads must never run the garbage collector: an embedded engine (a
+            # thread-bound Rust object) collected there cannot be dropped. Collect now, on this
+            # thread, and pause automatic collection while the pool lives.
+            gc.collect()
+            gc.disable()
+            context = multiprocessing.get_context("fork")
+            self._pool = context.Pool(self.jobs, initializer=_start, initargs=self._start_args)
+        return self._pool.imap(function, items, chunksize=CHUNK)
+
+    def evaluate(self, requests: Sequence[tuple[str, list[str]]]) -> list[Any] | None:
+        """Evaluate in the workers, or None when the batch is small enough for the parent."""
+        if self.jobs <= 1 or len(requests) < MIN_ITEMS:
+            return None
+        return list(self.map(_evaluate, requests))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+            gc.enable()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None and exc[0] is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+            gc.enable()
+        self.close()
