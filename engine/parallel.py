@@ -41,14 +41,13 @@ def _evaluate(request: tuple[str, list[str]]) -> Any:
 
 def load_one(item: tuple[Path, str]) -> Any:
     """Load a contract or descriptor; a LoadError comes back as a tuple (exceptions lose file and line in a pickle)."""
+    from engine.config import display
     from engine.errors import LoadError
     from engine.gather.contracts import load_contract
     from engine.gather.descriptors import load_descriptor
     from engine.gather.yamlsrc import load_file
 
     path, kind = item
-    from engine.config import display
-
     try:
         return (load_contract if kind == "contract" else load_descriptor)(load_file(path, display(path)))
     except LoadError as e:
