@@ -11,7 +11,6 @@ pays for starting workers.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -70,6 +69,8 @@ class Workers:
         if self.jobs <= 1 or len(items) < MIN_ITEMS:
             return map(function, items)
         if self._pool is None:
+            import multiprocessing  # here, not at the top: a small check never starts workers
+
             # The pool's threads must never run the garbage collector: an embedded engine (a
             # thread-bound Rust object) collected there cannot be dropped. Collect now, on this
             # thread, and pause automatic collection while the pool lives.

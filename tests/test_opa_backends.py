@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from engine.backends.opa import free_port
 from engine.cli import main
 
 from .conftest import REPO, require_reference
@@ -81,12 +81,6 @@ def standin() -> Iterator:
         yield server
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- --engine opa --opa-url ------------------------------------------------------------------------
 
 
@@ -121,7 +115,7 @@ def test_a_server_that_stays_unavailable_stops_the_run(govern, standin):
 
 
 def test_an_unreachable_server_is_named(govern):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     run = check(govern, "--engine", "opa", "--opa-url", url)
     assert run.code == 3
     assert run.err == f"error: cannot reach the OPA server at {url}\n"
