@@ -44,7 +44,7 @@ _product_exposure(level) := {sprintf("the product is classified %q", [cls]) |
 	classification.at_least(cls, level)
 }
 
-_column_exposure(port, level) := {sprintf("column %s in %s is classified %q", [columns.resource(col), col.contract.id, cls]) |
+_column_exposure(port, level) := {sprintf("column %s in %s is classified %q", [columns.resource(col.object, col.column), col.contract.id, cls]) |
 	some col in columns.columns
 	port.name in col.contract.ports
 	cls := col.column.classification

@@ -18,12 +18,16 @@
 #     pass: "properties: [{name: customer_email, classification: restricted}]"
 package global.classification.columns_classified
 
+import data.global.lib.classification
 import data.global.lib.columns
 import data.global.lib.result
 import data.global.lib.values
 
-deny contains result.contract_fail(col.contract, msg, col.column.path, columns.resource(col)) if {
-	some col in columns.columns
-	values.empty(object.get(col.column, "classification", null))
-	msg := sprintf("column %s in %s has no classification", [values.show(col.column.name), col.contract.id])
+deny contains result.contract_fail(c, msg, p.path, columns.resource(o, p)) if {
+	some c in input.contracts
+	some o in c.objects
+	some p in o.properties
+	not classification.ranks[p.classification]
+	values.empty(object.get(p, "classification", null))
+	msg := sprintf("column %s in %s has no classification", [values.show(p.name), c.id])
 }

@@ -24,14 +24,16 @@ import data.global.lib.columns
 import data.global.lib.result
 import data.global.lib.values
 
-deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
-	some col in columns.columns
-	cls := object.get(col.column, "classification", null)
+deny contains result.contract_fail(c, msg, path, columns.resource(o, p)) if {
+	some c in input.contracts
+	some o in c.objects
+	some p in o.properties
+	cls := p.classification
+	not classification.ranks[cls]
 	not values.empty(cls)
-	not classification.known(cls)
-	path := sprintf("%s.classification", [col.column.path])
+	path := sprintf("%s.classification", [p.path])
 	msg := sprintf("column %s in %s has unknown classification %s; use one of %s", [
-		values.show(col.column.name), col.contract.id, values.show(cls), _levels,
+		values.show(p.name), c.id, values.show(cls), _levels,
 	])
 }
 

@@ -32,26 +32,24 @@ import data.global.lib.columns
 import data.global.lib.result
 import data.global.lib.values
 
-deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
-	some col in columns.columns
-	tags := _pii_tags(col.column)
+deny contains result.contract_fail(c, msg, path, columns.resource(o, p)) if {
+	some c in input.contracts
+	some o in c.objects
+	some p in o.properties
+	is_array(p.tags)
+	tags := {t | some t in p.tags; is_string(t); lower(t) in _pii}
 	count(tags) > 0
 	min_level := input.params["CLS-004"].min_level
-	cls := object.get(col.column, "classification", null)
+	cls := object.get(p, "classification", null)
 	problem := _problem(cls, min_level)
-	path := sprintf("%s.classification", [col.column.path])
+	path := sprintf("%s.classification", [p.path])
 	msg := sprintf("column %s in %s is tagged %s but %s; it must be classified %s or higher", [
-		values.show(col.column.name), col.contract.id, concat(", ", tags), problem, min_level,
+		values.show(p.name), c.id, concat(", ", tags), problem, min_level,
 	])
 }
 
 # The column's tags that mark personal data.
-_pii_tags(column) := {t |
-	some t in values.items(object.get(column, "tags", null))
-	is_string(t)
-	some p in input.params["CLS-004"].pii_tags
-	lower(t) == lower(p)
-}
+_pii := {lower(p) | some p in input.params["CLS-004"].pii_tags; is_string(p)}
 
 _problem(cls, _) := "has no classification" if values.empty(cls)
 

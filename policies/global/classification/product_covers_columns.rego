@@ -24,14 +24,15 @@ import data.global.lib.columns
 import data.global.lib.result
 import data.global.lib.values
 
-deny contains result.fail_on(msg, "classification", columns.resource(col)) if {
+deny contains result.fail_on(msg, "classification", columns.resource(o, p)) if {
 	product_cls := input.product.classification
-	classification.known(product_cls)
-	some col in columns.columns
-	cls := object.get(col.column, "classification", null)
-	classification.known(cls)
-	classification.rank(cls) > classification.rank(product_cls)
+	product_rank := classification.ranks[product_cls]
+	some c in input.contracts
+	some o in c.objects
+	some p in o.properties
+	cls := p.classification
+	classification.ranks[cls] > product_rank
 	msg := sprintf("product is classified %q but column %s in %s is classified %q", [
-		product_cls, values.show(col.column.name), col.contract.id, cls,
+		product_cls, values.show(p.name), c.id, cls,
 	])
 }

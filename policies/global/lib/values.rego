@@ -16,11 +16,7 @@ show(v) := sprintf("%q", [v]) if is_string(v)
 show(v) := sprintf("%v", [v]) if not is_string(v)
 
 # Missing, null, blank text, or an empty list or object.
-empty(v) if v == null
-
-empty(v) if v == []
-
-empty(v) if v == {}
+empty(v) if v in {null, [], {}}
 
 empty(v) if {
 	is_string(v)

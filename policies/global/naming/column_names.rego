@@ -25,14 +25,16 @@ package global.naming.column_names
 import data.global.lib.columns
 import data.global.lib.result
 
-deny contains result.contract_fail(col.contract, msg, path, columns.resource(col)) if {
-	some col in columns.columns
-	name := col.column.name
-	is_string(name)
+deny contains result.contract_fail(c, msg, path, columns.resource(o, p)) if {
 	pattern := input.params["NAM-002"].pattern
+	some c in input.contracts
+	some o in c.objects
+	some p in o.properties
+	name := p.name
+	is_string(name)
 	not regex.match(pattern, name)
-	path := sprintf("%s.name", [col.column.path])
-	msg := sprintf("column %q in %s %s", [name, col.contract.id, _problem(pattern)])
+	path := sprintf("%s.name", [p.path])
+	msg := sprintf("column %q in %s %s", [name, c.id, _problem(pattern)])
 }
 
 _snake_case := `^[a-z][a-z0-9_]*$`
