@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.backends import PolicyEngine, Results, RuleError
+from engine.backends import PolicyEngine, Request, Results, RuleError
 from engine.gather.mesh import Mesh
 from engine.gather.targets import Target
 from engine.gather.yamlsrc import Located
@@ -27,9 +27,6 @@ class Outcome:
     rules: int
     waivers: Waivers
     catalog: list[RuleInfo]
-
-
-BATCH = 64  # targets handed to the engine at once
 
 
 def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
@@ -68,24 +65,21 @@ class Evaluator:
     def run(self, targets: list[Target], progress: Callable[[Target], None] | None = None, whole_mesh: bool = False) -> Outcome:
         """Evaluate every target; ``whole_mesh`` lists every filed waiver, not only those of the targets.
 
-        Targets go to the engine in batches, so a backend may spread a batch over servers.
+        Input documents are built while the engine evaluates earlier ones (a stream, so neither
+        the documents nor the raw results of a large mesh are all held at once).
         """
         results: list[ProductResult] = []
         findings: list[Finding] = []
         used: set[str] = set()
-        for start in range(0, len(targets), BATCH):
-            batch = targets[start : start + BATCH]
-            prepared = [self._prepare(target) for target in batch]
-            requests = [(document, [r.meta.package for r in rules]) for document, rules in prepared if document is not None]
-            answers = iter(self.engine.evaluate_many(requests))
-            for target, (document, rules) in zip(batch, prepared, strict=True):
-                raw = next(answers) if document is not None else None
-                result, found, applied = self._finish(target, rules, raw)
-                results.append(result)
-                findings.extend(found)
-                used.update(applied)
-                if progress is not None:
-                    progress(target)
+        requests = (self._request(target) for target in targets)
+        answers = self.engine.evaluate_stream(requests, len(targets))
+        for target, raw in zip(targets, answers, strict=True):
+            result, found, applied = self._finish(target, self._applicable(target), raw)
+            results.append(result)
+            findings.extend(found)
+            used.update(applied)
+            if progress is not None:
+                progress(target)
         waivers = self.waivers.report(None if whole_mesh else {t.id for t in targets})
         catalog = [
             RuleInfo(**m.model_dump(include=set(RuleInfo.model_fields)))
@@ -93,13 +87,19 @@ class Evaluator:
         ]
         return Outcome(results, findings, len(used), waivers, catalog)
 
-    def _prepare(self, target: Target) -> tuple[str | None, list[EffectiveRule]]:
-        """The target's input document (None when it could not be loaded) and the rules that apply to it."""
+    def _applicable(self, target: Target) -> list[EffectiveRule]:
+        """The rules that apply to the target (none when it could not be loaded)."""
         if target.errors:
-            return None, []
-        rules = [r for r in self.rules_for(target.domain) if target.categories is None or r.meta.category in target.categories]
+            return []
+        return [r for r in self.rules_for(target.domain) if target.categories is None or r.meta.category in target.categories]
+
+    def _request(self, target: Target) -> Request | None:
+        """The target's input document and the packages to evaluate (None when it could not be loaded)."""
+        rules = self._applicable(target)
+        if target.errors:
+            return None
         document = build_input(target.product, target.contracts, self.mesh, self.governance, rules, self.now)
-        return document.model_dump_json(), rules
+        return document.model_dump_json(), [r.meta.package for r in rules]
 
     def _finish(
         self, target: Target, rules: list[EffectiveRule], raw: Results | None

@@ -14,7 +14,8 @@ one by one so only the erring rule is marked ``error``, as the embedded engine d
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +33,9 @@ class RuleError:
 
 
 Results = dict[str, list[Any] | RuleError]
+Request = tuple[str, list[str]]  # a JSON input document and the packages whose deny to evaluate
+
+BATCH = 64  # requests a backend receives at once from evaluate_stream
 
 
 class PolicyEngine(Protocol):
@@ -44,8 +48,12 @@ class PolicyEngine(Protocol):
     def evaluate(self, document: str, packages: list[str]) -> Results:
         """Evaluate ``data.<package>.deny`` of each package against one JSON input document."""
 
-    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Results]:
         """:meth:`evaluate` for many documents, results in the same order (backends may run them concurrently)."""
+
+    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
+        """Results of a stream of requests, in order, while the stream is still being produced
+        (``None`` in, ``None`` out: a product that could not be loaded); ``total`` is its length."""
 
     def close(self) -> None:
         """Release what the engine holds (servers it started, connections)."""
@@ -57,11 +65,25 @@ class Sequential:
     def evaluate(self, document: str, packages: list[str]) -> Results:
         raise NotImplementedError
 
-    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Results]:
         return [self.evaluate(document, packages) for document, packages in requests]
+
+    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
+        return in_batches(self.evaluate_many, requests)
 
     def close(self) -> None:
         return None
+
+
+def in_batches(
+    evaluate_many: Callable[[Sequence[Request]], list[Results]], requests: Iterable[Request | None]
+) -> Iterator[Results | None]:
+    """A stream evaluated :data:`BATCH` requests at a time (what a backend without a stream of its own does)."""
+    it = iter(requests)
+    while batch := list(islice(it, BATCH)):
+        answers = iter(evaluate_many([r for r in batch if r is not None]))
+        for request in batch:
+            yield None if request is None else next(answers)
 
 
 def entry_module(packages: list[str]) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -17,7 +17,7 @@ os.environ["RUST_BACKTRACE"] = "0"
 
 import regorus  # noqa: E402  (must come after RUST_BACKTRACE is set)
 
-from engine.backends import Results, RuleError, Sequential  # noqa: E402
+from engine.backends import Request, Results, RuleError, Sequential  # noqa: E402
 from engine.parallel import Workers  # noqa: E402
 
 MAX_COLUMNS = 100_000
@@ -39,12 +39,12 @@ class EmbeddedEngine(Sequential):
         self._engine = new_engine()
         self._workers = workers
 
-    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
         if self._workers is not None:
-            answers = self._workers.evaluate(requests)
+            answers = self._workers.evaluate(requests, total)
             if answers is not None:
                 return answers
-        return super().evaluate_many(requests)
+        return (None if r is None else self.evaluate(*r) for r in requests)
 
     def load(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
         for file, source in modules:

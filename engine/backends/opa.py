@@ -26,12 +26,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.backends import Results, RuleError, entry_module, library_order
+from engine.backends import Request, Results, RuleError, entry_module, in_batches, library_order
 from engine.errors import ConfigError, GovernError, UsageError
 
 TIMEOUT = 10.0  # seconds per request
@@ -143,6 +143,9 @@ class OpaServerEngine:
 
     def evaluate(self, document: str, packages: list[str]) -> Results:
         return self.evaluate_many([(document, packages)])[0]
+
+    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
+        return in_batches(self.evaluate_many, requests)
 
     def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
         entries = [self._entry(packages) if packages else "" for _, packages in requests]

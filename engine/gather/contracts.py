@@ -153,7 +153,8 @@ def _flatten(props: list[SchemaProperty], base: str, out: list[Column]) -> None:
     for i, p in enumerate(props):
         path = f"{base}[{i}]"
         out.append(
-            Column(
+            # The ODCS model has validated every value: construct without validating again.
+            Column.model_construct(
                 name=p.name,
                 physicalName=p.physicalName,
                 logicalType=p.logicalType,

@@ -258,7 +258,7 @@ def load_mesh(
         product_files, contract_files = discover(root)
     mesh = Mesh(root=root)
     items = [(p, "contract") for p in contract_files] + [(p, "product") for p in product_files]
-    loaded_all = list(workers.map(load_one, items) if workers is not None else map(load_one, items))
+    loaded_all = list(workers.map(load_one, items, len(items)) if workers is not None else map(load_one, items))
     parsed = {path: value for (path, _), value in zip(items, loaded_all, strict=True)}
 
     def take(path: Path) -> Any:
