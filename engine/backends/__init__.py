@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Protocol
 
 from engine.errors import UsageError
