@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -29,6 +30,15 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an RFC 3339 time, e.g. 2027-01-31T00:00:00Z") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _paths_exist(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Paths that exist, or are at least links: a broken or looping link is a load error (exit 3)
+    naming the file, not a usage error."""
+    for path in value:
+        if not os.path.lexists(path):
+            raise click.BadParameter(f"{str(path)!r} does not exist.")
+    return value
 
 
 def _fail(error: GovernError) -> None:
@@ -156,7 +166,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), callback=_paths_exist)
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")

@@ -20,7 +20,7 @@ from engine.model import Changes, Report, TrendPoint
 
 SCHEMA_VERSION = 1
 SCHEMA = """
-CREATE TABLE runs (
+CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     mesh TEXT NOT NULL,
@@ -38,15 +38,15 @@ CREATE TABLE runs (
     fixed INTEGER,
     report TEXT NOT NULL
 );
-CREATE INDEX runs_by_mesh ON runs (mesh, seq);
-CREATE TABLE domain_scores (
+CREATE INDEX IF NOT EXISTS runs_by_mesh ON runs (mesh, seq);
+CREATE TABLE IF NOT EXISTS domain_scores (
     run_seq INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
     domain TEXT NOT NULL,
     score REAL,
     products INTEGER NOT NULL,
     PRIMARY KEY (run_seq, domain)
 );
-CREATE TABLE findings (
+CREATE TABLE IF NOT EXISTS findings (
     run_seq INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
     fingerprint TEXT NOT NULL,
     rule TEXT NOT NULL,
@@ -58,6 +58,7 @@ CREATE TABLE findings (
     PRIMARY KEY (run_seq, fingerprint)
 );
 """
+_TABLES = {"runs", "domain_scores", "findings", "sqlite_sequence"}
 
 
 @dataclass
@@ -100,10 +101,13 @@ class History:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
-        if version != 0 or self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version != 0 or not tables <= _TABLES:
             raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
+        # Two audits may create a new store at once: the schema is idempotent and written under
+        # a write lock, so the second waits (busy timeout) and then finds the tables made.
         with self.conn:
-            self.conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            self.conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def close(self) -> None:
         self.conn.close()

@@ -87,3 +87,13 @@ def demo_copy(tmp_path: Path) -> Path:
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns(".govern", "__pycache__"))
     shutil.copy(REPO / "govern.toml", root / "govern.toml")
     return root
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Counts per outcome of the corpus sweep (tests/test_corpus_sweep.py), when it ran."""
+    from tests.test_corpus_sweep import OUTCOMES
+
+    if OUTCOMES:
+        terminalreporter.section("corpus sweep")
+        for outcome, count in sorted(OUTCOMES.items()):
+            terminalreporter.write_line(f"{count:5d}  {outcome}")

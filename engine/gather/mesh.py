@@ -14,6 +14,7 @@ from typing import Any
 
 import networkx as nx
 
+from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract
 from engine.gather.descriptors import LoadedProduct
@@ -257,6 +258,13 @@ def load_mesh(
     if product_files is None or contract_files is None:
         product_files, contract_files = discover(root)
     mesh = Mesh(root=root)
+    escaping = _links_leaving(root, [*product_files, *contract_files])
+    for path, target in escaping.items():
+        mesh.failures.append(
+            Failure(path, LoadError(f"a symbolic link to {target}, outside the mesh, is not followed", display(path)))
+        )
+    product_files = [p for p in product_files if p not in escaping]
+    contract_files = [p for p in contract_files if p not in escaping]
     items = [(p, "contract") for p in contract_files] + [(p, "product") for p in product_files]
     loaded_all = list(workers.map(load_one, items, len(items)) if workers is not None else map(load_one, items))
     parsed = {path: value for (path, _), value in zip(items, loaded_all, strict=True)}
@@ -310,6 +318,21 @@ def load_mesh(
         mesh.products.append(loaded_product)
     _link(mesh)
     return mesh
+
+
+def _links_leaving(root: Path, files: list[Path]) -> dict[Path, Path]:
+    """Files that are symbolic links to somewhere outside ``root`` (a mesh reads only its own files)."""
+    inside = root.resolve()
+    out: dict[Path, Path] = {}
+    for path in files:
+        if path.is_symlink():
+            try:
+                target = path.resolve()
+            except (OSError, RuntimeError):  # a loop: reading it fails with its own clear error
+                continue
+            if inside not in target.parents:
+                out[path] = target
+    return out
 
 
 def _link(mesh: Mesh) -> None:

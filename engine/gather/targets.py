@@ -16,7 +16,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
-from engine.gather.mesh import Mesh, file_kind, load_mesh
+from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
 
@@ -112,7 +112,11 @@ def check_targets(paths: list[Path], mesh_root: Path | None, workers: Workers | 
     if product_paths:
         roots = {configured if configured and _inside(p, configured) else (p if p.is_dir() else p.parent) for p in product_paths}
         root = configured if configured in roots else _common(roots)
-        mesh = load_mesh(root, workers=workers)
+        found_products, found_contracts = discover(root)
+        # A descriptor named on the command line is a product by its kind even when its file
+        # name is not one discovery looks for.
+        named = [p for p in product_paths if not p.is_dir() and p not in found_products]
+        mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
         targets.extend(_select(mesh, product_paths))
     for path in contract_files:
         try:
