@@ -101,7 +101,7 @@ def _input_documents(root: Path) -> tuple[list[tuple[str, str]], str]:
     mesh, targets = check_targets([settings.mesh], settings.mesh)
     evaluator = Evaluator(library, governance, EmbeddedEngine(), mesh, datetime.now(timezone.utc))
     for target in targets:
-        request = evaluator._request(target)
+        request = evaluator.request(target)
         if request is not None and target.product is not None:
             _documents[str((Path.cwd() / target.product.doc.file).parent)] = request
     return [(m.file, m.source) for m in library.modules], json.dumps(governance.data())

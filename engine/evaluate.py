@@ -71,7 +71,7 @@ class Evaluator:
         results: list[ProductResult] = []
         findings: list[Finding] = []
         used: set[str] = set()
-        requests = (self._request(target) for target in targets)
+        requests = (self.request(target) for target in targets)
         answers = self.engine.evaluate_stream(requests, len(targets))
         for target, raw in zip(targets, answers, strict=True):
             result, found, applied = self._finish(target, self._applicable(target), raw)
@@ -93,11 +93,11 @@ class Evaluator:
             return []
         return [r for r in self.rules_for(target.domain) if target.categories is None or r.meta.category in target.categories]
 
-    def _request(self, target: Target) -> Request | None:
+    def request(self, target: Target) -> Request | None:
         """The target's input document and the packages to evaluate (None when it could not be loaded)."""
-        rules = self._applicable(target)
         if target.errors:
             return None
+        rules = self._applicable(target)
         document = build_input(target.product, target.contracts, self.mesh, self.governance, rules, self.now)
         return document.model_dump_json(), [r.meta.package for r in rules]
 

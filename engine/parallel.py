@@ -68,8 +68,12 @@ class Workers:
         """The policies and data each worker loads (before the pool starts)."""
         self._start_args = (modules, data)
 
+    def in_parent(self, total: int) -> bool:
+        """Whether ``total`` items are better handled in the parent than by starting workers."""
+        return self.jobs <= 1 or total < MIN_ITEMS
+
     def map(self, function: Callable[[Any], Any], items: Iterable[Any], total: int) -> Iterator[Any]:
-        if self.jobs <= 1 or total < MIN_ITEMS:
+        if self.in_parent(total):
             return map(function, items)
         if self._pool is None:
             import multiprocessing  # here, not at the top: a small check never starts workers
@@ -85,7 +89,7 @@ class Workers:
     def evaluate(self, requests: Iterable[tuple[str, list[str]] | None], total: int) -> Iterator[Any] | None:
         """Results of requests evaluated in the workers while the parent still produces them (the
         pool's feeder thread draws from ``requests``), or None when ``total`` is small enough for the parent."""
-        if self.jobs <= 1 or total < MIN_ITEMS:
+        if self.in_parent(total):
             return None
         return self.map(_evaluate, requests, total)
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +59,17 @@ def govern(monkeypatch: pytest.MonkeyPatch):
     return run
 
 
+def govern_exe() -> str:
+    """The installed ``govern`` console script."""
+    return shutil.which("govern") or str(Path(sys.executable).parent / "govern")
+
+
 @pytest.fixture
 def govern_process():
     """Run the installed ``govern`` console script as its own process (what users run)."""
 
     def run(*args: str, cwd: Path = REPO, timeout: float = 60) -> Run:
-        exe = shutil.which("govern") or str(Path(sys.executable).parent / "govern")
-        proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ})
+        proc = subprocess.run([govern_exe(), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ})
         assert "Traceback" not in proc.stdout + proc.stderr
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -89,11 +94,13 @@ def demo_copy(tmp_path: Path) -> Path:
     return root
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Counts per outcome of the corpus sweep (tests/test_corpus_sweep.py), when it ran."""
-    from tests.test_corpus_sweep import OUTCOMES
+# Outcomes of the corpus sweep (tests/test_corpus_sweep.py), printed at the end of the run.
+SWEEP_OUTCOMES: Counter[str] = Counter()
 
-    if OUTCOMES:
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Counts per outcome of the corpus sweep, when it ran."""
+    if SWEEP_OUTCOMES:
         terminalreporter.section("corpus sweep")
-        for outcome, count in sorted(OUTCOMES.items()):
+        for outcome, count in sorted(SWEEP_OUTCOMES.items()):
             terminalreporter.write_line(f"{count:5d}  {outcome}")

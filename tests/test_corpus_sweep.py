@@ -8,7 +8,6 @@ pytest run (see ``pytest_terminal_summary`` in conftest.py).
 from __future__ import annotations
 
 import csv
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,12 @@ from engine.gather.descriptors import load_descriptor
 from engine.gather.imported import LineageImport, read_dbt_manifest, read_openlineage
 from engine.gather.yamlsrc import load_file
 
-from .conftest import CORPORA
+from .conftest import CORPORA, SWEEP_OUTCOMES
 
 pytestmark = pytest.mark.corpus
 
 NOW = "2026-11-21T09:00:00Z"
 SUFFIXES = (".yaml", ".yml", ".json")
-
-OUTCOMES: Counter[str] = Counter()
 
 
 def _manifest() -> list[tuple[str, str]]:
@@ -69,17 +66,17 @@ def _load_by_kind(path: Path, kind: str) -> str:
 def test_corpus_file_loads_or_is_rejected_with_file_and_line(govern, corpora, name, kind):
     path = corpora / name
     outcome = _load_by_kind(path, kind)
-    OUTCOMES[f"{kind.split('(')[0]}: {outcome}"] += 1
+    SWEEP_OUTCOMES[f"{kind.split('(')[0]}: {outcome}"] += 1
 
     run = govern("check", "--now", NOW, str(path), "--format", "json")  # raises on any traceback
     assert run.code in (0, 1, 3), run.err
     if run.code == 3:
         # Not a product or contract, or not loadable: the message names the file and a line.
         assert f"{path}:" in run.out + run.err, run.out + run.err
-        OUTCOMES["govern check: exit 3 with file:line"] += 1
+        SWEEP_OUTCOMES["govern check: exit 3 with file:line"] += 1
     else:
         assert run.json()["products"], run.out
-        OUTCOMES[f"govern check: exit {run.code}"] += 1
+        SWEEP_OUTCOMES[f"govern check: exit {run.code}"] += 1
 
 
 def test_the_sweep_covers_the_corpora(corpora):

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
+
+from .conftest import govern_exe
 
 NOW = "2026-11-21T09:00:00Z"
 
@@ -92,12 +95,8 @@ def test_a_link_leaving_the_mesh_is_not_followed(govern_process, demo_copy, tmp_
 
 def test_two_audits_into_one_new_store_at_once_both_land(demo_copy):
     """Two real processes audit into the same (not yet created) store at the same moment."""
-    import shutil
-    import subprocess
-    import sys
-
     store = demo_copy / "shared" / "history.sqlite"
-    exe = shutil.which("govern") or str(Path(sys.executable).parent / "govern")
+    exe = govern_exe()
     argv = [exe, "audit", "--now", NOW, "--store", str(store), "--format", "json"]
     procs = [subprocess.Popen(argv, cwd=demo_copy, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]

@@ -14,7 +14,7 @@ one by one so only the erring rule is marked ``error``, as the embedded engine d
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
@@ -59,7 +59,21 @@ class PolicyEngine(Protocol):
         """Release what the engine holds (servers it started, connections)."""
 
 
-class Sequential:
+class Batched:
+    """``evaluate_stream`` for backends that take requests :data:`BATCH` at a time through ``evaluate_many``."""
+
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Results]:
+        raise NotImplementedError
+
+    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
+        it = iter(requests)
+        while batch := list(islice(it, BATCH)):
+            answers = iter(self.evaluate_many([r for r in batch if r is not None]))
+            for request in batch:
+                yield None if request is None else next(answers)
+
+
+class Sequential(Batched):
     """``evaluate_many`` and ``close`` for backends that evaluate one document at a time."""
 
     def evaluate(self, document: str, packages: list[str]) -> Results:
@@ -68,22 +82,8 @@ class Sequential:
     def evaluate_many(self, requests: Sequence[Request]) -> list[Results]:
         return [self.evaluate(document, packages) for document, packages in requests]
 
-    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
-        return in_batches(self.evaluate_many, requests)
-
     def close(self) -> None:
         return None
-
-
-def in_batches(
-    evaluate_many: Callable[[Sequence[Request]], list[Results]], requests: Iterable[Request | None]
-) -> Iterator[Results | None]:
-    """A stream evaluated :data:`BATCH` requests at a time (what a backend without a stream of its own does)."""
-    it = iter(requests)
-    while batch := list(islice(it, BATCH)):
-        answers = iter(evaluate_many([r for r in batch if r is not None]))
-        for request in batch:
-            yield None if request is None else next(answers)
 
 
 def entry_module(packages: list[str]) -> tuple[str, str]:

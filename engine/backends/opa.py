@@ -26,12 +26,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.backends import Request, Results, RuleError, entry_module, in_batches, library_order
+from engine.backends import Batched, Request, Results, RuleError, entry_module, library_order
 from engine.errors import ConfigError, GovernError, UsageError
 
 TIMEOUT = 10.0  # seconds per request
@@ -69,7 +69,7 @@ def _compile_errors(error: Any, url: str) -> ConfigError:
     return ConfigError(f"OPA at {url} rejected the policies: {error}")
 
 
-class OpaServerEngine:
+class OpaServerEngine(Batched):
     name = "opa"
 
     def __init__(self, urls: list[str], process: subprocess.Popen | None = None):
@@ -144,10 +144,7 @@ class OpaServerEngine:
     def evaluate(self, document: str, packages: list[str]) -> Results:
         return self.evaluate_many([(document, packages)])[0]
 
-    def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
-        return in_batches(self.evaluate_many, requests)
-
-    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Results]:
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Results]:
         entries = [self._entry(packages) if packages else "" for _, packages in requests]
         futures = [
             self._pool.submit(self._one, i % len(self._clients), json.loads(document), packages, entry)
