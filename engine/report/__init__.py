@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from importlib import import_module
 from typing import Protocol
 
@@ -24,3 +25,17 @@ class Writer(Protocol):
 def writer(name: str) -> Writer:
     """The ``render`` function of a format's module, imported only when asked for."""
     return import_module(f"engine.report.{FORMATS[name]}").render
+
+
+def clean(value: object) -> str:
+    """Untrusted text with its control and format characters made visible: ``\\x1b`` for an escape,
+    ``\\u202e`` for a bidirectional override; newlines and tabs stay. The text, markdown, HTML and
+    JUnit writers apply it to everything they show, so no report can move a terminal's cursor,
+    retitle its window, reorder what a reviewer reads or break an XML parser. JSON and SARIF keep
+    text exact (JSON escapes it)."""
+    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else _visible(ch) for ch in str(value))
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

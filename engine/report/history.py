@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.history import StoredRun
-from engine.report.text import clean
+from engine.report import clean
 
 
 def _score(value: float | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from engine.model import Finding, Report
+from engine.report import clean
 
 
 def _where(f: Finding) -> str:
@@ -56,5 +57,10 @@ def render(report: Report, *, color: bool = False) -> str:
             totals[key] += value
     for key, value in totals.items():
         root.set(key, str(value))
+    for element in root.iter():  # mesh text may hold characters XML 1.0 cannot carry at all
+        if element.text:
+            element.text = clean(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, clean(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -9,7 +9,7 @@ import networkx as nx
 
 from engine.gather.mesh import Mesh
 from engine.model import Graph, GraphEdge, GraphNode
-from engine.report.text import clean
+from engine.report import clean
 
 
 def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:

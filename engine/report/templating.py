@@ -6,19 +6,27 @@ import re
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from engine.report import clean
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def md(value: object) -> str:
     """Untrusted text for a markdown table cell: markup characters escaped, HTML neutralised, one line."""
-    text = " ".join(str("" if value is None else value).split())
+    text = clean(" ".join(str("" if value is None else value).split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def score(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
+
+
+def _shown(value: object) -> object:
+    """Every value an HTML template prints, control characters made visible before escaping."""
+    return clean(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 @cache
@@ -31,6 +39,7 @@ def environment(kind: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_shown if kind == "html" else None,
     )
     env.filters["md"] = md
     env.filters["score"] = score

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from engine.report.text import clean
+from engine.report import clean
 from engine.testing import RegoTest, TestResults
 
 RULE = "-" * 80

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import io
 import shutil
-import unicodedata
 
 from rich.console import Console
 from rich.text import Text
 
 from engine.model import Finding, Report
+from engine.report import clean
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
 STATUS_MARK = {"open": "✗", "waived": "~"}
-
-
-def clean(value: object) -> str:
-    """Untrusted text without terminal control sequences (shown as \\xNN)."""
-    text = str(value)
-    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def render(report: Report, *, color: bool = False) -> str:

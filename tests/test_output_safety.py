@@ -1,0 +1,93 @@
+"""Every report format carries untrusted mesh text safely.
+
+A product named with markup, XML-breaking text, terminal escape sequences (clear screen, set the
+window title, bell), a carriage return, a NUL and a right-to-left override is checked and written in
+each format. JSON and SARIF keep the name exact; the formats people read (text, markdown, HTML)
+and JUnit XML show control characters as ``\\x1b``/``\\u202e`` and escape their own markup.
+(That the HTML report runs no script from the mesh is tested in a real browser in test_audit.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+NOW = "2026-11-01T00:00:00Z"
+LEADS = "examples/mesh/marketing/leads"
+PAYLOAD = "marketing_leads|<b>x</b>`]]>&\x1b[2J\x1b]0;pwned\x07\r\x00\u202e"
+SHOWN = "marketing_leads|<b>x</b>`]]>&\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e"
+
+
+@pytest.fixture
+def hostile(demo_copy: Path) -> Path:
+    descriptor = demo_copy / LEADS / "dataproduct.yaml"
+    # json.dumps gives a YAML double-quoted scalar with \u escapes: the YAML itself stays printable.
+    descriptor.write_text(descriptor.read_text().replace("name: marketing_leads", f"name: {json.dumps(PAYLOAD)}", 1))
+    return demo_copy
+
+
+def report(govern, root: Path, fmt: str) -> str:
+    run = govern("check", "--now", NOW, LEADS, "--format", fmt, "-o", str(root / f"out.{fmt}"), cwd=root)
+    assert run.code == 1
+    return (root / f"out.{fmt}").read_text(encoding="utf-8")
+
+
+def invisible(text: str) -> set[str]:
+    """Control and format characters other than newline (a report's own line breaks)."""
+    return {ch for ch in text if ch != "\n" and unicodedata.category(ch) in {"Cc", "Cf"}}
+
+
+def test_text_report_shows_control_sequences_instead_of_sending_them(govern, hostile):
+    text = report(govern, hostile, "text")
+    assert invisible(text) == set()
+    assert text.splitlines()[0] == f"{SHOWN}  (marketing)  FAIL  score 83.3  {LEADS}/dataproduct.yaml"
+
+
+def test_json_and_sarif_keep_the_exact_text(govern, hostile):
+    assert json.loads(report(govern, hostile, "json"))["products"][0]["name"] == PAYLOAD
+    sarif = json.loads(report(govern, hostile, "sarif"))
+    messages = [r["message"]["text"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "NAM-001"]
+    # The rule quotes the name (as Rego's %q does); SARIF carries that message unchanged.
+    quoted = "marketing_leads|<b>x</b>`]]>&\\x1b[2J\\x1b]0;pwned\\a\\r\\x00\\u202e"
+    assert messages == [f'product name "{quoted}" does not match ^marketing_[a-z][a-z0-9_]*$']
+
+
+def test_junit_is_well_formed_xml_with_the_name_made_visible(govern, hostile):
+    root = ET.fromstring(report(govern, hostile, "junit"))
+    assert [suite.get("name") for suite in root.iter("testsuite")] == [SHOWN]
+    assert {case.get("classname") for case in root.iter("testcase")} == {SHOWN}
+
+
+def test_markdown_escapes_markup_and_shows_control_characters(govern, hostile):
+    text = report(govern, hostile, "markdown")
+    assert invisible(text) == set()
+    heading = next(line for line in text.splitlines() if line.startswith("### "))
+    # The carriage return is whitespace: a table cell or heading is one line, so it became a space.
+    escaped = r"marketing\_leads\|&lt;b&gt;x&lt;/b&gt;\`\]\]&gt;&amp;\\x1b\[2J\\x1b\]0;pwned\\x07 \\x00\\u202e"
+    assert heading == f"### ❌ {escaped} (marketing) · fail · score 83.3"
+    rows = [line for line in text.splitlines() if line.startswith("| NAM-001 ")]
+    assert len(rows) == 1
+    assert rows[0].replace("\\|", "").count("|") == 7  # six cells: the payload's pipe cannot open a seventh
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+
+
+def test_html_escapes_markup_and_shows_control_characters(govern, hostile, demo_copy):
+    text = report(govern, hostile, "html")
+    assert invisible(text) == set()
+    parser = _Tags()
+    parser.feed(text)
+    assert "b" not in parser.tags
+    assert "marketing_leads|&lt;b&gt;x&lt;/b&gt;`]]&gt;&amp;\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e</td>" in text
