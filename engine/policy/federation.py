@@ -141,6 +141,8 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
                 f"enforcement.{rule_id}",
             )
     members = set(governance.council.council.members)
+    registration = governance.council.domains.get(config.domain)
+    owners = set(registration.owners) if registration else set()
     max_days = governance.council.council.max_waiver_days
     for i, waiver in enumerate(config.waivers):
         where = f"waivers[{i}]"
@@ -152,6 +154,12 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
         if waiver.approved_by not in members:
             problem(
                 f"waiver of {waiver.rule} for {waiver.product}: approved_by {waiver.approved_by!r} is not a council member",
+                f"{where}.approved_by",
+            )
+        elif waiver.approved_by in owners:
+            problem(
+                f"waiver of {waiver.rule} for {waiver.product}: approved_by {waiver.approved_by!r} owns the "
+                f"{config.domain} domain, and a domain cannot approve its own waivers",
                 f"{where}.approved_by",
             )
         start = date.fromisoformat(waiver.approved_on) if waiver.approved_on else now.date()

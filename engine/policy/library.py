@@ -197,7 +197,12 @@ def load_library(root: Path) -> Library:
     """
     if not root.is_dir():
         raise ConfigError(f"policy folder {display(root)} does not exist (set --policies)")
-    files = sorted(p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    # Global modules first: when a domain module collides with one (same package or rule id), the
+    # domain's is the one left out and reported.
+    files = sorted(
+        (p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego")),
+        key=lambda p: (p.relative_to(root).parts[0] != "global", p),
+    )
     if not files:
         raise ConfigError(f"no Rego policies in {display(root)}")
     library = Library(root=root)
@@ -223,13 +228,13 @@ def load_library(root: Path) -> Library:
 
 def _check_module(module: Module, root: Path, seen_packages: dict[str, str], seen_ids: dict[str, str]) -> RuleMeta | None:
     """The conventions of one module; its rule metadata, or None for a helper module."""
+    domain = _check_namespace(module, module.path.relative_to(root))
     if module.package in seen_packages:
         raise ConfigError(
             f"package {module.package} is already declared in {seen_packages[module.package]}: one rule per package",
             module.file,
             module.package_line,
         )
-    domain = _check_namespace(module, module.path.relative_to(root))
     seen_packages[module.package] = module.file
     if module.package.startswith("global.lib.") or module.package == "global.lib":
         return None
