@@ -85,7 +85,7 @@ def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo
     assert len(verdicts) == 14
     errored = [p for p in report["products"] if p["verdict"] == "error"]
     assert len(errored) == 1 and errored[0]["source"] == f"{M}/orders/returns/dataproduct.yaml"
-    assert "dataproduct.yaml:3: invalid YAML" in errored[0]["errors"][0]
+    assert "dataproduct.yaml:2: invalid YAML" in errored[0]["errors"][0]  # the file's last line
     assert verdicts["orders_order_items"] == "pass"
 
 

@@ -67,3 +67,25 @@ def test_non_utf8_bytes_name_their_line(tmp_path):
     with pytest.raises(LoadError) as caught:
         load_file(path, "latin1.yaml")
     assert str(caught.value) == "latin1.yaml:2: not valid UTF-8 (byte 0xe9 at offset 24)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u2028\u2028kind: DataProduct\nkind: DataProduct\n",  # Unicode line separators
+        "\x85kind: DataProduct\nkind: DataProduct\n",  # NEL
+        "kind: DataProduct\r\nkind: DataProduct\r\n",  # Windows line ends
+    ],
+)
+def test_lines_are_counted_as_editors_count_them(text):
+    """libyaml also breaks lines at NEL, U+2028 and U+2029; editors and grep count only newlines."""
+    with pytest.raises(LoadError) as e:
+        load_text(text, "f.yaml")
+    assert (e.value.line, e.value.message) == (2, "duplicate key 'kind' (first on line 1)")
+
+
+def test_an_error_at_the_end_names_the_last_line():
+    with pytest.raises(LoadError) as e:
+        load_text("a: 1\nb: [", "f.yaml")
+    assert e.value.line == 2
+    assert load_text("\u2028a: 1\nb: 2\n", "f.yaml").lines == {"": 1, "a": 1, "b": 2}

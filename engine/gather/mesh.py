@@ -282,7 +282,11 @@ def load_mesh(
             mesh.failures.append(Failure(path, e))
             continue
         cid = loaded.contract.id
-        if cid and cid in mesh.contracts:
+        if not cid:  # nothing can refer to it, so no rule would ever see it
+            why = "a contract must be a mapping" if not isinstance(loaded.doc.data, dict) else "the contract has no id"
+            mesh.failures.append(Failure(path, LoadError(f"{why}: no product can publish it", loaded.doc.file, 1)))
+            continue
+        if cid in mesh.contracts:
             first = mesh.contracts[cid].doc.file
             mesh.failures.append(
                 Failure(
@@ -290,8 +294,7 @@ def load_mesh(
                 )
             )
             continue
-        if cid:
-            mesh.contracts[cid] = loaded
+        mesh.contracts[cid] = loaded
     for path in product_files:
         try:
             loaded_product = take(path)

@@ -10,6 +10,7 @@ non-UTF-8 bytes) is an error with file and line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,12 +146,15 @@ def load_file(path: Path, display: str | None = None) -> Located:
 
 
 def load_text(text: str, display: str) -> Located:
+    real = _people_lines(text)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
+        # At the end of the stream libyaml points past the last line: name the last line instead.
+        last = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+        line = min(_shown(real, mark.line + 1), last) if mark else None
         what = " ".join(s for s in (e.context, e.problem) if s)
         raise LoadError(f"invalid YAML: {what}", display, line) from None
     except yaml.YAMLError as e:
@@ -160,22 +164,46 @@ def load_text(text: str, display: str) -> Located:
     if node is None:
         raise LoadError("the file is empty", display, 1)
     located = Located(data=None, file=display, lines={"": node.start_mark.line + 1})
-    located.data = _Builder(display, located.lines, loader).build(node, "", 0)
+    located.data = _Builder(display, located.lines, loader, real).build(node, "", 0)
+    if real:
+        located.lines = {path: _shown(real, line) for path, line in located.lines.items()}
     return located
+
+
+_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _people_lines(text: str) -> list[int] | None:
+    """For text with line breaks other than ``\\n`` and ``\\r\\n``: the line as editors and grep number
+    it (counting ``\\n`` only) of each of libyaml's lines (which also break at a lone ``\\r``, NEL, and
+    the Unicode line and paragraph separators). None for ordinary text, where they agree."""
+    if not any(ch in text for ch in "\x85\u2028\u2029") and text.count("\r") == text.count("\r\n"):
+        return None
+    real, line = [1], 1
+    for m in _BREAKS.finditer(text):
+        line += "\n" in m.group()
+        real.append(line)
+    return real
+
+
+def _shown(real: list[int] | None, line: int) -> int:
+    """libyaml's 1-based ``line`` as people count it (past the end, the last line)."""
+    return real[min(line, len(real)) - 1] if real else line
 
 
 class _Builder:
     """Nodes to plain data, recording the line of every key path (the hot loop of every load)."""
 
-    def __init__(self, file: str, lines: dict[str, int], loader: Any):
+    def __init__(self, file: str, lines: dict[str, int], loader: Any, real: list[int] | None = None):
         self.file = file
         self.lines = lines
         self.loader = loader
+        self.real = real
         self.nodes = 0
         self.active: set[int] = set()
 
     def fail(self, message: str, node: yaml.Node) -> LoadError:
-        return LoadError(message, self.file, node.start_mark.line + 1)
+        return LoadError(message, self.file, _shown(self.real, node.start_mark.line + 1))
 
     def build(self, node: yaml.Node, path: str, depth: int) -> Any:
         self.nodes += 1
@@ -227,7 +255,7 @@ class _Builder:
             key = key_node.value
             p = f"{path}.{key}" if path else key
             if key in out:
-                raise self.fail(f"duplicate key {key!r} (first on line {lines.get(p)})", key_node)
+                raise self.fail(f"duplicate key {key!r} (first on line {_shown(self.real, lines[p])})", key_node)
             lines[p] = key_node.start_mark.line + 1
             if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
                 self.nodes += 1
