@@ -5,6 +5,7 @@ Each test works in a copy of the demo repository and changes one thing in the go
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,20 @@ def test_policy_reaching_the_network_is_rejected(govern, demo_copy):
         line.startswith("policies/domains/orders/leak.rego:") and "policy calls http.send" in line
         for line in run.out.splitlines()
     )
+
+
+def test_the_embedded_engine_reaches_no_network_and_no_environment(monkeypatch):
+    """Beyond validate: even a rule that slipped past it learns nothing in the embedded engine
+    (regorus): opa.runtime() has no env, http.send is undefined, net.* does not exist."""
+    from engine.backends.embedded import new_engine
+
+    monkeypatch.setenv("GOVERN_SECRET", "s3cret")
+    engine = new_engine()
+    runtime = engine.eval_query("opa.runtime()")["result"][0]["expressions"][0]["value"]
+    assert "env" not in runtime and "s3cret" not in json.dumps(runtime)
+    assert engine.eval_query('http.send({"method": "get", "url": "http://127.0.0.1:9"})') == {"result": []}
+    with pytest.raises(RuntimeError, match="could not find function net.lookup_ip_addr"):
+        engine.eval_query('net.lookup_ip_addr("example.com")')
 
 
 # --- waivers ----------------------------------------------------------------------------------------
