@@ -185,6 +185,13 @@ def main() -> None:
 @engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
 @lineage_options
+@click.option(
+    "--index/--no-index",
+    default=True,
+    show_default=True,
+    help="Load only the checked products' lineage neighbours, found with the mesh index in MESH/.govern/ "
+    "(kept up to date as files change); --no-index loads the whole mesh.",
+)
 @handles_errors
 def check(
     paths: tuple[Path, ...],
@@ -202,6 +209,7 @@ def check(
     openlineage: tuple[Path, ...],
     lineage_map: Path | None,
     baseline: Path | None,
+    index: bool,
 ) -> None:
     """Check data products before publishing them.
 
@@ -220,6 +228,7 @@ def check(
         (engine_name, opa_urls, jobs),
         now,
         (dbt_manifests, openlineage, lineage_map),
+        use_index=index,
     )
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
@@ -337,6 +346,7 @@ def _evaluate(
     now: datetime,
     imports: tuple[tuple[Path, ...], tuple[Path, ...], Path | None],
     whole_mesh: bool = False,
+    use_index: bool = False,
 ) -> tuple[Report, Any]:
     """What check and audit share: validate the configuration, gather, evaluate, build the report."""
     from engine.backends import make_engine
@@ -355,8 +365,10 @@ def _evaluate(
     engine_name, opa_urls, jobs = engine_spec
     with Workers(jobs or default_jobs()) as workers:
         workers.configure([(m.file, m.source) for m in library.modules], gov.data())
-        found_mesh, targets = check_targets(paths, mesh_root, workers)
         dbt_manifests, openlineage, lineage_map = imports
+        # Imported lineage adds edges the index does not know of: then the whole mesh is loaded.
+        use_index = use_index and not (dbt_manifests or openlineage)
+        found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
         import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
         # Only the embedded engine evaluates in the workers: OPA servers have their own concurrency,
         # and the OPA Go library must not be forked after it is loaded.

@@ -8,6 +8,7 @@ it never stops the rest of the mesh from loading.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ CONTRACT_SUFFIXES = (".odcs.yaml", ".odcs.yml")
 
 def file_kind(path: Path) -> str | None:
     """``product``, ``contract`` or None, from the file name alone."""
-    name = path.name.lower()
+    return _kind_of_name(path.name)
+
+
+def _kind_of_name(name: str) -> str | None:
+    name = name.lower()
     if name in DESCRIPTOR_NAMES or name.endswith(ODPS_SUFFIXES):
         return "product"
     if name.endswith(CONTRACT_SUFFIXES):
@@ -41,16 +46,39 @@ def discover(root: Path) -> tuple[list[Path], list[Path]]:
     """Descriptor files and contract files below ``root`` (hidden folders skipped, links not followed)."""
     products: list[Path] = []
     contracts: list[Path] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")) and d != "node_modules")
-        for name in sorted(files):
-            path = Path(folder) / name
-            kind = file_kind(path)
-            if kind == "product":
-                products.append(path)
-            elif kind == "contract":
-                contracts.append(path)
+    for entry, kind in walk_files(root):
+        (products if kind == "product" else contracts).append(Path(entry.path))
     return products, contracts
+
+
+def walk_files(root: Path) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """Every descriptor and contract below ``root`` with its kind: each folder's files by name, then
+    its subfolders by name, as os.walk goes; hidden folders, ``__*`` and node_modules skipped, and
+    links to folders not followed. A scandir loop rather than os.walk: the entries it gives save a
+    system call per folder and carry each file's stat for the mesh index."""
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                name = entry.name
+                if not entry.is_symlink() and not name.startswith((".", "__")) and name != "node_modules":
+                    subfolders.append(entry.path)
+                continue
+            kind = _kind_of_name(entry.name)
+            if kind is not None:
+                yield entry, kind
+        stack.extend(reversed(subfolders))
 
 
 @dataclass
@@ -76,6 +104,10 @@ class Mesh:
     def depth(self, product: str) -> int:
         """Longest chain of upstream products (0 for a source or a product outside the mesh)."""
         return self._depth.get(product, 0)
+
+    def published(self) -> set[str]:
+        """Every contract id some product of the mesh publishes."""
+        return set(self._publisher)
 
     def product(self, ref: str | None) -> LoadedProduct | None:
         return self._by_id.get(ref or "")
@@ -253,8 +285,12 @@ def load_mesh(
     product_files: list[Path] | None = None,
     contract_files: list[Path] | None = None,
     workers: Workers | None = None,
+    facts: Facts | None = None,
 ) -> Mesh:
-    """Load every product and contract below ``root`` and link them (files parsed by ``workers`` when given)."""
+    """Load every product and contract below ``root`` and link them (files parsed by ``workers`` when given).
+
+    With ``facts`` (from the mesh index), only part of the mesh is given: the lineage graph, cycles
+    and depth come from the facts, which describe all of it."""
     if product_files is None or contract_files is None:
         product_files, contract_files = discover(root)
     mesh = Mesh(root=root)
@@ -319,7 +355,7 @@ def load_mesh(
         if loaded_product.product.name != pid:
             mesh._by_id.setdefault(loaded_product.product.name, loaded_product)
         mesh.products.append(loaded_product)
-    _link(mesh)
+    _link(mesh, facts)
     return mesh
 
 
@@ -338,34 +374,97 @@ def _links_leaving(root: Path, files: list[Path]) -> dict[Path, Path]:
     return out
 
 
-def _link(mesh: Mesh) -> None:
-    for loaded in mesh.products:
-        for port in loaded.product.outputPorts:
-            if port.contractId:
-                mesh._publisher.setdefault(port.contractId, loaded.product.id)
+@dataclass
+class Facts:
+    """What linking every product of a mesh by ids gives: who publishes which contract, the declared
+    edges (upstream, downstream, contract id), and from the graph, cycles and depth."""
+
+    publisher: dict[str, str] = field(default_factory=dict)
+    edges: list[tuple[str, str, str | None]] = field(default_factory=list)
+    cycles: dict[str, list[str]] = field(default_factory=dict)
+    depth: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"publisher": self.publisher, "edges": self.edges, "cycles": self.cycles, "depth": self.depth}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Facts:
+        edges = [(up, down, cid) for up, down, cid in data["edges"]]
+        return cls(publisher=data["publisher"], edges=edges, cycles=data["cycles"], depth=data["depth"])
+
+
+def link_facts(products: list[dict[str, Any]]) -> Facts:
+    """Link product summaries (``id``, ``name``, ``outputs``: contract ids, ``inputs``: [product,
+    contract id] pairs), in load order. A summary without an id (a file that failed to load) or
+    whose id an earlier product already claims (by id or name) is left out, as load_mesh does."""
+    by_id: dict[str, dict[str, Any]] = {}
+    order = []
+    for s in products:
+        pid = s.get("id")
+        if pid is None or pid in by_id:
+            continue
+        by_id[pid] = s
+        if s["name"] != pid:
+            by_id.setdefault(s["name"], s)
+        order.append(s)
+    facts = Facts()
+    for s in order:
+        for cid in s["outputs"]:
+            facts.publisher.setdefault(cid, s["id"])
+    graph = nx.DiGraph()
+    graph.add_nodes_from(s["id"] for s in order)
+    for s in order:
+        for ref, cid in s["inputs"]:
+            up = by_id.get(ref or facts.publisher.get(cid or "", ""))
+            if up is not None:
+                facts.edges.append((up["id"], s["id"], cid))
+                graph.add_edge(up["id"], s["id"])
+    facts.cycles, facts.depth = graph_facts(graph)
+    return facts
+
+
+def summary(loaded: LoadedProduct) -> dict[str, Any]:
+    p = loaded.product
+    return {
+        "id": p.id,
+        "name": p.name,
+        "outputs": [port.contractId for port in p.outputPorts if port.contractId],
+        "inputs": [[port.product, port.contractId] for port in p.inputPorts],
+    }
+
+
+def _link(mesh: Mesh, facts: Facts | None = None) -> None:
+    """The lineage graph of the loaded products, from ``facts`` about the whole mesh when only part
+    of it was loaded, else from the loaded products themselves."""
+    if facts is None:
+        facts = link_facts([summary(loaded) for loaded in mesh.products])
+    mesh._publisher = facts.publisher
+    mesh._cycles = facts.cycles
+    mesh._depth = facts.depth
     for loaded in mesh.products:
         mesh.graph.add_node(loaded.product.id)
-    for loaded in mesh.products:
-        for port in loaded.product.inputPorts:
-            up = mesh.product(port.product or mesh._publisher.get(port.contractId or ""))
-            if up is not None:
-                mesh.graph.add_edge(up.product.id, loaded.product.id, contractId=port.contractId, declared=True)
-    _graph_facts(mesh)
+    for up, down, cid in facts.edges:
+        if up in mesh.graph and down in mesh.graph:
+            mesh.graph.add_edge(up, down, contractId=cid, declared=True)
 
 
 def _graph_facts(mesh: Mesh) -> None:
-    """Cycle membership and depth, once per mesh: depth on the graph of strongly connected components."""
-    graph = mesh.graph
-    mesh._cycles.clear()
-    mesh._depth.clear()
+    mesh._cycles, mesh._depth = graph_facts(mesh.graph)
+
+
+def graph_facts(graph: nx.DiGraph) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Cycle membership and depth: depth on the graph of strongly connected components."""
+    cycles: dict[str, list[str]] = {}
+    depths: dict[str, int] = {}
     for component in nx.strongly_connected_components(graph):
         members = sorted(component)
         if len(members) > 1 or graph.has_edge(members[0], members[0]):
             for node in members:
-                mesh._cycles[node] = members
+                cycles[node] = members
     condensed = nx.condensation(graph)
     depth: dict[int, int] = {}
     for scc in nx.topological_sort(condensed):
         depth[scc] = max((depth[pred] + 1 for pred in condensed.predecessors(scc)), default=0)
         for node in condensed.nodes[scc]["members"]:
-            mesh._depth[node] = depth[scc]
+            depths[node] = depth[scc]
+    return cycles, depths

@@ -16,6 +16,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
+from engine.gather.index import refresh
 from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
@@ -91,7 +92,11 @@ def error_target(path: Path, error: LoadError) -> Target:
     return Target(id=shown, name=shown, domain=None, source=shown, errors=[str(error)])
 
 
-def check_targets(paths: list[Path], mesh_root: Path | None, workers: Workers | None = None) -> tuple[Mesh | None, list[Target]]:
+def check_targets(
+    paths: list[Path], mesh_root: Path | None, workers: Workers | None = None, use_index: bool = False
+) -> tuple[Mesh | None, list[Target]]:
+    """The targets in ``paths`` and the mesh they live in. With ``use_index``, only the part of the
+    mesh they need is loaded, found with the mesh index (engine/gather/index.py)."""
     resolved = [_abs(p) for p in paths]
     configured = _abs(mesh_root) if mesh_root else None
     targets: list[Target] = []
@@ -112,11 +117,19 @@ def check_targets(paths: list[Path], mesh_root: Path | None, workers: Workers | 
     if product_paths:
         roots = {configured if configured and _inside(p, configured) else (p if p.is_dir() else p.parent) for p in product_paths}
         root = configured if configured in roots else _common(roots)
-        found_products, found_contracts = discover(root)
         # A descriptor named on the command line is a product by its kind even when its file
         # name is not one discovery looks for.
-        named = [p for p in product_paths if not p.is_dir() and p not in found_products]
-        mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
+        descriptors = [p for p in product_paths if not p.is_dir()]
+        # The index lives in the configured mesh (govern.toml or --mesh); a folder checked on its
+        # own is loaded whole and left as it was.
+        if use_index and root == configured and root not in product_paths:
+            index = refresh(root, descriptors, workers)
+            products, contracts = index.neighbourhood(product_paths)
+            mesh = load_mesh(root, products, contracts, workers=workers, facts=index.facts)
+        else:
+            found_products, found_contracts = discover(root)
+            named = [p for p in descriptors if p not in found_products]
+            mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
         targets.extend(_select(mesh, product_paths))
     for path in contract_files:
         try:
@@ -167,7 +180,7 @@ def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
             targets.append(error_target(failure.path, failure.error))
     # A contract no product publishes is checked on its own, unless it sits beside a descriptor
     # that failed to load (then the failure already stands for it).
-    published_anywhere = {p.contractId for lp in mesh.products for p in lp.product.outputPorts if p.contractId}
+    published_anywhere = mesh.published()
     failed_folders = {_abs(f.path).parent for f in mesh.failures if file_kind(f.path) == "product"}
     for cid, loaded in sorted(mesh.contracts.items()):
         folder = _abs(loaded.doc.file).parent

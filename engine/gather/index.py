@@ -1,0 +1,163 @@
+"""The mesh index: what ``govern check`` needs to know about the rest of a mesh, kept under .govern/.
+
+Checking one product needs its lineage neighbours (upstream and downstream products and the
+contracts they publish) and facts about the whole lineage graph (cycles, depth, who publishes which
+contract). Loading every file of a 10,000-product mesh for that takes seconds, so ``check`` keeps an
+index in ``MESH/.govern/index.json``: for every descriptor and contract file its signature (size,
+modification and change time, inode), the product's id, name, published contracts and input ports
+(or the contract's id), and the graph facts computed from them. A file whose signature changed, or
+that changed too close to the index being written to trust its time stamps, is read again; the
+facts are recomputed whenever any entry changed. Then only the checked products, their neighbours
+and the contracts these publish are loaded. A missing, unreadable or outdated index is rebuilt; one
+that cannot be written is used for the run and not kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.gather.mesh import Facts, link_facts, walk_files
+from engine.parallel import Workers, load_one
+
+INDEX_VERSION = 1
+INDEX_PATH = Path(".govern") / "index.json"
+RACY_NS = 2_000_000_000  # a file written this close to the index may have changed within one time stamp
+
+
+@dataclass
+class MeshIndex:
+    root: Path
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # path relative to root -> entry
+    facts: Facts = field(default_factory=Facts)
+    product_keys: list[str] = field(default_factory=list)  # in discovery order
+    contract_keys: list[str] = field(default_factory=list)
+
+    def neighbourhood(self, paths: list[Path]) -> tuple[list[Path], list[Path]]:
+        """The descriptor and contract files to load to check everything in ``paths``: the files
+        inside them, the products their products read from or feed, every file claiming one of
+        those products' ids or names, and the contracts all of these publish."""
+        named = {_key(self.root, p) for p in paths}
+        prefixes = tuple(f"{k}/" for k in named)
+
+        def inside(key: str) -> bool:
+            return key in named or key.startswith(prefixes)
+
+        entries = self.entries
+        ids = {entries[key].get("id") for key in self.product_keys if inside(key)} - {None}
+        wanted = set(ids)
+        for up, down, _ in self.facts.edges:
+            if down in ids:
+                wanted.add(up)
+            if up in ids:
+                wanted.add(down)
+        products = [
+            key
+            for key in self.product_keys
+            if inside(key) or entries[key].get("id") in wanted or entries[key].get("name") in wanted
+        ]
+        contract_ids = {cid for key in products for cid in entries[key].get("outputs", [])}
+        contracts = [key for key in self.contract_keys if inside(key) or entries[key].get("id") in contract_ids]
+        return [self.root / key for key in products], [self.root / key for key in contracts]
+
+
+def _key(root: Path, path: Path | str) -> str:
+    """``path`` relative to ``root``, as text (the index's key)."""
+    base, text = str(root), str(path)
+    if text.startswith(base + os.sep):
+        return text[len(base) + 1 :]
+    return os.path.relpath(text, base) if text != base else "."
+
+
+def _signature(path: str | os.DirEntry[str]) -> list[int] | None:
+    try:
+        st = path.stat() if isinstance(path, os.DirEntry) else os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _summary(item: tuple[Path, str]) -> dict[str, Any]:
+    """What the index keeps of one file (read in full; a file that cannot be loaded has no id)."""
+    path, kind = item
+    loaded = load_one(item)
+    if isinstance(loaded, tuple):
+        return {"kind": kind}
+    if kind == "contract":
+        return {"kind": kind, "id": loaded.contract.id}
+    p = loaded.product
+    return {
+        "kind": kind,
+        "id": p.id,
+        "name": p.name,
+        "outputs": [port.contractId for port in p.outputPorts if port.contractId],
+        "inputs": [[port.product, port.contractId] for port in p.inputPorts],
+    }
+
+
+def _read(file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    ok = isinstance(data, dict) and data.get("version") == INDEX_VERSION and isinstance(data.get("files"), dict)
+    return data if ok else {}
+
+
+def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None = None) -> MeshIndex:
+    """The index of the mesh at ``root`` (plus the descriptors ``named`` on the command line that
+    discovery does not find), brought up to date and saved when it changed. Files to read again are
+    read by ``workers`` when given."""
+    file = root / INDEX_PATH
+    stored = _read(file)
+    old: dict[str, dict[str, Any]] = stored.get("files", {})
+    written = stored.get("written_ns", 0)
+    index = MeshIndex(root=root)
+    files: list[tuple[str, str, os.DirEntry[str] | None]] = [(e.path, kind, e) for e, kind in walk_files(root)]
+    found = {path for path, _, _ in files}
+    files += [(str(p), "product", None) for p in named or [] if str(p) not in found]
+    stale: list[tuple[str, str, str, list[int] | None]] = []
+    for path, kind, dir_entry in files:
+        key = _key(root, path)
+        (index.product_keys if kind == "product" else index.contract_keys).append(key)
+        sig = _signature(dir_entry or path)
+        entry = old.get(key)
+        fresh = entry is not None and entry.get("sig") == sig and entry.get("kind") == kind
+        if fresh and sig is not None and sig[1] < written - RACY_NS:
+            index.entries[key] = entry
+        else:
+            stale.append((key, path, kind, sig))
+    changed = reread = False
+    items = [(Path(path), kind) for _, path, kind, _ in stale]
+    summaries = workers.map(_summary, items, len(items)) if workers is not None else map(_summary, items)
+    for (key, _, _, sig), summary in zip(stale, summaries, strict=True):
+        summary["sig"] = sig
+        if summary != old.get(key):
+            changed = True
+        else:  # unchanged, but too recent to trust: saving again moves the index past it
+            reread = True
+        index.entries[key] = summary
+    changed = changed or set(old) != set(index.entries) or not isinstance(stored.get("facts"), dict)
+    if changed:
+        index.facts = link_facts([index.entries[key] for key in index.product_keys])
+    else:
+        index.facts = Facts.from_json(stored["facts"])
+    if changed or reread:
+        _write(file, index)
+    return index
+
+
+def _write(file: Path, index: MeshIndex) -> None:
+    """Save atomically; a mesh that cannot be written to simply has no saved index."""
+    data = {"version": INDEX_VERSION, "written_ns": time.time_ns(), "files": index.entries, "facts": index.facts.to_json()}
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        file.parent.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,150 @@
+"""The mesh index: ``govern check`` loads only the checked products' neighbourhood, and says exactly
+what a check of the whole mesh says, also after files change.
+
+Every comparison is between ``check`` (index) and ``check --no-index`` (whole mesh loaded) in the
+same repository, on the whole JSON report but the run's id and start time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.gather.index import INDEX_PATH, refresh
+from engine.gather.mesh import discover
+
+M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"
+
+
+def report(govern, root: Path, *paths: str, index: bool = True) -> dict:
+    run = govern("check", "--now", NOW, *paths, "--format", "json", "--index" if index else "--no-index", cwd=root)
+    assert run.code in (0, 1, 3), run.err
+    data = run.json()
+    del data["run"]["id"], data["run"]["started_at"]
+    return data
+
+
+def same_either_way(govern, root: Path, *paths: str) -> dict:
+    with_index = report(govern, root, *paths)
+    assert with_index == report(govern, root, *paths, index=False)
+    return with_index
+
+
+def findings(data: dict) -> set[tuple[str, str]]:
+    return {(f["product"], f["rule"]) for f in data["findings"]}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def demo_product_folders(root: Path) -> list[str]:
+    products, _ = discover(root / M)
+    return sorted({os.path.relpath(p.parent, root) for p in products})
+
+
+def test_every_demo_product_checks_the_same_with_the_index(govern, demo_copy):
+    folders = demo_product_folders(demo_copy)
+    assert len(folders) == 14
+    for folder in folders:
+        same_either_way(govern, demo_copy, folder)
+    assert (demo_copy / M / INDEX_PATH).is_file()
+
+
+def test_generated_products_check_the_same_with_the_index(govern, tmp_path):
+    """A generated mesh: lineage across domains, contracts of 30 columns, violations and waivers."""
+    mesh = tmp_path / "mesh"
+    assert govern("generate", str(mesh), "--products", "120", "--domains", "4", "--seed", "7").code == 0
+    products, _ = discover(mesh)
+    for descriptor in products[::9]:
+        same_either_way(govern, mesh, os.path.relpath(descriptor, mesh))
+
+
+def test_only_the_neighbourhood_is_loaded(demo_copy):
+    root = demo_copy / M
+    index = refresh(root)
+    products, contracts = index.neighbourhood([root / "orders/returns"])
+    shown = sorted(os.path.relpath(p, root) for p in products + contracts)
+    # orders_returns reads orders_order_items and feeds no one: itself, the upstream, their contracts.
+    assert shown == [
+        "orders/order_items/dataproduct.yaml",
+        "orders/order_items/orders-order-items-v1.odcs.yaml",
+        "orders/returns/dataproduct.yaml",
+        "orders/returns/orders-returns-v1.odcs.yaml",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # an upstream is deprecated: the downstream's LIN rule fires
+        (
+            ("orders/order_items/dataproduct.yaml", "status: active", "status: deprecated"),
+            ("orders_returns", "LIN-002"),
+        ),
+        # a cycle appears through a file the check does not name
+        (
+            (
+                "orders/order_items/dataproduct.yaml",
+                "inputPorts:\n",
+                "inputPorts:\n  - {product: orders_returns, contractId: orders-returns-v1}\n",
+            ),
+            ("orders_returns", "LIN-003"),
+        ),
+    ],
+)  # fmt: skip
+def test_a_changed_neighbour_is_seen(govern, demo_copy, change, expected):
+    before = same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    assert expected not in findings(before)
+    file, old, new = change
+    edit(demo_copy / M / file, old, new)
+    after = same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    assert expected in findings(after)
+
+
+def test_a_removed_upstream_and_a_new_downstream_are_seen(govern, demo_copy):
+    same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    for name in os.listdir(demo_copy / M / "orders/order_items"):
+        (demo_copy / M / "orders/order_items" / name).unlink()
+    after = same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    assert ("orders_returns", "CON-007") in findings(after)  # the upstream is not found
+    reader = demo_copy / M / "finance/refunds/dataproduct.yaml"
+    reader.parent.mkdir()
+    source = (demo_copy / M / "finance/invoices/dataproduct.yaml").read_text()
+    reader.write_text(
+        source.replace("name: finance_invoices", "name: finance_refunds").replace(
+            "product: orders_order_items", "product: orders_returns"
+        )
+    )
+    same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    root = demo_copy / M
+    products, _ = refresh(root).neighbourhood([root / "orders/returns"])
+    assert reader in products
+
+
+def test_a_folder_outside_the_configured_mesh_is_left_as_it_was(govern, demo_copy, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for name in os.listdir(demo_copy / M / "orders/returns"):
+        (outside / name).write_bytes((demo_copy / M / "orders/returns" / name).read_bytes())
+    assert govern("check", "--now", NOW, str(outside), cwd=demo_copy).code == 1
+    assert sorted(os.listdir(outside)) == ["dataproduct.yaml", "orders-returns-v1.odcs.yaml"]
+
+
+@pytest.mark.parametrize("damage", ["not json {", '{"version": 999, "files": {}}', '{"version": 1, "files": []}', "dir"])
+def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_copy, damage):
+    index = demo_copy / M / INDEX_PATH
+    index.parent.mkdir(exist_ok=True)
+    if damage == "dir":  # the index cannot be written: the check runs on a fresh one anyway
+        index.mkdir()
+    else:
+        index.write_text(damage)
+    same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    if damage != "dir":
+        assert json.loads(index.read_text())["version"] == 1
