@@ -128,6 +128,18 @@ def test_a_removed_upstream_and_a_new_downstream_are_seen(govern, demo_copy):
     assert reader in products
 
 
+def test_a_link_leaving_the_mesh_declares_nothing(govern, demo_copy, tmp_path):
+    """As in a full load, a descriptor that links outside the mesh is not read: the product it would
+    declare is not an upstream of anything."""
+    outside = tmp_path / "outside.yaml"
+    items = demo_copy / M / "orders/order_items/dataproduct.yaml"
+    outside.write_bytes(items.read_bytes())
+    items.unlink()
+    items.symlink_to(outside)
+    data = same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    assert ("orders_returns", "CON-007") in findings(data)
+
+
 def test_a_folder_outside_the_configured_mesh_is_left_as_it_was(govern, demo_copy, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -137,7 +149,16 @@ def test_a_folder_outside_the_configured_mesh_is_left_as_it_was(govern, demo_cop
     assert sorted(os.listdir(outside)) == ["dataproduct.yaml", "orders-returns-v1.odcs.yaml"]
 
 
-@pytest.mark.parametrize("damage", ["not json {", '{"version": 999, "files": {}}', '{"version": 1, "files": []}', "dir"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "not json {",
+        '{"version": 999, "files": {}}',
+        '{"version": 1, "files": []}',
+        '{"version": 1, "files": {"orders/returns/dataproduct.yaml": 5}, "facts": {"edges": 3}}',
+        "dir",
+    ],
+)
 def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_copy, damage):
     index = demo_copy / M / INDEX_PATH
     index.parent.mkdir(exist_ok=True)

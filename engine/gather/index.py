@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.gather.mesh import Facts, link_facts, walk_files
+from engine.gather.mesh import Facts, link_facts, links_leaving, walk_files
 from engine.parallel import Workers, load_one
 
 INDEX_VERSION = 1
@@ -111,15 +111,24 @@ def _read(file: Path) -> dict[str, Any]:
 def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None = None) -> MeshIndex:
     """The index of the mesh at ``root`` (plus the descriptors ``named`` on the command line that
     discovery does not find), brought up to date and saved when it changed. Files to read again are
-    read by ``workers`` when given."""
-    file = root / INDEX_PATH
-    stored = _read(file)
+    read by ``workers`` when given. A stored index of the right version but the wrong shape is
+    rebuilt."""
+    stored = _read(root / INDEX_PATH)
+    try:
+        return _refresh(root, named or [], workers, stored)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return _refresh(root, named or [], workers, {})
+
+
+def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dict[str, Any]) -> MeshIndex:
     old: dict[str, dict[str, Any]] = stored.get("files", {})
     written = stored.get("written_ns", 0)
     index = MeshIndex(root=root)
     files: list[tuple[str, str, os.DirEntry[str] | None]] = [(e.path, kind, e) for e, kind in walk_files(root)]
     found = {path for path, _, _ in files}
-    files += [(str(p), "product", None) for p in named or [] if str(p) not in found]
+    files += [(str(p), "product", None) for p in named if str(p) not in found]
+    # Links leaving the mesh are not read (load_mesh makes them errors): they declare nothing here.
+    leaving = links_leaving(root, [Path(path) for path, _, e in files if e is None or e.is_symlink()])
     stale: list[tuple[str, str, str, list[int] | None]] = []
     for path, kind, dir_entry in files:
         key = _key(root, path)
@@ -132,8 +141,9 @@ def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None
         else:
             stale.append((key, path, kind, sig))
     changed = reread = False
-    items = [(Path(path), kind) for _, path, kind, _ in stale]
-    summaries = workers.map(_summary, items, len(items)) if workers is not None else map(_summary, items)
+    items = [(Path(path), kind) for _, path, kind, _ in stale if Path(path) not in leaving]
+    read = workers.map(_summary, items, len(items)) if workers is not None else map(_summary, items)
+    summaries = ({"kind": kind} if Path(path) in leaving else next(read) for _, path, kind, _ in stale)
     for (key, _, _, sig), summary in zip(stale, summaries, strict=True):
         summary["sig"] = sig
         if summary != old.get(key):
@@ -147,7 +157,7 @@ def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None
     else:
         index.facts = Facts.from_json(stored["facts"])
     if changed or reread:
-        _write(file, index)
+        _write(root / INDEX_PATH, index)
     return index
 
 

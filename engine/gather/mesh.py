@@ -294,7 +294,7 @@ def load_mesh(
     if product_files is None or contract_files is None:
         product_files, contract_files = discover(root)
     mesh = Mesh(root=root)
-    escaping = _links_leaving(root, [*product_files, *contract_files])
+    escaping = links_leaving(root, [*product_files, *contract_files])
     for path, target in escaping.items():
         mesh.failures.append(
             Failure(path, LoadError(f"a symbolic link to {target}, outside the mesh, is not followed", display(path)))
@@ -359,7 +359,7 @@ def load_mesh(
     return mesh
 
 
-def _links_leaving(root: Path, files: list[Path]) -> dict[Path, Path]:
+def links_leaving(root: Path, files: list[Path]) -> dict[Path, Path]:
     """Files that are symbolic links to somewhere outside ``root`` (a mesh reads only its own files)."""
     inside = root.resolve()
     out: dict[Path, Path] = {}
