@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.gather.mesh import Facts, link_facts, links_leaving, walk_files
+from engine.gather.mesh import Facts, link_facts, links_leaving, summary, walk_files
 from engine.parallel import Workers, load_one
 
 INDEX_VERSION = 1
@@ -83,20 +83,13 @@ def _signature(path: str | os.DirEntry[str]) -> list[int] | None:
 
 def _summary(item: tuple[Path, str]) -> dict[str, Any]:
     """What the index keeps of one file (read in full; a file that cannot be loaded has no id)."""
-    path, kind = item
+    kind = item[1]
     loaded = load_one(item)
     if isinstance(loaded, tuple):
         return {"kind": kind}
     if kind == "contract":
         return {"kind": kind, "id": loaded.contract.id}
-    p = loaded.product
-    return {
-        "kind": kind,
-        "id": p.id,
-        "name": p.name,
-        "outputs": [port.contractId for port in p.outputPorts if port.contractId],
-        "inputs": [[port.product, port.contractId] for port in p.inputPorts],
-    }
+    return {"kind": kind, **summary(loaded)}
 
 
 def _read(file: Path) -> dict[str, Any]:
@@ -143,14 +136,14 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
     changed = reread = False
     items = [(Path(path), kind) for _, path, kind, _ in stale if Path(path) not in leaving]
     read = workers.map(_summary, items, len(items)) if workers is not None else map(_summary, items)
-    summaries = ({"kind": kind} if Path(path) in leaving else next(read) for _, path, kind, _ in stale)
-    for (key, _, _, sig), summary in zip(stale, summaries, strict=True):
-        summary["sig"] = sig
-        if summary != old.get(key):
+    for key, path, kind, sig in stale:
+        entry = {"kind": kind} if Path(path) in leaving else next(read)
+        entry["sig"] = sig
+        if entry != old.get(key):
             changed = True
         else:  # unchanged, but too recent to trust: saving again moves the index past it
             reread = True
-        index.entries[key] = summary
+        index.entries[key] = entry
     changed = changed or set(old) != set(index.entries) or not isinstance(stored.get("facts"), dict)
     if changed:
         index.facts = link_facts([index.entries[key] for key in index.product_keys])

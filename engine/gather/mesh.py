@@ -128,7 +128,7 @@ class Mesh:
         for e in edges:
             if not self.graph.has_edge(e.upstream, e.downstream):
                 self.graph.add_edge(e.upstream, e.downstream, contractId=None, declared=False, source=e.source)
-        _graph_facts(self)
+        self._cycles, self._depth = graph_facts(self.graph)
 
     def upstream_objects(self, loaded: LoadedProduct) -> list[tuple[str, str | None, SchemaObject]]:
         """(upstream product, contract id, schema object) for every contract the product reads.
@@ -424,6 +424,7 @@ def link_facts(products: list[dict[str, Any]]) -> Facts:
 
 
 def summary(loaded: LoadedProduct) -> dict[str, Any]:
+    """What linking needs of a product (the input of link_facts, and the mesh index's entry)."""
     p = loaded.product
     return {
         "id": p.id,
@@ -446,10 +447,6 @@ def _link(mesh: Mesh, facts: Facts | None = None) -> None:
     for up, down, cid in facts.edges:
         if up in mesh.graph and down in mesh.graph:
             mesh.graph.add_edge(up, down, contractId=cid, declared=True)
-
-
-def _graph_facts(mesh: Mesh) -> None:
-    mesh._cycles, mesh._depth = graph_facts(mesh.graph)
 
 
 def graph_facts(graph: nx.DiGraph) -> tuple[dict[str, list[str]], dict[str, int]]:
