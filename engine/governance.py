@@ -19,7 +19,7 @@ DEFAULT_LEVELS = ["public", "internal", "restricted", "confidential"]
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class CouncilBody(_Config):
@@ -119,7 +119,7 @@ _C = TypeVar("_C", bound=BaseModel)
 def _load_config(path: Path, model: type[_C], what: str) -> tuple[Located, _C]:
     """A YAML configuration file as a pydantic model; every problem is a ConfigError with file:line."""
     try:
-        doc = load_file(path, display(path))
+        doc = load_file(path, display(path), cached=True)
     except LoadError as e:
         raise ConfigError(e.message, e.file, e.line) from None
     if not isinstance(doc.data, dict):

@@ -27,7 +27,14 @@ SEVERITY_WEIGHT: dict[str, int] = {"critical": 10, "high": 5, "medium": 3, "low"
 ENFORCEMENT_RANK: dict[str, int] = {"advisory": 0, "warning": 1, "blocking": 2}
 
 
-class Strict(BaseModel):
+class Model(BaseModel):
+    """Every model of the engine. Validators are built when a model is first used rather than when
+    this module is imported: a ``govern check`` uses a fraction of them and starts faster."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Model):
     """A model of a file section: unknown keys are kept, wrong types are errors."""
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=False)
@@ -110,44 +117,44 @@ class NativeDescriptor(Strict):
 # --- The input document ----------------------------------------------------------------------------
 
 
-class Access(BaseModel):
+class Access(Model):
     model: str | None = None
     consumers: list[str] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list)
 
 
-class Sla(BaseModel):
+class Sla(Model):
     quality: str | None = None
     freshness: str | None = None
     retention: str | None = None
 
 
-class Support(BaseModel):
+class Support(Model):
     email: str | None = None
     slack: str | None = None
 
 
-class Monitoring(BaseModel):
+class Monitoring(Model):
     freshness_metric: str | None = None
     volume_metric: str | None = None
     quality_metric: str | None = None
 
 
-class OutputPort(BaseModel):
+class OutputPort(Model):
     name: str | None = None
     contractId: str | None = None
     visibility: str = "internal"
     path: str
 
 
-class InputPort(BaseModel):
+class InputPort(Model):
     product: str | None = None
     contractId: str | None = None
     declassification: Declassification | None = None
     path: str
 
 
-class Product(BaseModel):
+class Product(Model):
     """A product descriptor, normalized from the native format or ODPS."""
 
     id: str
@@ -171,12 +178,12 @@ class Product(BaseModel):
     present: list[str] = Field(default_factory=list, description="top-level keys written in the file")
 
 
-class SchemaError(BaseModel):
+class SchemaError(Model):
     message: str
     path: str = ""
 
 
-class Column(BaseModel):
+class Column(Model):
     name: str | None = None
     physicalName: str | None = None
     logicalType: str | None = None
@@ -190,7 +197,7 @@ class Column(BaseModel):
     path: str
 
 
-class SchemaObject(BaseModel):
+class SchemaObject(Model):
     name: str | None = None
     physicalName: str | None = None
     physicalType: str | None = None
@@ -198,7 +205,7 @@ class SchemaObject(BaseModel):
     properties: list[Column] = Field(default_factory=list)
 
 
-class SlaProperty(BaseModel):
+class SlaProperty(Model):
     property: str | None = None
     value: Any = None
     unit: str | None = None
@@ -206,7 +213,7 @@ class SlaProperty(BaseModel):
     path: str
 
 
-class ContractRole(BaseModel):
+class ContractRole(Model):
     role: str | None = None
     access: str | None = None
     firstLevelApprovers: str | None = None
@@ -214,12 +221,12 @@ class ContractRole(BaseModel):
     path: str
 
 
-class TeamMember(BaseModel):
+class TeamMember(Model):
     username: str | None = None
     role: str | None = None
 
 
-class Contract(BaseModel):
+class Contract(Model):
     """An ODCS data contract, normalized."""
 
     id: str | None = None
@@ -239,7 +246,7 @@ class Contract(BaseModel):
     team: list[TeamMember] = Field(default_factory=list)
 
 
-class UpstreamFact(BaseModel):
+class UpstreamFact(Model):
     product: str | None = None
     domain: str | None = None
     classification: str | None = None
@@ -261,7 +268,7 @@ class UpstreamFact(BaseModel):
     path: str
 
 
-class DownstreamFact(BaseModel):
+class DownstreamFact(Model):
     product: str
     domain: str | None
     classification: str | None = None
@@ -270,7 +277,7 @@ class DownstreamFact(BaseModel):
     cross_domain: bool = False
 
 
-class ColumnSource(BaseModel):
+class ColumnSource(Model):
     product: str
     contract: str | None = None
     object: str | None = None
@@ -278,7 +285,7 @@ class ColumnSource(BaseModel):
     classification: str | None = None
 
 
-class ColumnLineage(BaseModel):
+class ColumnLineage(Model):
     """One column of the product's contracts that declares transformSourceObjects."""
 
     contract: str | None = None
@@ -293,7 +300,7 @@ class ColumnLineage(BaseModel):
     path: str
 
 
-class Lineage(BaseModel):
+class Lineage(Model):
     on_cycle: bool = False
     cycle: list[str] = Field(default_factory=list, description="the products of the cycle this product is on")
     depth: int = Field(0, description="longest chain of upstream products (0: a source); cycles count once")
@@ -302,13 +309,13 @@ class Lineage(BaseModel):
     columns: list[ColumnLineage] = Field(default_factory=list, description="column-level lineage of the product's contracts")
 
 
-class DomainEntry(BaseModel):
+class DomainEntry(Model):
     name: str
     owners: list[str] = Field(default_factory=list)
     description: str | None = None
 
 
-class InputDocument(BaseModel):
+class InputDocument(Model):
     """What every rule sees for one product (docs/input.md)."""
 
     product: Product | None
@@ -322,7 +329,7 @@ class InputDocument(BaseModel):
 # --- Rules -------------------------------------------------------------------------------------------
 
 
-class ParamSpec(BaseModel):
+class ParamSpec(Model):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["string", "array", "number", "integer", "boolean", "object"]
@@ -330,7 +337,7 @@ class ParamSpec(BaseModel):
     description: str | None = None
 
 
-class RuleMeta(BaseModel):
+class RuleMeta(Model):
     """A rule's identity and metadata, from its package's METADATA annotation."""
 
     id: str
@@ -357,13 +364,13 @@ class RuleMeta(BaseModel):
 # --- Results -----------------------------------------------------------------------------------------
 
 
-class Location(BaseModel):
+class Location(Model):
     file: str | None = None
     line: int | None = None
     path: str | None = None
 
 
-class Finding(BaseModel):
+class Finding(Model):
     fingerprint: str
     rule: str
     title: str
@@ -381,7 +388,7 @@ class Finding(BaseModel):
     baseline: bool = Field(False, description="check --baseline: the finding is in the baseline report, so it does not count")
 
 
-class RuleInfo(BaseModel):
+class RuleInfo(Model):
     """A rule the run applied, for writers that describe rules (SARIF, HTML)."""
 
     id: str
@@ -394,7 +401,7 @@ class RuleInfo(BaseModel):
     line: int
 
 
-class ProductResult(BaseModel):
+class ProductResult(Model):
     id: str
     name: str
     domain: str | None
@@ -406,12 +413,12 @@ class ProductResult(BaseModel):
     errors: list[str] = Field(default_factory=list)
 
 
-class EngineInfo(BaseModel):
+class EngineInfo(Model):
     name: str
     version: str
 
 
-class RunInfo(BaseModel):
+class RunInfo(Model):
     id: str
     command: str
     started_at: str
@@ -423,13 +430,13 @@ class RunInfo(BaseModel):
     mesh: str | None = None
 
 
-class FindingCounts(BaseModel):
+class FindingCounts(Model):
     open: int = 0
     waived: int = 0
     by_enforcement: dict[str, int] = Field(default_factory=lambda: {"blocking": 0, "warning": 0, "advisory": 0})
 
 
-class Verdicts(BaseModel):
+class Verdicts(Model):
     # "pass" is a keyword: the field is spelled with an alias.
     model_config = ConfigDict(populate_by_name=True)
 
@@ -438,7 +445,7 @@ class Verdicts(BaseModel):
     error: int = 0
 
 
-class Summary(BaseModel):
+class Summary(Model):
     products: int
     rules: int
     score: float | None
@@ -446,27 +453,27 @@ class Summary(BaseModel):
     findings: FindingCounts
 
 
-class DomainSummary(BaseModel):
+class DomainSummary(Model):
     score: float | None
     products: int
     verdicts: Verdicts
 
 
-class Waivers(BaseModel):
+class Waivers(Model):
     applied: list[dict[str, Any]] = Field(default_factory=list)
     expiring: list[dict[str, Any]] = Field(default_factory=list)
     expired: list[dict[str, Any]] = Field(default_factory=list)
     unused: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class Changes(BaseModel):
+class Changes(Model):
     previous_run: str | None = None
     new: list[str] = Field(default_factory=list)
     fixed: list[str] = Field(default_factory=list)
     persisting: int = 0
 
 
-class TrendPoint(BaseModel):
+class TrendPoint(Model):
     """One stored audit of the mesh, for the trend over time (oldest first, this run last)."""
 
     run: str
@@ -477,7 +484,7 @@ class TrendPoint(BaseModel):
     domains: dict[str, float | None] = Field(default_factory=dict)
 
 
-class GraphNode(BaseModel):
+class GraphNode(Model):
     id: str
     domain: str | None = None
     status: str | None = None
@@ -486,7 +493,7 @@ class GraphNode(BaseModel):
     missing: bool = False
 
 
-class GraphEdge(BaseModel):
+class GraphEdge(Model):
     source: str = Field(alias="from")
     target: str = Field(alias="to")
     contractId: str | None = None
@@ -495,12 +502,12 @@ class GraphEdge(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class Graph(BaseModel):
+class Graph(Model):
     nodes: list[GraphNode] = Field(default_factory=list)
     edges: list[GraphEdge] = Field(default_factory=list)
 
 
-class Report(BaseModel):
+class Report(Model):
     """The ``govern.report/v1`` document; every output format is rendered from it."""
 
     model_config = ConfigDict(populate_by_name=True)

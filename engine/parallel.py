@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 MIN_ITEMS = 64
@@ -36,23 +35,6 @@ def _start(modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
 
 def _evaluate(request: tuple[str, list[str]] | None) -> Any:
     return None if request is None else _engine.evaluate(*request)
-
-
-def load_one(item: tuple[Path, str]) -> Any:
-    """Load a contract or descriptor; a LoadError comes back as a tuple (exceptions lose file and line in a pickle)."""
-    from engine.config import display
-    from engine.errors import LoadError
-    from engine.gather.contracts import load_contract
-    from engine.gather.descriptors import load_descriptor
-    from engine.gather.yamlsrc import load_file
-
-    path, kind = item
-    try:
-        loaded = (load_contract if kind == "contract" else load_descriptor)(load_file(path, display(path)))
-    except LoadError as e:
-        return ("error", e.message, e.file, e.line)
-    loaded.doc.data = None  # the model holds what is needed; this halves what a worker sends back
-    return loaded
 
 
 class Workers:

@@ -34,6 +34,14 @@ def require_reference() -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory: pytest.TempPathFactory):
+    """The run's cache (engine/cache.py) in a folder of its own, never the user's, shared by every
+    test and the processes they start, so tests see it cold and warm alike."""
+    os.environ["GOVERN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+
+
 @dataclass
 class Run:
     code: int

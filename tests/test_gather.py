@@ -131,3 +131,13 @@ def test_mesh_links_ports_to_contracts_and_upstreams():
         "customers_segments",
         "marketing_leads",
     }
+
+
+def test_a_contract_no_product_can_publish_is_a_load_failure_saying_why(tmp_path):
+    (tmp_path / "no-id.odcs.yaml").write_text("apiVersion: v3.0.2\nkind: DataContract\nversion: 1.0.0\nstatus: active\n")
+    (tmp_path / "a-list.odcs.yaml").write_text("- id: x\n")
+    mesh = load_mesh(tmp_path)
+    assert sorted((f.error.file.rsplit("/", 1)[-1], f.error.line, f.error.message) for f in mesh.failures) == [
+        ("a-list.odcs.yaml", 1, "a contract must be a mapping, not list: no product can publish it"),
+        ("no-id.odcs.yaml", 1, "the contract has no id: no product can publish it"),
+    ]

@@ -3,6 +3,9 @@
 A contract that breaks the ODCS JSON Schema (the one the package ships) or the package's model is
 still loaded: its problems become ``schema_errors`` in the input document, where rule CON-001
 reports them, so a broken contract is a finding at its file and line rather than a crash.
+
+The ODCS models and the schema validator are imported when a contract is first loaded (a tenth of a
+second of start-up): a check whose contracts all come from the cache never needs them.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
-from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
 from pydantic import ValidationError
 
 from engine.gather.yamlsrc import Located, join
@@ -30,6 +31,10 @@ from engine.model import (
     declassification,
 )
 
+if TYPE_CHECKING:
+    import jsonschema_rs
+    from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
+
 
 @dataclass
 class LoadedContract:
@@ -39,6 +44,8 @@ class LoadedContract:
 
 @cache
 def _validator() -> jsonschema_rs.Validator:
+    import jsonschema_rs
+
     # The schema the package ships (read directly: its json_schema() helper uses a deprecated API).
     schema = resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
     return jsonschema_rs.validator_for(json.loads(schema))
@@ -73,6 +80,8 @@ def load_contract(doc: Located) -> LoadedContract:
             schema_errors=[SchemaError(message=f"a contract must be a mapping, not {type(data).__name__}")],
         )
         return LoadedContract(contract, doc)
+    from open_data_contract_standard.model import OpenDataContractStandard
+
     errors = schema_errors(data)
     model: OpenDataContractStandard | None = None
     try:

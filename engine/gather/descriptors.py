@@ -79,7 +79,7 @@ def load_native(doc: Located) -> LoadedProduct:
 
 
 class _Odps(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class _OdpsCustomProperty(_Odps):

@@ -128,7 +128,7 @@ def _read_json(path: Path, result: LineageImport) -> Any | None:
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _DependsOn(_Lenient):

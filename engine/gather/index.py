@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.gather.files import load_one
 from engine.gather.mesh import Facts, link_facts, links_leaving, summary, walk_files
-from engine.parallel import Workers, load_one
+from engine.parallel import Workers
 
 INDEX_VERSION = 1
 INDEX_PATH = Path(".govern") / "index.json"

@@ -11,17 +11,20 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract
 from engine.gather.descriptors import LoadedProduct
-from engine.gather.imported import ImportedEdge
+from engine.gather.files import load_one
 from engine.model import ColumnLineage, ColumnSource, DownstreamFact, Lineage, SchemaObject, UpstreamFact
-from engine.parallel import Workers, load_one
+from engine.parallel import Workers
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from engine.gather.imported import ImportedEdge
 
 DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}
 ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
@@ -95,11 +98,40 @@ class Mesh:
     products: list[LoadedProduct] = field(default_factory=list)
     contracts: dict[str, LoadedContract] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
-    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    # The lineage graph as adjacency (upstream -> downstream -> edge attributes, and the reverse),
+    # every loaded product a node: what evaluation reads, without importing networkx; ``graph``
+    # builds the networkx graph from it for reports and imported lineage.
+    _succ: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _pred: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _graph: nx.DiGraph | None = None
     _by_id: dict[str, LoadedProduct] = field(default_factory=dict)
     _publisher: dict[str, str] = field(default_factory=dict)
     _cycles: dict[str, list[str]] = field(default_factory=dict)  # product -> the cycle it is on
     _depth: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The lineage graph (products, and edges with contractId, declared and source)."""
+        if self._graph is None:
+            import networkx as nx
+
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self._succ)
+            for up, downs in self._succ.items():
+                for down, attrs in downs.items():
+                    graph.add_edge(up, down, **attrs)
+            self._graph = graph
+        return self._graph
+
+    def _add_node(self, node: str) -> None:
+        self._succ.setdefault(node, {})
+        self._pred.setdefault(node, {})
+
+    def _add_edge(self, up: str, down: str, **attrs: Any) -> None:
+        self._add_node(up)
+        self._add_node(down)
+        self._succ[up][down] = self._pred[down][up] = attrs
+        self._graph = None
 
     def depth(self, product: str) -> int:
         """Longest chain of upstream products (0 for a source or a product outside the mesh)."""
@@ -126,8 +158,8 @@ class Mesh:
     def add_imported(self, edges: list[ImportedEdge]) -> None:
         """Add product edges found by imported lineage; an edge an input port already declares stays as declared."""
         for e in edges:
-            if not self.graph.has_edge(e.upstream, e.downstream):
-                self.graph.add_edge(e.upstream, e.downstream, contractId=None, declared=False, source=e.source)
+            if e.downstream not in self._succ.get(e.upstream, {}):
+                self._add_edge(e.upstream, e.downstream, contractId=None, declared=False, source=e.source)
         self._cycles, self._depth = graph_facts(self.graph)
 
     def upstream_objects(self, loaded: LoadedProduct) -> list[tuple[str, str | None, SchemaObject]]:
@@ -215,8 +247,8 @@ class Mesh:
                 )
             )
         declared = {u.product for u in upstream}
-        if p.id in self.graph:
-            for up_id, _, edge in sorted(self.graph.in_edges(p.id, data=True)):
+        if p.id in self._pred:
+            for up_id, edge in sorted(self._pred[p.id].items(), key=lambda item: item[0]):
                 if edge.get("declared", True) or up_id in declared:
                     continue
                 up = self._by_id[up_id]
@@ -239,8 +271,8 @@ class Mesh:
                     )
                 )
         downstream = []
-        if p.id in self.graph:
-            for _, down_id, edge in self.graph.out_edges(p.id, data=True):
+        if p.id in self._succ:
+            for down_id, edge in self._succ[p.id].items():
                 down = self._by_id[down_id].product
                 downstream.append(
                     DownstreamFact(
@@ -319,7 +351,9 @@ def load_mesh(
             continue
         cid = loaded.contract.id
         if not cid:  # nothing can refer to it, so no rule would ever see it
-            why = "a contract must be a mapping" if not isinstance(loaded.doc.data, dict) else "the contract has no id"
+            errors = loaded.contract.schema_errors
+            not_mapping = bool(errors) and errors[0].message.startswith("a contract must be a mapping")
+            why = errors[0].message if not_mapping else "the contract has no id"
             mesh.failures.append(Failure(path, LoadError(f"{why}: no product can publish it", loaded.doc.file, 1)))
             continue
         if cid in mesh.contracts:
@@ -411,6 +445,8 @@ def link_facts(products: list[dict[str, Any]]) -> Facts:
     for s in order:
         for cid in s["outputs"]:
             facts.publisher.setdefault(cid, s["id"])
+    import networkx as nx  # here: a check with a mesh index never links the whole mesh
+
     graph = nx.DiGraph()
     graph.add_nodes_from(s["id"] for s in order)
     for s in order:
@@ -443,14 +479,16 @@ def _link(mesh: Mesh, facts: Facts | None = None) -> None:
     mesh._cycles = facts.cycles
     mesh._depth = facts.depth
     for loaded in mesh.products:
-        mesh.graph.add_node(loaded.product.id)
+        mesh._add_node(loaded.product.id)
     for up, down, cid in facts.edges:
-        if up in mesh.graph and down in mesh.graph:
-            mesh.graph.add_edge(up, down, contractId=cid, declared=True)
+        if up in mesh._succ and down in mesh._succ:
+            mesh._add_edge(up, down, contractId=cid, declared=True)
 
 
 def graph_facts(graph: nx.DiGraph) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Cycle membership and depth: depth on the graph of strongly connected components."""
+    import networkx as nx
+
     cycles: dict[str, list[str]] = {}
     depths: dict[str, int] = {}
     for component in nx.strongly_connected_components(graph):

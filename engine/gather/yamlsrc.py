@@ -1,6 +1,6 @@
 """YAML (and JSON) read with the C safe loader, keeping the line of every key.
 
-Documents are composed into nodes by libyaml and turned into plain data here, so that every key
+Documents are composed into nodes by libyaml and turned into plain data (in yamlparse), so that every key
 path (``outputPorts[0].contractId``) maps to the line it was written on. Timestamps stay strings
 (JSON has no dates, and JSON Schema expects strings), mapping keys keep their written text
 (``on:`` is the key "on", not True), and everything a safe loader tolerates but a governance file
@@ -10,63 +10,16 @@ non-UTF-8 bytes) is an error with file and line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from engine import cache
 from engine.errors import LoadError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_DEPTH = 100
-MAX_NODES = 500_000
-
-_STR = "tag:yaml.org,2002:str"
-_SEQ = "tag:yaml.org,2002:seq"
-_MAP = "tag:yaml.org,2002:map"
-
-if not hasattr(yaml, "CSafeLoader"):  # pragma: no cover - PyYAML built without libyaml
-    raise ImportError("PyYAML was built without libyaml; reinstall PyYAML with its C extension")
-
-# PyYAML's implicit scalar resolvers (bool, int, float, null, timestamp, ...) by first character.
-_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-
-
-class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
-    """The C safe loader with a leaner resolver: libyaml calls it for every node.
-
-    It resolves plain scalars with PyYAML's own implicit resolvers, like the safe loader, and skips
-    the path resolvers (which PyYAML's safe loader has none of), saving about a third of the
-    composing time of a 30-column contract.
-    """
-
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is yaml.ScalarNode:
-            if implicit[0]:
-                for tag, regexp in _IMPLICIT.get(value[:1] if value else "", ()):
-                    if regexp.match(value):
-                        return str(tag)
-            return _STR
-        return _SEQ if kind is yaml.SequenceNode else _MAP
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-
-_MERGE = "tag:yaml.org,2002:merge"
-_SCALARS = {
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-}
-_AS_TEXT = {"tag:yaml.org,2002:timestamp", _STR}
 
 
 @dataclass
@@ -124,13 +77,22 @@ def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = 
 
 def read_text(path: Path, display: str) -> str:
     """Read a file as UTF-8 within the size limit; errors name file and line."""
+    return decode(read_bytes(path, display), display)
+
+
+def read_bytes(path: Path, display: str) -> bytes:
+    """A file's bytes, within the size limit."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise LoadError(f"file is {size} bytes, larger than the limit of {MAX_FILE_BYTES}", display)
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror or e}", display) from None
+
+
+def decode(raw: bytes, display: str) -> str:
+    """UTF-8 text (without a byte order mark); invalid bytes are an error naming their line."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -139,157 +101,23 @@ def read_text(path: Path, display: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def load_file(path: Path, display: str | None = None) -> Located:
-    """Load one YAML or JSON document from ``path``."""
+def load_file(path: Path, display: str | None = None, *, cached: bool = False) -> Located:
+    """Load one YAML or JSON document from ``path``; with ``cached``, through the cache (engine/cache.py)."""
     shown = display or str(path)
-    return load_text(read_text(path, shown), shown)
-
-
-def load_text(text: str, display: str) -> Located:
-    real = _people_lines(text)
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        # At the end of the stream libyaml points past the last line: name the last line instead.
-        last = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
-        line = min(_shown(real, mark.line + 1), last) if mark else None
-        what = " ".join(s for s in (e.context, e.problem) if s)
-        raise LoadError(f"invalid YAML: {what}", display, line) from None
-    except yaml.YAMLError as e:
-        raise LoadError(f"invalid YAML: {e}", display) from None
-    finally:
-        loader.dispose()
-    if node is None:
-        raise LoadError("the file is empty", display, 1)
-    located = Located(data=None, file=display, lines={"": node.start_mark.line + 1})
-    located.data = _Builder(display, located.lines, loader, real).build(node, "", 0)
-    if real:
-        located.lines = {path: _shown(real, line) for path, line in located.lines.items()}
+    if not cached:
+        return load_text(read_text(path, shown), shown)
+    raw = read_bytes(path, shown)
+    digest = cache.key("yaml", shown, raw)
+    stored = cache.get("yaml", digest)
+    if isinstance(stored, dict) and "data" in stored and isinstance(stored.get("lines"), dict):
+        return Located(stored["data"], shown, stored["lines"])
+    located = load_text(decode(raw, shown), shown)
+    cache.put("yaml", digest, {"data": located.data, "lines": located.lines})
     return located
 
 
-_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+def load_text(text: str, display: str) -> Located:
+    """Parse one YAML or JSON document (the parser, and PyYAML, are imported on first use)."""
+    from engine.gather.yamlparse import parse
 
-
-def _people_lines(text: str) -> list[int] | None:
-    """For text with line breaks other than ``\\n`` and ``\\r\\n``: the line as editors and grep number
-    it (counting ``\\n`` only) of each of libyaml's lines (which also break at a lone ``\\r``, NEL, and
-    the Unicode line and paragraph separators). None for ordinary text, where they agree."""
-    if not any(ch in text for ch in "\x85\u2028\u2029") and text.count("\r") == text.count("\r\n"):
-        return None
-    real, line = [1], 1
-    for m in _BREAKS.finditer(text):
-        line += "\n" in m.group()
-        real.append(line)
-    return real
-
-
-def _shown(real: list[int] | None, line: int) -> int:
-    """libyaml's 1-based ``line`` as people count it (past the end, the last line)."""
-    return real[min(line, len(real)) - 1] if real else line
-
-
-class _Builder:
-    """Nodes to plain data, recording the line of every key path (the hot loop of every load)."""
-
-    def __init__(self, file: str, lines: dict[str, int], loader: Any, real: list[int] | None = None):
-        self.file = file
-        self.lines = lines
-        self.loader = loader
-        self.real = real
-        self.nodes = 0
-        self.active: set[int] = set()
-
-    def fail(self, message: str, node: yaml.Node) -> LoadError:
-        return LoadError(message, self.file, _shown(self.real, node.start_mark.line + 1))
-
-    def build(self, node: yaml.Node, path: str, depth: int) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise self.fail(f"document expands to more than {MAX_NODES} values (an alias bomb?)", node)
-        kind = node.__class__
-        if kind is yaml.ScalarNode:
-            return self.scalar(node)
-        if depth > MAX_DEPTH:
-            raise self.fail(f"document is nested deeper than {MAX_DEPTH} levels", node)
-        if id(node) in self.active:
-            raise self.fail("an alias refers to a value that contains it", node)
-        self.active.add(id(node))
-        try:
-            if kind is yaml.SequenceNode:
-                if node.tag != _SEQ:
-                    raise self.fail(f"unsupported tag {node.tag}", node)
-                return self.sequence(node, path, depth)
-            if node.tag != _MAP:
-                raise self.fail(f"unsupported tag {node.tag}", node)
-            return self.mapping(node, path, depth)
-        finally:
-            self.active.discard(id(node))
-
-    def sequence(self, node: yaml.SequenceNode, path: str, depth: int) -> list[Any]:
-        out = []
-        lines = self.lines
-        for i, item in enumerate(node.value):
-            p = f"{path}[{i}]"
-            if p not in lines:
-                lines[p] = item.start_mark.line + 1
-            if item.__class__ is yaml.ScalarNode and item.tag == _STR:
-                self.nodes += 1
-                out.append(item.value)
-            else:
-                out.append(self.build(item, p, depth + 1))
-        return out
-
-    def mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        merged: dict[str, Any] = {}
-        lines = self.lines
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged.update(self.merge(value_node, path, depth))
-                continue
-            if key_node.__class__ is not yaml.ScalarNode:
-                raise self.fail("a mapping key must be a plain value, not a list or mapping", key_node)
-            key = key_node.value
-            p = f"{path}.{key}" if path else key
-            if key in out:
-                raise self.fail(f"duplicate key {key!r} (first on line {_shown(self.real, lines[p])})", key_node)
-            lines[p] = key_node.start_mark.line + 1
-            if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
-                self.nodes += 1
-                out[key] = value_node.value
-            else:
-                out[key] = self.build(value_node, p, depth + 1)
-        for key, value in merged.items():
-            out.setdefault(key, value)
-        return out
-
-    def merge(self, node: yaml.Node, path: str, depth: int) -> dict[str, Any]:
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        merged: dict[str, Any] = {}
-        for source in reversed(sources):
-            value = self.build(source, path, depth + 1)
-            if not isinstance(value, dict):
-                raise self.fail("a merge key '<<' must refer to a mapping", source)
-            merged.update(value)
-        return merged
-
-    def scalar(self, node: yaml.ScalarNode) -> Any:
-        tag = node.tag
-        if tag in _AS_TEXT:
-            return node.value
-        if tag in _SCALARS:
-            key = (tag, node.value)
-            if key in _CONSTRUCTED:
-                return _CONSTRUCTED[key]
-            value = self.loader.construct_object(node)
-            if len(_CONSTRUCTED) < 4096:
-                _CONSTRUCTED[key] = value
-            return value
-        raise self.fail(f"unsupported tag {tag}", node)
-
-
-# Null, booleans and numbers are immutable: each written form is constructed once per process.
-_CONSTRUCTED: dict[tuple[str, str], Any] = {}
+    return parse(text, display)

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from engine import cache
 from engine.config import display
 from engine.errors import ConfigError
 from engine.model import RuleMeta
@@ -64,17 +64,25 @@ def _parser():  # type: ignore[no-untyped-def]
     return new_engine()
 
 
-def parse_modules(paths: list[tuple[Path, str]], problems: list[ConfigError] | None = None) -> list[Module]:
+def parse_modules(
+    paths: list[tuple[Path, str]],
+    problems: list[ConfigError] | None = None,
+    contents: dict[Path, bytes | OSError] | None = None,
+) -> list[Module]:
     """Parse Rego files with the embedded interpreter; a syntax error names file:line.
 
-    With ``problems``, a file that cannot be parsed is recorded there and left out; without, it raises.
+    With ``problems``, a file that cannot be parsed is recorded there and left out; without, it
+    raises. ``contents`` holds the files' bytes when they were read already (or why they could not be).
     """
     engine = _parser()
     sources: dict[str, tuple[Path, str]] = {}
     for path, shown in paths:
         try:
             try:
-                text = path.read_text(encoding="utf-8")
+                data = contents[path] if contents is not None else path.read_bytes()
+                if isinstance(data, OSError):
+                    raise data
+                text = source_text(data)
             except (OSError, UnicodeDecodeError) as e:
                 raise ConfigError(f"cannot read policy: {e}", shown) from None
             try:
@@ -96,6 +104,11 @@ def parse_modules(paths: list[tuple[Path, str]], problems: list[ConfigError] | N
         module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, _calls(ast))
         modules.append(module)
     return modules
+
+
+def source_text(data: bytes) -> str:
+    """A policy file's text: UTF-8, with line ends made ``\\n`` (as reading it as text does)."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _calls(node: object) -> list[tuple[str, int]]:
@@ -155,6 +168,8 @@ def rule_names(ast: dict) -> dict[str, int]:
 
 def metadata(module: Module) -> tuple[dict | None, int]:
     """The ``# METADATA`` block on the package, as YAML data, and its first line."""
+    import yaml
+
     lines = module.source.splitlines()
     end = module.package_line - 1  # index of the package line
     start = end
@@ -193,7 +208,9 @@ def load_library(root: Path) -> Library:
     """Load every ``*.rego`` below ``root`` (tests excluded) and check the conventions.
 
     A module that breaks them is left out and recorded in ``problems``: ``govern validate`` lists
-    them all, and ``check`` refuses to evaluate while there are any.
+    them all, and ``check`` refuses to evaluate while there are any. What this finds depends only on
+    the files (their names and contents) and the versions of govern and the Rego engine, so it is
+    kept in the cache (engine/cache.py) under a digest of all of them.
     """
     if not root.is_dir():
         raise ConfigError(f"policy folder {display(root)} does not exist (set --policies)")
@@ -205,8 +222,41 @@ def load_library(root: Path) -> Library:
     )
     if not files:
         raise ConfigError(f"no Rego policies in {display(root)}")
+    shown = [(p, display(p)) for p in files]
+    contents = {p: _read(p) for p in files}
+    digest = cache.key(
+        "library",
+        _engine_version(),
+        *(f"{p.relative_to(root).as_posix()}\0{name}" for p, name in shown),
+        *(data if isinstance(data, bytes) else f"\0{data}" for data in contents.values()),
+    )
+    stored = cache.get("library", digest)
+    if stored is not None:
+        try:
+            return _from_cache(root, stored, contents)
+        except (KeyError, TypeError, ValueError, ValidationError):
+            pass  # damaged: derive it again
+    library = _load(root, shown, contents)
+    cache.put("library", digest, _to_cache(library, root))
+    return library
+
+
+def _read(path: Path) -> bytes | OSError:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        return e
+
+
+def _engine_version() -> str:
+    from importlib.metadata import version
+
+    return version("gordon-to-regorus")
+
+
+def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes | OSError]) -> Library:
     library = Library(root=root)
-    modules = parse_modules([(p, display(p)) for p in files], library.problems)
+    modules = parse_modules(shown, library.problems, contents)
     seen_packages: dict[str, str] = {}
     seen_ids: dict[str, str] = {}
     for module in modules:
@@ -224,6 +274,52 @@ def load_library(root: Path) -> Library:
     library.digest = "sha256:" + digest.hexdigest()
     library.rules.sort(key=lambda r: (r.domain or "", r.id))
     return library
+
+
+def _to_cache(library: Library, root: Path) -> dict:
+    return {
+        "modules": [
+            {
+                "path": m.path.relative_to(root).as_posix(),
+                "file": m.file,
+                "package": m.package,
+                "rules": m.rules,
+                "package_line": m.package_line,
+                "calls": m.calls,
+            }
+            for m in library.modules
+        ],
+        "rules": [r.model_dump(mode="json") for r in library.rules],
+        "digest": library.digest,
+        "problems": [[p.message, p.file, p.line] for p in library.problems],
+    }
+
+
+def _from_cache(root: Path, stored: dict, contents: dict[Path, bytes | OSError]) -> Library:
+    modules = []
+    for m in stored["modules"]:
+        path = root / m["path"]
+        source = contents[path]
+        if not isinstance(source, bytes):
+            raise ValueError(f"{path} is unreadable now")
+        modules.append(
+            Module(
+                path,
+                m["file"],
+                source_text(source),
+                m["package"],
+                m["rules"],
+                m["package_line"],
+                [(name, line) for name, line in m["calls"]],
+            )
+        )
+    return Library(
+        root=root,
+        modules=modules,
+        rules=[RuleMeta.model_validate(r) for r in stored["rules"]],
+        digest=stored["digest"],
+        problems=[ConfigError(message, file, line) for message, file, line in stored["problems"]],
+    )
 
 
 def _check_module(module: Module, root: Path, seen_packages: dict[str, str], seen_ids: dict[str, str]) -> RuleMeta | None:

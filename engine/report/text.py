@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 
-from rich.console import Console
-from rich.text import Text
-
 from engine.model import Finding, Report
 from engine.report import clean
 
@@ -16,11 +13,50 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magent
 STATUS_MARK = {"open": "✗", "waived": "~"}
 
 
+class Text:
+    """A line of text in spans, each with a rich style: printed plain, or with rich on a terminal."""
+
+    def __init__(self, text: str = "", style: str = ""):
+        self.spans: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> None:
+        self.spans.append((text, style))
+
+    def __add__(self, other: Text) -> Text:
+        joined = Text()
+        joined.spans = [*self.spans, *other.spans]
+        return joined
+
+
+class _Plain:
+    """Prints lines without styles (into a file or pipe: lines are never broken, rich is not loaded)."""
+
+    def __init__(self, out: io.StringIO):
+        self.out = out
+
+    def print(self, line: Text | str = "") -> None:
+        text = "".join(text for text, _ in line.spans) if isinstance(line, Text) else line
+        self.out.write(text.expandtabs(8) + "\n")  # tab stops every 8 columns, as rich prints them
+
+
+class _Styled:
+    """Prints lines with rich, wrapped to the terminal's width."""
+
+    def __init__(self, out: io.StringIO):
+        from rich.console import Console
+
+        width = shutil.get_terminal_size().columns
+        self.console = Console(file=out, force_terminal=True, highlight=False, width=width)
+
+    def print(self, line: Text | str = "") -> None:
+        from rich.text import Text as RichText
+
+        self.console.print(RichText.assemble(*line.spans) if isinstance(line, Text) else RichText(line))
+
+
 def render(report: Report, *, color: bool = False) -> str:
     out = io.StringIO()
-    # On a terminal lines wrap to its width; into a file or pipe they are never broken.
-    width = shutil.get_terminal_size().columns if color else None
-    console = Console(file=out, force_terminal=color, no_color=not color, highlight=False, soft_wrap=not color, width=width)
+    console = _Styled(out) if color else _Plain(out)
     by_product: dict[str, list[Finding]] = {}
     for f in report.findings:
         by_product.setdefault(f.product, []).append(f)

@@ -1,0 +1,246 @@
+"""The cache (engine/cache.py): what comes out of it is exactly what loading gives, an entry is used
+only for the very bytes it was derived from, and a cache that is off, damaged or unwritable only
+costs time.
+
+Each test points GOVERN_CACHE_DIR at a folder of its own, so "cold" and "warm" are exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import cache
+from engine.gather import files
+from engine.gather.mesh import discover
+from engine.governance import load_governance
+from engine.policy import library as library_module
+from engine.policy.library import load_library
+
+from .conftest import CORPORA, DEMO, REPO
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("GOVERN_CACHE_DIR", str(folder))
+    return folder
+
+
+def entries(folder: Path, kind: str) -> list[Path]:
+    return sorted((folder / kind).glob("*.json")) if (folder / kind).is_dir() else []
+
+
+def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any YAML parse fail the test: what follows must come from the cache."""
+
+    def parse(*args: object) -> None:
+        raise AssertionError(f"parsed {args[1]!r} although it is in the cache")
+
+    monkeypatch.setattr(files, "load_text", parse)
+    monkeypatch.setattr("engine.gather.yamlsrc.load_text", parse)
+
+
+def corpus_files() -> list[tuple[Path, str]]:
+    manifest = CORPORA / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return []
+    with manifest.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    out = []
+    for r in rows:
+        path = CORPORA / r["source"] / r["path"]
+        if r["kind"].startswith("odcs-contract"):
+            out.append((path, "contract"))
+        elif r["kind"].startswith(("odps-", "dps-")):
+            out.append((path, "product"))
+    return out
+
+
+def demo_files() -> list[tuple[Path, str]]:
+    products, contracts = discover(DEMO)
+    return [(p, "product") for p in products] + [(c, "contract") for c in contracts]
+
+
+def model(loaded: object) -> object:
+    return loaded.contract if hasattr(loaded, "contract") else loaded.product  # type: ignore[attr-defined]
+
+
+def assert_round_trip(items: list[tuple[Path, str]], folder: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Load every file without the cache, then twice with it (the second time with parsing
+    forbidden); each time the same model, lines and file, or the same error. The number cached."""
+    monkeypatch.setenv("GOVERN_CACHE_DIR", "off")
+    fresh = [files.load_one(item) for item in items]
+    monkeypatch.setenv("GOVERN_CACHE_DIR", str(folder))
+    first = [files.load_one(item) for item in items]
+    cached = [item for item, loaded in zip(items, fresh, strict=True) if not isinstance(loaded, tuple)]
+    with monkeypatch.context() as m:
+        no_parsing(m)
+        again = [files.load_one(item) for item in cached]
+    for item, a, b in zip(items, fresh, first, strict=True):
+        if isinstance(a, tuple):
+            assert a == b, item  # an error, the same each time, never cached
+            continue
+        assert model(a) == model(b), item
+    for item, c in zip(cached, again, strict=True):
+        a = fresh[items.index(item)]
+        assert model(a) == model(c), item
+        assert (a.doc.file, a.doc.lines) == (c.doc.file, c.doc.lines), item
+    return len(cached)
+
+
+def test_restored_demo_files_are_the_loaded_ones(cache_dir, monkeypatch):
+    items = demo_files()
+    assert len(items) == 28
+    assert assert_round_trip(items, cache_dir, monkeypatch) == 28
+    assert len(entries(cache_dir, "files")) == 28
+
+
+def test_restored_corpus_files_are_the_loaded_ones(corpora, cache_dir, monkeypatch):
+    items = corpus_files()
+    assert len(items) > 70
+    cached = assert_round_trip(items, cache_dir, monkeypatch)
+    assert cached == len(entries(cache_dir, "files"))
+    assert cached > 70
+
+
+def test_values_json_has_no_words_for_survive_the_cache(tmp_path, cache_dir, monkeypatch):
+    contract = tmp_path / "odd.odcs.yaml"
+    contract.write_text(
+        "apiVersion: v3.0.2\nkind: DataContract\nid: odd\nversion: 1.0.0\nstatus: active\n"
+        "slaProperties:\n  - {property: latency, value: .inf, unit: d}\n  - {property: retention, value: .nan}\n"
+        "  - {property: frequency, value: 123456789012345678901234567890}\n"
+        'schema:\n  - name: t\n    properties:\n      - {name: "ünï\\u2028code", logicalType: string}\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GOVERN_CACHE_DIR", "off")
+    fresh = files.load_one((contract, "contract"))
+    monkeypatch.setenv("GOVERN_CACHE_DIR", str(cache_dir))
+    files.load_one((contract, "contract"))
+    with monkeypatch.context() as m:
+        no_parsing(m)
+        again = files.load_one((contract, "contract"))
+    values = [s.value for s in again.contract.sla]
+    assert values[0] == math.inf and math.isnan(values[1]) and values[2] == 123456789012345678901234567890
+    assert [s.value for s in fresh.contract.sla][2] == values[2]
+    assert again.contract.objects[0].properties[0].name == "ünï\u2028code"
+    assert again.doc.lines == fresh.doc.lines
+
+
+def test_an_entry_is_used_only_for_the_bytes_and_name_it_came_from(tmp_path, cache_dir, monkeypatch):
+    mesh = tmp_path / "mesh"
+    shutil.copytree(DEMO / "orders" / "order_items", mesh / "order_items")
+    descriptor = mesh / "order_items" / "dataproduct.yaml"
+    before = files.load_one((descriptor, "product"))
+    descriptor.write_text(descriptor.read_text().replace("orders_order_items", "orders_order_lines"))
+    after = files.load_one((descriptor, "product"))
+    assert (before.product.id, after.product.id) == ("orders_order_items", "orders_order_lines")
+    moved = mesh / "order_lines" / "dataproduct.yaml"
+    moved.parent.mkdir()
+    moved.write_bytes(descriptor.read_bytes())
+    assert files.load_one((moved, "product")).doc.file.endswith("order_lines/dataproduct.yaml")
+    assert len(entries(cache_dir, "files")) == 3
+
+
+def test_a_damaged_entry_is_loaded_again(cache_dir):
+    item = demo_files()[0]
+    good = files.load_one(item)
+    (entry,) = entries(cache_dir, "files")
+    for damage in (b"{not json", b"[]", json.dumps({"model": {"id": 5}, "lines": {}}).encode()):
+        entry.write_bytes(damage)
+        assert model(files.load_one(item)) == model(good)
+        assert json.loads(entry.read_bytes())["lines"] == good.doc.lines  # and stored again
+
+
+def test_errors_are_not_cached(tmp_path, cache_dir):
+    broken = tmp_path / "dataproduct.yaml"
+    broken.write_text("name: [unclosed\n")
+    error = files.load_one((broken, "product"))
+    assert error[0] == "error" and error[3] == 1
+    assert files.load_one((broken, "product")) == error
+    assert entries(cache_dir, "files") == []
+
+
+@pytest.mark.parametrize("setting", ["off", "file"])
+def test_a_cache_that_is_off_or_unwritable_changes_nothing(govern, tmp_path, monkeypatch, setting):
+    target = tmp_path / "not-a-folder"
+    target.write_text("")
+    monkeypatch.setenv("GOVERN_CACHE_DIR", "off" if setting == "off" else str(target))
+    run = govern("check", "--now", "2026-11-21T09:00:00Z", "examples/mesh/customers/segments", "--format", "json")
+    assert run.code == 1
+    assert {f["rule"] for f in run.json()["findings"]} == {"CLS-004", "CLS-005", "LIN-005"}
+    assert target.read_text() == ""
+    assert cache.folder() is None if setting == "off" else cache.folder() == target
+
+
+def test_the_library_from_the_cache_is_the_library(cache_dir, monkeypatch):
+    cold = load_library(REPO / "policies")
+    assert len(entries(cache_dir, "library")) == 1
+    with monkeypatch.context() as m:
+        m.setattr(library_module, "parse_modules", lambda *a: pytest.fail("parsed a cached library"))
+        warm = load_library(REPO / "policies")
+    assert warm.rules == cold.rules and len(warm.rules) == 34
+    assert warm.digest == cold.digest
+    assert [(m.path, m.file, m.source, m.package, m.rules, m.package_line, m.calls) for m in warm.modules] == [
+        (m.path, m.file, m.source, m.package, m.rules, m.package_line, m.calls) for m in cold.modules
+    ]
+
+
+def test_a_library_with_problems_is_cached_with_them_and_changes_are_seen(tmp_path, cache_dir, monkeypatch):
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    (policies / "global" / "naming" / "broken.rego").write_text("package global.naming.broken\n\ndeny contains x if {\n")
+    cold = load_library(policies)
+    with monkeypatch.context() as m:
+        m.setattr(library_module, "parse_modules", lambda *a: pytest.fail("parsed a cached library"))
+        warm = load_library(policies)
+    assert [(p.message, p.file, p.line) for p in warm.problems] == [(p.message, p.file, p.line) for p in cold.problems]
+    assert len(warm.problems) == 1 and warm.problems[0].file.endswith("broken.rego")
+    rule = policies / "global" / "naming" / "column_names.rego"
+    rule.write_text(rule.read_text().replace("# title: Column names are snake_case", "# title: Columns in snake_case"))
+    changed = load_library(policies)
+    assert changed.rule("NAM-002").title == "Columns in snake_case"
+    assert changed.digest != cold.digest
+    assert len(entries(cache_dir, "library")) == 2
+
+
+def test_governance_files_come_from_the_cache(cache_dir, monkeypatch):
+    cold = load_governance(REPO / "governance")
+    with monkeypatch.context() as m:
+        no_parsing(m)
+        warm = load_governance(REPO / "governance")
+    assert warm.council == cold.council and warm.digest == cold.digest
+    assert {d: (f.config, f.doc.lines) for d, f in warm.domains.items()} == {
+        d: (f.config, f.doc.lines) for d, f in cold.domains.items()
+    }
+
+
+def test_a_warm_check_imports_no_parser_graph_library_or_terminal_toolkit(tmp_path):
+    """What a second ``govern check`` of a demo product imports (the lazy imports that make it start
+    fast): not PyYAML, networkx, the ODCS models, the JSON Schema validator or rich."""
+    probe = (
+        "import sys, json\n"
+        "from engine.cli import main\n"
+        "try:\n"
+        "    main(['check', 'examples/mesh/orders/order_items'])\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "heavy = ['yaml', 'networkx', 'open_data_contract_standard', 'jsonschema_rs', 'rich']\n"
+        "print(json.dumps([code, [m for m in heavy if m in sys.modules]]), file=sys.stderr)\n"
+    )
+    env = {**__import__("os").environ, "GOVERN_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    cold, warm = (json.loads(r.stderr.strip().splitlines()[-1]) for r in runs)
+    assert cold[0] == warm[0] == 0
+    assert "yaml" in cold[1]
+    assert warm[1] == []
