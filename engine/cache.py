@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +64,17 @@ def put(kind: str, digest: str, value: Any) -> None:
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        text = json.dumps(value, separators=(",", ":"))  # at once: json.dump to a file encodes in Python
+        temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(value, out, separators=(",", ":"))
+            temporary.write_text(text, encoding="utf-8")
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(text, encoding="utf-8")
+        try:
             os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
+        except OSError:
+            temporary.unlink(missing_ok=True)
             raise
     except (OSError, TypeError, ValueError):  # cannot be written, or not JSON: not cached
         pass

@@ -160,7 +160,8 @@ def run() -> None:
 
     Output is flushed and every file, store and worker pool was closed by the command itself, so
     the interpreter's teardown (unloading some hundreds of modules, a tenth of a ``govern check``)
-    is skipped. Tests call :func:`main` in-process and are unaffected.
+    is skipped, unless a profiler or tracer (cProfile, coverage) is running and needs it to write
+    its results. Tests call :func:`main` in-process and are unaffected.
     """
     try:
         main()
@@ -176,6 +177,8 @@ def run() -> None:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (govern check | head): nothing more to say
             code = code or EXIT_ERROR
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
     os._exit(code)
 
 
