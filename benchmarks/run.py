@@ -6,9 +6,12 @@
 For each size it generates a mesh (govern generate, seed 1) and measures, each in a process of its
 own, wall time and the peak resident memory of the largest process:
 
-- ``govern audit`` of the whole mesh (no history store, JSON report to /dev/null), with --jobs N;
-- ``govern check`` of one product of that mesh (the whole process, start-up included), twice: first
-  without a mesh index (``check cold``: it builds MESH/.govern/index.json), then with it;
+- ``govern audit`` of the whole mesh (no history store, JSON report to /dev/null), with --jobs N,
+  twice: with an empty cache (``audit cold``: it fills the cache, see engine/cache.py), then with
+  the cache it filled (``audit warm``: a nightly audit after a day of few changes);
+- ``govern check`` of one product of that mesh (the whole process, start-up included): first with
+  an empty cache and without a mesh index (``check cold``: it builds MESH/.govern/index.json), then
+  with both (``check``: the median of five runs);
 - the floor: the same descriptor and contract files read and parsed (PyYAML's C loader) and the same
   policies evaluated with the raw embedded engine in a minimal loop, over the same number of
   processes (forked after the policies are loaded). So that the rules do the same work, the floor
@@ -17,17 +20,21 @@ own, wall time and the peak resident memory of the largest process:
   evaluating: validating the models, linking the mesh, building documents, findings and the report.
 
 It prints one table: products/s, memory and the ratio of audit time to the floor, plus ``govern
-check`` of one demo product. Nothing here is asserted: the numbers are for people to read.
+check`` of one demo product. Every command runs with GOVERN_CACHE_DIR in the work folder (the
+user's cache is left alone) and with govern's modules compiled to bytecode first, as an installed
+package has them. Nothing here is asserted: the numbers are for people to read.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import multiprocessing
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,10 +47,11 @@ REPO = Path(__file__).resolve().parent.parent
 GOVERN = [sys.executable, "-m", "engine"]
 
 
-def measure(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+def measure(argv: list[str], cwd: Path, cache: Path) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MiB (largest process of the tree) and exit code of one command."""
+    env = {**os.environ, "GOVERN_CACHE_DIR": str(cache)}
     started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -51,6 +59,13 @@ def measure(argv: list[str], cwd: Path) -> tuple[float, float, int]:
         err = process.stderr.read().decode(errors="replace") if process.stderr else ""
         raise SystemExit(f"{' '.join(argv)} exited {process.returncode}: {err[-2000:]}")
     return wall, usage.ru_maxrss / 1024, process.returncode
+
+
+def repeated(argv: list[str], cwd: Path, cache: Path, times: int = 5) -> tuple[float, float]:
+    """The median wall seconds of ``times`` runs of a short command (start-up varies by tens of
+    milliseconds from run to run), and the largest peak RSS in MiB."""
+    runs = [measure(argv, cwd, cache) for _ in range(times)]
+    return statistics.median(wall for wall, _, _ in runs), max(mb for _, mb, _ in runs)
 
 
 # --- the floor -------------------------------------------------------------------------------------
@@ -133,6 +148,13 @@ def _floor_main(mesh: str, jobs: int) -> None:
 # --- the run -----------------------------------------------------------------------------------------
 
 
+def _fresh(folder: Path) -> Path:
+    """An empty folder (a cache that starts cold)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated product counts")
@@ -145,43 +167,50 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="govern-bench-"))
+    compileall.compile_dir(REPO / "engine", quiet=1)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; --jobs {args.jobs}")
     rows = []
-    measure([*GOVERN, "check", "examples/mesh/orders/order_items"], REPO)  # brings the demo's index up to date
-    demo_check, _, _ = measure([*GOVERN, "check", "examples/mesh/orders/order_items"], REPO)
+    demo = [*GOVERN, "check", "examples/mesh/orders/order_items"]
+    demo_cache = _fresh(workdir / "cache-demo")
+    measure(demo, REPO, demo_cache)  # brings the demo's index and the cache up to date
+    demo_check, _ = repeated(demo, REPO, demo_cache)
     for size in sizes:
         root = workdir / f"mesh-{size}"
+        cache = _fresh(workdir / f"cache-{size}")
         if not (root / "govern.toml").exists():
             shutil.rmtree(root, ignore_errors=True)
             generated, _, _ = measure(
-                [*GOVERN, "generate", str(root), "--products", str(size), "--domains", "12", "--seed", "1"], REPO
+                [*GOVERN, "generate", str(root), "--products", str(size), "--domains", "12", "--seed", "1"], REPO, cache
             )
             print(f"generated {size} products in {generated:.1f} s", flush=True)
-        audit, audit_mb, _ = measure(
-            [*GOVERN, "audit", "--no-store", "--jobs", str(args.jobs), "--format", "json", "--output", os.devnull], root
-        )
+        audit = [*GOVERN, "audit", "--no-store", "--jobs", str(args.jobs), "--format", "json", "--output", os.devnull]
+        cold, cold_mb, _ = measure(audit, root, cache)
+        warm, warm_mb, _ = measure(audit, root, cache)
         one = sorted((root / "mesh").rglob("dataproduct.yaml"))[size // 2].parent
         (root / "mesh" / INDEX_PATH).unlink(missing_ok=True)
-        cold, _, _ = measure([*GOVERN, "check", str(one)], root)  # builds the mesh index
-        check, check_mb, _ = measure([*GOVERN, "check", str(one)], root)  # uses it
+        check_cold, _, _ = measure([*GOVERN, "check", str(one)], root, _fresh(workdir / f"cache-{size}-check"))
+        check, check_mb = repeated([*GOVERN, "check", str(one)], root, workdir / f"cache-{size}-check")
         floor_out = subprocess.run(
             [sys.executable, __file__, "--floor-only", str(root), str(args.jobs)],
             capture_output=True,
             text=True,
             check=True,
+            env={**os.environ, "GOVERN_CACHE_DIR": "off"},  # preparing the floor's documents is not timed
         )
         floor_s = json.loads(floor_out.stdout)["seconds"]
-        rows.append((size, audit, size / audit, audit_mb, floor_s, size / floor_s, audit / floor_s, cold, check, check_mb))
+        rows.append((size, cold, warm, max(cold_mb, warm_mb), floor_s, check_cold, check, check_mb))
         print(f"measured {size}", flush=True)
     print()
     print(
-        f"{'products':>9} {'audit s':>8} {'prod/s':>8} {'peak MiB':>9} {'floor s':>8} {'floor p/s':>9} "
-        f"{'x floor':>8} {'check cold s':>12} {'check 1 s':>9} {'check MiB':>9}"
+        f"{'products':>9} {'audit cold s':>12} {'prod/s':>7} {'audit warm s':>12} {'prod/s':>7} {'peak MiB':>9} "
+        f"{'floor s':>8} {'floor p/s':>9} {'x floor':>8} {'x floor warm':>12} {'check cold s':>12} {'check s':>8} "
+        f"{'check MiB':>9}"
     )
-    for size, audit, rate, mb, floor_s, floor_rate, ratio, cold, check, check_mb in rows:
+    for size, cold, warm, mb, floor_s, check_cold, check, check_mb in rows:
         print(
-            f"{size:>9} {audit:>8.2f} {rate:>8.0f} {mb:>9.0f} {floor_s:>8.2f} {floor_rate:>9.0f} "
-            f"{ratio:>8.2f} {cold:>12.2f} {check:>9.2f} {check_mb:>9.0f}"
+            f"{size:>9} {cold:>12.2f} {size / cold:>7.0f} {warm:>12.2f} {size / warm:>7.0f} {mb:>9.0f} "
+            f"{floor_s:>8.2f} {size / floor_s:>9.0f} {cold / floor_s:>8.2f} {warm / floor_s:>12.2f} "
+            f"{check_cold:>12.2f} {check:>8.2f} {check_mb:>9.0f}"
         )
     print(f"govern check of one demo product (examples/mesh/orders/order_items): {demo_check:.2f} s")
     if args.workdir is None:

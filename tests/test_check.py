@@ -260,3 +260,22 @@ def test_the_installed_command_checks_one_product(govern_process):
     run = govern_process("check", f"{M}/orders/order_items/dataproduct.yaml", "--format", "json")
     assert run.code == 0, run.err
     assert run.json()["products"][0]["verdict"] == "pass"
+
+
+def test_the_installed_command_writes_all_its_output_before_it_exits(govern_process):
+    """The command skips the interpreter's teardown (engine.cli.run): what it printed must be whole."""
+    run = govern_process("audit", M, "--now", NOW, "--no-store", "--format", "json")
+    assert run.code == 1
+    assert len(run.out) > 6 * 8192  # several buffers of standard output, the last written by the final flush
+    assert len(run.json()["products"]) == 14
+
+
+def test_a_profiled_run_exits_normally_so_the_profile_is_written(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "check.prof"
+    argv = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "engine", "check", f"{M}/orders/order_items"]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 0
