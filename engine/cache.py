@@ -1,8 +1,9 @@
 """A cache of what govern derives from files, kept in the user's cache folder.
 
 Entries are JSON, addressed by a digest of everything they were derived from (file names as shown
-and file contents, govern's and the Rego engine's versions), so an entry can never be stale and is
-shared by every clone of a repository on the machine. It lives outside the repository on purpose:
+and file contents, govern's own source code, and the installed files of the libraries that read
+them), so an entry can never be stale, not even across an upgrade or a change to govern's code, and
+is shared by every clone of a repository on the machine. It lives outside the repository on purpose:
 an entry committed to a repository would be trusted, and could hide findings.
 
 The folder is ``$GOVERN_CACHE_DIR``, else ``$XDG_CACHE_HOME/govern``, else ``~/.cache/govern``;
@@ -12,7 +13,9 @@ again, and a folder that cannot be written is simply not used: the cache only ev
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -32,10 +35,33 @@ def folder() -> Path | None:
     return Path(base) / "govern"
 
 
-def key(*parts: str | bytes) -> str:
-    """A digest of ``parts`` (each length-prefixed, so no two sequences collide) and the versions."""
+# The libraries whose results entries hold: their installed files are part of every key.
+LIBRARIES = ("pydantic", "pydantic_core", "yaml", "_yaml", "open_data_contract_standard", "jsonschema_rs", "regorus")
+
+
+@functools.cache
+def _environment() -> str:
+    """A digest of govern's source files and of where and when the libraries were installed
+    (computed once per process, in about a millisecond, without importing anything)."""
     digest = hashlib.blake2b(digest_size=20)
-    for part in (f"govern {__version__} cache {FORMAT}", *parts):
+    digest.update(f"govern {__version__} cache {FORMAT}".encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    for name in LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        if origin and os.path.exists(origin):
+            stat = os.stat(origin)
+            digest.update(f"{name} {origin} {stat.st_size} {stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def key(*parts: str | bytes) -> str:
+    """A digest of ``parts`` (each length-prefixed, so no two sequences collide) and of govern's
+    code and libraries."""
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (_environment(), *parts):
         data = part.encode() if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)

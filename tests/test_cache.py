@@ -244,3 +244,13 @@ def test_a_warm_check_imports_no_parser_graph_library_or_terminal_toolkit(tmp_pa
     assert cold[0] == warm[0] == 0
     assert "yaml" in cold[1]
     assert warm[1] == []
+
+
+def test_entries_made_by_other_code_or_libraries_are_not_used(cache_dir, monkeypatch):
+    item = demo_files()[0]
+    files.load_one(item)
+    monkeypatch.setattr(cache, "_environment", lambda: "govern's code or a library changed")
+    with monkeypatch.context() as m:
+        m.setattr(files, "_restore", lambda *a: pytest.fail("an entry of other code was used") if a[2] else None)
+        files.load_one(item)
+    assert len(entries(cache_dir, "files")) == 2

@@ -209,8 +209,8 @@ def load_library(root: Path) -> Library:
 
     A module that breaks them is left out and recorded in ``problems``: ``govern validate`` lists
     them all, and ``check`` refuses to evaluate while there are any. What this finds depends only on
-    the files (their names and contents) and the versions of govern and the Rego engine, so it is
-    kept in the cache (engine/cache.py) under a digest of all of them.
+    the files (their names and contents), govern's code and the Rego engine, so it is kept in the
+    cache (engine/cache.py) under a digest of all of them.
     """
     if not root.is_dir():
         raise ConfigError(f"policy folder {display(root)} does not exist (set --policies)")
@@ -226,7 +226,6 @@ def load_library(root: Path) -> Library:
     contents = {p: _read(p) for p in files}
     digest = cache.key(
         "library",
-        _engine_version(),
         *(f"{p.relative_to(root).as_posix()}\0{name}" for p, name in shown),
         *(data if isinstance(data, bytes) else f"\0{data}" for data in contents.values()),
     )
@@ -246,12 +245,6 @@ def _read(path: Path) -> bytes | OSError:
         return path.read_bytes()
     except OSError as e:
         return e
-
-
-def _engine_version() -> str:
-    from importlib.metadata import version
-
-    return version("gordon-to-regorus")
 
 
 def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes | OSError]) -> Library:
