@@ -282,7 +282,8 @@ def _to_cache(library: Library, root: Path) -> dict:
             }
             for m in library.modules
         ],
-        "rules": [r.model_dump(mode="json") for r in library.rules],
+        # Python values: a library whose metadata JSON cannot hold exactly (a date) is not cached
+        "rules": [r.model_dump() for r in library.rules],
         "digest": library.digest,
         "problems": [[p.message, p.file, p.line] for p in library.problems],
     }
