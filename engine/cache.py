@@ -85,13 +85,19 @@ def get(kind: str, digest: str) -> Any | None:
 
 
 def put(kind: str, digest: str, value: Any) -> None:
-    """Store ``value`` under ``digest`` (written to a temporary file, then renamed into place)."""
+    """Store ``value`` under ``digest``."""
     path = _path(kind, digest)
-    if path is None:
-        return
+    if path is not None:
+        save_json(path, value)
+
+
+def save_json(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` as JSON, atomically (a temporary file renamed into place, so no
+    reader sees half of it), creating its folder. A path that cannot be written, or a value that
+    is not JSON, is not saved: what is saved here only ever saves time."""
     try:
         text = json.dumps(value, separators=(",", ":"))  # at once: json.dump to a file encodes in Python
-        temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             temporary.write_text(text, encoding="utf-8")
         except FileNotFoundError:
@@ -102,5 +108,5 @@ def put(kind: str, digest: str, value: Any) -> None:
         except OSError:
             temporary.unlink(missing_ok=True)
             raise
-    except (OSError, TypeError, ValueError):  # cannot be written, or not JSON: not cached
+    except (OSError, TypeError, ValueError):
         pass

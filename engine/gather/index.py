@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.cache import save_json
 from engine.gather.files import load_one
 from engine.gather.mesh import Facts, link_facts, links_leaving, summary, walk_files
 from engine.parallel import Workers
@@ -158,10 +159,4 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
 def _write(file: Path, index: MeshIndex) -> None:
     """Save atomically; a mesh that cannot be written to simply has no saved index."""
     data = {"version": INDEX_VERSION, "written_ns": time.time_ns(), "files": index.entries, "facts": index.facts.to_json()}
-    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-    try:
-        file.parent.mkdir(exist_ok=True)
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, file)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    save_json(file, data)
