@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -20,6 +21,16 @@ DEMO = REPO / "examples" / "mesh"
 
 
 REFERENCE_INSTALL = "pip install --ignore-requires-python opa-golib-python-bindings==0.4.4"
+
+
+def corpus_manifest() -> list[dict[str, str]]:
+    """The rows of the corpora's MANIFEST.tsv (source, repo, commit, path, kind, bytes, sha256); none
+    when the corpora are absent."""
+    manifest = CORPORA / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return []
+    with manifest.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
 
 
 def require_reference() -> None:

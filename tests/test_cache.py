@@ -7,7 +7,6 @@ Each test points GOVERN_CACHE_DIR at a folder of its own, so "cold" and "warm" a
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
@@ -24,7 +23,7 @@ from engine.governance import load_governance
 from engine.policy import library as library_module
 from engine.policy.library import load_library
 
-from .conftest import CORPORA, DEMO, REPO
+from .conftest import CORPORA, DEMO, REPO, corpus_manifest
 
 
 @pytest.fixture
@@ -49,13 +48,8 @@ def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def corpus_files() -> list[tuple[Path, str]]:
-    manifest = CORPORA / "MANIFEST.tsv"
-    if not manifest.is_file():
-        return []
-    with manifest.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
     out = []
-    for r in rows:
+    for r in corpus_manifest():
         path = CORPORA / r["source"] / r["path"]
         if r["kind"].startswith("odcs-contract"):
             out.append((path, "contract"))

@@ -7,7 +7,6 @@ pytest run (see ``pytest_terminal_summary`` in conftest.py).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from engine.gather.descriptors import load_descriptor
 from engine.gather.imported import LineageImport, read_dbt_manifest, read_openlineage
 from engine.gather.yamlsrc import load_file
 
-from .conftest import CORPORA, SWEEP_OUTCOMES
+from .conftest import SWEEP_OUTCOMES, corpus_manifest
 
 pytestmark = pytest.mark.corpus
 
@@ -27,11 +26,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _manifest() -> list[tuple[str, str]]:
-    manifest = CORPORA / "MANIFEST.tsv"
-    if not manifest.is_file():
-        return []
-    with manifest.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+    rows = corpus_manifest()
     return [(f"{r['source']}/{r['path']}", r["kind"]) for r in rows if r["path"].lower().endswith(SUFFIXES)]
 
 

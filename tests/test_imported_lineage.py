@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import corpus_manifest
+
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
 
@@ -165,11 +167,7 @@ def test_lineage_map_errors_name_file_and_line(govern, tmp_path):
 
 
 def _manifest_rows(corpora: Path) -> list[tuple[str, Path]]:
-    rows = []
-    for line in (corpora / "MANIFEST.tsv").read_text().splitlines()[1:]:
-        cols = line.split("\t")
-        rows.append((cols[4], corpora / cols[0] / cols[3]))
-    return rows
+    return [(r["kind"], corpora / r["source"] / r["path"]) for r in corpus_manifest()]
 
 
 def test_every_dbt_manifest_of_the_corpus_imports(govern, corpora):
