@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ from engine.model import ENFORCEMENT_RANK, Report
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
+# An audit of a mesh with more products loads it this many products at a time (--batch): about
+# 250 MiB of loaded models, however large the mesh.
+BATCH = 2000
 
 
 def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
@@ -321,6 +324,13 @@ def _write(output: Path, text: str) -> None:
     "--store", type=click.Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
 )
 @click.option("--no-store", is_flag=True, help="Neither read nor write the history (no changes, no trend).")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=BATCH,
+    show_default=True,
+    help="Load a larger mesh this many products at a time, so memory does not grow with it.",
+)
 @lineage_options
 @handles_errors
 def audit(
@@ -340,6 +350,7 @@ def audit(
     dbt_manifests: tuple[Path, ...],
     openlineage: tuple[Path, ...],
     lineage_map: Path | None,
+    batch: int,
 ) -> None:
     """Audit the whole mesh: every product of every domain, scores, changes since the last audit.
 
@@ -348,16 +359,13 @@ def audit(
     finding fingerprint. Exit codes as for check.
     """
     from engine.config import load_settings
-    from engine.report.lineage import graph_model
 
     settings = load_settings(policies, governance, mesh)
     root = mesh_dir or settings.mesh
     if root is None:
         raise UsageError("no mesh: give MESH or set mesh in govern.toml")
     imports = (dbt_manifests, openlineage, lineage_map)
-    report, found_mesh = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, whole_mesh=True)
-    if found_mesh is not None:
-        report.lineage = graph_model(found_mesh)
+    report, _ = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
     if not no_store:
         _remember(report, root, store or root / ".govern" / "history.sqlite")
     _emit(report, fmt, output)
@@ -372,13 +380,17 @@ def _evaluate(
     engine_spec: tuple[str, tuple[str, ...], int | None],
     now: datetime,
     imports: tuple[tuple[Path, ...], tuple[Path, ...], Path | None],
-    whole_mesh: bool = False,
+    batch: int | None = None,
     use_index: bool = False,
 ) -> tuple[Report, Any]:
-    """What check and audit share: validate the configuration, gather, evaluate, build the report."""
+    """What check and audit share: validate the configuration, gather, evaluate, build the report.
+
+    An audit (``batch`` given) evaluates the whole mesh and adds its lineage graph to the report; a
+    mesh of more than ``batch`` products without imported lineage is loaded a batch at a time."""
     from engine.backends import make_engine
     from engine.evaluate import Evaluator
-    from engine.gather.targets import check_targets
+    from engine.gather.mesh import Mesh, discover
+    from engine.gather.targets import batched_targets, check_targets
     from engine.governance import load_governance
     from engine.model import EngineInfo
     from engine.parallel import Workers, default_jobs
@@ -395,15 +407,30 @@ def _evaluate(
         dbt_manifests, openlineage, lineage_map = imports
         # Imported lineage adds edges the index does not know of: then the whole mesh is loaded.
         use_index = use_index and not (dbt_manifests or openlineage)
-        found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
-        import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
+        whole_mesh = batch is not None
+        root = Path(os.path.abspath(paths[0]))
+        products = len(discover(root)[0]) if batch is not None and not (dbt_manifests or openlineage) else 0
+        batched = batch is not None and products > batch
+        batches: Iterable[tuple[Mesh | None, list[Any]]]
+        if batch is not None and batched:
+            found_mesh: Mesh | None = None
+            batches, total, import_errors = batched_targets(root, workers, batch), products, []
+        else:
+            found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
+            import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
+            batches, total = [(found_mesh, targets)], len(targets)
+        graph = None
+        if whole_mesh:
+            from engine.report.lineage import GraphCollector
+
+            graph = GraphCollector()
         # Only the embedded engine evaluates in the workers: OPA servers have their own concurrency,
         # and the OPA Go library must not be forked after it is loaded.
         engine = make_engine(engine_name, opa_urls, workers if engine_name == "embedded" else None)
         try:
             evaluator = Evaluator(library, gov, engine, found_mesh, now)
-            with _progress(len(targets) if whole_mesh else 0) as advance:
-                outcome = evaluator.run(targets, progress=advance, whole_mesh=whole_mesh)
+            with _progress(total if whole_mesh else 0) as advance:
+                outcome = evaluator.run_batches(batches, advance, whole_mesh, graph.add if graph else None)
         finally:
             engine.close()
     report = build_report(
@@ -412,7 +439,7 @@ def _evaluate(
         engine=EngineInfo(name=engine.name, version=engine.version),
         policies_digest=library.digest,
         governance_digest=gov.digest,
-        mesh=display(found_mesh.root) if found_mesh else None,
+        mesh=display(root if batched else found_mesh.root) if batched or found_mesh else None,
         products=outcome.results,
         findings=outcome.findings,
         rules=outcome.rules,
@@ -420,6 +447,8 @@ def _evaluate(
         errors=import_errors,
         catalog=outcome.catalog,
     )
+    if graph is not None:
+        report.lineage = graph.model()
     return report, found_mesh
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from engine.backends import PolicyEngine, Request, Results, RuleError
-from engine.gather.mesh import Mesh
+from engine.gather.mesh import Mesh, file_kind
 from engine.gather.targets import Target
 from engine.gather.yamlsrc import Located
 from engine.governance import Governance
@@ -63,24 +64,45 @@ class Evaluator:
         return self._rules[domain]
 
     def run(self, targets: list[Target], progress: Callable[[Target], None] | None = None, whole_mesh: bool = False) -> Outcome:
-        """Evaluate every target; ``whole_mesh`` lists every filed waiver, not only those of the targets.
+        """Evaluate every target; ``whole_mesh`` lists every filed waiver, not only those of the targets."""
+        return self.run_batches([(self.mesh, targets)], progress, whole_mesh)
 
-        Input documents are built while the engine evaluates earlier ones (a stream, so neither
-        the documents nor the raw results of a large mesh are all held at once).
-        """
-        results: list[ProductResult] = []
-        findings: list[Finding] = []
+    def run_batches(
+        self,
+        batches: Iterable[tuple[Mesh | None, list[Target]]],
+        progress: Callable[[Target], None] | None = None,
+        whole_mesh: bool = False,
+        each: Callable[[Mesh | None, list[Target]], None] | None = None,
+    ) -> Outcome:
+        """Evaluate batches of targets, each with the (part of the) mesh it was loaded with, which
+        ``each`` sees before it is dropped. Input documents are built while the engine evaluates
+        earlier ones (a stream, so neither the documents nor the raw results are all held at once).
+
+        Over several batches, the results are ordered as for one: the products (in discovery
+        order), the descriptors that could not be loaded, the contracts that could not be loaded,
+        then the contracts no product publishes (by id). (Links leaving the mesh, listed first
+        among the files that could not be loaded, are first only within their batch.)"""
+        done: list[tuple[tuple[int, int | str, int], ProductResult, list[Finding]]] = []
         used: set[str] = set()
-        requests = (self.request(target) for target in targets)
-        answers = self.engine.evaluate_stream(requests, len(targets))
-        for target, raw in zip(targets, answers, strict=True):
-            result, found, applied = self._finish(target, self._applicable(target), raw)
-            results.append(result)
-            findings.extend(found)
-            used.update(applied)
-            if progress is not None:
-                progress(target)
-        waivers = self.waivers.report(None if whole_mesh else {t.id for t in targets})
+        count = 0
+        for count, (mesh, targets) in enumerate(batches, start=1):
+            self.mesh = mesh
+            requests = (self.request(target) for target in targets)
+            answers = self.engine.evaluate_stream(requests, len(targets))
+            for i, (target, raw) in enumerate(zip(targets, answers, strict=True)):
+                place = _place(target, count, i)  # before _finish, which adds rule errors to the target
+                result, found, applied = self._finish(target, self._applicable(target), raw)
+                done.append((place, result, found))
+                used.update(applied)
+                if progress is not None:
+                    progress(target)
+            if each is not None:
+                each(mesh, targets)
+        if count > 1:
+            done.sort(key=lambda entry: entry[0])
+        results = [result for _, result, _ in done]
+        findings = [f for _, _, found in done for f in found]
+        waivers = self.waivers.report(None if whole_mesh else {r.id for r in results})
         catalog = [
             RuleInfo(**m.model_dump(include=set(RuleInfo.model_fields)))
             for m in sorted((r for r in map(self.library.rule, used) if r is not None), key=lambda m: m.id)
@@ -172,6 +194,15 @@ class Evaluator:
         if target.product is not None:
             return target.product.doc
         return target.contracts[0].doc if target.contracts else None
+
+
+def _place(target: Target, batch: int, position: int) -> tuple[int, int | str, int]:
+    """Where a target's result goes in a report made of several batches (see Evaluator.run_batches)."""
+    if target.product is not None:
+        return (0, batch, position)
+    if target.errors:
+        return (2 if file_kind(Path(target.source)) == "contract" else 1, batch, position)
+    return (3, target.id, 0)
 
 
 def _opt_str(value: Any) -> str | None:

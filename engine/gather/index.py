@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class MeshIndex:
     facts: Facts = field(default_factory=Facts)
     product_keys: list[str] = field(default_factory=list)  # in discovery order
     contract_keys: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # every key, in discovery order
 
     def neighbourhood(self, paths: list[Path]) -> tuple[list[Path], list[Path]]:
         """The descriptor and contract files to load to check everything in ``paths``: the files
@@ -45,10 +47,37 @@ class MeshIndex:
         those products' ids or names, and the contracts all of these publish."""
         named = {_key(self.root, p) for p in paths}
         prefixes = tuple(f"{k}/" for k in named)
+        return self._around(lambda key: key in named or key.startswith(prefixes))
 
-        def inside(key: str) -> bool:
-            return key in named or key.startswith(prefixes)
+    def batches(self, size: int) -> list[list[Path]]:
+        """Every descriptor and contract file, in groups of about ``size`` products for an audit
+        that holds only one group (and its neighbours) at a time. A folder's files stay in one
+        group, so a product and the contracts beside it are loaded together."""
+        folders: dict[str, list[str]] = {}
+        for key in self.order:
+            folders.setdefault(os.path.dirname(key), []).append(key)
+        groups: list[list[Path]] = []
+        group: list[Path] = []
+        products = 0
+        for keys in folders.values():
+            group.extend(self.root / key for key in keys)
+            products += sum(1 for key in keys if self.entries[key].get("kind") == "product")
+            if products >= size:
+                groups.append(group)
+                group, products = [], 0
+        if group:
+            groups.append(group)
+        return groups
 
+    def files_around(self, files: list[Path]) -> tuple[list[Path], list[Path]]:
+        """The descriptor and contract files to load to evaluate exactly ``files`` (a batch): these,
+        their products' neighbours and the contracts all of them publish, and every other contract
+        claiming the id of one of them (the first claim wins, as when the whole mesh is loaded)."""
+        named = {_key(self.root, p) for p in files}
+        claimed = {self.entries[key].get("id") for key in self.contract_keys if key in named} - {None}
+        return self._around(named.__contains__, claimed)
+
+    def _around(self, inside: Callable[[str], bool], contract_ids: set[str] | None = None) -> tuple[list[Path], list[Path]]:
         entries = self.entries
         ids = {entries[key].get("id") for key in self.product_keys if inside(key)} - {None}
         wanted = set(ids)
@@ -62,7 +91,7 @@ class MeshIndex:
             for key in self.product_keys
             if inside(key) or entries[key].get("id") in wanted or entries[key].get("name") in wanted
         ]
-        contract_ids = {cid for key in products for cid in entries[key].get("outputs", [])}
+        contract_ids = (contract_ids or set()) | {cid for key in products for cid in entries[key].get("outputs", [])}
         contracts = [key for key in self.contract_keys if inside(key) or entries[key].get("id") in contract_ids]
         return [self.root / key for key in products], [self.root / key for key in contracts]
 
@@ -128,6 +157,7 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
     for path, kind, dir_entry in files:
         key = _key(root, path)
         (index.product_keys if kind == "product" else index.contract_keys).append(key)
+        index.order.append(key)
         sig = _signature(dir_entry or path)
         entry = old.get(key)
         fresh = entry is not None and entry.get("sig") == sig and entry.get("kind") == kind

@@ -9,6 +9,7 @@ the contract rules only. Files that cannot be loaded become ``error`` targets wi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,18 @@ def check_targets(
     return mesh, unique
 
 
+def batched_targets(root: Path, workers: Workers | None, size: int) -> Iterator[tuple[Mesh, list[Target]]]:
+    """The targets of the whole mesh at ``root``, a batch of about ``size`` products at a time, each
+    with the part of the mesh it needs (its files, their neighbours and the contracts these publish,
+    found with the mesh index, whose facts describe the whole mesh). Only one batch is held at once,
+    so memory does not grow with the mesh; the targets are those a whole-mesh load gives."""
+    index = refresh(root, [], workers)
+    for files in index.batches(size):
+        products, contracts = index.files_around(files)
+        mesh = load_mesh(root, products, contracts, workers=workers, facts=index.facts)
+        yield mesh, _select(mesh, files=set(files))
+
+
 def _common(roots: set[Path]) -> Path:
     parts = [r.parts for r in roots]
     common = []
@@ -155,12 +168,15 @@ def _common(roots: set[Path]) -> Path:
     return Path(*common)
 
 
-def _select(mesh: Mesh, paths: list[Path]) -> list[Target]:
-    """The mesh's products, failures and unpublished contracts that lie in the given paths."""
+def _select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None = None) -> list[Target]:
+    """The mesh's products, failures and unpublished contracts that lie in the given paths (or are
+    among the given files)."""
 
     def wanted(file: str) -> bool:
         f = _abs(file)
-        return any(_inside(f, p) for p in paths)
+        if files is not None:
+            return f in files
+        return any(_inside(f, p) for p in paths or [])
 
     targets: list[Target] = []
     failed_contracts = [f for f in mesh.failures if file_kind(f.path) == "contract"]

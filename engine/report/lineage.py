@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from engine.gather.descriptors import LoadedProduct
 from engine.gather.mesh import Mesh
 from engine.model import Graph, GraphEdge, GraphNode
 from engine.report import clean
 
+if TYPE_CHECKING:
+    from engine.gather.targets import Target
 
-def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
-    """Nodes and every declared edge (an edge to a product missing from the mesh is kept, marked)."""
-    nodes: dict[str, dict[str, Any]] = {}
-    for loaded in mesh.products:
+
+def graph_parts(
+    mesh: Mesh, products: Iterable[LoadedProduct], nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]]
+) -> None:
+    """Add ``products`` (of ``mesh``) and their declared or imported upstream edges to ``nodes`` and
+    ``edges`` (an edge from a product missing from the mesh is kept, its node marked missing)."""
+    products = list(products)
+    for loaded in products:
         p = loaded.product
         nodes[p.id] = {
             "id": p.id,
@@ -25,8 +33,7 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
             "source": loaded.doc.file,
             "missing": False,
         }
-    edges = []
-    for loaded in mesh.products:
+    for loaded in products:
         for fact in mesh.lineage(loaded).upstream:
             upstream = fact.product or f"(publisher of {fact.contractId})"
             if not fact.found:
@@ -43,6 +50,13 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
                     "observed_in": fact.observed_in,
                 }
             )
+
+
+def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
+    """Nodes and every declared edge (an edge to a product missing from the mesh is kept, marked)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, Any]] = []
+    graph_parts(mesh, mesh.products, nodes, edges)
     if product is not None:
         keep = {product} | nx.ancestors(mesh.graph, product) | nx.descendants(mesh.graph, product)
         keep |= {e["from"] for e in edges if e["to"] in keep}
@@ -51,9 +65,33 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
     return {"nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges}
 
 
+class GraphCollector:
+    """The report's product graph gathered batch by batch (for an audit that loads a batch at a time)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.edges: list[dict[str, Any]] = []
+        self.depth: dict[str, int] = {}
+
+    def add(self, mesh: Mesh | None, targets: list[Target]) -> None:
+        if mesh is None:
+            return
+        products = [t.product for t in targets if t.product is not None]
+        graph_parts(mesh, products, self.nodes, self.edges)
+        self.depth.update((n, mesh.depth(n)) for n in self.nodes if n not in self.depth)
+
+    def model(self) -> Graph:
+        nodes = sorted(self.nodes.values(), key=lambda n: n["id"])
+        return _model(nodes, self.edges, lambda n: self.depth.get(n, 0))
+
+
 def graph_model(mesh: Mesh) -> Graph:
     """The product graph for a report (nodes with their depth, every edge), e.g. for the HTML picture."""
     doc = graph_document(mesh)
+    return _model(doc["nodes"], doc["edges"], mesh.depth)
+
+
+def _model(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], depth: Callable[[str], int]) -> Graph:
     return Graph(
         nodes=[
             GraphNode(
@@ -61,14 +99,12 @@ def graph_model(mesh: Mesh) -> Graph:
                 domain=n.get("domain"),
                 status=n.get("status"),
                 classification=n.get("classification"),
-                depth=mesh.depth(n["id"]),
+                depth=depth(n["id"]),
                 missing=n["missing"],
             )
-            for n in doc["nodes"]
+            for n in nodes
         ],
-        edges=[
-            GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"]) for e in doc["edges"]
-        ],
+        edges=[GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"]) for e in edges],
     )
 
 

@@ -1,0 +1,114 @@
+"""Audits of large meshes load a batch of products at a time (``--batch``), with the mesh index's
+facts about the whole mesh, and report exactly what an audit that loads the whole mesh reports.
+
+Every comparison is of the whole JSON report but the run's id and start time, between an audit
+whose batch holds the whole mesh and audits with small batches, in the same repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import engine.gather.targets
+from engine.gather.mesh import discover
+
+from .test_imported_lineage import dbt_manifest
+
+M = "examples/mesh"
+NOW = "2026-11-21T09:00:00Z"
+
+
+def audit_report(govern, root: Path, mesh: str, batch: int) -> dict:
+    run = govern("audit", mesh, "--now", NOW, "--format", "json", "--no-store", "--batch", str(batch), cwd=root)
+    assert run.code in (0, 1, 3), run.err
+    data = run.json()
+    del data["run"]["id"], data["run"]["started_at"]
+    return data
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of descriptor files each load of (part of) the mesh was given."""
+    sizes: list[int] = []
+    real = engine.gather.targets.load_mesh
+
+    def counting(root, product_files=None, contract_files=None, **kwargs):
+        sizes.append(len(product_files))
+        return real(root, product_files, contract_files, **kwargs)
+
+    monkeypatch.setattr(engine.gather.targets, "load_mesh", counting)
+    return sizes
+
+
+def test_the_demo_mesh_audits_the_same_in_batches(govern, demo_copy, loads):
+    whole = audit_report(govern, demo_copy, M, 1000)
+    assert loads == [14]  # one load of the whole mesh
+    assert len(whole["products"]) == 14 and whole["lineage"]["edges"]
+    for batch in (1, 4):
+        loads.clear()
+        assert audit_report(govern, demo_copy, M, batch) == whole
+        # Every batch holds its own products and their neighbours, never the whole mesh.
+        assert len(loads) == (14 if batch == 1 else 4) and max(loads) < 14
+
+
+def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_copy, loads):
+    """Broken YAML, a product id claimed twice, a contract id claimed twice, a broken contract beside
+    a product, a contract no product publishes: each in its own batch or together with others."""
+    mesh = demo_copy / M
+    (mesh / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [broken\n")
+    (mesh / "zz_copies/contract").mkdir(parents=True)
+    shutil.copy(mesh / "orders/shipments/shipping_shipments.odps.yaml", mesh / "zz_copies")  # the same product id again
+    shutil.copy(mesh / "orders/order_items/orders-order-items-v1.odcs.yaml", mesh / "zz_copies/contract")  # contract id again
+    (mesh / "marketing/leads/marketing-leads-v1.odcs.yaml").write_text("id: marketing-leads-v1\nstatus: [\n")
+    unpublished = mesh / "inventory/loose/spare.odcs.yaml"
+    unpublished.parent.mkdir()
+    shutil.copy(mesh / "orders/order_items/orders-order-items-v1.odcs.yaml", unpublished)
+    text = unpublished.read_text().replace("id: orders-order-items-v1", "id: inventory-spare-v1", 1)
+    unpublished.write_text(text)
+    whole = audit_report(govern, demo_copy, M, 1000)
+    errors = [(p["source"], p["errors"][0].split(": ", 1)[1]) for p in whole["products"] if p["verdict"] == "error"]
+    assert errors == [
+        (f"{M}/marketing/leads/dataproduct.yaml", "invalid YAML: while parsing a flow node did not find expected node content"),
+        (f"{M}/orders/returns/dataproduct.yaml", "invalid YAML: while parsing a flow sequence did not find expected ',' or ']'"),
+        (
+            f"{M}/zz_copies/shipping_shipments.odps.yaml",
+            f"product 'shipping_shipments' is already defined in {M}/orders/shipments/shipping_shipments.odps.yaml",
+        ),
+        (
+            f"{M}/zz_copies/contract/orders-order-items-v1.odcs.yaml",
+            f"contract id 'orders-order-items-v1' is already used by {M}/orders/order_items/orders-order-items-v1.odcs.yaml",
+        ),
+    ]
+    assert whole["products"][-1]["id"] == "inventory-spare-v1"
+    for batch in (1, 2, 5):
+        loads.clear()
+        assert audit_report(govern, demo_copy, M, batch) == whole
+        assert len(loads) > 1
+
+
+def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads):
+    """Lineage within and across domains, contracts of 30 columns, violations and waivers."""
+    root = tmp_path / "gen"
+    assert govern("generate", str(root), "--products", "150", "--domains", "4", "--seed", "11").code == 0
+    products, _ = discover(root / "mesh")
+    assert len(products) == 150
+    whole = audit_report(govern, root, "mesh", 150)
+    assert loads == [150]
+    assert whole["summary"]["findings"]["open"] > 0 and whole["waivers"]["applied"]
+    loads.clear()
+    assert audit_report(govern, root, "mesh", 40) == whole
+    assert len(loads) == 4 and max(loads) < 150
+
+
+def test_imported_lineage_is_audited_with_the_whole_mesh(govern, demo_copy, tmp_path, loads):
+    """Imported lineage adds edges the mesh index does not know of, so --batch does not apply."""
+    manifest = dbt_manifest(tmp_path)
+    run = govern(
+        "audit", M, "--now", NOW, "--no-store", "--format", "json", "--batch", "1", "--dbt-manifest", str(manifest), cwd=demo_copy
+    )
+    assert run.code in (0, 1, 3), run.err
+    assert loads == [14]
+    assert any(not e["declared"] for e in run.json()["lineage"]["edges"])
