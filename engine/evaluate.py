@@ -85,19 +85,14 @@ class Evaluator:
         done: list[tuple[tuple[int, int | str, int], ProductResult, list[Finding]]] = []
         used: set[str] = set()
         count = 0
-        for count, (mesh, targets) in enumerate(batches, start=1):
-            self.mesh = mesh
-            requests = (self.request(target) for target in targets)
-            answers = self.engine.evaluate_stream(requests, len(targets))
-            for i, (target, raw) in enumerate(zip(targets, answers, strict=True)):
-                place = _place(target, count, i)  # before _finish, which adds rule errors to the target
-                result, found, applied = self._finish(target, self._applicable(target), raw)
-                done.append((place, result, found))
-                used.update(applied)
-                if progress is not None:
-                    progress(target)
+        # Nothing of a batch may stay referenced while the next one is loaded (not even in the
+        # result tuple enumerate() keeps for reuse).
+        for batch in batches:
+            count += 1
+            self._run_batch(count, *batch, done, used, progress)
             if each is not None:
-                each(mesh, targets)
+                each(*batch)
+            del batch
         if count > 1:
             done.sort(key=lambda entry: entry[0])
         results = [result for _, result, _ in done]
@@ -108,6 +103,27 @@ class Evaluator:
             for m in sorted((r for r in map(self.library.rule, used) if r is not None), key=lambda m: m.id)
         ]
         return Outcome(results, findings, len(used), waivers, catalog)
+
+    def _run_batch(
+        self,
+        count: int,
+        mesh: Mesh | None,
+        targets: list[Target],
+        done: list[tuple[tuple[int, int | str, int], ProductResult, list[Finding]]],
+        used: set[str],
+        progress: Callable[[Target], None] | None,
+    ) -> None:
+        self.mesh = mesh
+        requests = (self.request(target) for target in targets)
+        answers = self.engine.evaluate_stream(requests, len(targets))
+        for i, (target, raw) in enumerate(zip(targets, answers, strict=True)):
+            place = _place(target, count, i)  # before _finish, which adds rule errors to the target
+            result, found, applied = self._finish(target, self._applicable(target), raw)
+            done.append((place, result, found))
+            used.update(applied)
+            if progress is not None:
+                progress(target)
+        self.mesh = None
 
     def _applicable(self, target: Target) -> list[EffectiveRule]:
         """The rules that apply to the target (none when it could not be loaded)."""

@@ -8,6 +8,7 @@ whose batch holds the whole mesh and audits with small batches, in the same repo
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,28 @@ def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads):
     loads.clear()
     assert audit_report(govern, root, "mesh", 40) == whole
     assert len(loads) == 4 and max(loads) < 150
+
+
+def test_a_batch_is_released_before_the_next_is_loaded(govern, tmp_path, monkeypatch):
+    """What bounds an audit's memory: when a batch is loaded, no earlier batch is still referenced
+    (checked without the cyclic collector, which an audit pauses)."""
+    root = tmp_path / "gen"
+    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
+    real = engine.gather.targets.load_mesh
+    loaded: list[weakref.ref] = []
+    alive_at_load: list[int] = []
+
+    def tracking(*args, **kwargs):
+        alive_at_load.append(sum(ref() is not None for ref in loaded))
+        mesh = real(*args, **kwargs)
+        loaded.append(weakref.ref(mesh))
+        return mesh
+
+    monkeypatch.setattr(engine.gather.targets, "load_mesh", tracking)
+    run = govern("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--batch", "30", cwd=root)
+    assert run.code in (0, 1), run.err
+    assert len(run.json()["products"]) == 120
+    assert len(alive_at_load) == 4 and alive_at_load == [0, 0, 0, 0]
 
 
 def test_imported_lineage_is_audited_with_the_whole_mesh(govern, demo_copy, tmp_path, loads):

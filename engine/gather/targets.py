@@ -155,7 +155,9 @@ def batched_targets(root: Path, workers: Workers | None, size: int) -> Iterator[
     for files in index.batches(size):
         products, contracts = index.files_around(files)
         mesh = load_mesh(root, products, contracts, workers=workers, facts=index.facts)
-        yield mesh, _select(mesh, files=set(files))
+        targets = _select(mesh, files=set(files))
+        yield mesh, targets
+        del mesh, targets  # before the next batch is loaded
 
 
 def _common(roots: set[Path]) -> Path:
