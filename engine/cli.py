@@ -21,7 +21,7 @@ from engine.model import ENFORCEMENT_RANK, Report
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
 # An audit of a mesh with more products loads it this many products at a time (--batch): about
-# 250 MiB of loaded models, however large the mesh.
+# 0.4 GiB of loaded models, however large the mesh.
 BATCH = 2000
 
 
@@ -250,7 +250,7 @@ def check(
     from engine.config import load_settings
 
     settings = load_settings(policies, governance, mesh)
-    report, _ = _evaluate(
+    report = _evaluate(
         "check",
         settings,
         list(paths),
@@ -365,7 +365,7 @@ def audit(
     if root is None:
         raise UsageError("no mesh: give MESH or set mesh in govern.toml")
     imports = (dbt_manifests, openlineage, lineage_map)
-    report, _ = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
+    report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
     if not no_store:
         _remember(report, root, store or root / ".govern" / "history.sqlite")
     _emit(report, fmt, output)
@@ -382,7 +382,7 @@ def _evaluate(
     imports: tuple[tuple[Path, ...], tuple[Path, ...], Path | None],
     batch: int | None = None,
     use_index: bool = False,
-) -> tuple[Report, Any]:
+) -> Report:
     """What check and audit share: validate the configuration, gather, evaluate, build the report.
 
     An audit (``batch`` given) evaluates the whole mesh and adds its lineage graph to the report; a
@@ -409,16 +409,16 @@ def _evaluate(
         use_index = use_index and not (dbt_manifests or openlineage)
         whole_mesh = batch is not None
         root = Path(os.path.abspath(paths[0]))
-        products = len(discover(root)[0]) if batch is not None and not (dbt_manifests or openlineage) else 0
-        batched = batch is not None and products > batch
+        products = len(discover(root)[0]) if whole_mesh and not (dbt_manifests or openlineage) else 0
+        found_mesh: Mesh | None = None
         batches: Iterable[tuple[Mesh | None, list[Any]]]
-        if batch is not None and batched:
-            found_mesh: Mesh | None = None
-            batches, total, import_errors = batched_targets(root, workers, batch), products, []
+        if batch is not None and products > batch:
+            batches, total, import_errors, shown = batched_targets(root, workers, batch), products, [], display(root)
         else:
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
             batches, total = [(found_mesh, targets)], len(targets)
+            shown = display(found_mesh.root) if found_mesh else None
         graph = None
         if whole_mesh:
             from engine.report.lineage import GraphCollector
@@ -439,7 +439,7 @@ def _evaluate(
         engine=EngineInfo(name=engine.name, version=engine.version),
         policies_digest=library.digest,
         governance_digest=gov.digest,
-        mesh=display(root if batched else found_mesh.root) if batched or found_mesh else None,
+        mesh=shown,
         products=outcome.results,
         findings=outcome.findings,
         rules=outcome.rules,
@@ -449,7 +449,7 @@ def _evaluate(
     )
     if graph is not None:
         report.lineage = graph.model()
-    return report, found_mesh
+    return report
 
 
 def _remember(report: Report, root: Path, store: Path) -> None:
