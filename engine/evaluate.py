@@ -63,10 +63,6 @@ class Evaluator:
             self._rules[domain] = effective_rules(self.library, self.governance, domain, self.now)
         return self._rules[domain]
 
-    def run(self, targets: list[Target], progress: Callable[[Target], None] | None = None, whole_mesh: bool = False) -> Outcome:
-        """Evaluate every target; ``whole_mesh`` lists every filed waiver, not only those of the targets."""
-        return self.run_batches([(self.mesh, targets)], progress, whole_mesh)
-
     def run_batches(
         self,
         batches: Iterable[tuple[Mesh | None, list[Target]]],
@@ -77,6 +73,7 @@ class Evaluator:
         """Evaluate batches of targets, each with the (part of the) mesh it was loaded with, which
         ``each`` sees before it is dropped. Input documents are built while the engine evaluates
         earlier ones (a stream, so neither the documents nor the raw results are all held at once).
+        ``whole_mesh`` lists every filed waiver, not only those of the targets.
 
         Over several batches, the results are ordered as for one: the products (in discovery
         order), the descriptors that could not be loaded, the contracts that could not be loaded,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -76,36 +77,30 @@ class GraphCollector:
     def add(self, mesh: Mesh | None, targets: list[Target]) -> None:
         if mesh is None:
             return
-        products = [t.product for t in targets if t.product is not None]
-        graph_parts(mesh, products, self.nodes, self.edges)
-        self.depth.update((n, mesh.depth(n)) for n in self.nodes if n not in self.depth)
+        before = len(self.nodes)
+        graph_parts(mesh, [t.product for t in targets if t.product is not None], self.nodes, self.edges)
+        # Depth comes from the facts about the whole mesh: only the nodes this batch added need it.
+        self.depth.update((n, mesh.depth(n)) for n in islice(self.nodes, before, None))
 
     def model(self) -> Graph:
-        nodes = sorted(self.nodes.values(), key=lambda n: n["id"])
-        return _model(nodes, self.edges, lambda n: self.depth.get(n, 0))
-
-
-def graph_model(mesh: Mesh) -> Graph:
-    """The product graph for a report (nodes with their depth, every edge), e.g. for the HTML picture."""
-    doc = graph_document(mesh)
-    return _model(doc["nodes"], doc["edges"], mesh.depth)
-
-
-def _model(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], depth: Callable[[str], int]) -> Graph:
-    return Graph(
-        nodes=[
-            GraphNode(
-                id=n["id"],
-                domain=n.get("domain"),
-                status=n.get("status"),
-                classification=n.get("classification"),
-                depth=depth(n["id"]),
-                missing=n["missing"],
-            )
-            for n in nodes
-        ],
-        edges=[GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"]) for e in edges],
-    )
+        """The product graph for a report (nodes with their depth, every edge), e.g. for the HTML picture."""
+        return Graph(
+            nodes=[
+                GraphNode(
+                    id=n["id"],
+                    domain=n.get("domain"),
+                    status=n.get("status"),
+                    classification=n.get("classification"),
+                    depth=self.depth.get(n["id"], 0),
+                    missing=n["missing"],
+                )
+                for n in sorted(self.nodes.values(), key=lambda n: n["id"])
+            ],
+            edges=[
+                GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"])
+                for e in self.edges
+            ],
+        )
 
 
 def render_json(mesh: Mesh, product: str | None = None) -> str:
