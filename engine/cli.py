@@ -20,8 +20,8 @@ from engine.model import ENFORCEMENT_RANK, Report
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
-# An audit of a mesh with more products loads it this many products at a time (--batch): about
-# 0.4 GiB of loaded models, however large the mesh.
+# The most products a process of an audit holds at once (--batch): about 0.4 GiB of loaded
+# models, however large the mesh (engine/shards.py; in the parent, engine/gather/targets.py).
 BATCH = 2000
 
 
@@ -329,7 +329,7 @@ def _write(output: Path, text: str) -> None:
     type=click.IntRange(min=1),
     default=BATCH,
     show_default=True,
-    help="Load a larger mesh this many products at a time, so memory does not grow with it.",
+    help="Load at most this many products at a time in a process, so memory does not grow with the mesh.",
 )
 @lineage_options
 @handles_errors
@@ -385,8 +385,10 @@ def _evaluate(
 ) -> Report:
     """What check and audit share: validate the configuration, gather, evaluate, build the report.
 
-    An audit (``batch`` given) evaluates the whole mesh and adds its lineage graph to the report; a
-    mesh of more than ``batch`` products without imported lineage is loaded a batch at a time."""
+    An audit (``batch`` given) evaluates the whole mesh and adds its lineage graph to the report.
+    Without imported lineage, it is evaluated a batch at a time: in the workers when the embedded
+    engine is spread over them (engine/shards.py), else in this process when the mesh has more
+    than ``batch`` products."""
     from engine.backends import make_engine
     from engine.evaluate import Evaluator
     from engine.gather.mesh import Mesh, discover
@@ -411,9 +413,14 @@ def _evaluate(
         root = Path(os.path.abspath(paths[0]))
         products = len(discover(root)[0]) if whole_mesh and not (dbt_manifests or openlineage) else 0
         found_mesh: Mesh | None = None
-        batches: Iterable[tuple[Mesh | None, list[Any]]]
-        if batch is not None and products > batch:
-            batches, total, import_errors, shown = batched_targets(root, workers, batch), products, [], display(root)
+        batches: Iterable[tuple[Mesh | None, list[Any]]] = []
+        # Batches of a large mesh are evaluated in the workers when the embedded engine is spread
+        # over several (engine/shards.py), else loaded here and evaluated by the engine.
+        in_workers = batch is not None and engine_name == "embedded" and not workers.in_parent(products)
+        if in_workers or (batch is not None and products > batch):
+            total, import_errors, shown = products, [], display(root)
+            if not in_workers:
+                batches = batched_targets(root, workers, batch)
         else:
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
@@ -430,7 +437,16 @@ def _evaluate(
         try:
             evaluator = Evaluator(library, gov, engine, found_mesh, now)
             with _progress(total if whole_mesh else 0) as advance:
-                outcome = evaluator.run_batches(batches, advance, whole_mesh, graph.add if graph else None)
+                if in_workers:
+                    from engine.gather.index import refresh
+                    from engine.shards import evaluate_in_workers, shard_size
+
+                    index = refresh(root, [], workers)
+                    size = shard_size(products, workers.jobs, batch or products)
+                    parts = evaluate_in_workers(workers, evaluator, index, size, graph, advance)
+                    outcome = evaluator.outcome(parts, whole_mesh)
+                else:
+                    outcome = evaluator.run_batches(batches, advance, whole_mesh, graph.add if graph else None)
         finally:
             engine.close()
     report = build_report(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,20 @@ from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
 from engine.policy.waivers import WaiverBook
+
+Entry = tuple[tuple[int, int | str, int], ProductResult, list[Finding]]  # (place in the report, result, findings)
+
+
+@dataclass
+class Part:
+    """What evaluating one batch gives: its results in report order, the rules it applied, the
+    waivers that matched its findings (by position in the waiver book) and its part of the
+    report's product graph (when an audit evaluates the batch in a worker process)."""
+
+    entries: list[Entry] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    matched: dict[int, list[str]] = field(default_factory=dict)
+    graph: Any = None
 
 
 @dataclass
@@ -73,23 +87,35 @@ class Evaluator:
         """Evaluate batches of targets, each with the (part of the) mesh it was loaded with, which
         ``each`` sees before it is dropped. Input documents are built while the engine evaluates
         earlier ones (a stream, so neither the documents nor the raw results are all held at once).
-        ``whole_mesh`` lists every filed waiver, not only those of the targets.
+        ``whole_mesh`` lists every filed waiver, not only those of the targets."""
+
+        def parts() -> Iterator[Part]:
+            count = 0
+            # Nothing of a batch may stay referenced while the next one is loaded (not even in the
+            # result tuple enumerate() keeps for reuse).
+            for batch in batches:
+                count += 1
+                yield self.evaluate_batch(count, *batch, progress)
+                if each is not None:
+                    each(*batch)
+                del batch
+
+        return self.outcome(parts(), whole_mesh)
+
+    def outcome(self, parts: Iterable[Part], whole_mesh: bool) -> Outcome:
+        """The run's outcome from its evaluated batches, here or in worker processes (engine/shards.py).
 
         Over several batches, the results are ordered as for one: the products (in discovery
         order), the descriptors that could not be loaded, the contracts that could not be loaded,
         then the contracts no product publishes (by id). (Links leaving the mesh, listed first
         among the files that could not be loaded, are first only within their batch.)"""
-        done: list[tuple[tuple[int, int | str, int], ProductResult, list[Finding]]] = []
+        done: list[Entry] = []
         used: set[str] = set()
         count = 0
-        # Nothing of a batch may stay referenced while the next one is loaded (not even in the
-        # result tuple enumerate() keeps for reuse).
-        for batch in batches:
+        for part in parts:
             count += 1
-            self._run_batch(count, *batch, done, used, progress)
-            if each is not None:
-                each(*batch)
-            del batch
+            done.extend(part.entries)
+            used |= part.used
         if count > 1:
             done.sort(key=lambda entry: entry[0])
         results = [result for _, result, _ in done]
@@ -101,26 +127,23 @@ class Evaluator:
         ]
         return Outcome(results, findings, len(used), waivers, catalog)
 
-    def _run_batch(
-        self,
-        count: int,
-        mesh: Mesh | None,
-        targets: list[Target],
-        done: list[tuple[tuple[int, int | str, int], ProductResult, list[Finding]]],
-        used: set[str],
-        progress: Callable[[Target], None] | None,
-    ) -> None:
+    def evaluate_batch(
+        self, count: int, mesh: Mesh | None, targets: list[Target], progress: Callable[[Target], None] | None = None
+    ) -> Part:
+        """Evaluate the targets of the ``count``-th batch, loaded with ``mesh``."""
         self.mesh = mesh
+        part = Part()
         requests = (self.request(target) for target in targets)
         answers = self.engine.evaluate_stream(requests, len(targets))
         for i, (target, raw) in enumerate(zip(targets, answers, strict=True)):
             place = _place(target, count, i)  # before _finish, which adds rule errors to the target
             result, found, applied = self._finish(target, self._applicable(target), raw)
-            done.append((place, result, found))
-            used.update(applied)
+            part.entries.append((place, result, found))
+            part.used.update(applied)
             if progress is not None:
                 progress(target)
         self.mesh = None
+        return part
 
     def _applicable(self, target: Target) -> list[EffectiveRule]:
         """The rules that apply to the target (none when it could not be loaded)."""

@@ -44,11 +44,18 @@ class Workers:
         self.jobs = jobs
         self._pool: Any = None
         self._gc_was_enabled = True
-        self._start_args: tuple[list[tuple[str, str]], dict[str, Any]] = ([], {})
+        self._initializer: Callable[..., None] = _start
+        self._start_args: tuple[Any, ...] = ([], {})
 
     def configure(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
         """The policies and data each worker loads (before the pool starts)."""
         self._start_args = (modules, data)
+
+    def restart(self, initializer: Callable[..., None], *args: Any) -> None:
+        """Stop the workers; the next :meth:`map` forks new ones that run ``initializer(*args)``
+        first. The arguments are inherited through the fork, never pickled, so they may be large."""
+        self.close()
+        self._initializer, self._start_args = initializer, args
 
     def in_parent(self, total: int) -> bool:
         """Whether ``total`` items are better handled in the parent than by starting workers."""
@@ -57,6 +64,11 @@ class Workers:
     def map(self, function: Callable[[Any], Any], items: Iterable[Any], total: int) -> Iterator[Any]:
         if self.in_parent(total):
             return map(function, items)
+        return self.imap(function, items, CHUNK)
+
+    def imap(self, function: Callable[[Any], Any], items: Iterable[Any], chunk: int) -> Iterator[Any]:
+        """``function`` over ``items`` in the workers (started now if need be), results in order;
+        each worker takes ``chunk`` items at a time."""
         if self._pool is None:
             import multiprocessing  # here, not at the top: a small check never starts workers
 
@@ -65,8 +77,8 @@ class Workers:
             # thread; automatic collection is paused while these workers exist (see __enter__).
             gc.collect()
             context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(self.jobs, initializer=_start, initargs=self._start_args)
-        return self._pool.imap(function, items, chunksize=CHUNK)
+            self._pool = context.Pool(self.jobs, initializer=self._initializer, initargs=self._start_args)
+        return self._pool.imap(function, items, chunksize=chunk)
 
     def evaluate(self, requests: Iterable[tuple[str, list[str]] | None], total: int) -> Iterator[Any] | None:
         """Results of requests evaluated in the workers while the parent still produces them (the

@@ -1,8 +1,10 @@
-"""Audits of large meshes load a batch of products at a time (``--batch``), with the mesh index's
-facts about the whole mesh, and report exactly what an audit that loads the whole mesh reports.
+"""Audits load a batch of products at a time, with the mesh index's facts about the whole mesh, and
+report exactly what an audit that loads the whole mesh reports: in the parent (more than
+``--batch`` products, one process or another engine) or in the worker processes (engine/shards.py:
+the embedded engine over several workers, every audit large enough to start them).
 
 Every comparison is of the whole JSON report but the run's id and start time, between an audit
-whose batch holds the whole mesh and audits with small batches, in the same repository.
+in one process whose batch holds the whole mesh and audits with small batches, in the same repository.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 import pytest
 
 import engine.gather.targets
+import engine.parallel
+import engine.shards
+from engine.gather.index import refresh
 from engine.gather.mesh import discover
 
 from .test_imported_lineage import dbt_manifest
@@ -22,8 +27,10 @@ M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
 
 
-def audit_report(govern, root: Path, mesh: str, batch: int) -> dict:
-    run = govern("audit", mesh, "--now", NOW, "--format", "json", "--no-store", "--batch", str(batch), cwd=root)
+def audit_report(govern, root: Path, mesh: str, batch: int, jobs: int = 1) -> dict:
+    run = govern(
+        "audit", mesh, "--now", NOW, "--format", "json", "--no-store", "--batch", str(batch), "--jobs", str(jobs), cwd=root
+    )
     assert run.code in (0, 1, 3), run.err
     data = run.json()
     del data["run"]["id"], data["run"]["started_at"]
@@ -44,6 +51,23 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
+@pytest.fixture
+def parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of results of each batch the worker processes evaluated; workers even for a
+    handful of products (they start at 64 otherwise)."""
+    counts: list[int] = []
+    real = engine.shards.evaluate_in_workers
+
+    def counting(*args, **kwargs):
+        for part in real(*args, **kwargs):
+            counts.append(len(part.entries))
+            yield part
+
+    monkeypatch.setattr(engine.shards, "evaluate_in_workers", counting)
+    monkeypatch.setattr(engine.parallel, "MIN_ITEMS", 1)
+    return counts
+
+
 def test_the_demo_mesh_audits_the_same_in_batches(govern, demo_copy, loads):
     whole = audit_report(govern, demo_copy, M, 1000)
     assert loads == [14]  # one load of the whole mesh
@@ -55,10 +79,20 @@ def test_the_demo_mesh_audits_the_same_in_batches(govern, demo_copy, loads):
         assert len(loads) == (14 if batch == 1 else 4) and max(loads) < 14
 
 
-def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_copy, loads):
+def test_the_demo_mesh_audits_the_same_in_the_workers(govern, demo_copy, parts):
+    whole = audit_report(govern, demo_copy, M, 1000)
+    assert parts == []  # one process: no workers
+    for batch in (1, 4, 1000):
+        parts.clear()
+        assert audit_report(govern, demo_copy, M, batch, jobs=2) == whole
+        # 14 products in batches of at most `batch` (a folder's files stay together)
+        assert len(parts) == {1: 14, 4: 4, 1000: 1}[batch] and sum(parts) == 14
+
+
+def break_files(root: Path) -> None:
     """Broken YAML, a product id claimed twice, a contract id claimed twice, a broken contract beside
-    a product, a contract no product publishes: each in its own batch or together with others."""
-    mesh = demo_copy / M
+    a product, a contract no product publishes."""
+    mesh = root / M
     (mesh / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [broken\n")
     (mesh / "zz_copies/contract").mkdir(parents=True)
     shutil.copy(mesh / "orders/shipments/shipping_shipments.odps.yaml", mesh / "zz_copies")  # the same product id again
@@ -69,6 +103,11 @@ def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_c
     shutil.copy(mesh / "orders/order_items/orders-order-items-v1.odcs.yaml", unpublished)
     text = unpublished.read_text().replace("id: orders-order-items-v1", "id: inventory-spare-v1", 1)
     unpublished.write_text(text)
+
+
+def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_copy, loads):
+    """Each failure in its own batch or together with others."""
+    break_files(demo_copy)
     whole = audit_report(govern, demo_copy, M, 1000)
     errors = [(p["source"], p["errors"][0].split(": ", 1)[1]) for p in whole["products"] if p["verdict"] == "error"]
     assert errors == [
@@ -90,8 +129,19 @@ def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_c
         assert len(loads) > 1
 
 
-def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads):
-    """Lineage within and across domains, contracts of 30 columns, violations and waivers."""
+def test_files_that_fail_to_load_are_reported_the_same_by_the_workers(govern, demo_copy, parts):
+    break_files(demo_copy)
+    whole = audit_report(govern, demo_copy, M, 1000)
+    assert whole["summary"]["verdicts"]["error"] == 4
+    for batch in (1, 2, 5):
+        parts.clear()
+        assert audit_report(govern, demo_copy, M, batch, jobs=2) == whole
+        assert len(parts) > 1 and sum(parts) == len(whole["products"])
+
+
+def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads, monkeypatch):
+    """Lineage within and across domains, contracts of 30 columns, violations and waivers: in the
+    parent and in the workers (150 products start them without lowering their threshold)."""
     root = tmp_path / "gen"
     assert govern("generate", str(root), "--products", "150", "--domains", "4", "--seed", "11").code == 0
     products, _ = discover(root / "mesh")
@@ -102,14 +152,64 @@ def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads):
     loads.clear()
     assert audit_report(govern, root, "mesh", 40) == whole
     assert len(loads) == 4 and max(loads) < 150
+    batches: list[int] = []
+    real = engine.shards.evaluate_in_workers
+
+    def counting(workers, evaluator, index, size, graph, progress):
+        batches.append(size)
+        return real(workers, evaluator, index, size, graph, progress)
+
+    monkeypatch.setattr(engine.shards, "evaluate_in_workers", counting)
+    for batch in (40, 1000):
+        assert audit_report(govern, root, "mesh", batch, jobs=2) == whole
+    # 40 products a batch; then two batches a worker, at least 100 products each
+    assert batches == [40, 100]
 
 
 def test_a_batch_is_released_before_the_next_is_loaded(govern, tmp_path, monkeypatch):
     """What bounds an audit's memory: when a batch is loaded, no earlier batch is still referenced
-    (checked without the cyclic collector, which an audit pauses)."""
+    (checked without the cyclic collector, which an audit pauses), in the parent..."""
     root = tmp_path / "gen"
     assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
-    real = engine.gather.targets.load_mesh
+    alive_at_load = track_loads(monkeypatch, engine.gather.targets)
+    run = govern("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--batch", "30", "--jobs", "1", cwd=root)
+    assert run.code in (0, 1), run.err
+    assert len(run.json()["products"]) == 120
+    assert alive_at_load == [0, 0, 0, 0]
+
+
+def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch):
+    """... and in a worker process (its batch function, run here as a worker runs it)."""
+    import gc
+    from datetime import datetime, timezone
+
+    import engine.gather.mesh
+    from engine.config import load_settings
+    from engine.governance import load_governance
+    from engine.policy.library import load_library
+
+    root = tmp_path / "gen"
+    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
+    monkeypatch.chdir(root)
+    settings = load_settings(start=root)
+    index = refresh(settings.mesh)
+    engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc), index)
+    alive_at_load = track_loads(monkeypatch, engine.gather.mesh)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        results = [len(engine.shards._run(item).entries) for item in enumerate(index.batches(30), 1)]
+    finally:
+        if enabled:
+            gc.enable()
+        engine.shards._context = None
+    assert results == [30, 30, 30, 30]
+    assert alive_at_load == [0, 0, 0, 0]
+
+
+def track_loads(monkeypatch: pytest.MonkeyPatch, module) -> list[int]:
+    """For each load of (part of) a mesh through ``module.load_mesh``: how many meshes loaded before are still alive."""
+    real = module.load_mesh
     loaded: list[weakref.ref] = []
     alive_at_load: list[int] = []
 
@@ -119,11 +219,8 @@ def test_a_batch_is_released_before_the_next_is_loaded(govern, tmp_path, monkeyp
         loaded.append(weakref.ref(mesh))
         return mesh
 
-    monkeypatch.setattr(engine.gather.targets, "load_mesh", tracking)
-    run = govern("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--batch", "30", cwd=root)
-    assert run.code in (0, 1), run.err
-    assert len(run.json()["products"]) == 120
-    assert len(alive_at_load) == 4 and alive_at_load == [0, 0, 0, 0]
+    monkeypatch.setattr(module, "load_mesh", tracking)
+    return alive_at_load
 
 
 def test_imported_lineage_is_audited_with_the_whole_mesh(govern, demo_copy, tmp_path, loads):

@@ -131,7 +131,7 @@ def check_targets(
             found_products, found_contracts = discover(root)
             named = [p for p in descriptors if p not in found_products]
             mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
-        targets.extend(_select(mesh, product_paths))
+        targets.extend(select(mesh, product_paths))
     for path in contract_files:
         try:
             targets.append(contract_target(load_contract(load_file(path, display(path)))))
@@ -155,7 +155,7 @@ def batched_targets(root: Path, workers: Workers | None, size: int) -> Iterator[
     for files in index.batches(size):
         products, contracts = index.files_around(files)
         mesh = load_mesh(root, products, contracts, workers=workers, facts=index.facts)
-        targets = _select(mesh, files=set(files))
+        targets = select(mesh, files=set(files))
         yield mesh, targets
         del mesh, targets  # before the next batch is loaded
 
@@ -170,7 +170,7 @@ def _common(roots: set[Path]) -> Path:
     return Path(*common)
 
 
-def _select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None = None) -> list[Target]:
+def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None = None) -> list[Target]:
     """The mesh's products, failures and unpublished contracts that lie in the given paths (or are
     among the given files)."""
 

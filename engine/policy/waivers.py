@@ -51,6 +51,18 @@ class WaiverBook:
                     f.waiver = {k: v for k, v in filed.entry.items() if k != "domain"}
                     filed.matched.append(f.fingerprint)
 
+    def take_matches(self) -> dict[int, list[str]]:
+        """The findings each waiver matched since the last call (by the waiver's position), forgotten
+        here: for a worker process, whose matches the parent adds with :meth:`add_matches`."""
+        matched = {i: filed.matched for i, filed in enumerate(self._filed) if filed.matched}
+        for filed in self._filed:
+            filed.matched = []
+        return matched
+
+    def add_matches(self, matched: dict[int, list[str]]) -> None:
+        for i, fingerprints in matched.items():
+            self._filed[i].matched.extend(fingerprints)
+
     def report(self, products: set[str] | None) -> Waivers:
         """Every waiver's state; only those naming ``products`` unless it is None (an audit lists all,
         so a waiver naming a product the mesh no longer has shows as unused)."""

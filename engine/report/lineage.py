@@ -82,6 +82,17 @@ class GraphCollector:
         # Depth comes from the facts about the whole mesh: only the nodes this batch added need it.
         self.depth.update((n, mesh.depth(n)) for n in islice(self.nodes, before, None))
 
+    def merge(self, other: GraphCollector) -> None:
+        """Add what another collector gathered from the next batch (in a worker process), as if
+        :meth:`add` had been called with that batch here."""
+        for key, node in other.nodes.items():
+            if node["missing"]:
+                self.nodes.setdefault(key, node)
+            else:
+                self.nodes[key] = node
+            self.depth.setdefault(key, other.depth.get(key, 0))
+        self.edges.extend(other.edges)
+
     def model(self) -> Graph:
         """The product graph for a report (nodes with their depth, every edge), e.g. for the HTML picture."""
         return Graph(
