@@ -10,7 +10,6 @@ Runs are keyed by the mesh's resolved path, so one database can hold several mes
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +154,7 @@ class History:
                         summary.findings.by_enforcement.get("blocking", 0),
                         len(changes.new) if changes and changes.previous_run else None,
                         len(changes.fixed) if changes and changes.previous_run else None,
-                        json.dumps(report.to_json_dict()),
+                        report.model_dump_json(by_alias=True),
                     ),
                 )
                 seq = cursor.lastrowid

@@ -524,6 +524,3 @@ class Report(Model):
     changes: Changes | None = None
     trend: list[TrendPoint] | None = Field(None, description="audits: stored audits of this mesh, oldest first, then this one")
     lineage: Graph | None = Field(None, description="audits: the mesh's product graph, for pictures")
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)

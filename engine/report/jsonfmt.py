@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from engine.model import Report
 
 
 def render(report: Report, *, color: bool = False) -> str:
-    return json.dumps(report.to_json_dict(), indent=2, ensure_ascii=False) + "\n"
+    # pydantic's own serializer: no intermediate dict of the whole report (a large one is ~1 GiB)
+    return report.model_dump_json(indent=2, by_alias=True) + "\n"
