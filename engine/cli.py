@@ -414,8 +414,8 @@ def _evaluate(
         products = len(discover(root)[0]) if whole_mesh and not (dbt_manifests or openlineage) else 0
         found_mesh: Mesh | None = None
         batches: Iterable[tuple[Mesh | None, list[Any]]] = []
-        # Batches of a large mesh are evaluated in the workers when the embedded engine is spread
-        # over several (engine/shards.py), else loaded here and evaluated by the engine.
+        # An audit is evaluated batch by batch in the workers when the embedded engine is spread
+        # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
         in_workers = batch is not None and engine_name == "embedded" and not workers.in_parent(products)
         if in_workers or (batch is not None and products > batch):
             total, import_errors, shown = products, [], display(root)

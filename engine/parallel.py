@@ -1,11 +1,12 @@
 """Worker processes for ``--jobs N``: parse the mesh's files and evaluate input documents in parallel.
 
 The workers are forked (the embedded interpreter is single-threaded, so threads give no speed-up)
-and each loads its own embedded engine with the run's policies and data when it starts. The
-parent gathers, builds input documents and turns results into findings; the workers do the two
-costly steps: YAML parsing with line tracking, and Rego evaluation. Small runs (fewer than
-:data:`MIN_ITEMS` files or documents) stay in the parent, so ``govern check`` of one product never
-pays for starting workers.
+and each loads its own embedded engine with the run's policies and data when it starts. For a
+check, the parent gathers, builds input documents and turns results into findings; the workers do
+the two costly steps: YAML parsing with line tracking, and Rego evaluation. An audit restarts them
+(:meth:`Workers.restart`) to do all the work of a batch of products each (engine/shards.py). Small
+runs (fewer than :data:`MIN_ITEMS` files or documents) stay in the parent, so ``govern check`` of
+one product never pays for starting workers.
 """
 
 from __future__ import annotations
