@@ -25,9 +25,12 @@ from typing import Any
 
 from engine.evaluate import Evaluator, Part
 from engine.gather.index import MeshIndex
+from engine.gather.mesh import load_mesh
+from engine.gather.targets import select
 from engine.governance import Governance
 from engine.parallel import Workers
 from engine.policy.library import Library
+from engine.report.lineage import GraphCollector
 
 MIN_SIZE = 100
 
@@ -56,10 +59,6 @@ def _start(library: Library, governance: Governance, now: datetime, index: MeshI
 
 
 def _run(item: tuple[int, list[Path]]) -> Part:
-    from engine.gather.mesh import load_mesh
-    from engine.gather.targets import select
-    from engine.report.lineage import GraphCollector
-
     assert _context is not None, "the worker was not started with engine.shards._start"
     count, files = item
     index, evaluator = _context.index, _context.evaluator
@@ -78,7 +77,7 @@ def evaluate_in_workers(
     evaluator: Evaluator,
     index: MeshIndex,
     size: int,
-    graph: Any,
+    graph: GraphCollector,
     progress: Callable[[Any], None] | None = None,
 ) -> Iterator[Part]:
     """The evaluated batches of the whole mesh, in order; their waiver matches and graph parts are

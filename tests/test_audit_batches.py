@@ -183,7 +183,6 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     import gc
     from datetime import datetime, timezone
 
-    import engine.gather.mesh
     from engine.config import load_settings
     from engine.governance import load_governance
     from engine.policy.library import load_library
@@ -194,7 +193,7 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     settings = load_settings(start=root)
     index = refresh(settings.mesh)
     engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc), index)
-    alive_at_load = track_loads(monkeypatch, engine.gather.mesh)
+    alive_at_load = track_loads(monkeypatch, engine.shards)
     enabled = gc.isenabled()
     gc.disable()
     try:
