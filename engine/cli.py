@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -391,6 +391,7 @@ def _evaluate(
     than ``batch`` products."""
     from engine.backends import make_engine
     from engine.evaluate import Evaluator
+    from engine.gather.index import MeshIndex, refresh
     from engine.gather.mesh import Mesh, discover
     from engine.gather.targets import batched_targets, check_targets
     from engine.governance import load_governance
@@ -413,19 +414,18 @@ def _evaluate(
         root = Path(os.path.abspath(paths[0]))
         products = len(discover(root)[0]) if whole_mesh and not (dbt_manifests or openlineage) else 0
         found_mesh: Mesh | None = None
-        batches: Iterable[tuple[Mesh | None, list[Any]]] = []
+        index: MeshIndex | None = None
         # An audit is evaluated batch by batch in the workers when the embedded engine is spread
         # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
+        # Both take the batches and the facts linking them from the mesh index.
         in_workers = batch is not None and engine_name == "embedded" and not workers.in_parent(products)
-        if in_workers or (batch is not None and products > batch):
+        if batch is not None and (in_workers or products > batch):
+            index = refresh(root, [], workers)
             total, import_errors, shown = products, [], display(root)
-            if not in_workers:
-                batches = batched_targets(root, workers, batch)
         else:
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
-            batches, total = [(found_mesh, targets)], len(targets)
-            shown = display(found_mesh.root) if found_mesh else None
+            total, shown = len(targets), display(found_mesh.root) if found_mesh else None
         graph = None
         if whole_mesh:
             from engine.report.lineage import GraphCollector
@@ -437,16 +437,17 @@ def _evaluate(
         try:
             evaluator = Evaluator(library, gov, engine, found_mesh, now)
             with _progress(total if whole_mesh else 0) as advance:
-                if in_workers:
-                    from engine.gather.index import refresh
+                each = graph.add if graph is not None else None
+                if index is None:
+                    parts = evaluator.parts([(found_mesh, targets)], advance, each)
+                elif in_workers:
                     from engine.shards import evaluate_in_workers, shard_size
 
-                    index = refresh(root, [], workers)
                     size = shard_size(products, workers.jobs, batch or products)
                     parts = evaluate_in_workers(workers, evaluator, index, size, graph, advance)
-                    outcome = evaluator.outcome(parts, whole_mesh)
                 else:
-                    outcome = evaluator.run_batches(batches, advance, whole_mesh, graph.add if graph else None)
+                    parts = evaluator.parts(batched_targets(index, workers, batch or products), advance, each)
+                outcome = evaluator.outcome(parts, whole_mesh)
         finally:
             engine.close()
     report = build_report(

@@ -77,33 +77,28 @@ class Evaluator:
             self._rules[domain] = effective_rules(self.library, self.governance, domain, self.now)
         return self._rules[domain]
 
-    def run_batches(
+    def parts(
         self,
         batches: Iterable[tuple[Mesh | None, list[Target]]],
         progress: Callable[[Target], None] | None = None,
-        whole_mesh: bool = False,
         each: Callable[[Mesh | None, list[Target]], None] | None = None,
-    ) -> Outcome:
+    ) -> Iterator[Part]:
         """Evaluate batches of targets, each with the (part of the) mesh it was loaded with, which
         ``each`` sees before it is dropped. Input documents are built while the engine evaluates
-        earlier ones (a stream, so neither the documents nor the raw results are all held at once).
-        ``whole_mesh`` lists every filed waiver, not only those of the targets."""
-
-        def parts() -> Iterator[Part]:
-            count = 0
-            # Nothing of a batch may stay referenced while the next one is loaded (not even in the
-            # result tuple enumerate() keeps for reuse).
-            for batch in batches:
-                count += 1
-                yield self.evaluate_batch(count, *batch, progress)
-                if each is not None:
-                    each(*batch)
-                del batch
-
-        return self.outcome(parts(), whole_mesh)
+        earlier ones (a stream, so neither the documents nor the raw results are all held at once)."""
+        count = 0
+        # Nothing of a batch may stay referenced while the next one is loaded (not even in the
+        # result tuple enumerate() keeps for reuse).
+        for batch in batches:
+            count += 1
+            yield self.evaluate_batch(count, *batch, progress)
+            if each is not None:
+                each(*batch)
+            del batch
 
     def outcome(self, parts: Iterable[Part], whole_mesh: bool) -> Outcome:
-        """The run's outcome from its evaluated batches, here or in worker processes (engine/shards.py).
+        """The run's outcome from its evaluated batches, here (:meth:`parts`) or in worker processes
+        (engine/shards.py). ``whole_mesh`` lists every filed waiver, not only those of the targets.
 
         Over several batches, the results are ordered as for one: the products (in discovery
         order), the descriptors that could not be loaded, the contracts that could not be loaded,
@@ -233,7 +228,7 @@ class Evaluator:
 
 
 def _place(target: Target, batch: int, position: int) -> tuple[int, int | str, int]:
-    """Where a target's result goes in a report made of several batches (see Evaluator.run_batches)."""
+    """Where a target's result goes in a report made of several batches (see Evaluator.outcome)."""
     if target.product is not None:
         return (0, batch, position)
     if target.errors:

@@ -25,8 +25,7 @@ from typing import Any
 
 from engine.evaluate import Evaluator, Part
 from engine.gather.index import MeshIndex
-from engine.gather.mesh import load_mesh
-from engine.gather.targets import select
+from engine.gather.targets import load_batch
 from engine.governance import Governance
 from engine.parallel import Workers
 from engine.policy.library import Library
@@ -61,10 +60,8 @@ def _start(library: Library, governance: Governance, now: datetime, index: MeshI
 def _run(item: tuple[int, list[Path]]) -> Part:
     assert _context is not None, "the worker was not started with engine.shards._start"
     count, files = item
-    index, evaluator = _context.index, _context.evaluator
-    products, contracts = index.files_around(files)
-    mesh = load_mesh(index.root, products, contracts, facts=index.facts)
-    targets = select(mesh, files=set(files))
+    evaluator = _context.evaluator
+    mesh, targets = load_batch(_context.index, files)
     part = evaluator.evaluate_batch(count, mesh, targets)
     part.matched = evaluator.waivers.take_matches()
     part.graph = GraphCollector()

@@ -193,7 +193,7 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     settings = load_settings(start=root)
     index = refresh(settings.mesh)
     engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc), index)
-    alive_at_load = track_loads(monkeypatch, engine.shards)
+    alive_at_load = track_loads(monkeypatch, engine.gather.targets)
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -17,7 +17,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
-from engine.gather.index import refresh
+from engine.gather.index import MeshIndex, refresh
 from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
@@ -146,18 +146,23 @@ def check_targets(
     return mesh, unique
 
 
-def batched_targets(root: Path, workers: Workers | None, size: int) -> Iterator[tuple[Mesh, list[Target]]]:
-    """The targets of the whole mesh at ``root``, a batch of about ``size`` products at a time, each
-    with the part of the mesh it needs (its files, their neighbours and the contracts these publish,
-    found with the mesh index, whose facts describe the whole mesh). Only one batch is held at once,
-    so memory does not grow with the mesh; the targets are those a whole-mesh load gives."""
-    index = refresh(root, [], workers)
+def batched_targets(index: MeshIndex, workers: Workers | None, size: int) -> Iterator[tuple[Mesh, list[Target]]]:
+    """The targets of the whole mesh of ``index`` (up to date), a batch of about ``size`` products
+    at a time, each loaded with :func:`load_batch`. Only one batch is held at once, so memory does
+    not grow with the mesh; the targets are those a whole-mesh load gives."""
     for files in index.batches(size):
-        products, contracts = index.files_around(files)
-        mesh = load_mesh(root, products, contracts, workers=workers, facts=index.facts)
-        targets = select(mesh, files=set(files))
+        mesh, targets = load_batch(index, files, workers)
         yield mesh, targets
         del mesh, targets  # before the next batch is loaded
+
+
+def load_batch(index: MeshIndex, files: list[Path], workers: Workers | None = None) -> tuple[Mesh, list[Target]]:
+    """One batch of ``index.batches``: its files loaded with the part of the mesh they need (their
+    neighbours and the contracts these publish), linked with the index's facts about the whole
+    mesh, and the targets among its files."""
+    products, contracts = index.files_around(files)
+    mesh = load_mesh(index.root, products, contracts, workers=workers, facts=index.facts)
+    return mesh, select(mesh, files=set(files))
 
 
 def _common(roots: set[Path]) -> Path:
