@@ -69,8 +69,10 @@ def key(*parts: str | bytes) -> str:
 
 
 def _path(kind: str, digest: str) -> Path | None:
+    """``<folder>/<kind>/<first two digits>/<digest>.json``: the workers of an audit write thousands of
+    entries at once, and in one folder each creation would wait for the folder's lock."""
     base = folder()
-    return None if base is None else base / kind / f"{digest}.json"
+    return None if base is None else base / kind / digest[:2] / f"{digest}.json"
 
 
 def get(kind: str, digest: str) -> Any | None:

@@ -34,7 +34,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def entries(folder: Path, kind: str) -> list[Path]:
-    return sorted((folder / kind).glob("*.json")) if (folder / kind).is_dir() else []
+    return sorted((folder / kind).glob("*/*.json")) if (folder / kind).is_dir() else []
 
 
 def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
