@@ -139,6 +139,24 @@ def test_files_that_fail_to_load_are_reported_the_same_by_the_workers(govern, de
         assert len(parts) > 1 and sum(parts) == len(whole["products"])
 
 
+def test_a_port_naming_no_contract_reads_every_contract_of_its_upstream_in_batches(govern, demo_copy, parts):
+    """A batch loads the contracts its products read, not every contract of every neighbour: a port
+    that names no contract reads all of its upstream's (here for column lineage), in any batch."""
+    descriptor = demo_copy / M / "orders/order_items/dataproduct.yaml"
+    text = descriptor.read_text()
+    port = "  - product: customers_profiles\n    contractId: customers-profiles-v1\n"
+    assert port in text
+    descriptor.write_text(text.replace(port, "  - product: customers_profiles\n"))
+    whole = audit_report(govern, demo_copy, M, 1000)
+    # LIN-004 for the port; no LIN-005: its column lineage resolved in customers-profiles-v1 shows
+    # that only the (internal) customer key comes from the restricted product
+    assert [(f["rule"], f["message"]) for f in whole["findings"] if f["product"] == "orders_order_items"] == [
+        ("LIN-004", 'reads "customers_profiles" of domain customers without a contract (contractId is not set)')
+    ]
+    for batch, jobs in ((1, 1), (1, 2), (4, 2)):
+        assert audit_report(govern, demo_copy, M, batch, jobs=jobs) == whole
+
+
 def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads, monkeypatch):
     """Lineage within and across domains, contracts of 30 columns, violations and waivers: in the
     parent and in the workers (150 products start them without lowering their threshold)."""

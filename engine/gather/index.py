@@ -71,13 +71,16 @@ class MeshIndex:
 
     def files_around(self, files: list[Path]) -> tuple[list[Path], list[Path]]:
         """The descriptor and contract files to load to evaluate exactly ``files`` (a batch): these,
-        their products' neighbours and the contracts all of them publish, and every other contract
+        their products' neighbours, the contracts their products publish and read (not those their
+        downstream neighbours publish, which no input document shows), and every other contract
         claiming the id of one of them (the first claim wins, as when the whole mesh is loaded)."""
         named = {_key(self.root, p) for p in files}
         claimed = {self.entries[key].get("id") for key in self.contract_keys if key in named} - {None}
-        return self._around(named.__contains__, claimed)
+        return self._around(named.__contains__, claimed, read_only=True)
 
-    def _around(self, inside: Callable[[str], bool], contract_ids: set[str] | None = None) -> tuple[list[Path], list[Path]]:
+    def _around(
+        self, inside: Callable[[str], bool], contract_ids: set[str] | None = None, read_only: bool = False
+    ) -> tuple[list[Path], list[Path]]:
         entries = self.entries
         ids = {entries[key].get("id") for key in self.product_keys if inside(key)} - {None}
         wanted = set(ids)
@@ -91,9 +94,33 @@ class MeshIndex:
             for key in self.product_keys
             if inside(key) or entries[key].get("id") in wanted or entries[key].get("name") in wanted
         ]
-        contract_ids = (contract_ids or set()) | {cid for key in products for cid in entries[key].get("outputs", [])}
+        if read_only:
+            contract_ids = (contract_ids or set()) | self._read_by([key for key in self.product_keys if inside(key)])
+        else:
+            contract_ids = (contract_ids or set()) | {cid for key in products for cid in entries[key].get("outputs", [])}
         contracts = [key for key in self.contract_keys if inside(key) or entries[key].get("id") in contract_ids]
         return [self.root / key for key in products], [self.root / key for key in contracts]
+
+    def _read_by(self, keys: list[str]) -> set[str]:
+        """The contract ids the products of ``keys`` publish or read: an input port reads the
+        contract it names when its upstream publishes it, else every contract of its upstream
+        (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
+        outputs: dict[str, list[str]] = {}  # by id and by name, the first claim winning (as in load_mesh)
+        for key in self.product_keys:
+            entry = self.entries[key]
+            pid = entry.get("id")
+            if pid is None or pid in outputs:
+                continue
+            outputs[pid] = entry.get("outputs", [])
+            outputs.setdefault(entry.get("name") or pid, outputs[pid])
+        read: set[str] = set()
+        for key in keys:
+            entry = self.entries[key]
+            read.update(entry.get("outputs", []))
+            for ref, cid in entry.get("inputs", []):
+                upstream = outputs.get(ref or self.facts.publisher.get(cid or "", ""), [])
+                read.update([cid] if cid in upstream else upstream)
+        return read
 
 
 def _key(root: Path, path: Path | str) -> str:
