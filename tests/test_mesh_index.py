@@ -78,6 +78,33 @@ def test_only_the_neighbourhood_is_loaded(demo_copy):
         "orders/returns/dataproduct.yaml",
         "orders/returns/orders-returns-v1.odcs.yaml",
     ]
+    # orders_order_items reads two products and feeds three: all five, but only the contracts it
+    # publishes and reads (what its downstream products publish reaches no input document).
+    products, contracts = index.neighbourhood([root / "orders/order_items"])
+    assert sorted(os.path.relpath(p, root) for p in products) == [
+        "customers/profiles/dataproduct.yaml",
+        "finance/invoices/dataproduct.yaml",
+        "inventory/stock_levels/dataproduct.yaml",
+        "orders/order_items/dataproduct.yaml",
+        "orders/returns/dataproduct.yaml",
+        "orders/shipments/shipping_shipments.odps.yaml",
+    ]
+    assert sorted(os.path.relpath(p, root) for p in contracts) == [
+        "customers/profiles/customers-profiles-v1.odcs.yaml",
+        "inventory/stock_levels/inventory-stock-levels-v1.odcs.yaml",
+        "orders/order_items/orders-order-items-v1.odcs.yaml",
+    ]
+
+
+def test_a_port_naming_no_contract_checks_the_same_with_the_index(govern, demo_copy):
+    """Such a port reads every contract of its upstream (here for column lineage: no LIN-005)."""
+    edit(
+        demo_copy / M / "orders/order_items/dataproduct.yaml",
+        "  - product: customers_profiles\n    contractId: customers-profiles-v1\n",
+        "  - product: customers_profiles\n",
+    )
+    data = same_either_way(govern, demo_copy, f"{M}/orders/order_items")
+    assert findings(data) == {("orders_order_items", "LIN-004")}
 
 
 @pytest.mark.parametrize(

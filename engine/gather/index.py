@@ -1,14 +1,15 @@
 """The mesh index: what ``govern check`` needs to know about the rest of a mesh, kept under .govern/.
 
-Checking one product needs its lineage neighbours (upstream and downstream products and the
-contracts they publish) and facts about the whole lineage graph (cycles, depth, who publishes which
+Checking one product needs its lineage neighbours (upstream and downstream products, and the
+upstream contracts it reads) and facts about the whole lineage graph (cycles, depth, who publishes which
 contract). Loading every file of a 10,000-product mesh for that takes seconds, so ``check`` keeps an
 index in ``MESH/.govern/index.json``: for every descriptor and contract file its signature (size,
 modification and change time, inode), the product's id, name, published contracts and input ports
 (or the contract's id), and the graph facts computed from them. A file whose signature changed, or
 that changed too close to the index being written to trust its time stamps, is read again; the
 facts are recomputed whenever any entry changed. Then only the checked products, their neighbours
-and the contracts these publish are loaded. A missing, unreadable or outdated index is rebuilt; one
+and the contracts the checked products publish and read are loaded (the contracts of downstream
+neighbours reach no input document). A missing, unreadable or outdated index is rebuilt; one
 that cannot be written is used for the run and not kept.
 """
 
@@ -44,7 +45,7 @@ class MeshIndex:
     def neighbourhood(self, paths: list[Path]) -> tuple[list[Path], list[Path]]:
         """The descriptor and contract files to load to check everything in ``paths``: the files
         inside them, the products their products read from or feed, every file claiming one of
-        those products' ids or names, and the contracts all of these publish."""
+        those products' ids or names, and the contracts the checked products publish and read."""
         named = {_key(self.root, p) for p in paths}
         prefixes = tuple(f"{k}/" for k in named)
         return self._around(lambda key: key in named or key.startswith(prefixes))
@@ -71,16 +72,13 @@ class MeshIndex:
 
     def files_around(self, files: list[Path]) -> tuple[list[Path], list[Path]]:
         """The descriptor and contract files to load to evaluate exactly ``files`` (a batch): these,
-        their products' neighbours, the contracts their products publish and read (not those their
-        downstream neighbours publish, which no input document shows), and every other contract
+        their products' neighbours, the contracts their products publish and read, and every other contract
         claiming the id of one of them (the first claim wins, as when the whole mesh is loaded)."""
         named = {_key(self.root, p) for p in files}
         claimed = {self.entries[key].get("id") for key in self.contract_keys if key in named} - {None}
-        return self._around(named.__contains__, claimed, read_only=True)
+        return self._around(named.__contains__, claimed)
 
-    def _around(
-        self, inside: Callable[[str], bool], contract_ids: set[str] | None = None, read_only: bool = False
-    ) -> tuple[list[Path], list[Path]]:
+    def _around(self, inside: Callable[[str], bool], contract_ids: set[str] | None = None) -> tuple[list[Path], list[Path]]:
         entries = self.entries
         ids = {entries[key].get("id") for key in self.product_keys if inside(key)} - {None}
         wanted = set(ids)
@@ -94,10 +92,7 @@ class MeshIndex:
             for key in self.product_keys
             if inside(key) or entries[key].get("id") in wanted or entries[key].get("name") in wanted
         ]
-        if read_only:
-            contract_ids = (contract_ids or set()) | self._read_by([key for key in self.product_keys if inside(key)])
-        else:
-            contract_ids = (contract_ids or set()) | {cid for key in products for cid in entries[key].get("outputs", [])}
+        contract_ids = (contract_ids or set()) | self._read_by([key for key in self.product_keys if inside(key)])
         contracts = [key for key in self.contract_keys if inside(key) or entries[key].get("id") in contract_ids]
         return [self.root / key for key in products], [self.root / key for key in contracts]
 
