@@ -155,6 +155,7 @@ def test_a_port_naming_no_contract_reads_every_contract_of_its_upstream_in_batch
     ]
     for batch, jobs in ((1, 1), (1, 2), (4, 2)):
         assert audit_report(govern, demo_copy, M, batch, jobs=jobs) == whole
+    assert len(parts) == 14 + 4  # the worker processes' batches of 1 and of 4 products
 
 
 def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads, monkeypatch):
