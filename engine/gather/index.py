@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.cache import save_json
 from engine.gather.files import load_one
-from engine.gather.mesh import Facts, link_facts, links_leaving, summary, walk_files
+from engine.gather.mesh import Facts, by_reference, link_facts, links_leaving, summary, walk_files
 from engine.parallel import Workers
 
 INDEX_VERSION = 1
@@ -100,20 +100,13 @@ class MeshIndex:
         """The contract ids the products of ``keys`` publish or read: an input port reads the
         contract it names when its upstream publishes it, else every contract of its upstream
         (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
-        outputs: dict[str, list[str]] = {}  # by id and by name, the first claim winning (as in load_mesh)
-        for key in self.product_keys:
-            entry = self.entries[key]
-            pid = entry.get("id")
-            if pid is None or pid in outputs:
-                continue
-            outputs[pid] = entry.get("outputs", [])
-            outputs.setdefault(entry.get("name") or pid, outputs[pid])
+        products = by_reference([self.entries[key] for key in self.product_keys])
         read: set[str] = set()
         for key in keys:
             entry = self.entries[key]
             read.update(entry.get("outputs", []))
             for ref, cid in entry.get("inputs", []):
-                upstream = outputs.get(ref or self.facts.publisher.get(cid or "", ""), [])
+                upstream = products.get(ref or self.facts.publisher.get(cid or "", ""), {}).get("outputs", [])
                 read.update([cid] if cid in upstream else upstream)
         return read
 

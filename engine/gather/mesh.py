@@ -427,12 +427,11 @@ class Facts:
         return cls(publisher=data["publisher"], edges=edges, cycles=data["cycles"], depth=data["depth"])
 
 
-def link_facts(products: list[dict[str, Any]]) -> Facts:
-    """Link product summaries (``id``, ``name``, ``outputs``: contract ids, ``inputs``: [product,
-    contract id] pairs), in load order. A summary without an id (a file that failed to load) or
-    whose id an earlier product already claims (by id or name) is left out, as load_mesh does."""
+def by_reference(products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Product summaries by id and by name, as references resolve when they are loaded in this
+    order: a summary without an id (a file that failed to load) or whose id an earlier product
+    already claims (by id or name) is left out, as load_mesh does."""
     by_id: dict[str, dict[str, Any]] = {}
-    order = []
     for s in products:
         pid = s.get("id")
         if pid is None or pid in by_id:
@@ -440,7 +439,14 @@ def link_facts(products: list[dict[str, Any]]) -> Facts:
         by_id[pid] = s
         if s["name"] != pid:
             by_id.setdefault(s["name"], s)
-        order.append(s)
+    return by_id
+
+
+def link_facts(products: list[dict[str, Any]]) -> Facts:
+    """Link product summaries (``id``, ``name``, ``outputs``: contract ids, ``inputs``: [product,
+    contract id] pairs), in load order, those :func:`by_reference` leaves out excepted."""
+    by_id = by_reference(products)
+    order = [s for s in products if by_id.get(s.get("id") or "") is s]
     facts = Facts()
     for s in order:
         for cid in s["outputs"]:
