@@ -15,6 +15,7 @@ that cannot be written is used for the run and not kept.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -96,11 +97,16 @@ class MeshIndex:
         contracts = [key for key in self.contract_keys if inside(key) or entries[key].get("id") in contract_ids]
         return [self.root / key for key in products], [self.root / key for key in contracts]
 
+    @functools.cached_property
+    def _by_reference(self) -> dict[str, dict[str, Any]]:
+        """The product entries by id and name (once per process: an audit asks for every batch)."""
+        return by_reference([self.entries[key] for key in self.product_keys])
+
     def _read_by(self, keys: list[str]) -> set[str]:
         """The contract ids the products of ``keys`` publish or read: an input port reads the
         contract it names when its upstream publishes it, else every contract of its upstream
         (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
-        products = by_reference([self.entries[key] for key in self.product_keys])
+        products = self._by_reference
         read: set[str] = set()
         for key in keys:
             entry = self.entries[key]

@@ -158,8 +158,8 @@ def batched_targets(index: MeshIndex, workers: Workers | None, size: int) -> Ite
 
 def load_batch(index: MeshIndex, files: list[Path], workers: Workers | None = None) -> tuple[Mesh, list[Target]]:
     """One batch of ``index.batches``: its files loaded with the part of the mesh they need (their
-    neighbours and the contracts its products publish and read), linked with the index's facts about the whole
-    mesh, and the targets among its files."""
+    neighbours and the contracts its products publish and read), linked with the index's facts
+    about the whole mesh, and the targets among its files."""
     products, contracts = index.files_around(files)
     mesh = load_mesh(index.root, products, contracts, workers=workers, facts=index.facts)
     return mesh, select(mesh, files=set(files))
