@@ -24,10 +24,11 @@ import data.global.lib.result
 import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, p.path, columns.resource(o, p)) if {
+	ranks := classification.ranks
 	some c in input.contracts
 	some o in c.objects
 	some p in o.properties
-	not classification.ranks[p.classification]
+	not ranks[p.classification]
 	values.empty(object.get(p, "classification", null))
 	msg := sprintf("column %s in %s has no classification", [values.show(p.name), c.id])
 }

@@ -25,11 +25,12 @@ import data.global.lib.result
 import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, path, columns.resource(o, p)) if {
+	ranks := classification.ranks
 	some c in input.contracts
 	some o in c.objects
 	some p in o.properties
 	cls := p.classification
-	not classification.ranks[cls]
+	not ranks[cls]
 	not values.empty(cls)
 	path := sprintf("%s.classification", [p.path])
 	msg := sprintf("column %s in %s has unknown classification %s; use one of %s", [

@@ -33,12 +33,15 @@ import data.global.lib.result
 import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, path, columns.resource(o, p)) if {
+	pii := _pii
 	some c in input.contracts
 	some o in c.objects
 	some p in o.properties
 	is_array(p.tags)
-	tags := {t | some t in p.tags; is_string(t); lower(t) in _pii}
-	count(tags) > 0
+	some tag in p.tags
+	is_string(tag)
+	pii[lower(tag)]
+	tags := {t | some t in p.tags; is_string(t); lower(t) in pii}
 	min_level := input.params["CLS-004"].min_level
 	cls := object.get(p, "classification", null)
 	problem := _problem(cls, min_level)

@@ -26,12 +26,13 @@ import data.global.lib.values
 
 deny contains result.fail_on(msg, "classification", columns.resource(o, p)) if {
 	product_cls := input.product.classification
-	product_rank := classification.ranks[product_cls]
+	ranks := classification.ranks
+	product_rank := ranks[product_cls]
 	some c in input.contracts
 	some o in c.objects
 	some p in o.properties
 	cls := p.classification
-	classification.ranks[cls] > product_rank
+	ranks[cls] > product_rank
 	msg := sprintf("product is classified %q but column %s in %s is classified %q", [
 		product_cls, values.show(p.name), c.id, cls,
 	])

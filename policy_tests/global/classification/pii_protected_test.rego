@@ -57,3 +57,24 @@ test_unclassified_pii_column_fails if {
 		"params": {"CLS-004": {"pii_tags": ["pii", "gdpr"], "min_level": "confidential"}},
 	}
 }
+
+test_column_with_two_pii_tags_is_one_finding_naming_both if {
+	pii_protected.deny == {{
+		"msg": `column "email" in customers-v1 is tagged PII, gdpr, pii but is classified "internal"; it must be classified restricted or higher`,
+		"path": "schema[0].properties[1].classification",
+		"resource": "customers.email",
+		"contract": "customers-v1",
+	}} with input as {
+		"product": null,
+		"contracts": [contract(["pii", "gdpr", "PII"], "internal")],
+		"params": {"CLS-004": {"pii_tags": ["pii", "gdpr"], "min_level": "restricted"}},
+	}
+}
+
+test_tags_that_are_not_a_list_are_not_read if {
+	count(pii_protected.deny) == 0 with input as {
+		"product": null,
+		"contracts": [contract("pii", "internal"), contract({"kind": "pii"}, "internal"), contract(null, "internal")],
+		"params": params,
+	}
+}
