@@ -16,6 +16,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from engine import cache
+
 MIN_ITEMS = 64
 CHUNK = 32  # items a worker takes at once: larger chunks cost less in messages
 
@@ -77,6 +79,7 @@ class Workers:
             # thread-bound Rust object) collected there cannot be dropped. Collect now, on this
             # thread; automatic collection is paused while these workers exist (see __enter__).
             gc.collect()
+            cache.release()  # a database connection must not cross the fork
             context = multiprocessing.get_context("fork")
             self._pool = context.Pool(self.jobs, initializer=self._initializer, initargs=self._start_args)
         return self._pool.imap(function, items, chunksize=chunk)

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine import cache
 from engine.evaluate import Evaluator, Part
 from engine.gather.index import MeshIndex
 from engine.gather.targets import load_batch
@@ -66,6 +67,7 @@ def _run(item: tuple[int, list[Path]]) -> Part:
     part.matched = evaluator.waivers.take_matches()
     part.graph = GraphCollector()
     part.graph.add(mesh, targets)
+    cache.flush()
     return part
 
 

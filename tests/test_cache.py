@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from engine import cache
+from engine import cache, parallel
 from engine.gather import files
 from engine.gather.mesh import discover
 from engine.governance import load_governance
+from engine.parallel import Workers
 from engine.policy import library as library_module
 from engine.policy.library import load_library
 
@@ -33,8 +36,23 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def entries(folder: Path, kind: str) -> list[Path]:
-    return sorted((folder / kind).glob("*/*.json")) if (folder / kind).is_dir() else []
+def entries(folder: Path, kind: str) -> list[str]:
+    """The keys of the stored entries of ``kind`` (after writing what this process holds)."""
+    cache.flush()
+    if not (folder / cache.DATABASE).exists():
+        return []
+    with closing(sqlite3.connect(folder / cache.DATABASE)) as db:
+        return [key for (key,) in db.execute("SELECT key FROM entries WHERE kind = ? ORDER BY key", (kind,))]
+
+
+def stored(folder: Path, kind: str, key: str) -> bytes:
+    with closing(sqlite3.connect(folder / cache.DATABASE)) as db:
+        return db.execute("SELECT value FROM entries WHERE kind = ? AND key = ?", (kind, key)).fetchone()[0]
+
+
+def store(folder: Path, kind: str, key: str, value: bytes) -> None:
+    with closing(sqlite3.connect(folder / cache.DATABASE)) as db, db:
+        db.execute("UPDATE entries SET value = ? WHERE kind = ? AND key = ?", (value, kind, key))
 
 
 def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,11 +164,38 @@ def test_an_entry_is_used_only_for_the_bytes_and_name_it_came_from(tmp_path, cac
 def test_a_damaged_entry_is_loaded_again(cache_dir):
     item = demo_files()[0]
     good = files.load_one(item)
-    (entry,) = entries(cache_dir, "files")
+    (key,) = entries(cache_dir, "files")
     for damage in (b"{not json", b"[]", json.dumps({"model": {"id": 5}, "lines": {}}).encode()):
-        entry.write_bytes(damage)
+        store(cache_dir, "files", key, damage)
         assert model(files.load_one(item)) == model(good)
-        assert json.loads(entry.read_bytes())["lines"] == good.doc.lines  # and stored again
+        cache.flush()
+        assert json.loads(stored(cache_dir, "files", key))["lines"] == good.doc.lines  # and stored again
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a database at all" * 100])
+def test_a_damaged_database_is_replaced(cache_dir, damage):
+    item = demo_files()[0]
+    good = files.load_one(item)
+    cache.release()
+    for name in (cache.DATABASE, f"{cache.DATABASE}-wal", f"{cache.DATABASE}-shm"):
+        (cache_dir / name).unlink(missing_ok=True)
+    (cache_dir / cache.DATABASE).write_bytes(damage)
+    assert model(files.load_one(item)) == model(good)
+    assert len(entries(cache_dir, "files")) == 1
+
+
+def test_entries_written_by_workers_are_read_by_the_next_run(cache_dir, monkeypatch):
+    """Forked workers (engine/parallel.py) each open their own connection and write their entries
+    when they finish; the parent's connection, closed before the fork, opens again afterwards."""
+    items = demo_files()
+    with Workers(2) as workers:
+        monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+        loaded = list(workers.map(files.load_one, items, len(items)))
+    assert len(entries(cache_dir, "files")) == len(items) == 28
+    with monkeypatch.context() as m:
+        no_parsing(m)
+        again = [files.load_one(item) for item in items]
+    assert [model(a) for a in again] == [model(b) for b in loaded]
 
 
 def test_errors_are_not_cached(tmp_path, cache_dir):
