@@ -15,6 +15,7 @@ from engine.gather.targets import Target
 from engine.gather.yamlsrc import Located
 from engine.governance import Governance
 from engine.inputs import build_input
+from engine.memo import Memo
 from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
@@ -70,7 +71,9 @@ class Evaluator:
         self.now = now
         self._rules: dict[str | None, list[EffectiveRule]] = {}
         self.waivers = WaiverBook(governance, now)
-        engine.load([(m.file, m.source) for m in library.modules], governance.data())
+        data = governance.data()
+        engine.load([(m.file, m.source) for m in library.modules], data)
+        self.memo = Memo.for_run(engine, library, data)
 
     def rules_for(self, domain: str | None) -> list[EffectiveRule]:
         if domain not in self._rules:
@@ -129,7 +132,7 @@ class Evaluator:
         self.mesh = mesh
         part = Part()
         requests = (self.request(target) for target in targets)
-        answers = self.engine.evaluate_stream(requests, len(targets))
+        answers = (self.memo or self.engine).evaluate_stream(requests, len(targets))
         for i, (target, raw) in enumerate(zip(targets, answers, strict=True)):
             place = _place(target, count, i)  # before _finish, which adds rule errors to the target
             result, found, applied = self._finish(target, self._applicable(target), raw)

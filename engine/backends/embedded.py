@@ -33,6 +33,7 @@ def new_engine() -> regorus.Engine:
 
 class EmbeddedEngine(Sequential):
     name = "embedded"
+    memoizable = True  # govern loads all it holds: its results may be reused (engine/memo.py)
 
     def __init__(self, workers: Workers | None = None) -> None:
         self.version = f"regorus {version('gordon-to-regorus')}"

@@ -38,6 +38,7 @@ class Module:
     rules: dict[str, int]  # rule name -> first line
     package_line: int
     calls: list[tuple[str, int]] = field(default_factory=list)  # functions called, with their line
+    reads_now: bool = False  # reads input.now, or the input document as a whole (see reads_now)
 
 
 @dataclass
@@ -101,7 +102,7 @@ def parse_modules(
         ast = entry["ast"]
         pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
-        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, _calls(ast))
+        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, _calls(ast), reads_now(ast))
         modules.append(module)
     return modules
 
@@ -127,6 +128,44 @@ def _calls(node: object) -> list[tuple[str, int]]:
         elif isinstance(item, list):
             stack.extend(item)
     return sorted(set(found), key=lambda c: (c[1], c[0]))
+
+
+def reads_now(ast: object) -> bool:
+    """Whether a module may read the input document's ``now``: it refers to ``input.now`` or
+    ``input["now"]``, or to ``input`` other than through a constant field (``input.x``,
+    ``input["x"]``, ``object.get(input, "x", default)``): ``input[k]``, ``import input`` or
+    ``walk(input)`` could reach any field.
+    engine/memo.py leaves ``now`` out of a result's key when no module reads it."""
+    uses = fields = 0
+    stack = [ast]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            var = item.get("Var")
+            if isinstance(var, dict) and var.get("value") == "input":
+                uses += 1
+            ref = item.get("RefDot") or item.get("RefBrack")
+            if isinstance(ref, dict) and _is_input(ref.get("refr")):
+                name = ref["field"][1] if "field" in ref else _string(ref.get("index"))
+                fields += isinstance(name, str) and name != "now"
+            call = item.get("Call")
+            if isinstance(call, dict) and ref_name(call.get("fcn", {})) == "object.get" and len(call.get("params", [])) == 3:
+                target, name = call["params"][0], _string(call["params"][1])
+                fields += _is_input(target) and isinstance(name, str) and name != "now"
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return uses > fields
+
+
+def _is_input(ref: object) -> bool:
+    return isinstance(ref, dict) and isinstance(ref.get("Var"), dict) and ref["Var"].get("value") == "input"
+
+
+def _string(node: object) -> str | None:
+    """The value of a string literal node, else None."""
+    literal = node.get("String") if isinstance(node, dict) else None
+    return literal.get("value") if isinstance(literal, dict) else None
 
 
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
@@ -279,6 +318,7 @@ def _to_cache(library: Library, root: Path) -> dict:
                 "rules": m.rules,
                 "package_line": m.package_line,
                 "calls": m.calls,
+                "reads_now": m.reads_now,
             }
             for m in library.modules
         ],
@@ -305,6 +345,7 @@ def _from_cache(root: Path, stored: dict, contents: dict[Path, bytes | OSError])
                 m["rules"],
                 m["package_line"],
                 [(name, line) for name, line in m["calls"]],
+                bool(m["reads_now"]),
             )
         )
     return Library(
