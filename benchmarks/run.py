@@ -7,8 +7,10 @@ For each size it generates a mesh (govern generate, seed 1) and measures, each i
 own, wall time and the peak resident memory of the largest process:
 
 - ``govern audit`` of the whole mesh (no history store, JSON report to /dev/null), with --jobs N,
-  twice: with an empty cache (``audit cold``: it fills the cache, see engine/cache.py), then with
-  the cache it filled (``audit warm``: a nightly audit after a day of few changes);
+  three times: with an empty cache (``cold``: it fills the cache, see engine/cache.py), then with
+  the cache it filled (``warm``: a nightly audit after a day without changes, every product's
+  rule results reused, engine/memo.py), then with the rule results dropped from the cache
+  (``rules``: the day a rule changed; the files are restored, every product is evaluated);
 - ``govern check`` of one product of that mesh (the whole process, start-up included): first with
   an empty cache and without a mesh index (``check cold``: it builds MESH/.govern/index.json), then
   with both (``check``: the median of five runs);
@@ -19,8 +21,9 @@ own, wall time and the peak resident memory of the largest process:
   memory, about 12 KB a product); what it leaves out is what govern adds to parsing and
   evaluating: validating the models, linking the mesh, building documents, findings and the report.
 
-It prints one table: products/s, memory and the ratio of audit time to the floor, plus ``govern
-check`` of one demo product. Every command runs with GOVERN_CACHE_DIR in the work folder (the
+It prints one table: products/s (``p/s``), memory and the ratio of audit time to the floor (``x
+floor`` for the cold audit, ``rules x`` and ``warm x`` for the others), plus ``govern check`` of
+one demo product. Every command runs with GOVERN_CACHE_DIR in the work folder (the
 user's cache is left alone) and with govern's modules compiled to bytecode first, as an installed
 package has them. Nothing here is asserted: the numbers are for people to read.
 """
@@ -34,14 +37,18 @@ import multiprocessing
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
+from engine.cache import DATABASE
 from engine.gather.index import INDEX_PATH
+from engine.memo import KIND as RESULTS
 
 REPO = Path(__file__).resolve().parent.parent
 GOVERN = [sys.executable, "-m", "engine"]
@@ -149,16 +156,16 @@ def _floor_main(mesh: str, jobs: int) -> None:
 
 
 def _fresh(folder: Path) -> Path:
-    """An empty folder (a cache that starts cold). A previous one is moved aside, into ``trash/`` of
-    the work folder, and removed after the measurements: deleting thousands of files just before a
-    cold run slows that run's file creations (ext4 passes over recently freed inodes when it
-    allocates one: about a tenth of a cold audit's CPU in a kernel profile)."""
-    if folder.exists():
-        trash = folder.parent / "trash"
-        trash.mkdir(exist_ok=True)
-        folder.rename(trash / f"{folder.name}-{time.time_ns()}")
+    """An empty folder (a cache that starts cold)."""
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+def _forget_results(folder: Path) -> None:
+    """Drop the stored rule results from a cache, keep the loaded files (as a changed rule does)."""
+    with closing(sqlite3.connect(folder / DATABASE)) as db, db:
+        db.execute("DELETE FROM entries WHERE kind = ?", (RESULTS,))
 
 
 def main() -> None:
@@ -173,7 +180,6 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="govern-bench-"))
-    shutil.rmtree(workdir / "trash", ignore_errors=True)  # what an earlier run moved aside
     compileall.compile_dir(REPO / "engine", quiet=1)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; --jobs {args.jobs}")
     rows = []
@@ -193,6 +199,8 @@ def main() -> None:
         audit = [*GOVERN, "audit", "--no-store", "--jobs", str(args.jobs), "--format", "json", "--output", os.devnull]
         cold, cold_mb, _ = measure(audit, root, cache)
         warm, warm_mb, _ = measure(audit, root, cache)
+        _forget_results(cache)
+        rules, rules_mb, _ = measure(audit, root, cache)
         one = sorted((root / "mesh").rglob("dataproduct.yaml"))[size // 2].parent
         (root / "mesh" / INDEX_PATH).unlink(missing_ok=True)
         check_cold, _, _ = measure([*GOVERN, "check", str(one)], root, _fresh(workdir / f"cache-{size}-check"))
@@ -205,22 +213,21 @@ def main() -> None:
             env={**os.environ, "GOVERN_CACHE_DIR": "off"},  # preparing the floor's documents is not timed
         )
         floor_s = json.loads(floor_out.stdout)["seconds"]
-        rows.append((size, cold, warm, max(cold_mb, warm_mb), floor_s, check_cold, check, check_mb))
+        rows.append((size, cold, rules, warm, max(cold_mb, rules_mb, warm_mb), floor_s, check_cold, check, check_mb))
         print(f"measured {size}", flush=True)
     print()
     print(
-        f"{'products':>9} {'audit cold s':>12} {'prod/s':>7} {'audit warm s':>12} {'prod/s':>7} {'peak MiB':>9} "
-        f"{'floor s':>8} {'floor p/s':>9} {'x floor':>8} {'x floor warm':>12} {'check cold s':>12} {'check s':>8} "
-        f"{'check MiB':>9}"
+        f"{'products':>8} {'cold s':>7} {'p/s':>5} {'rules s':>7} {'p/s':>5} {'warm s':>7} {'p/s':>5} {'peak MiB':>8} "
+        f"{'floor s':>7} {'p/s':>5} {'x floor':>7} {'rules x':>7} {'warm x':>6} "
+        f"{'check cold s':>12} {'check s':>7} {'check MiB':>9}"
     )
-    for size, cold, warm, mb, floor_s, check_cold, check, check_mb in rows:
+    for size, cold, rules, warm, mb, floor_s, check_cold, check, check_mb in rows:
         print(
-            f"{size:>9} {cold:>12.2f} {size / cold:>7.0f} {warm:>12.2f} {size / warm:>7.0f} {mb:>9.0f} "
-            f"{floor_s:>8.2f} {size / floor_s:>9.0f} {cold / floor_s:>8.2f} {warm / floor_s:>12.2f} "
-            f"{check_cold:>12.2f} {check:>8.2f} {check_mb:>9.0f}"
+            f"{size:>8} {cold:>7.2f} {size / cold:>5.0f} {rules:>7.2f} {size / rules:>5.0f} {warm:>7.2f} {size / warm:>5.0f} "
+            f"{mb:>8.0f} {floor_s:>7.2f} {size / floor_s:>5.0f} {cold / floor_s:>7.2f} {rules / floor_s:>7.2f} "
+            f"{warm / floor_s:>6.2f} {check_cold:>12.2f} {check:>7.2f} {check_mb:>9.0f}"
         )
     print(f"govern check of one demo product (examples/mesh/orders/order_items): {demo_check:.2f} s")
-    shutil.rmtree(workdir / "trash", ignore_errors=True)
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 
