@@ -108,6 +108,7 @@ class _Store:
 _store: _Store | None = None
 _inherited: list[_Store] = []  # a parent's connections: never used, closed or freed after a fork
 _off: set[tuple[Path, int]] = set()  # folders this process found unusable
+_opening = threading.Lock()
 
 
 def _current() -> _Store | None:
@@ -126,17 +127,32 @@ def _current() -> _Store | None:
         else:
             _inherited.append(store)
         _store = None
-    if (base, os.getpid()) in _off:
-        return None
-    connection = _open(base)
-    if connection is None:
-        _off.add((base, os.getpid()))
-        return None
-    _store = _Store(base, connection)
+    with _opening:  # a check's feeder thread and its main thread may both get here first
+        if _store is not None:
+            return _store
+        if (base, os.getpid()) in _off:
+            return None
+        connection = _open(base)
+        if connection is None:
+            _off.add((base, os.getpid()))
+            return None
+        _store = _Store(base, connection)
     atexit.register(flush)
     if "multiprocessing.util" in sys.modules:  # a pool's worker exits without running atexit
         sys.modules["multiprocessing.util"].Finalize(None, flush, exitpriority=10)
     return _store
+
+
+def _after_fork() -> None:
+    """In a forked child: the parent's connection and locks are the parent's."""
+    global _store, _opening
+    _opening = threading.Lock()
+    if _store is not None:
+        _inherited.append(_store)
+        _store = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _open(base: Path) -> sqlite3.Connection | None:
