@@ -161,10 +161,11 @@ def add_imported_lineage(
 def run() -> None:
     """The ``govern`` command: :func:`main`, then an immediate exit with its code.
 
-    Output is flushed and every file, store and worker pool was closed by the command itself, so
-    the interpreter's teardown (unloading some hundreds of modules, a tenth of a ``govern check``)
-    is skipped, unless a profiler or tracer (cProfile, coverage) is running and needs it to write
-    its results. Tests call :func:`main` in-process and are unaffected.
+    Output is flushed, cache entries not yet written are written, and every file, store and worker
+    pool was closed by the command itself, so the interpreter's teardown (unloading some hundreds
+    of modules, a tenth of a ``govern check``) is skipped, unless a profiler or tracer (cProfile,
+    coverage) is running and needs it to write its results. Tests call :func:`main` in-process and
+    are unaffected.
     """
     try:
         main()
@@ -175,6 +176,9 @@ def run() -> None:
         else:  # sys.exit("message"), as Python would: the message on standard error, exit 1
             print(e.code, file=sys.stderr)
             code = 1
+    stored = sys.modules.get("engine.cache")
+    if stored is not None:
+        stored.release()  # what the run stored and has not written yet: atexit will not run
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -293,3 +293,12 @@ def test_entries_made_by_other_code_or_libraries_are_not_used(cache_dir, monkeyp
         m.setattr(files, "_restore", lambda *a: pytest.fail("an entry of other code was used") if a[2] else None)
         files.load_one(item)
     assert len(entries(cache_dir, "files")) == 2
+
+
+def test_the_govern_command_writes_what_it_stored_before_it_exits(govern_process, tmp_path, monkeypatch):
+    """``govern`` ends with an immediate exit (engine/cli.py run), which runs no atexit handler:
+    the entries a check stored must be written by then, or the next check would parse again."""
+    monkeypatch.setenv("GOVERN_CACHE_DIR", str(tmp_path / "cache"))
+    assert govern_process("check", "examples/mesh/orders/order_items").code == 0
+    counts = {kind: len(entries(tmp_path / "cache", kind)) for kind in ("library", "files", "yaml", "results")}
+    assert counts == {"library": 1, "files": 9, "yaml": 4, "results": 1}  # the product, its neighbours and contracts
