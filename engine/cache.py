@@ -137,7 +137,6 @@ def _current() -> _Store | None:
             _off.add((base, os.getpid()))
             return None
         _store = _Store(base, connection)
-    atexit.register(flush)
     if "multiprocessing.util" in sys.modules:  # a pool's worker exits without running atexit
         sys.modules["multiprocessing.util"].Finalize(None, flush, exitpriority=10)
     return _store
@@ -233,6 +232,9 @@ def flush() -> None:
     store = _store
     if store is not None and store.pid == os.getpid():
         _write(store)
+
+
+atexit.register(flush)  # govern's own command exits without running it: see engine/cli.py run
 
 
 def release() -> None:
