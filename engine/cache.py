@@ -99,15 +99,14 @@ class _Store:
 
     def __init__(self, base: Path, connection: sqlite3.Connection):
         self.base = base
-        self.pid = os.getpid()
         self.connection = connection
         self.pending: dict[tuple[str, str], str] = {}
         self.lock = threading.Lock()  # a check's feeder thread reads while the main thread writes
 
 
-_store: _Store | None = None
-_inherited: list[_Store] = []  # a parent's connections: never used, closed or freed after a fork
-_off: set[tuple[Path, int]] = set()  # folders this process found unusable
+_store: _Store | None = None  # this process's: a forked child starts without one (_after_fork)
+_inherited: list[_Store] = []  # a parent's stores: never used, closed or freed after a fork
+_off: set[Path] = set()  # folders found unusable
 _opening = threading.Lock()
 
 
@@ -119,22 +118,19 @@ def _current() -> _Store | None:
     if base is None:
         return None
     store = _store
-    if store is not None and store.pid == os.getpid() and store.base == base:
+    if store is not None and store.base == base:
         return store
-    if store is not None:
-        if store.pid == os.getpid():
-            _close(store)
-        else:
-            _inherited.append(store)
-        _store = None
     with _opening:  # a check's feeder thread and its main thread may both get here first
         if _store is not None:
-            return _store
-        if (base, os.getpid()) in _off:
+            if _store.base == base:
+                return _store
+            _close(_store)  # the folder was changed (GOVERN_CACHE_DIR, in tests)
+            _store = None
+        if base in _off:
             return None
         connection = _open(base)
         if connection is None:
-            _off.add((base, os.getpid()))
+            _off.add(base)
             return None
         _store = _Store(base, connection)
     if "multiprocessing.util" in sys.modules:  # a pool's worker exits without running atexit
@@ -230,7 +226,7 @@ def flush() -> None:
     """Write the entries this process has stored since the last write (at the end of a batch of
     work, and at exit)."""
     store = _store
-    if store is not None and store.pid == os.getpid():
+    if store is not None:
         _write(store)
 
 
@@ -242,7 +238,7 @@ def release() -> None:
     connection must not cross a fork). The next use opens it again."""
     global _store
     store = _store
-    if store is not None and store.pid == os.getpid():
+    if store is not None:
         _close(store)
         _store = None
 
@@ -264,24 +260,3 @@ def _write(store: _Store) -> None:
                     store.connection.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-
-
-def save_json(path: Path, value: Any) -> None:
-    """Write ``value`` to ``path`` as JSON, atomically (a temporary file renamed into place, so no
-    reader sees half of it), creating its folder. A path that cannot be written, or a value that
-    is not JSON, is not saved: what is saved here only ever saves time."""
-    try:
-        text = json.dumps(value, separators=(",", ":"))  # at once: json.dump to a file encodes in Python
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_text(text, encoding="utf-8")
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(text, encoding="utf-8")
-        try:
-            os.replace(temporary, path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
-            raise
-    except (OSError, TypeError, ValueError):
-        pass

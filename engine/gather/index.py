@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.cache import save_json
 from engine.gather.files import load_one
 from engine.gather.mesh import Facts, by_reference, link_facts, links_leaving, summary, walk_files
 from engine.parallel import Workers
@@ -211,3 +210,24 @@ def _write(file: Path, index: MeshIndex) -> None:
     """Save atomically; a mesh that cannot be written to simply has no saved index."""
     data = {"version": INDEX_VERSION, "written_ns": time.time_ns(), "files": index.entries, "facts": index.facts.to_json()}
     save_json(file, data)
+
+
+def save_json(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` as JSON, atomically (a temporary file renamed into place, so no
+    reader sees half of it), creating its folder. A path that cannot be written, or a value that
+    is not JSON, is not saved: the index only ever saves time."""
+    try:
+        text = json.dumps(value, separators=(",", ":"))  # at once: json.dump to a file encodes in Python
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(text, encoding="utf-8")
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(text, encoding="utf-8")
+        try:
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            raise
+    except (OSError, TypeError, ValueError):
+        pass
