@@ -55,9 +55,9 @@ NONDETERMINISTIC = frozenset(
 _NOW = re.compile(r',"now":"[^"\\]*"\}\Z')  # the input document's last field (engine/model.py InputDocument)
 
 
-def nondeterministic(library: Library) -> list[str]:
-    """The non-deterministic builtins the library's modules call, as ``file:line name``."""
-    return [f"{m.file}:{line} {name}" for m in library.modules for name, line in m.calls if name in NONDETERMINISTIC]
+def nondeterministic(library: Library) -> bool:
+    """Whether a module of the library calls a non-deterministic builtin."""
+    return any(name in NONDETERMINISTIC for m in library.modules for name, _ in m.calls)
 
 
 class Memo:

@@ -38,7 +38,7 @@ class Module:
     rules: dict[str, int]  # rule name -> first line
     package_line: int
     calls: list[tuple[str, int]] = field(default_factory=list)  # functions called, with their line
-    reads_now: bool = False  # reads input.now, or the input document as a whole (see reads_now)
+    reads_now: bool = False  # may read input.now (see scan)
 
 
 @dataclass
@@ -102,7 +102,8 @@ def parse_modules(
         ast = entry["ast"]
         pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
-        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, _calls(ast), reads_now(ast))
+        calls, now = scan(ast)
+        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now)
         modules.append(module)
     return modules
 
@@ -112,30 +113,15 @@ def source_text(data: bytes) -> str:
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _calls(node: object) -> list[tuple[str, int]]:
-    """Every function call in an AST (builtins and user functions alike), with its line."""
+def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
+    """What a module's AST calls, and whether it may read the input document's ``now``, in one pass.
+
+    The calls are every function call (builtins and user functions alike) with its line. A module
+    may read ``now`` when it refers to ``input.now`` or ``input["now"]``, or to ``input`` other than
+    through a constant field (``input.x``, ``input["x"]``, ``object.get(input, "x", default)``):
+    ``input[k]``, ``import input`` or ``walk(input)`` could reach any field. engine/memo.py leaves
+    ``now`` out of a result's key when no module reads it."""
     found: list[tuple[str, int]] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            call = item.get("Call")
-            if isinstance(call, dict) and isinstance(call.get("fcn"), dict):
-                name = ref_name(call["fcn"])
-                if name:
-                    found.append((name, call["span"]["line"]))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return sorted(set(found), key=lambda c: (c[1], c[0]))
-
-
-def reads_now(ast: object) -> bool:
-    """Whether a module may read the input document's ``now``: it refers to ``input.now`` or
-    ``input["now"]``, or to ``input`` other than through a constant field (``input.x``,
-    ``input["x"]``, ``object.get(input, "x", default)``): ``input[k]``, ``import input`` or
-    ``walk(input)`` could reach any field.
-    engine/memo.py leaves ``now`` out of a result's key when no module reads it."""
     uses = fields = 0
     stack = [ast]
     while stack:
@@ -149,13 +135,18 @@ def reads_now(ast: object) -> bool:
                 name = ref["field"][1] if "field" in ref else _string(ref.get("index"))
                 fields += isinstance(name, str) and name != "now"
             call = item.get("Call")
-            if isinstance(call, dict) and ref_name(call.get("fcn", {})) == "object.get" and len(call.get("params", [])) == 3:
-                target, name = call["params"][0], _string(call["params"][1])
-                fields += _is_input(target) and isinstance(name, str) and name != "now"
+            if isinstance(call, dict) and isinstance(call.get("fcn"), dict):
+                function = ref_name(call["fcn"])
+                if function:
+                    found.append((function, call["span"]["line"]))
+                params = call.get("params", [])
+                if function == "object.get" and len(params) == 3:
+                    name = _string(params[1])
+                    fields += _is_input(params[0]) and isinstance(name, str) and name != "now"
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return uses > fields
+    return sorted(set(found), key=lambda c: (c[1], c[0])), uses > fields
 
 
 def _is_input(ref: object) -> bool:
