@@ -26,6 +26,48 @@ def test_merge_keys_are_supported():
     assert doc.data["d"] == {"x": 1, "y": 2}
 
 
+SCALARS = [
+    "yes",
+    "on",
+    "No",
+    "123",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "1e3",
+    "1.5",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "null",
+    "~",
+    "true",
+    "abc",
+    "12:30",
+]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_scalars_resolve_as_the_safe_loader_resolves_them_every_time(quoted):
+    """Plain texts are resolved once and remembered (engine/gather/yamlparse.py): the second and
+    third documents must still read each text as PyYAML's safe loader does, and a quoted text
+    (the same characters) stays a string."""
+    import math
+
+    import yaml
+
+    text = "".join(f"k{i}: {repr(v) if quoted else v}\n" for i, v in enumerate(SCALARS))
+    expected = yaml.safe_load(text)
+    for _ in range(3):
+        got = load_text(text, "f.yaml").data
+        assert got.keys() == expected.keys()
+        for key, value in expected.items():
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(got[key])
+            else:
+                assert (type(got[key]), got[key]) == (type(value), value), key
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [

@@ -29,6 +29,21 @@ if not hasattr(yaml, "CSafeLoader"):  # pragma: no cover - PyYAML built without 
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
+# The tag of each plain scalar text resolved so far: the same keys and values (name, logicalType,
+# string, true, ...) make up most of every file of a mesh, and a lookup is cheaper than the regular
+# expressions. Only short texts are kept (long ones, descriptions, are seldom repeated), and at most
+# MAX_RESOLVED of them, so that a mesh of unique texts cannot grow it without end.
+MAX_RESOLVED = 65_536
+_RESOLVED: dict[str, str] = {}
+
+
+def _implicit_tag(value: str) -> str:
+    for tag, regexp in _IMPLICIT.get(value[:1] if value else "", ()):
+        if regexp.match(value):
+            return str(tag)
+    return _STR
+
+
 class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
     """The C safe loader with a leaner resolver: libyaml calls it for every node.
 
@@ -40,9 +55,12 @@ class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
             if implicit[0]:
-                for tag, regexp in _IMPLICIT.get(value[:1] if value else "", ()):
-                    if regexp.match(value):
-                        return str(tag)
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = _implicit_tag(value)
+                    if len(value) <= 64 and len(_RESOLVED) < MAX_RESOLVED:
+                        _RESOLVED[value] = tag
+                return tag
             return _STR
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
