@@ -13,6 +13,12 @@ each process writes what it stores :data:`BATCH` entries at a time, in one trans
 file per entry cost 0.3-0.6 ms of CPU each, a row costs a few microseconds). A missing, unreadable
 or damaged entry is derived again, a damaged database is replaced, and a folder that cannot be
 written is simply not used: the cache only ever saves time.
+
+Every row carries the day it was last used (stored, or read: a read older than :data:`TOUCH_DAYS`
+writes the day again, so a nightly audit rewrites each row at most once a week). An audit ends by
+deleting the rows no run has used for :data:`KEEP_DAYS` days (:func:`prune`, at most once a day):
+the entries of files since edited, of policies since changed and of earlier versions of govern or
+its libraries, which no key will ever name again.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,15 @@ from engine import __version__
 
 FORMAT = 2  # bump when what an entry holds changes shape
 DATABASE = "cache.db"
+SCHEMA = 1  # the database's tables (PRAGMA user_version); a database of another schema is replaced
 BATCH = 64  # entries written in one transaction
+KEEP_DAYS = 30  # an entry no run has used for this many days is deleted by prune()
+TOUCH_DAYS = 7  # a read writes the day again when the entry's day is older than this
+
+
+def today() -> int:
+    """Days since 1970-01-01 (UTC): an entry's ``used``."""
+    return int(time.time() // 86400)
 
 
 def folder() -> Path | None:
@@ -101,6 +116,7 @@ class _Store:
         self.base = base
         self.connection = connection
         self.pending: dict[tuple[str, str], str] = {}
+        self.touched: set[tuple[str, str]] = set()  # read entries whose day is to be written again
         self.lock = threading.Lock()  # a check's feeder thread reads while the main thread writes
 
 
@@ -151,7 +167,8 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 def _open(base: Path) -> sqlite3.Connection | None:
-    """The database, created if need be; a damaged one is replaced (it only ever saved time)."""
+    """The database, created if need be; a damaged one, or one of another schema (an earlier
+    version of govern's), is replaced (it only ever saved time)."""
     path = base / DATABASE
     for attempt in range(2):
         try:
@@ -162,21 +179,45 @@ def _open(base: Path) -> sqlite3.Connection | None:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS entries (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
-                " PRIMARY KEY (kind, key)) WITHOUT ROWID"
-            )
-            return connection
+            if _ready(connection):
+                return connection
+            connection.close()
+            replace = attempt == 0
         except sqlite3.DatabaseError as e:
             connection.close()
-            if attempt or isinstance(e, sqlite3.OperationalError):  # locked, read-only, full: leave it
+            replace = not attempt and not isinstance(e, sqlite3.OperationalError)  # locked, read-only, full: leave it
+        if not replace:
+            return None
+        for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm"):
+            try:
+                (base / name).unlink(missing_ok=True)
+            except OSError:
                 return None
-            for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm"):
-                try:
-                    (base / name).unlink(missing_ok=True)
-                except OSError:
-                    return None
     return None
+
+
+def _ready(connection: sqlite3.Connection) -> bool:
+    """Create the tables of a new database; False for one of another schema."""
+    if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA:
+        return True
+    connection.execute("BEGIN IMMEDIATE")  # then look again: another process may have just created it
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA:
+            if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                return False
+            connection.execute(
+                "CREATE TABLE entries (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
+                " used INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID"
+            )
+            connection.execute("CREATE INDEX entries_used ON entries (used)")
+            connection.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            connection.execute(f"PRAGMA user_version = {SCHEMA}")
+        connection.execute("COMMIT")
+        return True
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
 
 
 def _close(store: _Store) -> None:
@@ -193,12 +234,20 @@ def get(kind: str, digest: str) -> Any | None:
     if text is None:
         try:
             with store.lock:
-                row = store.connection.execute("SELECT value FROM entries WHERE kind = ? AND key = ?", (kind, digest)).fetchone()
+                row = store.connection.execute(
+                    "SELECT value, used FROM entries WHERE kind = ? AND key = ?", (kind, digest)
+                ).fetchone()
         except sqlite3.Error:
             return None
         if row is None:
             return None
-        text = row[0]
+        text, used = row
+        if used < today() - TOUCH_DAYS:
+            with store.lock:
+                store.touched.add((kind, digest))
+                full = len(store.pending) + len(store.touched) >= BATCH
+            if full:
+                _write(store)
     try:
         return json.loads(text)
     except ValueError:
@@ -246,13 +295,17 @@ def release() -> None:
 def _write(store: _Store) -> None:
     """One transaction for all pending entries; entries that cannot be written are dropped."""
     with store.lock:
-        items = [(kind, digest, text) for (kind, digest), text in store.pending.items()]
+        day = today()
+        items = [(kind, digest, text, day) for (kind, digest), text in store.pending.items()]
+        touched = [(day, kind, digest) for kind, digest in store.touched]
         store.pending.clear()
-        if not items:
+        store.touched.clear()
+        if not items and not touched:
             return
         try:
             store.connection.execute("BEGIN IMMEDIATE")
-            store.connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)", items)
+            store.connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", items)
+            store.connection.executemany("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", touched)
             store.connection.execute("COMMIT")
         except sqlite3.Error:
             try:
@@ -260,3 +313,31 @@ def _write(store: _Store) -> None:
                     store.connection.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+
+
+def prune() -> int:
+    """Delete the entries no run has used for :data:`KEEP_DAYS` days, once a day (an audit calls
+    it when it ends); the number deleted. SQLite reuses the freed pages, so the file stops growing
+    rather than shrinking."""
+    store = _current()
+    if store is None:
+        return 0
+    _write(store)
+    day = today()
+    try:
+        with store.lock:
+            row = store.connection.execute("SELECT value FROM meta WHERE name = 'pruned'").fetchone()
+            if row is not None and row[0] >= day:
+                return 0
+            store.connection.execute("BEGIN IMMEDIATE")
+            deleted = store.connection.execute("DELETE FROM entries WHERE used < ?", (day - KEEP_DAYS,)).rowcount
+            store.connection.execute("INSERT OR REPLACE INTO meta VALUES ('pruned', ?)", (day,))
+            store.connection.execute("COMMIT")
+            return deleted
+    except sqlite3.Error:
+        try:
+            if store.connection.in_transaction:
+                store.connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        return 0

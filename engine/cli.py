@@ -373,6 +373,9 @@ def audit(
     if not no_store:
         _remember(report, root, store or root / ".govern" / "history.sqlite")
     _emit(report, fmt, output)
+    from engine import cache
+
+    cache.prune()  # entries unused for a month, once a day: the cache would otherwise only grow
     sys.exit(exit_code(report, fail_on))
 
 

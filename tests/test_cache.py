@@ -302,3 +302,73 @@ def test_the_govern_command_writes_what_it_stored_before_it_exits(govern_process
     assert govern_process("check", "examples/mesh/orders/order_items").code == 0
     counts = {kind: len(entries(tmp_path / "cache", kind)) for kind in ("library", "files", "yaml", "results")}
     assert counts == {"library": 1, "files": 9, "yaml": 4, "results": 1}  # the product, its neighbours and contracts
+
+
+def days(folder: Path) -> dict[str, int]:
+    """Each stored entry's key and the day it was last used (after writing what this process holds)."""
+    cache.flush()
+    with closing(sqlite3.connect(folder / cache.DATABASE)) as db:
+        return dict(db.execute("SELECT key, used FROM entries"))
+
+
+def age(folder: Path, by: int, key: str | None = None) -> None:
+    """Make entries (every one, or ``key``) look last used ``by`` days earlier than they were."""
+    with closing(sqlite3.connect(folder / cache.DATABASE)) as db, db:
+        db.execute("UPDATE entries SET used = used - ? WHERE ? IS NULL OR key = ?", (by, key, key))
+
+
+def test_an_entry_carries_the_day_it_was_last_used(cache_dir, monkeypatch):
+    """A read writes the day again only when the entry's day is more than TOUCH_DAYS old: a nightly
+    audit rewrites each entry at most once a week, not every night."""
+    first, second = demo_files()[:2]
+    files.load_one(first)
+    files.load_one(second)
+    today = cache.today()
+    stored_days = days(cache_dir)
+    assert list(stored_days.values()) == [today, today]
+    old, recent = stored_days
+    age(cache_dir, cache.TOUCH_DAYS + 1, old)
+    age(cache_dir, cache.TOUCH_DAYS, recent)
+    with monkeypatch.context() as m:
+        no_parsing(m)
+        files.load_one(first)
+        files.load_one(second)
+    assert days(cache_dir) == {old: today, recent: today - cache.TOUCH_DAYS}
+
+
+def test_an_audit_deletes_entries_unused_for_a_month_once_a_day(govern, cache_dir, monkeypatch):
+    """Entries no run has used for KEEP_DAYS days go; one the audit itself reads stays, however old."""
+    files.load_one(demo_files()[0])
+    (read,) = days(cache_dir)
+    cache.put("files", "gone", {"unused": "for a month and a day"})
+    cache.put("files", "kept", {"unused": "for a month"})
+    cache.flush()
+    age(cache_dir, cache.KEEP_DAYS + 1, read)
+    age(cache_dir, cache.KEEP_DAYS + 1, "gone")
+    age(cache_dir, cache.KEEP_DAYS, "kept")
+    run = govern("audit", "--no-store", "--format", "json", "--now", "2026-11-21T09:00:00Z")
+    assert run.code == 1
+    remaining = days(cache_dir)
+    assert "gone" not in remaining
+    assert (remaining["kept"], remaining[read]) == (cache.today() - cache.KEEP_DAYS, cache.today())
+    assert len(remaining) > 2  # and what the audit stored
+    age(cache_dir, 1, "kept")
+    assert cache.prune() == 0  # not twice on the same day
+    monkeypatch.setattr(cache, "today", lambda: remaining[read] + 1)
+    assert cache.prune() == 1
+    assert "kept" not in days(cache_dir)
+
+
+def test_a_database_of_an_earlier_schema_is_replaced(cache_dir):
+    """The database of a govern without the day column: replaced, and used from then on."""
+    cache.release()
+    cache_dir.mkdir()
+    with closing(sqlite3.connect(cache_dir / cache.DATABASE)) as db, db:
+        db.execute("CREATE TABLE entries (kind TEXT, key TEXT, value BLOB, PRIMARY KEY (kind, key)) WITHOUT ROWID")
+        db.execute("INSERT INTO entries VALUES ('files', 'k', '{}')")
+    item = demo_files()[0]
+    files.load_one(item)
+    (key,) = entries(cache_dir, "files")
+    assert key != "k" and list(days(cache_dir).values()) == [cache.today()]
+    with closing(sqlite3.connect(cache_dir / cache.DATABASE)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (cache.SCHEMA,)
