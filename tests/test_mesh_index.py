@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.gather.index import INDEX_PATH, refresh
+from engine.gather.index import INDEX_PATH, INDEX_VERSION, refresh
 from engine.gather.mesh import discover
 
 M = "examples/mesh"
@@ -181,8 +181,9 @@ def test_a_folder_outside_the_configured_mesh_is_left_as_it_was(govern, demo_cop
     [
         "not json {",
         '{"version": 999, "files": {}}',
-        '{"version": 1, "files": []}',
-        '{"version": 1, "files": {"orders/returns/dataproduct.yaml": 5}, "facts": {"edges": 3}}',
+        '{"version": 2, "files": []}',
+        '{"version": 2, "files": "orders/returns/dataproduct.yaml", "products": 5, "facts": {"edges": 3}}',
+        '{"version": 2, "files": "", "products": {"a": 5}, "contracts": [], "facts": {"edges": 3}}',
         "dir",
     ],
 )
@@ -195,4 +196,29 @@ def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_c
         index.write_text(damage)
     same_either_way(govern, demo_copy, f"{M}/orders/returns")
     if damage != "dir":
-        assert json.loads(index.read_text())["version"] == 1
+        assert json.loads(index.read_text())["version"] == INDEX_VERSION
+
+
+@pytest.mark.parametrize(
+    ("part", "damage"),
+    [("products", 5), ("contracts", ["x"]), ("facts", {"edges": 3}), ("one product", 5), ("one contract", 7), ("one less", None)],
+)
+def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, demo_copy, part, damage):
+    """The usual case compares only the signatures' text: what it then trusts is checked too."""
+    index = demo_copy / M / INDEX_PATH
+    expected = same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    good = json.loads(index.read_text())
+    data = json.loads(index.read_text())
+    data["written_ns"] += 10**12  # as if written long after the files, so that the text decides
+    if part == "one product":
+        data["products"][next(iter(data["products"]))] = damage
+    elif part == "one contract":
+        data["contracts"][next(iter(data["contracts"]))] = damage
+    elif part == "one less":
+        del data["products"][next(iter(data["products"]))]
+    else:
+        data[part] = damage
+    index.write_text(json.dumps(data))
+    assert same_either_way(govern, demo_copy, f"{M}/orders/returns") == expected
+    saved = json.loads(index.read_text())  # and saved again, whole
+    assert saved["products"] == good["products"] and saved["contracts"] == good["contracts"]
