@@ -222,3 +222,17 @@ def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, de
     assert same_either_way(govern, demo_copy, f"{M}/orders/returns") == expected
     saved = json.loads(index.read_text())  # and saved again, whole
     assert saved["products"] == good["products"] and saved["contracts"] == good["contracts"]
+
+
+def test_paths_with_tabs_and_line_breaks_are_indexed(govern, demo_copy):
+    """The signatures are a text of tab-separated lines: a folder named with a tab and a line break
+    still checks as without the index, and a change inside it is seen."""
+    odd = demo_copy / M / "orders" / "re\tturns\nx"
+    (demo_copy / M / "orders" / "returns").rename(odd)
+    first = same_either_way(govern, demo_copy, str(odd.relative_to(demo_copy)))
+    assert first == same_either_way(govern, demo_copy, str(odd.relative_to(demo_copy)))
+    assert [p["id"] for p in first["products"]] == ["orders_returns"]
+    assert "NAM-001" not in {rule for _, rule in findings(first)}
+    edit(odd / "dataproduct.yaml", "name: orders_returns", "name: OrdersReturns")
+    after = same_either_way(govern, demo_copy, str(odd.relative_to(demo_copy)))
+    assert "NAM-001" in {rule for _, rule in findings(after)}

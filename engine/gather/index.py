@@ -172,6 +172,7 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
     # Links leaving the mesh are not read (load_mesh makes them errors): they declare nothing here.
     leaving = links_leaving(root, [Path(path) for path, _, e in files if e is None or e.is_symlink()])
     lines: list[str] = []  # key, kind and signature of each file
+    states: list[str] = []  # kind and signature of each file
     mtimes: list[int | None] = []  # None: the file could not be stat'ed (it is read again)
     base = str(root) + os.sep
     for path, kind, dir_entry in files:  # the hot loop of every check: a pass over every file of the mesh
@@ -181,11 +182,12 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
         try:
             st = dir_entry.stat() if dir_entry is not None else os.stat(path)
         except OSError:
-            lines.append(f"{key}\t{kind}\t-")
-            mtimes.append(None)
-            continue
-        lines.append(f"{key}\t{kind}\t{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}")
-        mtimes.append(st.st_mtime_ns)
+            state, mtime = f"{kind}\t-", None
+        else:
+            state, mtime = f"{kind}\t{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}", st.st_mtime_ns
+        states.append(state)
+        lines.append(f"{key}\t{state}")
+        mtimes.append(mtime)
     text = "\n".join(lines)
     trusted = written - RACY_NS  # files modified before this are as the index saw them
     if text == stored.get("files") and None not in mtimes and max(mtimes, default=0) < trusted:  # the usual case
@@ -199,15 +201,14 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
             raise ValueError("the index's entries are not its files'")
         index.facts = Facts.from_json(stored["facts"])
         return index
-    old_lines = dict(line.split("\t", 1) for line in stored["files"].split("\n")) if stored.get("files") else {}
+    old_states = _states(stored.get("files", ""))
     old_products: dict[str, Any] = stored.get("products", {})
     old_contracts: dict[str, Any] = stored.get("contracts", {})
     stale: list[tuple[str, str, str]] = []
     changed = reread = False
-    for (path, kind, _), line, mtime in zip(files, lines, mtimes, strict=True):
-        key, rest = line.split("\t", 1)
+    for (path, kind, _), key, state, mtime in zip(files, index.order, states, mtimes, strict=True):
         old = old_products if kind == "product" else old_contracts
-        if old_lines.get(key) == rest and key in old:
+        if old_states.get(key) == state and key in old:
             if mtime is not None and mtime < trusted:
                 (index.products if kind == "product" else index.contracts)[key] = old[key]
                 continue
@@ -228,7 +229,7 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
         else:  # unchanged, but too recent to trust: saving again moves the index past it
             reread = True
         (index.products if kind == "product" else index.contracts)[key] = entry
-    changed = changed or len(old_lines) != len(lines) or not isinstance(stored.get("facts"), dict)
+    changed = changed or old_states.keys() != set(index.order) or not isinstance(stored.get("facts"), dict)
     if changed:
         index.facts = link_facts([index.products[key] for key in index.product_keys])
     else:
@@ -236,6 +237,18 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
     if changed or reread:
         _write(root / INDEX_PATH, index, text)
     return index
+
+
+def _states(text: str) -> dict[str, str]:
+    """The stored signatures' text as path -> kind and signature. A path may hold a tab (the fields
+    are taken from the right); one holding a line break gives lines that match no file, which is
+    then read again."""
+    states: dict[str, str] = {}
+    for line in text.split("\n") if text else ():
+        fields = line.rsplit("\t", 2)
+        if len(fields) == 3:
+            states[fields[0]] = f"{fields[1]}\t{fields[2]}"
+    return states
 
 
 def _write(file: Path, index: MeshIndex, signatures: str) -> None:
