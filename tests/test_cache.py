@@ -320,10 +320,11 @@ def age(folder: Path, by: int, key: str | None = None) -> None:
 def test_an_entry_carries_the_day_it_was_last_used(cache_dir, monkeypatch):
     """A read writes the day again only when the entry's day is more than TOUCH_DAYS old: a nightly
     audit rewrites each entry at most once a week, not every night."""
+    today = 20_000
+    monkeypatch.setattr(cache, "today", lambda: today)  # no midnight inside the test
     first, second = demo_files()[:2]
     files.load_one(first)
     files.load_one(second)
-    today = cache.today()
     stored_days = days(cache_dir)
     assert list(stored_days.values()) == [today, today]
     old, recent = stored_days
@@ -338,6 +339,8 @@ def test_an_entry_carries_the_day_it_was_last_used(cache_dir, monkeypatch):
 
 def test_an_audit_deletes_entries_unused_for_a_month_once_a_day(govern, cache_dir, monkeypatch):
     """Entries no run has used for KEEP_DAYS days go; one the audit itself reads stays, however old."""
+    today = 20_000
+    monkeypatch.setattr(cache, "today", lambda: today)  # no midnight inside the test
     files.load_one(demo_files()[0])
     (read,) = days(cache_dir)
     cache.put("files", "gone", {"unused": "for a month and a day"})
@@ -350,11 +353,11 @@ def test_an_audit_deletes_entries_unused_for_a_month_once_a_day(govern, cache_di
     assert run.code == 1
     remaining = days(cache_dir)
     assert "gone" not in remaining
-    assert (remaining["kept"], remaining[read]) == (cache.today() - cache.KEEP_DAYS, cache.today())
+    assert (remaining["kept"], remaining[read]) == (today - cache.KEEP_DAYS, today)
     assert len(remaining) > 2  # and what the audit stored
     age(cache_dir, 1, "kept")
     assert cache.prune() == 0  # not twice on the same day
-    monkeypatch.setattr(cache, "today", lambda: remaining[read] + 1)
+    monkeypatch.setattr(cache, "today", lambda: today + 1)
     assert cache.prune() == 1
     assert "kept" not in days(cache_dir)
 
