@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine import __version__
 
@@ -43,6 +43,7 @@ FORMAT = 2  # bump when what an entry holds changes shape
 DATABASE = "cache.db"
 SCHEMA = 1  # the database's tables (PRAGMA user_version); a database of another schema is replaced
 BATCH = 64  # entries written in one transaction
+T = TypeVar("T")
 KEEP_DAYS = 30  # an entry no run has used for this many days is deleted by prune()
 TOUCH_DAYS = 7  # a read writes the day again when the entry's day is older than this
 
@@ -302,17 +303,29 @@ def _write(store: _Store) -> None:
         store.touched.clear()
         if not items and not touched:
             return
+        connection = store.connection
+
+        def write() -> None:
+            connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", items)
+            connection.executemany("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", touched)
+
+        _transaction(connection, write)
+
+
+def _transaction(connection: sqlite3.Connection, work: Callable[[], T]) -> T | None:
+    """``work()`` in one write transaction; None, and nothing written, when SQLite fails."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        result = work()
+        connection.execute("COMMIT")
+        return result
+    except sqlite3.Error:
         try:
-            store.connection.execute("BEGIN IMMEDIATE")
-            store.connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", items)
-            store.connection.executemany("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", touched)
-            store.connection.execute("COMMIT")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
         except sqlite3.Error:
-            try:
-                if store.connection.in_transaction:
-                    store.connection.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            pass
+        return None
 
 
 def prune() -> int:
@@ -324,20 +337,15 @@ def prune() -> int:
         return 0
     _write(store)
     day = today()
-    try:
-        with store.lock:
-            row = store.connection.execute("SELECT value FROM meta WHERE name = 'pruned'").fetchone()
-            if row is not None and row[0] >= day:
-                return 0
-            store.connection.execute("BEGIN IMMEDIATE")
-            deleted = store.connection.execute("DELETE FROM entries WHERE used < ?", (day - KEEP_DAYS,)).rowcount
-            store.connection.execute("INSERT OR REPLACE INTO meta VALUES ('pruned', ?)", (day,))
-            store.connection.execute("COMMIT")
-            return deleted
-    except sqlite3.Error:
-        try:
-            if store.connection.in_transaction:
-                store.connection.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-        return 0
+    connection = store.connection
+
+    def delete() -> int:
+        row = connection.execute("SELECT value FROM meta WHERE name = 'pruned'").fetchone()
+        if row is not None and row[0] >= day:
+            return 0
+        deleted = connection.execute("DELETE FROM entries WHERE used < ?", (day - KEEP_DAYS,)).rowcount
+        connection.execute("INSERT OR REPLACE INTO meta VALUES ('pruned', ?)", (day,))
+        return deleted
+
+    with store.lock:
+        return _transaction(connection, delete) or 0
