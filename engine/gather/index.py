@@ -171,7 +171,6 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
         files += [(str(p), "product", None) for p in named if str(p) not in found]
     # Links leaving the mesh are not read (load_mesh makes them errors): they declare nothing here.
     leaving = links_leaving(root, [Path(path) for path, _, e in files if e is None or e.is_symlink()])
-    lines: list[str] = []  # key, kind and signature of each file
     states: list[str] = []  # kind and signature of each file
     mtimes: list[int | None] = []  # None: the file could not be stat'ed (it is read again)
     base = str(root) + os.sep
@@ -186,9 +185,8 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
         else:
             state, mtime = f"{kind}\t{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}", st.st_mtime_ns
         states.append(state)
-        lines.append(f"{key}\t{state}")
         mtimes.append(mtime)
-    text = "\n".join(lines)
+    text = "\n".join(map("\t".join, zip(index.order, states, strict=True)))  # a line per file: key, kind, signature
     trusted = written - RACY_NS  # files modified before this are as the index saw them
     if text == stored.get("files") and None not in mtimes and max(mtimes, default=0) < trusted:  # the usual case
         index.products, index.contracts = stored["products"], stored["contracts"]
@@ -202,15 +200,15 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
         index.facts = Facts.from_json(stored["facts"])
         return index
     old_states = _states(stored.get("files", ""))
-    old_products: dict[str, Any] = stored.get("products", {})
-    old_contracts: dict[str, Any] = stored.get("contracts", {})
+    olds: dict[str, dict[str, Any]] = {"product": stored.get("products", {}), "contract": stored.get("contracts", {})}
+    news: dict[str, dict[str, Any]] = {"product": index.products, "contract": index.contracts}
     stale: list[tuple[str, str, str]] = []
     changed = reread = False
     for (path, kind, _), key, state, mtime in zip(files, index.order, states, mtimes, strict=True):
-        old = old_products if kind == "product" else old_contracts
+        old = olds[kind]
         if old_states.get(key) == state and key in old:
             if mtime is not None and mtime < trusted:
-                (index.products if kind == "product" else index.contracts)[key] = old[key]
+                news[kind][key] = old[key]
                 continue
             stale.append((key, path, kind))  # unchanged, but too recent to trust its time stamps
         else:
@@ -223,12 +221,12 @@ def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dic
             entry: Any = {} if kind == "product" else None
         else:
             entry = next(read)
-        old = old_products if kind == "product" else old_contracts
+        old = olds[kind]
         if key not in old or old[key] != entry:
             changed = True
         else:  # unchanged, but too recent to trust: saving again moves the index past it
             reread = True
-        (index.products if kind == "product" else index.contracts)[key] = entry
+        news[kind][key] = entry
     changed = changed or old_states.keys() != set(index.order) or not isinstance(stored.get("facts"), dict)
     if changed:
         index.facts = link_facts([index.products[key] for key in index.product_keys])
