@@ -431,6 +431,10 @@ def _evaluate(
             total, import_errors, shown = products, [], display(root)
         else:
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
+            if whole_mesh:
+                # A mesh audited whole leaves its index up to date (its files were just read, so
+                # from the cache), so that the checks that follow need not build it.
+                refresh(root, [], workers)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
             total, shown = len(targets), display(found_mesh.root) if found_mesh else None
         graph = None

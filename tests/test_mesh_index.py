@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,21 @@ def test_every_demo_product_checks_the_same_with_the_index(govern, demo_copy):
     for folder in folders:
         same_either_way(govern, demo_copy, folder)
     assert (demo_copy / M / INDEX_PATH).is_file()
+
+
+def test_an_audit_leaves_the_index_the_next_check_uses(govern, demo_copy):
+    """A mesh audited whole has its index saved and up to date: the check that follows neither
+    reads the mesh's files again nor saves the index anew (its inode and time stay)."""
+    mesh = demo_copy / M
+    past = time.time() - 60  # files older than the index by more than its time stamps' margin
+    for path in [mesh, *mesh.rglob("*")]:
+        os.utime(path, (past, past))
+    assert not (mesh / INDEX_PATH).exists()
+    assert govern("audit", M, "--now", NOW, "--no-store", "--format", "json", cwd=demo_copy).code == 1
+    saved = (mesh / INDEX_PATH).stat()
+    assert findings(same_either_way(govern, demo_copy, f"{M}/orders/returns")) == set()
+    now = (mesh / INDEX_PATH).stat()
+    assert (now.st_ino, now.st_mtime_ns) == (saved.st_ino, saved.st_mtime_ns)
 
 
 def test_generated_products_check_the_same_with_the_index(govern, tmp_path):
