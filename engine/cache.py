@@ -8,7 +8,9 @@ an entry committed to a repository would be trusted, and could hide findings.
 
 The folder is ``$GOVERN_CACHE_DIR``, else ``$XDG_CACHE_HOME/govern``, else ``~/.cache/govern``;
 ``GOVERN_CACHE_DIR=off`` turns the cache off. Entries are rows of one SQLite database there,
-``cache.db`` (write-ahead log, so readers never wait for a writer and an audit's workers share it);
+``cache-<schema>.db`` (write-ahead log, so readers never wait for a writer and an audit's workers
+share it; named after its tables' layout, so versions of govern that lay them out differently each
+keep their own instead of replacing each other's);
 each process writes what it stores :data:`BATCH` entries at a time, in one transaction (creating a
 file per entry cost 0.3-0.6 ms of CPU each, a row costs a few microseconds). A missing, unreadable
 or damaged entry is derived again, a damaged database is replaced, and a folder that cannot be
@@ -18,7 +20,9 @@ Every row carries the day it was last used (stored, or read: a read older than :
 writes the day again, so a nightly audit rewrites each row at most once a week). An audit ends by
 deleting the rows no run has used for :data:`KEEP_DAYS` days (:func:`prune`, at most once a day):
 the entries of files since edited, of policies since changed and of earlier versions of govern or
-its libraries, which no key will ever name again.
+its libraries, which no key will ever name again. The database returns the space they took to the
+file system (incremental vacuum), and the databases of other layouts no govern has written to for
+as long are deleted.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ from typing import Any, TypeVar
 from engine import __version__
 
 FORMAT = 2  # bump when what an entry holds changes shape
-DATABASE = "cache.db"
-SCHEMA = 1  # the database's tables (PRAGMA user_version); a database of another schema is replaced
+SCHEMA = 2  # the database's tables (PRAGMA user_version); a database of another schema is replaced
+DATABASE = f"cache-{SCHEMA}.db"
 BATCH = 64  # entries written in one transaction
 T = TypeVar("T")
 KEEP_DAYS = 30  # an entry no run has used for this many days is deleted by prune()
@@ -111,7 +115,7 @@ def _update(digest: Any, parts: tuple[str | bytes, ...]) -> None:
 
 
 class _Store:
-    """This process's connection to ``<folder>/cache.db`` and the entries it has yet to write."""
+    """This process's connection to ``<folder>/cache-<schema>.db`` and the entries it has yet to write."""
 
     def __init__(self, base: Path, connection: sqlite3.Connection):
         self.base = base
@@ -178,6 +182,7 @@ def _open(base: Path) -> sqlite3.Connection | None:
         except (OSError, sqlite3.Error):
             return None
         try:
+            connection.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only in a new, empty file
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             if _ready(connection):
@@ -330,8 +335,8 @@ def _transaction(connection: sqlite3.Connection, work: Callable[[], T]) -> T | N
 
 def prune() -> int:
     """Delete the entries no run has used for :data:`KEEP_DAYS` days, once a day (an audit calls
-    it when it ends); the number deleted. SQLite reuses the freed pages, so the file stops growing
-    rather than shrinking."""
+    it when it ends), and give the space they took back; the number deleted. The databases of other
+    schemas that no process has written to for as long go too."""
     store = _current()
     if store is None:
         return 0
@@ -339,13 +344,38 @@ def prune() -> int:
     day = today()
     connection = store.connection
 
-    def delete() -> int:
+    def delete() -> int | None:
         row = connection.execute("SELECT value FROM meta WHERE name = 'pruned'").fetchone()
         if row is not None and row[0] >= day:
-            return 0
+            return None
         deleted = connection.execute("DELETE FROM entries WHERE used < ?", (day - KEEP_DAYS,)).rowcount
         connection.execute("INSERT OR REPLACE INTO meta VALUES ('pruned', ?)", (day,))
         return deleted
 
     with store.lock:
-        return _transaction(connection, delete) or 0
+        deleted = _transaction(connection, delete)
+        if deleted:
+            try:  # moves the free pages to the end of the file and cuts them off (a step per page:
+                # executescript runs it to the end), then writes the log back into the file
+                connection.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE);")
+            except sqlite3.Error:
+                pass
+    if deleted is not None:  # pruned now: not earlier today, and SQLite did not fail
+        _forget_others(store.base, day)
+    return deleted or 0
+
+
+def _forget_others(base: Path, day: int) -> None:
+    """Delete the databases of other schemas (other versions of govern) whose files were last
+    written more than :data:`KEEP_DAYS` days ago."""
+    for database in base.glob("cache*.db"):
+        if database.name == DATABASE:
+            continue
+        files = [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
+        try:
+            written = max(f.stat().st_mtime for f in files if f.exists())
+            if written // 86400 < day - KEEP_DAYS:
+                for f in files:
+                    f.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -375,3 +376,55 @@ def test_a_database_of_an_earlier_schema_is_replaced(cache_dir):
     assert key != "k" and list(days(cache_dir).values()) == [cache.today()]
     with closing(sqlite3.connect(cache_dir / cache.DATABASE)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (cache.SCHEMA,)
+
+
+def pages(folder: Path) -> tuple[int, int]:
+    """The database's pages and free pages, as a new reader sees them."""
+    with closing(sqlite3.connect(folder / cache.DATABASE)) as db:
+        return db.execute("PRAGMA page_count").fetchone()[0], db.execute("PRAGMA freelist_count").fetchone()[0]
+
+
+def test_pruning_gives_the_space_back(cache_dir, monkeypatch):
+    """Deleted entries leave no free pages behind: the file shrinks (incremental vacuum)."""
+    today = 20_000
+    monkeypatch.setattr(cache, "today", lambda: today)
+    for n in range(600):
+        cache.put("files", f"{n:04d}", {"text": f"{n} " * 2000})
+    cache.flush()
+    full, free = pages(cache_dir)
+    assert free == 0
+    with closing(sqlite3.connect(cache_dir / cache.DATABASE)) as db, db:
+        db.execute("UPDATE entries SET used = used - ? WHERE key >= '0200'", (cache.KEEP_DAYS + 1,))
+    assert cache.prune() == 400
+    left, free = pages(cache_dir)
+    assert free == 0 and left < full / 2
+    assert sorted(days(cache_dir)) == [f"{n:04d}" for n in range(200)]
+
+
+def test_databases_of_other_schemas_are_kept_until_unused_for_a_month(cache_dir, monkeypatch):
+    """Another version of govern keeps its own database beside this one's (neither replaces the
+    other's); pruning deletes one no process has written to for more than KEEP_DAYS days."""
+    today = 20_000
+    monkeypatch.setattr(cache, "today", lambda: today)
+    cache_dir.mkdir()
+    others = {"cache.db": cache.KEEP_DAYS + 1, "cache-1.db": cache.KEEP_DAYS, "cache-9.db": cache.KEEP_DAYS + 1}
+    for name, unused in others.items():
+        with closing(sqlite3.connect(cache_dir / name)) as db, db:
+            db.execute("CREATE TABLE entries (kind TEXT, key TEXT, value BLOB)")
+            db.execute("PRAGMA user_version = 1")
+        (cache_dir / f"{name}-wal").write_bytes(b"")
+        written = (today - unused) * 86400 + 3600
+        for file in (cache_dir / name, cache_dir / f"{name}-wal"):
+            os.utime(file, (written, written))
+    os.utime(cache_dir / "cache-9.db-wal")  # its log was written just now: in use
+    files.load_one(demo_files()[0])
+    assert len(entries(cache_dir, "files")) == 1
+    assert sorted(p.name for p in cache_dir.glob("cache*.db")) == sorted([cache.DATABASE, *others])
+    cache.prune()
+    assert sorted(p.name for p in cache_dir.iterdir() if not p.name.startswith(cache.DATABASE)) == [
+        "cache-1.db",
+        "cache-1.db-wal",
+        "cache-9.db",
+        "cache-9.db-wal",
+    ]
+    assert len(entries(cache_dir, "files")) == 1
