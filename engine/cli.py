@@ -399,7 +399,7 @@ def _evaluate(
     from engine.backends import make_engine
     from engine.evaluate import Evaluator
     from engine.gather.index import MeshIndex, refresh
-    from engine.gather.mesh import Mesh, discover
+    from engine.gather.mesh import Mesh
     from engine.gather.targets import batched_targets, check_targets
     from engine.governance import load_governance
     from engine.model import EngineInfo
@@ -416,25 +416,27 @@ def _evaluate(
         workers.configure([(m.file, m.source) for m in library.modules], gov.data())
         dbt_manifests, openlineage, lineage_map = imports
         # Imported lineage adds edges the index does not know of: then the whole mesh is loaded.
-        use_index = use_index and not (dbt_manifests or openlineage)
+        imported = bool(dbt_manifests or openlineage)
+        use_index = use_index and not imported
         whole_mesh = batch is not None
         root = Path(os.path.abspath(paths[0]))
-        products = len(discover(root)[0]) if whole_mesh and not (dbt_manifests or openlineage) else 0
         found_mesh: Mesh | None = None
         index: MeshIndex | None = None
+        products = 0
+        if whole_mesh:
+            # An audited mesh is indexed: for its batches, and for the checks that follow. Files
+            # it reads are then restored from the cache wherever they are loaded again.
+            index = refresh(root, [], workers)
+            products = 0 if imported else len(index.product_keys)
         # An audit is evaluated batch by batch in the workers when the embedded engine is spread
         # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
         # Both take the batches and the facts linking them from the mesh index.
-        in_workers = batch is not None and engine_name == "embedded" and not workers.in_parent(products)
-        if batch is not None and (in_workers or products > batch):
-            index = refresh(root, [], workers)
+        in_workers = whole_mesh and engine_name == "embedded" and not workers.in_parent(products)
+        if index is not None and not imported and (in_workers or products > (batch or products)):
             total, import_errors, shown = products, [], display(root)
         else:
+            index = None  # loaded whole, below
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
-            if whole_mesh:
-                # A mesh audited whole leaves its index up to date (its files were just read, so
-                # from the cache), so that the checks that follow need not build it.
-                refresh(root, [], workers)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
             total, shown = len(targets), display(found_mesh.root) if found_mesh else None
         graph = None
