@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 from engine import __version__
 
 FORMAT = 2  # bump when what an entry holds changes shape
-SCHEMA = 2  # the database's tables (PRAGMA user_version); a database of another schema is replaced
+SCHEMA = 3  # the database's tables (PRAGMA user_version); a database of another schema is replaced
 DATABASE = f"cache-{SCHEMA}.db"
 BATCH = 64  # entries written in one transaction
 T = TypeVar("T")
@@ -212,9 +212,12 @@ def _ready(connection: sqlite3.Connection) -> bool:
         if version != SCHEMA:
             if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 return False
+            # A rowid table and an index of the keys: entries are kilobytes, and in a table without
+            # rowid (a key's b-tree holding whole rows, spilling into overflow pages) a lookup took
+            # four times as long (50 against 12 us in a 300 MB cache) and a write three times.
             connection.execute(
                 "CREATE TABLE entries (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
-                " used INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID"
+                " used INTEGER NOT NULL, UNIQUE (kind, key))"
             )
             connection.execute("CREATE INDEX entries_used ON entries (used)")
             connection.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
