@@ -236,6 +236,18 @@ def _close(store: _Store) -> None:
 
 def get(kind: str, digest: str) -> Any | None:
     """The entry stored under ``digest``, or None."""
+    text = get_text(kind, digest)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def get_text(kind: str, digest: str) -> str | bytes | None:
+    """The JSON text of the entry stored under ``digest``, or None (for a reader that parses and
+    validates JSON at once: pydantic's ``model_validate_json``)."""
     store = _current()
     if store is None:
         return None
@@ -257,10 +269,7 @@ def get(kind: str, digest: str) -> Any | None:
                 full = len(store.pending) + len(store.touched) >= BATCH
             if full:
                 _write(store)
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+    return text
 
 
 def put(kind: str, digest: str, value: Any) -> None:
