@@ -432,7 +432,7 @@ def _evaluate(
         # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
         # Both take the batches and the facts linking them from the mesh index.
         in_workers = whole_mesh and engine_name == "embedded" and not workers.in_parent(products)
-        if index is not None and not imported and (in_workers or products > (batch or products)):
+        if index is not None and not imported and (in_workers or (batch is not None and products > batch)):
             total, import_errors, shown = products, [], display(root)
         else:
             index = None  # loaded whole, below
