@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 from engine import __version__
 
 FORMAT = 2  # bump when what an entry holds changes shape
-SCHEMA = 3  # the database's tables (PRAGMA user_version); a database of another schema is replaced
+SCHEMA = 3  # the database's tables (PRAGMA user_version, and the file's name: see _open, _forget_others)
 DATABASE = f"cache-{SCHEMA}.db"
 BATCH = 64  # entries written in one transaction
 T = TypeVar("T")
@@ -172,8 +172,8 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 def _open(base: Path) -> sqlite3.Connection | None:
-    """The database, created if need be; a damaged one, or one of another schema (an earlier
-    version of govern's), is replaced (it only ever saved time)."""
+    """The database, created if need be; a damaged one, or one whose tables are not of
+    :data:`SCHEMA` although its name says so, is replaced (it only ever saved time)."""
     path = base / DATABASE
     for attempt in range(2):
         try:
@@ -194,12 +194,17 @@ def _open(base: Path) -> sqlite3.Connection | None:
             replace = not attempt and not isinstance(e, sqlite3.OperationalError)  # locked, read-only, full: leave it
         if not replace:
             return None
-        for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm"):
-            try:
-                (base / name).unlink(missing_ok=True)
-            except OSError:
-                return None
+        try:
+            for file in _files(path):
+                file.unlink(missing_ok=True)
+        except OSError:
+            return None
     return None
+
+
+def _files(database: Path) -> list[Path]:
+    """A database's file and those SQLite keeps beside it (write-ahead log, shared memory)."""
+    return [database, database.with_name(f"{database.name}-wal"), database.with_name(f"{database.name}-shm")]
 
 
 def _ready(connection: sqlite3.Connection) -> bool:
@@ -383,7 +388,7 @@ def _forget_others(base: Path, day: int) -> None:
     for database in base.glob("cache*.db"):
         if database.name == DATABASE:
             continue
-        files = [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
+        files = _files(database)
         try:
             written = max(f.stat().st_mtime for f in files if f.exists())
             if written // 86400 < day - KEEP_DAYS:
