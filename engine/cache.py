@@ -280,12 +280,19 @@ def get_text(kind: str, digest: str) -> str | bytes | None:
 def put(kind: str, digest: str, value: Any) -> None:
     """Store ``value`` under ``digest`` (written with others, :data:`BATCH` at a time, and by
     :func:`flush`). A value that is not JSON is not stored."""
-    store = _current()
-    if store is None:
+    if _current() is None:
         return
     try:
         text = json.dumps(value, separators=(",", ":"))
     except (TypeError, ValueError):
+        return
+    put_text(kind, digest, text)
+
+
+def put_text(kind: str, digest: str, text: str) -> None:
+    """Store ``text``, a JSON document the caller has serialized, under ``digest`` (as :func:`put`)."""
+    store = _current()
+    if store is None:
         return
     with store.lock:
         store.pending[(kind, digest)] = text

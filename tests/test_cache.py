@@ -130,6 +130,7 @@ def test_values_json_has_no_words_for_survive_the_cache(tmp_path, cache_dir, mon
         "apiVersion: v3.0.2\nkind: DataContract\nid: odd\nversion: 1.0.0\nstatus: active\n"
         "slaProperties:\n  - {property: latency, value: .inf, unit: d}\n  - {property: retention, value: .nan}\n"
         "  - {property: frequency, value: 123456789012345678901234567890}\n"
+        "  - {property: latency, value: 1.0e+999}\n"
         'schema:\n  - name: t\n    properties:\n      - {name: "ünï\\u2028code", logicalType: string}\n',
         encoding="utf-8",
     )
@@ -142,9 +143,25 @@ def test_values_json_has_no_words_for_survive_the_cache(tmp_path, cache_dir, mon
         again = files.load_one((contract, "contract"))
     values = [s.value for s in again.contract.sla]
     assert values[0] == math.inf and math.isnan(values[1]) and values[2] == 123456789012345678901234567890
+    assert values[3] == math.inf
     assert [s.value for s in fresh.contract.sla][2] == values[2]
     assert again.contract.objects[0].properties[0].name == "ünï\u2028code"
     assert again.doc.lines == fresh.doc.lines
+
+
+def test_text_beyond_ascii_survives_the_cache(tmp_path, cache_dir, monkeypatch):
+    # no float JSON lacks a number for: the entry is written by pydantic's serializer
+    contract = tmp_path / "names.odcs.yaml"
+    contract.write_text(
+        "apiVersion: v3.0.2\nkind: DataContract\nid: names\nversion: 1.0.0\nstatus: active\n"
+        'schema:\n  - name: "tä\\u2028ble"\n    properties:\n      - {name: "ünï\\"code\\u0000", logicalType: string}\n'
+        'customProperties:\n  - {property: "ключ", value: 1.5}\n',
+        encoding="utf-8",
+    )
+    assert assert_round_trip([(contract, "contract")], cache_dir, monkeypatch) == 1
+    restored = files.load_one((contract, "contract"))
+    assert restored.contract.objects[0].name == "tä\u2028ble"
+    assert restored.contract.objects[0].properties[0].name == 'ünï"code\x00'
 
 
 def test_an_entry_is_used_only_for_the_bytes_and_name_it_came_from(tmp_path, cache_dir, monkeypatch):

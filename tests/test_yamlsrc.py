@@ -26,6 +26,22 @@ def test_merge_keys_are_supported():
     assert doc.data["d"] == {"x": 1, "y": 2}
 
 
+@pytest.mark.parametrize(
+    ("text", "nonfinite"),
+    [
+        ("a: 1.5\nb: [1, 2e3]\n", False),
+        ("a: .inf\n", True),
+        ("a: [x, {b: -.Inf}]\n", True),
+        ("a: .NaN\n", True),
+        ("a: 1.0e+999\n", True),  # too large for a float
+        ("a: '.inf'\n", False),  # text
+    ],
+)
+def test_a_float_json_cannot_write_is_flagged_every_time(text, nonfinite):
+    # twice: the second parse takes the constructed value from the parser's own table
+    assert [load_text(text, "f.yaml").nonfinite for _ in range(2)] == [nonfinite, nonfinite]
+
+
 SCALARS = [
     "yes",
     "on",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from engine import cache
 from engine.config import display
@@ -35,8 +36,7 @@ def load_one(item: tuple[Path, str]) -> Any:
         loaded = _restore(kind, shown, cache.get_text(KIND, digest))
         if loaded is None:
             loaded = _load(kind, load_text(decode(raw, shown), shown))
-            # Python values (JSON keeps .inf and .nan, which a JSON-mode dump would make null)
-            cache.put(KIND, digest, {"model": _model(loaded).model_dump(), "lines": loaded.doc.lines})
+            _store(digest, loaded)
     except LoadError as e:
         return ("error", e.message, e.file, e.line)
     return loaded
@@ -57,6 +57,18 @@ def _load(kind: str, doc: Located) -> LoadedContract | LoadedProduct:
 
 def _model(loaded: LoadedContract | LoadedProduct) -> Contract | Product:
     return loaded.contract if isinstance(loaded, LoadedContract) else loaded.product
+
+
+def _store(digest: str, loaded: LoadedContract | LoadedProduct) -> None:
+    """Put a loaded file's entry into the cache: the model and the line of every key path."""
+    model, lines = _model(loaded), loaded.doc.lines
+    if loaded.doc.nonfinite:
+        # pydantic writes .inf and .nan as null; the standard library writes them as JSON's
+        # Infinity and NaN (which pydantic reads back): slower, only for the files that need it.
+        cache.put(KIND, digest, {"model": model.model_dump(), "lines": lines})
+    else:
+        # Serialized by pydantic (a fifth of the time of model_dump and json.dumps).
+        cache.put_text(KIND, digest, f'{{"model":{model.model_dump_json()},"lines":{to_json(lines).decode()}}}')
 
 
 class _StoredContract(BaseModel):

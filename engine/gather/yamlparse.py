@@ -7,6 +7,7 @@ check`` whose files all come from the cache never imports it.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -72,11 +73,12 @@ class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_FLOAT = "tag:yaml.org,2002:float"
 _SCALARS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
+    _FLOAT,
 }
 _AS_TEXT = {"tag:yaml.org,2002:timestamp", _STR}
 
@@ -100,7 +102,9 @@ def parse(text: str, display: str) -> Located:
     if node is None:
         raise LoadError("the file is empty", display, 1)
     located = Located(data=None, file=display, lines={"": node.start_mark.line + 1})
-    located.data = _Builder(display, located.lines, loader, real).build(node, "", 0)
+    builder = _Builder(display, located.lines, loader, real)
+    located.data = builder.build(node, "", 0)
+    located.nonfinite = builder.nonfinite
     if real:
         located.lines = {path: _shown(real, line) for path, line in located.lines.items()}
     return located
@@ -137,6 +141,7 @@ class _Builder:
         self.real = real
         self.nodes = 0
         self.active: set[int] = set()
+        self.nonfinite = False
 
     def fail(self, message: str, node: yaml.Node) -> LoadError:
         return LoadError(message, self.file, _shown(self.real, node.start_mark.line + 1))
@@ -218,11 +223,13 @@ class _Builder:
             return node.value
         if tag in _SCALARS:
             key = (tag, node.value)
-            if key in _CONSTRUCTED:
-                return _CONSTRUCTED[key]
-            value = self.loader.construct_object(node)
-            if len(_CONSTRUCTED) < 4096:
-                _CONSTRUCTED[key] = value
+            value = _CONSTRUCTED.get(key, _CONSTRUCTED)
+            if value is _CONSTRUCTED:
+                value = self.loader.construct_object(node)
+                if len(_CONSTRUCTED) < 4096:
+                    _CONSTRUCTED[key] = value
+            if tag == _FLOAT and not math.isfinite(value):
+                self.nonfinite = True
             return value
         raise self.fail(f"unsupported tag {tag}", node)
 

@@ -29,6 +29,9 @@ class Located:
     data: Any
     file: str
     lines: dict[str, int] = field(default_factory=dict)
+    # Whether the document holds a float JSON has no number for (.inf, .nan, 1e999): such a value
+    # must not pass through a serializer that writes it as null.
+    nonfinite: bool = False
 
     def line_of(self, path: str | None) -> int:
         """The line of ``path``, or of its nearest written parent, or 1."""
