@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.config import display
 from engine.errors import ConfigError, LoadError
 from engine.gather.yamlsrc import Located, load_file, validation_error
-from engine.model import DomainEntry, Enforcement, IsoDate
+from engine.model import DomainEntry, Enforcement, IsoDate, empty_list
 
 DEFAULT_LEVELS = ["public", "internal", "restricted", "confidential"]
 
@@ -23,12 +23,12 @@ class _Config(BaseModel):
 
 
 class CouncilBody(_Config):
-    members: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=empty_list)
     max_waiver_days: int = 180
 
 
 class DomainRegistration(_Config):
-    owners: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=empty_list)
     description: str | None = None
 
 
@@ -74,7 +74,7 @@ class DomainConfig(_Config):
     domain: str
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enforcement: dict[str, Enforcement] = Field(default_factory=dict)
-    waivers: list[Waiver] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=empty_list)
 
 
 @dataclass

@@ -27,7 +27,7 @@ SEVERITY_WEIGHT: dict[str, int] = {"critical": 10, "high": 5, "medium": 3, "low"
 ENFORCEMENT_RANK: dict[str, int] = {"advisory": 0, "warning": 1, "blocking": 2}
 
 
-def _list() -> list[Any]:
+def empty_list() -> list[Any]:
     """An empty list: the default of list fields. (Given ``list`` itself, pydantic inspects its
     signature when it builds a model's schema, 85 us a field, a tenth of a check's schema building.)"""
     return []
@@ -51,8 +51,8 @@ class Strict(Model):
 
 class NativeAccess(Strict):
     model: str | None = None
-    consumers: list[str] = Field(default_factory=_list)
-    approvers: list[str] = Field(default_factory=_list)
+    consumers: list[str] = Field(default_factory=empty_list)
+    approvers: list[str] = Field(default_factory=empty_list)
 
 
 class NativeSla(Strict):
@@ -115,9 +115,9 @@ class NativeDescriptor(Strict):
     support: NativeSupport | None = None
     schema_url: str | None = None
     monitoring: NativeMonitoring | None = None
-    tags: list[str] = Field(default_factory=_list)
-    outputPorts: list[NativeOutputPort] = Field(default_factory=_list)
-    inputPorts: list[NativeInputPort] = Field(default_factory=_list)
+    tags: list[str] = Field(default_factory=empty_list)
+    outputPorts: list[NativeOutputPort] = Field(default_factory=empty_list)
+    inputPorts: list[NativeInputPort] = Field(default_factory=empty_list)
 
 
 # --- The input document ----------------------------------------------------------------------------
@@ -125,8 +125,8 @@ class NativeDescriptor(Strict):
 
 class Access(Model):
     model: str | None = None
-    consumers: list[str] = Field(default_factory=_list)
-    approvers: list[str] = Field(default_factory=_list)
+    consumers: list[str] = Field(default_factory=empty_list)
+    approvers: list[str] = Field(default_factory=empty_list)
 
 
 class Sla(Model):
@@ -177,11 +177,11 @@ class Product(Model):
     schema_url: str | None = None
     support: Support | None = None
     monitoring: Monitoring | None = None
-    tags: list[str] = Field(default_factory=_list)
-    outputPorts: list[OutputPort] = Field(default_factory=_list)
-    inputPorts: list[InputPort] = Field(default_factory=_list)
+    tags: list[str] = Field(default_factory=empty_list)
+    outputPorts: list[OutputPort] = Field(default_factory=empty_list)
+    inputPorts: list[InputPort] = Field(default_factory=empty_list)
     format: Literal["native", "odps"]
-    present: list[str] = Field(default_factory=_list, description="top-level keys written in the file")
+    present: list[str] = Field(default_factory=empty_list, description="top-level keys written in the file")
 
 
 class SchemaError(Model):
@@ -195,10 +195,10 @@ class Column(Model):
     logicalType: str | None = None
     physicalType: str | None = None
     classification: str | None = None
-    tags: list[str] = Field(default_factory=_list)
+    tags: list[str] = Field(default_factory=empty_list)
     required: bool | None = None
     primaryKey: bool | None = None
-    transformSourceObjects: list[str] = Field(default_factory=_list)
+    transformSourceObjects: list[str] = Field(default_factory=empty_list)
     declassification: Declassification | None = None
     path: str
 
@@ -208,7 +208,7 @@ class SchemaObject(Model):
     physicalName: str | None = None
     physicalType: str | None = None
     path: str
-    properties: list[Column] = Field(default_factory=_list)
+    properties: list[Column] = Field(default_factory=empty_list)
 
 
 class SlaProperty(Model):
@@ -243,13 +243,13 @@ class Contract(Model):
     name: str | None = None
     domain: str | None = None
     dataProduct: str | None = None
-    ports: list[str] = Field(default_factory=_list)
+    ports: list[str] = Field(default_factory=empty_list)
     valid: bool = True
-    schema_errors: list[SchemaError] = Field(default_factory=_list)
-    objects: list[SchemaObject] = Field(default_factory=_list)
-    sla: list[SlaProperty] = Field(default_factory=_list)
-    roles: list[ContractRole] = Field(default_factory=_list)
-    team: list[TeamMember] = Field(default_factory=_list)
+    schema_errors: list[SchemaError] = Field(default_factory=empty_list)
+    objects: list[SchemaObject] = Field(default_factory=empty_list)
+    sla: list[SlaProperty] = Field(default_factory=empty_list)
+    roles: list[ContractRole] = Field(default_factory=empty_list)
+    team: list[TeamMember] = Field(default_factory=empty_list)
 
 
 class UpstreamFact(Model):
@@ -262,9 +262,9 @@ class UpstreamFact(Model):
     contract_found: bool
     cross_domain: bool = False
     contract_status: str | None = Field(None, description="status of the upstream contract used, when found")
-    consumers: list[str] = Field(default_factory=_list, description="the upstream product's access.consumers")
+    consumers: list[str] = Field(default_factory=empty_list, description="the upstream product's access.consumers")
     access_model: str | None = None
-    contract_roles: list[str] = Field(default_factory=_list, description="role names of the upstream contract")
+    contract_roles: list[str] = Field(default_factory=empty_list, description="role names of the upstream contract")
     declassification: Declassification | None = Field(None, description="the input port's declared declassification")
     column_level: bool = Field(
         False, description="some column of the product's contracts names this upstream in transformSourceObjects"
@@ -299,25 +299,28 @@ class ColumnLineage(Model):
     column: str | None = None
     classification: str | None = None
     declassification: Declassification | None = None
-    sources: list[ColumnSource] = Field(default_factory=_list, description="upstream columns the entries resolve to")
+    sources: list[ColumnSource] = Field(default_factory=empty_list, description="upstream columns the entries resolve to")
     unresolved: list[str] = Field(
-        default_factory=_list, description="entries that name no object or column of an upstream contract (e.g. source tables)"
+        default_factory=empty_list,
+        description="entries that name no object or column of an upstream contract (e.g. source tables)",
     )
     path: str
 
 
 class Lineage(Model):
     on_cycle: bool = False
-    cycle: list[str] = Field(default_factory=_list, description="the products of the cycle this product is on")
+    cycle: list[str] = Field(default_factory=empty_list, description="the products of the cycle this product is on")
     depth: int = Field(0, description="longest chain of upstream products (0: a source); cycles count once")
-    upstream: list[UpstreamFact] = Field(default_factory=_list)
-    downstream: list[DownstreamFact] = Field(default_factory=_list)
-    columns: list[ColumnLineage] = Field(default_factory=_list, description="column-level lineage of the product's contracts")
+    upstream: list[UpstreamFact] = Field(default_factory=empty_list)
+    downstream: list[DownstreamFact] = Field(default_factory=empty_list)
+    columns: list[ColumnLineage] = Field(
+        default_factory=empty_list, description="column-level lineage of the product's contracts"
+    )
 
 
 class DomainEntry(Model):
     name: str
-    owners: list[str] = Field(default_factory=_list)
+    owners: list[str] = Field(default_factory=empty_list)
     description: str | None = None
 
 
@@ -325,7 +328,7 @@ class InputDocument(Model):
     """What every rule sees for one product (docs/input.md)."""
 
     product: Product | None
-    contracts: list[Contract] = Field(default_factory=_list)
+    contracts: list[Contract] = Field(default_factory=empty_list)
     lineage: Lineage = Field(default_factory=Lineage)
     domain: DomainEntry | None = None
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -416,7 +419,7 @@ class ProductResult(Model):
     verdict: Literal["pass", "fail", "error"]
     score: float | None
     rules: int = 0
-    errors: list[str] = Field(default_factory=_list)
+    errors: list[str] = Field(default_factory=empty_list)
 
 
 class EngineInfo(Model):
@@ -466,16 +469,16 @@ class DomainSummary(Model):
 
 
 class Waivers(Model):
-    applied: list[dict[str, Any]] = Field(default_factory=_list)
-    expiring: list[dict[str, Any]] = Field(default_factory=_list)
-    expired: list[dict[str, Any]] = Field(default_factory=_list)
-    unused: list[dict[str, Any]] = Field(default_factory=_list)
+    applied: list[dict[str, Any]] = Field(default_factory=empty_list)
+    expiring: list[dict[str, Any]] = Field(default_factory=empty_list)
+    expired: list[dict[str, Any]] = Field(default_factory=empty_list)
+    unused: list[dict[str, Any]] = Field(default_factory=empty_list)
 
 
 class Changes(Model):
     previous_run: str | None = None
-    new: list[str] = Field(default_factory=_list)
-    fixed: list[str] = Field(default_factory=_list)
+    new: list[str] = Field(default_factory=empty_list)
+    fixed: list[str] = Field(default_factory=empty_list)
     persisting: int = 0
 
 
@@ -509,8 +512,8 @@ class GraphEdge(Model):
 
 
 class Graph(Model):
-    nodes: list[GraphNode] = Field(default_factory=_list)
-    edges: list[GraphEdge] = Field(default_factory=_list)
+    nodes: list[GraphNode] = Field(default_factory=empty_list)
+    edges: list[GraphEdge] = Field(default_factory=empty_list)
 
 
 class Report(Model):
@@ -524,8 +527,8 @@ class Report(Model):
     domains: dict[str, DomainSummary]
     products: list[ProductResult]
     findings: list[Finding]
-    errors: list[str] = Field(default_factory=_list, description="problems outside any one product")
-    rules: list[RuleInfo] = Field(default_factory=_list, description="the rules applied, by id")
+    errors: list[str] = Field(default_factory=empty_list, description="problems outside any one product")
+    rules: list[RuleInfo] = Field(default_factory=empty_list, description="the rules applied, by id")
     waivers: Waivers = Field(default_factory=Waivers)
     changes: Changes | None = None
     trend: list[TrendPoint] | None = Field(None, description="audits: stored audits of this mesh, oldest first, then this one")
