@@ -431,8 +431,9 @@ def _evaluate(
         # An audit is evaluated batch by batch in the workers when the embedded engine is spread
         # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
         # Both take the batches and the facts linking them from the mesh index.
+        # (products is 0 for a check and with imported lineage: those are loaded whole.)
         in_workers = whole_mesh and engine_name == "embedded" and not workers.in_parent(products)
-        if index is not None and not imported and (in_workers or (batch is not None and products > batch)):
+        if in_workers or (batch is not None and products > batch):
             total, import_errors, shown = products, [], display(root)
         else:
             index = None  # loaded whole, below
