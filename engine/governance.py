@@ -1,7 +1,5 @@
 """The council's configuration (governance/council.yaml) and the domains' (governance/domains/<d>.yaml)."""
 
-from __future__ import annotations
-
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime

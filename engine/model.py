@@ -1,6 +1,10 @@
-"""The pydantic models at the edges: files read, the input document, rule metadata, findings, reports."""
+"""The pydantic models at the edges: files read, the input document, rule metadata, findings, reports.
 
-from __future__ import annotations
+Annotations in this module, and in the others that define models (engine/governance.py,
+engine/gather/descriptors.py, engine/gather/files.py), are evaluated when the classes are defined:
+with ``from __future__ import annotations`` pydantic would resolve each annotation from its text,
+compiling it, about 5 ms of every command's start-up.
+"""
 
 from datetime import date
 from typing import Annotated, Any, Literal

@@ -1,7 +1,5 @@
 """Product descriptors: the native ``dataproduct.yaml`` and Bitol ODPS v1.x, both to :class:`Product`."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 

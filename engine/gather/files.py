@@ -7,8 +7,6 @@ it, and needs neither the ODCS models nor the schema validator. A file that fail
 cached; it fails again, with the same message, each time.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 
