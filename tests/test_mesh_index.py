@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from engine.gather.index import INDEX_PATH, INDEX_VERSION, refresh
+from engine.gather.index import INDEX_PATH, INDEX_VERSION, MeshIndex, refresh
 from engine.gather.mesh import discover
 
 M = "examples/mesh"
@@ -171,6 +172,132 @@ def test_a_removed_upstream_and_a_new_downstream_are_seen(govern, demo_copy):
     assert reader in products
 
 
+def age(root: Path, seconds: float = 60) -> None:
+    """Date every folder and file below ``root`` back, beyond the index's time stamps' margin."""
+    past = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (past, past), follow_symlinks=False)
+
+
+def indexed(root: Path) -> MeshIndex:
+    """The mesh's files and folders dated back, then its index written."""
+    age(root)
+    return refresh(root)
+
+
+def listed(monkeypatch) -> list[str]:
+    """The folders the walk lists from now on (engine.gather.mesh.scan_folder's calls)."""
+    import engine.gather.index as index_module
+
+    calls: list[str] = []
+    real = index_module.scan_folder
+
+    def scan(folder: str):
+        calls.append(os.path.basename(folder))
+        return real(folder)
+
+    monkeypatch.setattr(index_module, "scan_folder", scan)
+    return calls
+
+
+def fresh(root: Path) -> tuple[list[str], dict]:
+    """The index's files and product entries as a rebuild from nothing gives them."""
+    built = refresh(root)
+    (root / INDEX_PATH).unlink()
+    again = refresh(root)
+    assert again.order == built.order
+    return again.order, again.products
+
+
+def test_unchanged_folders_are_not_listed_again(demo_copy, monkeypatch):
+    """Only a folder whose modification time, change time or inode moved since the index was
+    written is listed: an entry added, removed or renamed in it changes them. Every file is still
+    stat'ed, so an edit in place is seen without its folder being listed."""
+    root = demo_copy / M
+    first = indexed(root)
+    calls = listed(monkeypatch)
+    again = refresh(root)
+    assert calls == ["mesh"]  # the mesh's own folder only (the index's .govern folder is created in it)
+    assert (again.order, again.products) == (first.order, first.products)
+    edit(root / "orders/returns/dataproduct.yaml", "name: orders_returns", "name: orders_returned")
+    assert refresh(root).products["orders/returns/dataproduct.yaml"]["name"] == "orders_returned"
+    assert calls == ["mesh", "mesh"]
+    calls.clear()
+    added = root / "finance/refunds"
+    added.mkdir()
+    source = (root / "finance/invoices/dataproduct.yaml").read_text()
+    (added / "dataproduct.yaml").write_text(source.replace("invoices", "refunds"))
+    age(root / "finance/refunds")
+    index = refresh(root)
+    assert calls == ["mesh", "finance", "refunds"]  # the folder gained an entry; the new one was never listed
+    assert (index.order, index.products) == fresh(root)
+    assert "finance/refunds/dataproduct.yaml" in index.order
+
+
+def test_a_folder_set_back_in_time_is_listed_all_the_same(demo_copy, monkeypatch):
+    """Setting a folder's modification time back to what it was does not hide what changed in it:
+    its change time moved, and a folder put in another's place has another inode."""
+    root = demo_copy / M
+    indexed(root)
+    calls = listed(monkeypatch)
+    returns, customers, profiles = root / "orders/returns", root / "customers", root / "customers/profiles"
+    times = {folder: folder.stat().st_mtime_ns for folder in (returns, customers, profiles)}
+    contract = returns / "orders-returns-v1.odcs.yaml"
+    contract.rename(contract.with_name("orders-returns-v2.odcs.yaml"))
+    profiles.rename(customers / "old_profiles")
+    shutil.copytree(customers / "old_profiles", profiles)
+    shutil.rmtree(customers / "old_profiles")
+    for folder, mtime in times.items():
+        os.utime(folder, ns=(mtime, mtime))
+    index = refresh(root)
+    assert sorted(calls) == ["customers", "mesh", "profiles", "returns"]
+    assert "orders/returns/orders-returns-v2.odcs.yaml" in index.order
+    assert (index.order, index.products) == fresh(root)
+
+
+def test_a_folder_changed_just_before_the_index_was_written_is_listed_until_saved_again(demo_copy, monkeypatch):
+    """Time stamps cannot tell two changes within their resolution apart: a folder modified less
+    than 2 seconds before the index was written is listed, and the index saved again, which moves
+    the time it trusts past the folder's."""
+    root = demo_copy / M
+    indexed(root)
+    data = json.loads((root / INDEX_PATH).read_text())
+    recent = root / "orders/returns"
+    written = data["written_ns"]
+    os.utime(recent, ns=(written - 10**9, written - 10**9))  # a second before the index
+    data["folders"] = refresh_text(root)  # the index as if written with the folder at that time
+    (root / INDEX_PATH).write_text(json.dumps(data))
+    calls = listed(monkeypatch)
+    refresh(root)
+    assert calls == ["mesh", "returns"]
+    saved = json.loads((root / INDEX_PATH).read_text())
+    assert saved["written_ns"] > written
+    saved["written_ns"] = written + 10 * 10**9  # as if saved again 10 seconds later
+    (root / INDEX_PATH).write_text(json.dumps(saved))
+    calls.clear()
+    refresh(root)
+    assert calls == ["mesh"]
+
+
+def refresh_text(root: Path) -> str:
+    """The folders' text the walk gives now."""
+    from engine.gather.index import _walk
+
+    return _walk(root, "", 0)[1]
+
+
+def test_a_folder_holding_a_link_is_listed_every_time(demo_copy, monkeypatch, tmp_path):
+    root = demo_copy / M
+    items = root / "orders/order_items/dataproduct.yaml"
+    moved = root / "orders/order_items/elsewhere.yaml"
+    items.rename(moved)
+    items.symlink_to(moved)
+    indexed(root)
+    calls = listed(monkeypatch)
+    refresh(root)
+    assert calls == ["mesh", "order_items"]
+
+
 def test_a_link_leaving_the_mesh_declares_nothing(govern, demo_copy, tmp_path):
     """As in a full load, a descriptor that links outside the mesh is not read: the product it would
     declare is not an upstream of anything."""
@@ -217,7 +344,17 @@ def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_c
 
 @pytest.mark.parametrize(
     ("part", "damage"),
-    [("products", 5), ("contracts", ["x"]), ("facts", {"edges": 3}), ("one product", 5), ("one contract", 7), ("one less", None)],
+    [
+        ("products", 5),
+        ("contracts", ["x"]),
+        ("facts", {"edges": 3}),
+        ("one product", 5),
+        ("one contract", 7),
+        ("one less", None),
+        ("folders", 5),
+        ("a folder's files", "notes.txt"),
+        ("a folder's line twice", "orders/returns"),
+    ],
 )
 def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, demo_copy, part, damage):
     """The usual case compares only the signatures' text: what it then trusts is checked too."""
@@ -232,6 +369,12 @@ def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, de
         data["contracts"][next(iter(data["contracts"]))] = damage
     elif part == "one less":
         del data["products"][next(iter(data["products"]))]
+    elif part == "a folder's files":  # a folder listing a file of no kind, or missing one
+        lines = data["folders"].split("\n")
+        lines = [line.rpartition("\t")[0] + "\t" + damage if line.startswith("orders/returns\t") else line for line in lines]
+        data["folders"] = "\n".join(lines)
+    elif part == "a folder's line twice":
+        data["folders"] += "\n" + next(line for line in data["folders"].split("\n") if line.startswith(f"{damage}\t"))
     else:
         data[part] = damage
     index.write_text(json.dumps(data))

@@ -33,16 +33,21 @@ CONTRACT_SUFFIXES = (".odcs.yaml", ".odcs.yml")
 
 def file_kind(path: Path) -> str | None:
     """``product``, ``contract`` or None, from the file name alone."""
-    return _kind_of_name(path.name)
+    return kind_of_name(path.name)
 
 
-def _kind_of_name(name: str) -> str | None:
+def kind_of_name(name: str) -> str | None:
     name = name.lower()
     if name in DESCRIPTOR_NAMES or name.endswith(ODPS_SUFFIXES):
         return "product"
     if name.endswith(CONTRACT_SUFFIXES):
         return "contract"
     return None
+
+
+def skipped_folder(name: str) -> bool:
+    """Whether discovery leaves out a folder of this name: hidden, ``__*`` and node_modules folders."""
+    return name.startswith((".", "__")) or name == "node_modules"
 
 
 def discover(root: Path) -> tuple[list[Path], list[Path]]:
@@ -61,27 +66,37 @@ def walk_files(root: Path) -> Iterator[tuple[os.DirEntry[str], str]]:
     system call per folder and carry each file's stat for the mesh index."""
     stack = [str(root)]
     while stack:
-        folder = stack.pop()
+        listing = scan_folder(stack.pop())
+        if listing is not None:
+            files, subfolders = listing
+            yield from files
+            stack.extend(reversed(subfolders))
+
+
+def scan_folder(folder: str) -> tuple[list[tuple[os.DirEntry[str], str]], list[str]] | None:
+    """One folder of :func:`walk_files`: its descriptors and contracts with their kinds, and the
+    subfolders discovery goes into, both by name; None when it cannot be listed."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:
+        return None
+    files: list[tuple[os.DirEntry[str], str]] = []
+    subfolders: list[str] = []
+    for entry in entries:
         try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+            is_dir = entry.is_dir()
         except OSError:
+            is_dir = False
+        if is_dir:
+            name = entry.name
+            if not entry.is_symlink() and not skipped_folder(name):
+                subfolders.append(entry.path)
             continue
-        subfolders = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if is_dir:
-                name = entry.name
-                if not entry.is_symlink() and not name.startswith((".", "__")) and name != "node_modules":
-                    subfolders.append(entry.path)
-                continue
-            kind = _kind_of_name(entry.name)
-            if kind is not None:
-                yield entry, kind
-        stack.extend(reversed(subfolders))
+        kind = kind_of_name(entry.name)
+        if kind is not None:
+            files.append((entry, kind))
+    return files, subfolders
 
 
 @dataclass
