@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -301,19 +301,39 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
     from engine.report import writer
 
     color = output is None and sys.stdout.isatty()
-    text = writer(fmt)(report, color=color)
+    _write(output, writer(fmt)(report, color=color))
+
+
+def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
+    """Write a report to ``output`` (standard output when None): a text, or pieces of UTF-8."""
     if output is None:
-        click.echo(text, nl=False)
-    else:
-        _write(output, text)
-
-
-def _write(output: Path, text: str) -> None:
+        for piece in [text] if isinstance(text, str) else _joined(text):
+            click.echo(piece, nl=False)  # (bytes go to the binary stream beneath)
+        return
     try:
-        output.write_text(text, encoding="utf-8")
+        if isinstance(text, str):
+            output.write_text(text, encoding="utf-8")
+        else:
+            with output.open("wb") as f:
+                for piece in _joined(text):
+                    f.write(piece)
     except OSError as e:
         raise GovernError(f"cannot write {output}: {e.strerror}", output) from None
     click.echo(f"wrote {output}", err=True)
+
+
+def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The pieces joined into writes of about ``size`` bytes (a small report is one write)."""
+    pending: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        pending.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 @main.command()
@@ -440,28 +460,30 @@ def _evaluate(
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
             total, shown = len(targets), display(found_mesh.root) if found_mesh else None
-        graph = None
+        # An audit's results, findings and product graph go to a spool on disk as batches arrive.
+        spool = None
         if whole_mesh:
-            from engine.report.lineage import GraphCollector
+            from engine.spool import Spool
 
-            graph = GraphCollector()
+            spool = Spool()
         # Only the embedded engine evaluates in the workers: OPA servers have their own concurrency,
         # and the OPA Go library must not be forked after it is loaded.
         engine = make_engine(engine_name, opa_urls, workers if engine_name == "embedded" else None)
         try:
             evaluator = Evaluator(library, gov, engine, found_mesh, now)
             with _progress(total if whole_mesh else 0) as advance:
-                each = graph.add if graph is not None else None
+                each = spool.add_graph if spool is not None else None
                 if index is None:
                     parts = evaluator.parts([(found_mesh, targets)], advance, each)
                 elif in_workers:
                     from engine.shards import evaluate_in_workers, shard_size
 
+                    assert spool is not None  # (workers evaluate audits only)
                     size = shard_size(products, workers.jobs, batch or products)
-                    parts = evaluate_in_workers(workers, evaluator, index, size, graph, advance)
+                    parts = evaluate_in_workers(workers, evaluator, index, size, spool, advance)
                 else:
                     parts = evaluator.parts(batched_targets(index, workers, batch or products), advance, each)
-                outcome = evaluator.outcome(parts, whole_mesh)
+                outcome = evaluator.outcome(parts, whole_mesh, spool)
         finally:
             engine.close()
     report = build_report(
@@ -478,8 +500,11 @@ def _evaluate(
         errors=import_errors,
         catalog=outcome.catalog,
     )
-    if graph is not None:
-        report.lineage = graph.model()
+    if spool is not None:
+        from engine.model import Graph
+
+        report.lineage = Graph()
+        report.lineage.nodes, report.lineage.edges = spool.nodes, spool.edges  # type: ignore[assignment]
     return report
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.backends import PolicyEngine, Request, Results, RuleError
 from engine.gather.mesh import Mesh, file_kind
@@ -20,6 +20,9 @@ from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
 from engine.policy.waivers import WaiverBook
+
+if TYPE_CHECKING:
+    from engine.spool import Spool
 
 Entry = tuple[tuple[int, int | str, int], ProductResult, list[Finding]]  # (place in the report, result, findings)
 
@@ -38,8 +41,8 @@ class Part:
 
 @dataclass
 class Outcome:
-    results: list[ProductResult]
-    findings: list[Finding]
+    results: Sequence[ProductResult]  # a list, or the Rows of a Spool
+    findings: Sequence[Finding]
     rules: int
     waivers: Waivers
     catalog: list[RuleInfo]
@@ -99,9 +102,11 @@ class Evaluator:
                 each(*batch)
             del batch
 
-    def outcome(self, parts: Iterable[Part], whole_mesh: bool) -> Outcome:
+    def outcome(self, parts: Iterable[Part], whole_mesh: bool, spool: Spool | None = None) -> Outcome:
         """The run's outcome from its evaluated batches, here (:meth:`parts`) or in worker processes
         (engine/shards.py). ``whole_mesh`` lists every filed waiver, not only those of the targets.
+        With a ``spool``, each batch's results and findings are written to it as they arrive and
+        the outcome reads them from it (an audit: nothing of them stays in memory).
 
         Over several batches, the results are ordered as for one: the products (in discovery
         order), the descriptors that could not be loaded, the contracts that could not be loaded,
@@ -112,12 +117,21 @@ class Evaluator:
         count = 0
         for part in parts:
             count += 1
-            done.extend(part.entries)
+            if spool is not None:
+                spool.add(part)
+            else:
+                done.extend(part.entries)
             used |= part.used
-        if count > 1:
-            done.sort(key=lambda entry: entry[0])
-        results = [result for _, result, _ in done]
-        findings = [f for _, _, found in done for f in found]
+            del part
+        results: Sequence[ProductResult]
+        findings: Sequence[Finding]
+        if spool is not None:
+            results, findings = spool.products, spool.findings
+        else:
+            if count > 1:
+                done.sort(key=lambda entry: entry[0])
+            results = [result for _, result, _ in done]
+            findings = [f for _, _, found in done for f in found]
         waivers = self.waivers.report(None if whole_mesh else {r.id for r in results})
         catalog = [
             RuleInfo(**m.model_dump(include=set(RuleInfo.model_fields)))

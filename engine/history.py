@@ -1,6 +1,7 @@
 """Audit history in SQLite: every audit's scores and finding fingerprints, for changes and trends.
 
-One audit is written in one transaction at the end of the run, so an audit that is interrupted,
+One audit is written in one transaction at the end of the run (its findings and JSON report read
+from the audit's spool, engine/spool.py, a piece at a time), so an audit that is interrupted,
 killed or fails leaves every earlier run as it was (SQLite's journal rolls a half-written
 transaction back on the next open). A file that is not a history database is refused, never
 overwritten.
@@ -11,6 +12,7 @@ Runs are keyed by the mesh's resolved path, so one database can hold several mes
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,13 +134,20 @@ class History:
 
     def record(self, mesh: str, report: Report) -> None:
         """Store one audit, all or nothing."""
+        from engine.report.jsonfmt import chunks
+
         run, summary = report.run, report.summary
         changes = report.changes
         try:
-            with self.conn:
+            with tempfile.TemporaryFile() as text, self.conn:
+                # The report's JSON (of an audit of a large mesh: hundreds of megabytes) goes to a
+                # file and from there into the row, a piece at a time, as UTF-8 (a BLOB).
+                for piece in chunks(report, None):
+                    text.write(piece)
                 cursor = self.conn.execute(
                     "INSERT INTO runs (id, mesh, started_at, now, govern_version, policies_digest, governance_digest, score,"
-                    " products, open, waived, blocking, new, fixed, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " products, open, waived, blocking, new, fixed, report)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))",
                     (
                         run.id,
                         mesh,
@@ -154,10 +163,14 @@ class History:
                         summary.findings.by_enforcement.get("blocking", 0),
                         len(changes.new) if changes and changes.previous_run else None,
                         len(changes.fixed) if changes and changes.previous_run else None,
-                        report.model_dump_json(by_alias=True),
+                        text.tell(),
                     ),
                 )
                 seq = cursor.lastrowid
+                text.seek(0)
+                with self.conn.blobopen("runs", "report", seq) as blob:
+                    while piece := text.read(1 << 20):
+                        blob.write(piece)
                 self.conn.executemany(
                     "INSERT INTO domain_scores (run_seq, domain, score, products) VALUES (?, ?, ?, ?)",
                     [(seq, name, d.score, d.products) for name, d in report.domains.items()],
@@ -165,12 +178,12 @@ class History:
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO findings (run_seq, fingerprint, rule, product, domain, severity, enforcement, status)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
+                    (
                         (seq, f.fingerprint, f.rule, f.product, f.domain, f.severity, f.enforcement, f.status)
                         for f in report.findings
-                    ],
+                    ),
                 )
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             raise GovernError(f"could not store the audit (earlier runs are unchanged): {e}", self.path) from None
 
     def runs(self, mesh: str | None = None, limit: int | None = None) -> list[StoredRun]:

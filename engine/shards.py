@@ -6,7 +6,8 @@ engine/parallel.py, and no imported lineage) brings the mesh index up to date
 of a batch's work: it loads the batch with what its products need (from the cache the index
 filled), links it with the index's facts about the whole mesh, builds the input documents,
 evaluates them with its own engine, turns the results into findings and gathers the batch's part
-of the product graph. The parent receives only results, findings and graph parts, in batch order:
+of the product graph. The parent receives only results, findings and graph parts, in batch order,
+and writes them to the audit's spool (engine/spool.py) as they arrive:
 no loaded model and no input document crosses between processes (which would make the parent the
 bottleneck), and no process holds more than a batch of the mesh at once. A batch's lineage
 neighbours in other batches are loaded by it too, so smaller batches cost more (see shard_size).
@@ -31,6 +32,7 @@ from engine.governance import Governance
 from engine.parallel import Workers
 from engine.policy.library import Library
 from engine.report.lineage import GraphCollector
+from engine.spool import Spool
 
 MIN_SIZE = 100
 
@@ -76,16 +78,16 @@ def evaluate_in_workers(
     evaluator: Evaluator,
     index: MeshIndex,
     size: int,
-    graph: GraphCollector,
+    spool: Spool,
     progress: Callable[[Any], None] | None = None,
 ) -> Iterator[Part]:
     """The evaluated batches of the whole mesh, in order; their waiver matches and graph parts are
-    added to ``evaluator``'s waiver book and to ``graph`` (a GraphCollector) as they arrive."""
+    added to ``evaluator``'s waiver book and to ``spool`` as they arrive."""
     batches = index.batches(size)
     workers.restart(_start, evaluator.library, evaluator.governance, evaluator.now, index)
     for part in workers.imap(_run, enumerate(batches, 1), chunk=1):
         evaluator.waivers.add_matches(part.matched)
-        graph.merge(part.graph)
+        spool.merge(part.graph)
         part.graph = None
         if progress is not None:
             for _, result, _ in part.entries:

@@ -99,7 +99,7 @@ def test_two_audits_into_one_new_store_at_once_both_land(demo_copy):
     exe = govern_exe()
     argv = [exe, "audit", "--now", NOW, "--store", str(store), "--format", "json"]
     procs = [subprocess.Popen(argv, cwd=demo_copy, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    outcomes = [(p.returncode, out, err) for p in procs for out, err in [p.communicate(timeout=120)]]
     for code, out, err in outcomes:
         assert "Traceback" not in out + err
         assert code == 1, err  # the demo mesh has open blocking findings; nothing failed

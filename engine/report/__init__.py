@@ -19,7 +19,9 @@ FORMATS = {
 
 
 class Writer(Protocol):
-    def __call__(self, report: Report, *, color: bool) -> str: ...
+    """A format's ``render``: the report as text, or as UTF-8 bytes (JSON: no copy of a large report to encode)."""
+
+    def __call__(self, report: Report, *, color: bool) -> str | bytes: ...
 
 
 def writer(name: str) -> Writer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from statistics import mean
 
@@ -22,16 +23,23 @@ from engine.model import (
 )
 
 
-def _verdicts(products: list[ProductResult]) -> Verdicts:
-    counts = {"pass": 0, "fail": 0, "error": 0}
-    for p in products:
-        counts[p.verdict] += 1
-    return Verdicts.model_validate(counts)
-
-
-def _mean(products: list[ProductResult]) -> float | None:
-    scores = [p.score for p in products if p.score is not None]
+def _mean(scores: list[float]) -> float | None:
     return round(mean(scores), 1) if scores else None
+
+
+class _Tally:
+    """Verdicts and scores of a set of products, counted as they pass."""
+
+    def __init__(self) -> None:
+        self.products = 0
+        self.verdicts = {"pass": 0, "fail": 0, "error": 0}
+        self.scores: list[float] = []
+
+    def add(self, p: ProductResult) -> None:
+        self.products += 1
+        self.verdicts[p.verdict] += 1
+        if p.score is not None:
+            self.scores.append(p.score)
 
 
 def build_report(
@@ -42,8 +50,8 @@ def build_report(
     policies_digest: str,
     governance_digest: str,
     mesh: str | None,
-    products: list[ProductResult],
-    findings: list[Finding],
+    products: Sequence[ProductResult],
+    findings: Sequence[Finding],
     rules: int,
     waivers: Waivers | None = None,
     errors: list[str] | None = None,
@@ -56,11 +64,18 @@ def build_report(
             counts.by_enforcement[f.enforcement] += 1
         else:
             counts.waived += 1
-    domains: dict[str, DomainSummary] = {}
-    for name in sorted({p.domain for p in products if p.domain}):
-        members = [p for p in products if p.domain == name]
-        domains[name] = DomainSummary(score=_mean(members), products=len(members), verdicts=_verdicts(members))
-    return Report(
+    # One pass over the products: an audit's are read back from its spool (engine/spool.py).
+    everything = _Tally()
+    by_domain: dict[str, _Tally] = {}
+    for p in products:
+        everything.add(p)
+        if p.domain:
+            by_domain.setdefault(p.domain, _Tally()).add(p)
+    domains = {
+        name: DomainSummary(score=_mean(t.scores), products=t.products, verdicts=Verdicts.model_validate(t.verdicts))
+        for name, t in sorted(by_domain.items())
+    }
+    report = Report(
         run=RunInfo(
             id=str(uuid.uuid4()),
             command=command,
@@ -73,12 +88,19 @@ def build_report(
             mesh=mesh,
         ),
         summary=Summary(
-            products=len(products), rules=rules, score=_mean(products), verdicts=_verdicts(products), findings=counts
+            products=everything.products,
+            rules=rules,
+            score=_mean(everything.scores),
+            verdicts=Verdicts.model_validate(everything.verdicts),
+            findings=counts,
         ),
         domains=domains,
-        products=products,
-        findings=findings,
+        products=[],
+        findings=[],
         errors=errors or [],
         waivers=waivers or Waivers(),
         rules=catalog or [],
     )
+    # Set, not validated: a spool's Rows stay on disk (validation would read them into a list).
+    report.products, report.findings = products, findings  # type: ignore[assignment]
+    return report

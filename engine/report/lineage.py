@@ -11,7 +11,6 @@ import networkx as nx
 
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.mesh import Mesh
-from engine.model import Graph, GraphEdge, GraphNode
 from engine.report import clean
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
 
 
 class GraphCollector:
-    """The report's product graph gathered batch by batch (for an audit that loads a batch at a time)."""
+    """A batch's part of the report's product graph (engine.spool.Spool.merge adds it to the audit's)."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, dict[str, Any]] = {}
@@ -81,37 +80,6 @@ class GraphCollector:
         graph_parts(mesh, [t.product for t in targets if t.product is not None], self.nodes, self.edges)
         # Depth comes from the facts about the whole mesh: only the nodes this batch added need it.
         self.depth.update((n, mesh.depth(n)) for n in islice(self.nodes, before, None))
-
-    def merge(self, other: GraphCollector) -> None:
-        """Add what another collector gathered from the next batch (in a worker process), as if
-        :meth:`add` had been called with that batch here."""
-        for key, node in other.nodes.items():
-            if node["missing"]:
-                self.nodes.setdefault(key, node)
-            else:
-                self.nodes[key] = node
-            self.depth.setdefault(key, other.depth.get(key, 0))
-        self.edges.extend(other.edges)
-
-    def model(self) -> Graph:
-        """The product graph for a report (nodes with their depth, every edge), e.g. for the HTML picture."""
-        return Graph(
-            nodes=[
-                GraphNode(
-                    id=n["id"],
-                    domain=n.get("domain"),
-                    status=n.get("status"),
-                    classification=n.get("classification"),
-                    depth=self.depth.get(n["id"], 0),
-                    missing=n["missing"],
-                )
-                for n in sorted(self.nodes.values(), key=lambda n: n["id"])
-            ],
-            edges=[
-                GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"])
-                for e in self.edges
-            ],
-        )
 
 
 def render_json(mesh: Mesh, product: str | None = None) -> str:
