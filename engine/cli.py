@@ -289,9 +289,12 @@ def _baseline_fingerprints(path: Path) -> set[str]:
 def exit_code(report: Report, fail_on: str) -> int:
     """3 when anything could not be loaded or evaluated, else 1 when an open finding reaches --fail-on
     (findings of a --baseline report do not count)."""
-    if report.errors or any(p.verdict == "error" for p in report.products):
+    if report.errors or report.summary.verdicts.error:
         return EXIT_ERROR
     threshold = FAIL_ON[fail_on]
+    counted = report.summary.findings.by_enforcement
+    if not any(n and ENFORCEMENT_RANK[enforcement] >= threshold for enforcement, n in counted.items()):
+        return EXIT_OK  # (without reading an audit's findings back from its spool)
     if any(f.status == "open" and not f.baseline and ENFORCEMENT_RANK[f.enforcement] >= threshold for f in report.findings):
         return EXIT_FINDINGS
     return EXIT_OK
@@ -532,9 +535,9 @@ class _progress:
         self.total = total
         self.bar: Any = None
 
-    def __enter__(self) -> Callable[[Any], None]:
+    def __enter__(self) -> Callable[[str], None]:
         if not self.total or not sys.stderr.isatty():
-            return lambda target: None
+            return lambda product: None
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -549,7 +552,7 @@ class _progress:
         )
         self.bar.start()
         task = self.bar.add_task("", total=self.total)
-        return lambda target: self.bar.update(task, advance=1, description=target.id)
+        return lambda product: self.bar.update(task, advance=1, description=product)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

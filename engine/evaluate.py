@@ -24,19 +24,29 @@ from engine.policy.waivers import WaiverBook
 if TYPE_CHECKING:
     from engine.spool import Spool
 
-Entry = tuple[tuple[int, int | str, int], ProductResult, list[Finding]]  # (place in the report, result, findings)
+Place = tuple[int, int | str, int]  # where a result goes in the report (see _place)
+Entry = tuple[Place, ProductResult, list[Finding]]  # (place in the report, result, findings)
+Doc = tuple[Place, str, bytes, list[bytes]]  # an entry as JSON: place, product id, result, findings
 
 
 @dataclass
 class Part:
     """What evaluating one batch gives: its results in report order, the rules it applied, the
     waivers that matched its findings (by position in the waiver book) and its part of the
-    report's product graph (when an audit evaluates the batch in a worker process)."""
+    report's product graph (when an audit evaluates the batch in a worker process, which sends
+    its entries as JSON, :meth:`serialize`)."""
 
     entries: list[Entry] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     matched: dict[int, list[str]] = field(default_factory=dict)
     graph: Any = None
+
+    def serialize(self) -> None:
+        """Turn the entries into docs: what the audit's spool stores, and cheaper to send between
+        processes than models."""
+        self.docs = [(place, r.id, _json(r), [_json(f) for f in found]) for place, r, found in self.entries]
+        self.entries = []
 
 
 @dataclass
@@ -86,7 +96,7 @@ class Evaluator:
     def parts(
         self,
         batches: Iterable[tuple[Mesh | None, list[Target]]],
-        progress: Callable[[Target], None] | None = None,
+        progress: Callable[[str], None] | None = None,
         each: Callable[[Mesh | None, list[Target]], None] | None = None,
     ) -> Iterator[Part]:
         """Evaluate batches of targets, each with the (part of the) mesh it was loaded with, which
@@ -140,7 +150,7 @@ class Evaluator:
         return Outcome(results, findings, len(used), waivers, catalog)
 
     def evaluate_batch(
-        self, count: int, mesh: Mesh | None, targets: list[Target], progress: Callable[[Target], None] | None = None
+        self, count: int, mesh: Mesh | None, targets: list[Target], progress: Callable[[str], None] | None = None
     ) -> Part:
         """Evaluate the targets of the ``count``-th batch, loaded with ``mesh``."""
         self.mesh = mesh
@@ -153,7 +163,7 @@ class Evaluator:
             part.entries.append((place, result, found))
             part.used.update(applied)
             if progress is not None:
-                progress(target)
+                progress(target.id)
         self.mesh = None
         return part
 
@@ -244,7 +254,11 @@ class Evaluator:
         return target.contracts[0].doc if target.contracts else None
 
 
-def _place(target: Target, batch: int, position: int) -> tuple[int, int | str, int]:
+def _json(model: ProductResult | Finding) -> bytes:
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
+
+
+def _place(target: Target, batch: int, position: int) -> Place:
     """Where a target's result goes in a report made of several batches (see Evaluator.outcome)."""
     if target.product is not None:
         return (0, batch, position)

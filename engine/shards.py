@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from engine import cache
 from engine.evaluate import Evaluator, Part
@@ -70,6 +69,7 @@ def _run(item: tuple[int, list[Path]]) -> Part:
     part.graph = GraphCollector()
     part.graph.add(mesh, targets)
     cache.flush()
+    part.serialize()
     return part
 
 
@@ -79,7 +79,7 @@ def evaluate_in_workers(
     index: MeshIndex,
     size: int,
     spool: Spool,
-    progress: Callable[[Any], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterator[Part]:
     """The evaluated batches of the whole mesh, in order; their waiver matches and graph parts are
     added to ``evaluator``'s waiver book and to ``spool`` as they arrive."""
@@ -90,6 +90,6 @@ def evaluate_in_workers(
         spool.merge(part.graph)
         part.graph = None
         if progress is not None:
-            for _, result, _ in part.entries:
-                progress(result)
+            for _, product, _, _ in part.docs:
+                progress(product)
         yield part

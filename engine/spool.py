@@ -11,10 +11,13 @@ engine.evaluate.Evaluator.outcome). SQLite keeps at most its page cache (2 MiB) 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from engine.errors import GovernError
 from engine.model import Finding, GraphEdge, GraphNode, Model, ProductResult
 
 if TYPE_CHECKING:
@@ -24,12 +27,30 @@ if TYPE_CHECKING:
     from engine.report.lineage import GraphCollector
 
 M = TypeVar("M", bound=Model)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """A failure of the spool's database (a full or unwritable temporary folder) as a GovernError."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as e:
+            raise GovernError(
+                f"cannot keep the audit's results in a temporary file: {e} (set TMPDIR to a folder with room)",
+                tempfile.gettempdir(),
+            ) from None
+
+    return guarded  # type: ignore[return-value]
+
 
 SCHEMA = """
 CREATE TABLE products (seq INTEGER PRIMARY KEY, a INTEGER, b INTEGER, b_text TEXT, c INTEGER, doc BLOB NOT NULL);
 CREATE TABLE findings (product INTEGER NOT NULL, n INTEGER NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (product, n));
-CREATE TABLE nodes (id TEXT PRIMARY KEY, missing INTEGER NOT NULL, depth INTEGER NOT NULL, doc BLOB NOT NULL);
-CREATE TABLE edges (seq INTEGER PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE nodes (id TEXT PRIMARY KEY, domain TEXT, status TEXT, classification TEXT, depth INTEGER, missing INTEGER);
+CREATE TABLE edges (seq INTEGER PRIMARY KEY, source TEXT, target TEXT, contractId TEXT, declared INTEGER);
 """
 
 
@@ -47,10 +68,15 @@ class Spool:
             "SELECT f.doc FROM findings f JOIN products p ON p.seq = f.product ORDER BY {order}, f.n",
             "SELECT count(*) FROM findings",
         )
-        self.nodes: Rows[GraphNode] = Rows(self, GraphNode, "SELECT doc FROM nodes ORDER BY id")
-        self.edges: Rows[GraphEdge] = Rows(self, GraphEdge, "SELECT doc FROM edges ORDER BY seq")
+        self.nodes: Rows[GraphNode] = Rows(
+            self, GraphNode, "SELECT id, domain, status, classification, depth, missing FROM nodes ORDER BY id", make=_node
+        )
+        self.edges: Rows[GraphEdge] = Rows(
+            self, GraphEdge, "SELECT source, target, contractId, declared FROM edges ORDER BY seq", make=_edge
+        )
 
     @property
+    @_guarded
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             # "": a private temporary database on disk, deleted when the connection is closed.
@@ -63,49 +89,42 @@ class Spool:
         engine.evaluate._place), else as evaluated, as Evaluator.outcome orders them in memory."""
         return "p.a, p.b, p.b_text, p.c, p.seq" if self.parts > 1 else "p.seq"
 
+    @_guarded
     def add(self, part: Part) -> None:
-        """A batch's results and findings (its graph is added with :meth:`merge`)."""
+        """A batch's results and findings, as models or as JSON (its graph is added with :meth:`merge`)."""
         self.parts += 1
         conn = self.conn
-        for place, result, found in part.entries:
-            self._add_entry(conn, place, result, found)
-
-    def _add_entry(self, conn: sqlite3.Connection, place: Any, result: ProductResult, found: list[Finding]) -> None:
-        a, b, c = place
-        text = isinstance(b, str)
-        cursor = conn.execute(
-            "INSERT INTO products (a, b, b_text, c, doc) VALUES (?, ?, ?, ?, ?)",
-            (a, None if text else b, b if text else None, c, _json(result)),
-        )
-        conn.executemany(
-            "INSERT INTO findings (product, n, doc) VALUES (?, ?, ?)",
-            [(cursor.lastrowid, n, _json(f)) for n, f in enumerate(found)],
-        )
-
-    def merge(self, collector: GraphCollector) -> None:
-        """A batch's part of the product graph, as GraphCollector.merge adds it: a product's node
-        replaces a node marked missing, the first depth found stays, edges are kept in order."""
-        conn = self.conn
-        for key, node in collector.nodes.items():
-            depth = collector.depth.get(key, 0)
-            if node["missing"]:
-                conn.execute(
-                    "INSERT OR IGNORE INTO nodes (id, missing, depth, doc) VALUES (?, 1, ?, ?)",
-                    (key, depth, _json(_node(node, depth))),
-                )
-                continue
-            row = conn.execute("SELECT depth FROM nodes WHERE id = ?", (key,)).fetchone()
-            depth = depth if row is None else row[0]
-            conn.execute(
-                "INSERT OR REPLACE INTO nodes (id, missing, depth, doc) VALUES (?, 0, ?, ?)",
-                (key, depth, _json(_node(node, depth))),
+        entries = [(place, _json(result), [_json(f) for f in found]) for place, result, found in part.entries]
+        for (a, b, c), result, found in entries + [(place, r, found) for place, _, r, found in part.docs]:
+            text = isinstance(b, str)
+            cursor = conn.execute(
+                "INSERT INTO products (a, b, b_text, c, doc) VALUES (?, ?, ?, ?, ?)",
+                (a, None if text else b, b if text else None, c, result),
             )
+            if found:
+                product = cursor.lastrowid
+                conn.executemany("INSERT INTO findings VALUES (?, ?, ?)", [(product, n, f) for n, f in enumerate(found)])
+
+    @_guarded
+    def merge(self, collector: GraphCollector) -> None:
+        """A batch's part of the product graph, as if it were added to one GraphCollector: a
+        product's node replaces a node marked missing (and an earlier one of its id), the first
+        depth found stays, edges are kept in order."""
+        missing: list[tuple[Any, ...]] = []
+        found: list[tuple[Any, ...]] = []
+        for key, node in collector.nodes.items():
+            row = (key, node.get("domain"), node.get("status"), node.get("classification"), collector.depth.get(key, 0))
+            (missing if node["missing"] else found).append(row)
+        conn = self.conn
+        conn.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING", missing)
         conn.executemany(
-            "INSERT INTO edges (doc) VALUES (?)",
-            [
-                (_json(GraphEdge(source=e["from"], target=e["to"], contractId=e["contractId"], declared=e["declared"])),)
-                for e in collector.edges
-            ],
+            "INSERT INTO nodes VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO UPDATE SET domain = excluded.domain,"
+            " status = excluded.status, classification = excluded.classification, missing = 0",
+            found,
+        )
+        conn.executemany(
+            "INSERT INTO edges (source, target, contractId, declared) VALUES (?, ?, ?, ?)",
+            [(e["from"], e["to"], e["contractId"], e["declared"]) for e in collector.edges],
         )
 
     def add_graph(self, mesh: Mesh | None, targets: list[Target]) -> None:
@@ -126,37 +145,49 @@ def _json(model: Model) -> bytes:
     return model.__pydantic_serializer__.to_json(model, by_alias=True)
 
 
-def _node(node: dict[str, Any], depth: int) -> GraphNode:
-    return GraphNode(
-        id=node["id"],
-        domain=node.get("domain"),
-        status=node.get("status"),
-        classification=node.get("classification"),
-        depth=depth,
-        missing=node["missing"],
-    )
+def _node(row: tuple[Any, ...]) -> GraphNode:
+    key, domain, status, classification, depth, missing = row
+    return GraphNode(id=key, domain=domain, status=status, classification=classification, depth=depth, missing=bool(missing))
+
+
+def _edge(row: tuple[Any, ...]) -> GraphEdge:
+    source, target, contract, declared = row
+    return GraphEdge(source=source, target=target, contractId=contract, declared=bool(declared))
 
 
 class Rows(Sequence[M], Generic[M]):
     """A list of the report read from a :class:`Spool`: its length is counted, its items are read
-    and validated one at a time whenever it is iterated (nothing of it is kept)."""
+    one at a time whenever it is iterated (nothing of it is kept). A row is an item's JSON, or
+    with ``make`` the columns it is made from."""
 
-    def __init__(self, spool: Spool, model: type[M], query: str, count: str | None = None):
+    def __init__(
+        self,
+        spool: Spool,
+        model: type[M],
+        query: str,
+        count: str | None = None,
+        make: Callable[[tuple[Any, ...]], M] | None = None,
+    ):
         self.spool = spool
         self.model = model
         self._query = query
         self._count = count or f"SELECT count(*) FROM ({query.format(order='1')})"
+        self._make = make
+
+    def _rows(self, suffix: str = "", args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self.spool.conn.execute(self._query.format(order=self.spool.order()) + suffix, args)
+
+    def _item(self, row: tuple[Any, ...]) -> M:
+        return self._make(row) if self._make is not None else self.model.model_validate_json(row[0])
 
     def docs(self) -> Iterator[bytes]:
         """The items' JSON (compact, by alias), in order."""
-        query = self._query.format(order=self.spool.order())
-        for (doc,) in self.spool.conn.execute(query):
-            yield doc
+        for row in self._rows():
+            yield row[0] if self._make is None else _json(self._make(row))
 
     def __iter__(self) -> Iterator[M]:
-        validate = self.model.model_validate_json
-        for doc in self.docs():
-            yield validate(doc)
+        for row in self._rows():
+            yield self._item(row)
 
     def __len__(self) -> int:
         return int(self.spool.conn.execute(self._count).fetchone()[0])
@@ -172,6 +203,4 @@ class Rows(Sequence[M], Generic[M]):
         position = index + size if index < 0 else index
         if not 0 <= position < size:
             raise IndexError(index)
-        query = self._query.format(order=self.spool.order()) + " LIMIT 1 OFFSET ?"
-        (doc,) = self.spool.conn.execute(query, (position,)).fetchone()
-        return self.model.model_validate_json(doc)
+        return self._item(self._rows(" LIMIT 1 OFFSET ?", (position,)).fetchone())

@@ -60,7 +60,7 @@ def parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     def counting(*args, **kwargs):
         for part in real(*args, **kwargs):
-            counts.append(len(part.entries))
+            counts.append(len(part.docs))  # (a worker sends its results as JSON)
             yield part
 
     monkeypatch.setattr(engine.shards, "evaluate_in_workers", counting)
@@ -216,7 +216,7 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     enabled = gc.isenabled()
     gc.disable()
     try:
-        results = [len(engine.shards._run(item).entries) for item in enumerate(index.batches(30), 1)]
+        results = [len(engine.shards._run(item).docs) for item in enumerate(index.batches(30), 1)]
     finally:
         if enabled:
             gc.enable()

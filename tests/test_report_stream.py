@@ -160,3 +160,11 @@ def test_the_history_stores_the_report_written(govern, demo_copy):
         (stored,) = conn.execute("SELECT report FROM runs").fetchone()
     assert isinstance(stored, bytes)  # UTF-8 JSON, written into the row a piece at a time
     assert json.loads(stored) == json.loads(written.read_text(encoding="utf-8"))
+
+
+def test_a_spool_that_cannot_be_written_ends_the_audit_with_a_message(govern, demo_copy, monkeypatch):
+    """A temporary folder without room (here: a spool that refuses writes) is exit 3 and a message, never a traceback."""
+    monkeypatch.setattr(engine.spool, "SCHEMA", "PRAGMA query_only = ON; " + engine.spool.SCHEMA)
+    run = govern("audit", "examples/mesh", "--now", NOW, "--no-store", cwd=demo_copy)
+    assert run.code == 3
+    assert "cannot keep the audit's results in a temporary file: attempt to write a readonly database" in run.err
