@@ -16,7 +16,7 @@ from engine.gather.yamlsrc import Located
 from engine.governance import Governance
 from engine.inputs import build_input
 from engine.memo import Memo
-from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers
+from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers, json_bytes
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
 from engine.policy.waivers import WaiverBook
@@ -45,7 +45,7 @@ class Part:
     def serialize(self) -> None:
         """Turn the entries into docs: what the audit's spool stores, and cheaper to send between
         processes than models."""
-        self.docs = [(place, r.id, _json(r), [_json(f) for f in found]) for place, r, found in self.entries]
+        self.docs += [(place, r.id, json_bytes(r), [json_bytes(f) for f in found]) for place, r, found in self.entries]
         self.entries = []
 
 
@@ -252,10 +252,6 @@ class Evaluator:
         if target.product is not None:
             return target.product.doc
         return target.contracts[0].doc if target.contracts else None
-
-
-def _json(model: ProductResult | Finding) -> bytes:
-    return model.__pydantic_serializer__.to_json(model, by_alias=True)
 
 
 def _place(target: Target, batch: int, position: int) -> Place:

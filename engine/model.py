@@ -37,6 +37,11 @@ def empty_list() -> list[Any]:
     return []
 
 
+def json_bytes(model: BaseModel) -> bytes:
+    """A model's compact JSON by alias, as UTF-8 (pydantic's serializer, no text in between)."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
+
+
 class Model(BaseModel):
     """Every model of the engine. Validators are built when a model is first used rather than when
     this module is imported: a ``govern check`` uses a fraction of them and starts faster."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from engine.errors import GovernError
-from engine.model import Finding, GraphEdge, GraphNode, Model, ProductResult
+from engine.model import Finding, GraphEdge, GraphNode, Model, ProductResult, json_bytes
 
 if TYPE_CHECKING:
     from engine.evaluate import Part
@@ -94,8 +94,8 @@ class Spool:
         """A batch's results and findings, as models or as JSON (its graph is added with :meth:`merge`)."""
         self.parts += 1
         conn = self.conn
-        entries = [(place, _json(result), [_json(f) for f in found]) for place, result, found in part.entries]
-        for (a, b, c), result, found in entries + [(place, r, found) for place, _, r, found in part.docs]:
+        part.serialize()  # (a batch evaluated in this process: its entries as a worker sends them)
+        for (a, b, c), _, result, found in part.docs:
             text = isinstance(b, str)
             cursor = conn.execute(
                 "INSERT INTO products (a, b, b_text, c, doc) VALUES (?, ?, ?, ?, ?)",
@@ -134,15 +134,6 @@ class Spool:
         collector = GraphCollector()
         collector.add(mesh, targets)
         self.merge(collector)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-def _json(model: Model) -> bytes:
-    return model.__pydantic_serializer__.to_json(model, by_alias=True)
 
 
 def _node(row: tuple[Any, ...]) -> GraphNode:
@@ -183,7 +174,7 @@ class Rows(Sequence[M], Generic[M]):
     def docs(self) -> Iterator[bytes]:
         """The items' JSON (compact, by alias), in order."""
         for row in self._rows():
-            yield row[0] if self._make is None else _json(self._make(row))
+            yield row[0] if self._make is None else json_bytes(self._make(row))
 
     def __iter__(self) -> Iterator[M]:
         for row in self._rows():

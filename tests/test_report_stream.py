@@ -126,27 +126,29 @@ def test_the_spooled_graph_keeps_a_products_node_over_a_missing_one_and_the_firs
 
 def test_an_audit_holds_no_result_once_its_batch_is_spooled(govern, tmp_path, monkeypatch):
     """What keeps an audit's memory from growing with the mesh: when the report is built, no
-    product result of any batch is alive in this process (the cyclic collector is paused during
+    product result of any batch, nor any batch's part, is alive in this process (the cyclic collector is paused during
     audits, so nothing is kept for it to find), though every one is in the report."""
     root = tmp_path / "gen"
     assert govern("generate", str(root), "--products", "90", "--domains", "3", "--seed", "5").code == 0
     results: list[weakref.ref] = []
     real_add, real_build = engine.spool.Spool.add, engine.report.build.build_report
     alive: list[int] = []
+    parts: list[weakref.ref] = []
 
     def add(self, part):
         results.extend(weakref.ref(r) for _, r, _ in part.entries)
+        parts.append(weakref.ref(part))  # (the part itself keeps the entries' JSON)
         real_add(self, part)
 
     def build(**kwargs):
-        alive.append(sum(ref() is not None for ref in results))
+        alive.append(sum(ref() is not None for ref in results + parts))
         return real_build(**kwargs)
 
     monkeypatch.setattr(engine.spool.Spool, "add", add)
     monkeypatch.setattr(engine.report.build, "build_report", build)
     run = govern("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--batch", "30", "--jobs", "1", cwd=root)
     assert run.code in (0, 1), run.err
-    assert len(run.json()["products"]) == len(results) == 90
+    assert len(run.json()["products"]) == len(results) == 90 and len(parts) == 3
     assert alive == [0]
 
 
