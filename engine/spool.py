@@ -2,11 +2,12 @@
 
 An audit of a large mesh must not hold every product's result and findings in memory until the
 report is written (at 100,000 products they were a third of the parent's memory, the report's
-text another). The spool is a private temporary SQLite database (deleted when it is closed or the
-process ends): each evaluated batch is written to it as it arrives, in one transaction for the
-whole run, and the report's ``products``, ``findings`` and ``lineage`` are :class:`Rows` read back
-from it, one row at a time, in the order the report would have had in memory (see
-engine.evaluate.Evaluator.outcome). SQLite keeps at most its page cache (2 MiB) in memory.
+text another). The spool is a private temporary SQLite database (SQLite deletes its file when the
+connection closes, at the latest when the process ends): each evaluated batch is written to it as
+it arrives, in one transaction for the whole run, and the report's ``products``, ``findings`` and
+``lineage`` are :class:`Rows` read back from it, one row at a time, in the order the report would
+have had in memory (see engine.evaluate.Evaluator.outcome). SQLite keeps at most its page cache
+(2 MiB) in memory.
 """
 
 from __future__ import annotations

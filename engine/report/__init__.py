@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from importlib import import_module
 from typing import Protocol
 
@@ -19,9 +20,10 @@ FORMATS = {
 
 
 class Writer(Protocol):
-    """A format's ``render``: the report as text, or as UTF-8 bytes (JSON: no copy of a large report to encode)."""
+    """A format's ``render``: the report as text, or as pieces of UTF-8 (JSON: written as they are
+    made, so no text of a large report is held)."""
 
-    def __call__(self, report: Report, *, color: bool) -> str | bytes: ...
+    def __call__(self, report: Report, *, color: bool) -> str | Iterator[bytes]: ...
 
 
 def writer(name: str) -> Writer:
