@@ -447,6 +447,12 @@ def _evaluate(
         index: MeshIndex | None = None
         products = 0
         if whole_mesh:
+            if engine_name == "embedded" and not imported and workers.jobs > 1:
+                # Batches are evaluated in the workers (engine/shards.py), forked before the
+                # index is read: they never hold a copy of it.
+                from engine.shards import start
+
+                start(workers, library, gov, now, root)
             # An audited mesh is indexed: for its batches, and for the checks that follow. Files
             # it reads are then restored from the cache wherever they are loaded again.
             index = refresh(root, [], workers)

@@ -3,10 +3,10 @@
 The workers are forked (the embedded interpreter is single-threaded, so threads give no speed-up)
 and each loads its own embedded engine with the run's policies and data when it starts. For a
 check, the parent gathers, builds input documents and turns results into findings; the workers do
-the two costly steps: YAML parsing with line tracking, and Rego evaluation. An audit restarts them
-(:meth:`Workers.restart`) to do all the work of a batch of products each (engine/shards.py). Small
-runs (fewer than :data:`MIN_ITEMS` files or documents) stay in the parent, so ``govern check`` of
-one product never pays for starting workers.
+the two costly steps: YAML parsing with line tracking, and Rego evaluation. An audit starts them
+as evaluators of whole batches of products instead (engine/shards.py), before it reads the mesh
+index. Small runs (fewer than :data:`MIN_ITEMS` files or documents) stay in the parent, so
+``govern check`` of one product never pays for starting workers.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ class Workers:
     def imap(self, function: Callable[[Any], Any], items: Iterable[Any], chunk: int) -> Iterator[Any]:
         """``function`` over ``items`` in the workers (started now if need be), results in order;
         each worker takes ``chunk`` items at a time."""
+        self.start()
+        return self._pool.imap(function, items, chunksize=chunk)
+
+    def start(self) -> None:
+        """Fork the workers now, unless they are running (else the first :meth:`imap` does)."""
         if self._pool is None:
             import multiprocessing  # here, not at the top: a small check never starts workers
 
@@ -82,7 +87,6 @@ class Workers:
             cache.release()  # a database connection must not cross the fork
             context = multiprocessing.get_context("fork")
             self._pool = context.Pool(self.jobs, initializer=self._initializer, initargs=self._start_args)
-        return self._pool.imap(function, items, chunksize=chunk)
 
     def evaluate(self, requests: Iterable[tuple[str, list[str]] | None], total: int) -> Iterator[Any] | None:
         """Results of requests evaluated in the workers while the parent still produces them (the

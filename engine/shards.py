@@ -12,20 +12,25 @@ no loaded model and no input document crosses between processes (which would mak
 bottleneck), and no process holds more than a batch of the mesh at once. A batch's lineage
 neighbours in other batches are loaded by it too, so smaller batches cost more (see shard_size).
 
-The workers are forked after the index is up to date; what they need (the policy library, the
-council's configuration, the index) is inherited through the fork, not sent.
+The workers are forked (:func:`start`) before the index is read, or, for a mesh indexed for the
+first time, when the index has its files but not yet their entries (the workers read them). The
+policy library and the council's configuration are inherited through the fork; each task sends a
+batch's files, its neighbours' and the part of the index's facts that links them
+(engine.gather.index.Batch). No worker holds the index's entries for the whole mesh (at 100,000
+products a copy of them was 400 MiB of every worker's memory when the workers were forked after
+the index was read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import engine.parallel
 from engine import cache
 from engine.evaluate import Evaluator, Part
-from engine.gather.index import MeshIndex
+from engine.gather.index import Batch, MeshIndex, stored_size
 from engine.gather.targets import load_batch
 from engine.governance import Governance
 from engine.parallel import Workers
@@ -34,6 +39,7 @@ from engine.report.lineage import GraphCollector
 from engine.spool import Spool
 
 MIN_SIZE = 100
+EARLY_BYTES = 32 * 1024  # a stored mesh index of about 45 products
 
 
 def shard_size(products: int, jobs: int, batch: int) -> int:
@@ -43,27 +49,35 @@ def shard_size(products: int, jobs: int, batch: int) -> int:
     return max(1, min(batch, max(MIN_SIZE, -(-products // (2 * jobs)))))
 
 
-@dataclass
-class _Context:
-    evaluator: Evaluator
-    index: MeshIndex
+_evaluator: Evaluator | None = None
 
 
-_context: _Context | None = None
-
-
-def _start(library: Library, governance: Governance, now: datetime, index: MeshIndex) -> None:
-    global _context
+def _start(library: Library, governance: Governance, now: datetime) -> None:
+    global _evaluator
     from engine.backends.embedded import EmbeddedEngine
 
-    _context = _Context(Evaluator(library, governance, EmbeddedEngine(), None, now), index)
+    _evaluator = Evaluator(library, governance, EmbeddedEngine(), None, now)
+    # The same engine (the library's modules, the council's data) evaluates what the parent sends
+    # these workers outside batches (engine.parallel: a mesh found too small for batches).
+    engine.parallel._engine = _evaluator.engine
 
 
-def _run(item: tuple[int, list[Path]]) -> Part:
-    assert _context is not None, "the worker was not started with engine.shards._start"
-    count, files = item
-    evaluator = _context.evaluator
-    mesh, targets = load_batch(_context.index, files)
+def start(workers: Workers, library: Library, governance: Governance, now: datetime, root: Path) -> None:
+    """Make ``workers`` evaluators of an audit's batches (they parse what the mesh index reads
+    meanwhile), forked now when the mesh at ``root`` is likely large enough to use them, before its
+    index is read: its stored index, from the last run, has at least :data:`EARLY_BYTES`. A
+    smaller mesh (fewer than engine.parallel.MIN_ITEMS products stay in the parent) forks them
+    only when they are first given work, which saves a small audit starting them for nothing."""
+    workers.restart(_start, library, governance, now)
+    if stored_size(root) >= EARLY_BYTES:
+        workers.start()
+
+
+def _run(item: tuple[int, Batch]) -> Part:
+    assert _evaluator is not None, "the worker was not started with engine.shards.start"
+    count, batch = item
+    evaluator = _evaluator
+    mesh, targets = load_batch(batch)
     part = evaluator.evaluate_batch(count, mesh, targets)
     part.matched = evaluator.waivers.take_matches()
     part.graph = GraphCollector()
@@ -81,11 +95,12 @@ def evaluate_in_workers(
     spool: Spool,
     progress: Callable[[str], None] | None = None,
 ) -> Iterator[Part]:
-    """The evaluated batches of the whole mesh, in order; their waiver matches and graph parts are
-    added to ``evaluator``'s waiver book and to ``spool`` as they arrive."""
-    batches = index.batches(size)
-    workers.restart(_start, evaluator.library, evaluator.governance, evaluator.now, index)
-    for part in workers.imap(_run, enumerate(batches, 1), chunk=1):
+    """The evaluated batches of the whole mesh, in order, by ``workers`` (:func:`start`ed); their
+    waiver matches and graph parts are added to ``evaluator``'s waiver book and to ``spool`` as
+    they arrive. Each batch is planned as a worker asks for it (the pool's feeder thread), so only
+    the batches in flight are held."""
+    batches = ((count, index.batch(files)) for count, files in enumerate(index.batches(size), 1))
+    for part in workers.imap(_run, batches, chunk=1):
         evaluator.waivers.add_matches(part.matched)
         spool.merge(part.graph)
         part.graph = None

@@ -105,6 +105,54 @@ def break_files(root: Path) -> None:
     unpublished.write_text(text)
 
 
+def test_lineage_facts_are_reported_the_same_in_batches(govern, demo_copy, parts):
+    """A batch is linked with the part of the index's facts its files consult: a cycle through
+    products in other batches, a reference to a product the mesh lacks (the demo's), and ports
+    naming only a contract, which nobody publishes, or another batch's product publishes (one
+    with a file, one without: then only the index's publishers link the port)."""
+    mesh = demo_copy / M
+    edit(
+        mesh / "orders/order_items/dataproduct.yaml",
+        "inputPorts:\n",
+        "inputPorts:\n  - {product: orders_returns, contractId: orders-returns-v1}\n",
+    )
+    edit(
+        mesh / "orders/shipments/shipping_shipments.odps.yaml",
+        "inputPorts:\n",
+        "inputPorts:\n  - {name: unknown, version: 1.0.0, contractId: nobody-publishes-v1}\n"
+        "  - {name: ledger, version: 1.0.0, contractId: finance-ledger-v1}\n"
+        "  - {name: ledger_extra, version: 1.0.0, contractId: finance-ledger-extra-v1}\n",
+    )
+    edit(
+        mesh / "finance/ledger/dataproduct.yaml",
+        "outputPorts:\n",
+        "outputPorts:\n  - {name: extra, contractId: finance-ledger-extra-v1}\n",
+    )
+    whole = audit_report(govern, demo_copy, M, 1000)
+    assert not [p for p in whole["products"] if p["verdict"] == "error"]
+    edges = {(e["from"], e["to"]) for e in whole["lineage"]["edges"]}
+    assert {
+        ("orders_returns", "orders_order_items"),
+        ("(publisher of nobody-publishes-v1)", "shipping_shipments"),
+        ("finance_ledger", "shipping_shipments"),
+        ("finance_gl_raw", "finance_ledger"),
+    } <= edges
+    extra = [e for e in whole["lineage"]["edges"] if e["contractId"] == "finance-ledger-extra-v1"]
+    assert [(e["from"], e["to"]) for e in extra] == [("finance_ledger", "shipping_shipments")]
+    assert {f["product"] for f in whole["findings"] if f["rule"] == "LIN-003"} == {"orders_order_items", "orders_returns"}
+    depth = {n["id"]: n["depth"] for n in whole["lineage"]["nodes"]}
+    assert depth["shipping_shipments"] > depth["finance_ledger"] > 0
+    for batch, jobs in ((1, 1), (1, 2), (3, 2)):
+        assert audit_report(govern, demo_copy, M, batch, jobs=jobs) == whole
+    assert len(parts) == 14 + 5  # the worker processes' batches of 1 and of 3 products
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
 def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_copy, loads):
     """Each failure in its own batch or together with others."""
     break_files(demo_copy)
@@ -211,18 +259,52 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     monkeypatch.chdir(root)
     settings = load_settings(start=root)
     index = refresh(settings.mesh)
-    engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc), index)
+    monkeypatch.setattr(engine.shards, "_evaluator", None)
+    monkeypatch.setattr(engine.parallel, "_engine", None)
+    engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc))
     alive_at_load = track_loads(monkeypatch, engine.gather.targets)
     enabled = gc.isenabled()
     gc.disable()
     try:
-        results = [len(engine.shards._run(item).docs) for item in enumerate(index.batches(30), 1)]
+        results = [len(engine.shards._run((n, index.batch(files))).docs) for n, files in enumerate(index.batches(30), 1)]
     finally:
         if enabled:
             gc.enable()
-        engine.shards._context = None
     assert results == [30, 30, 30, 30]
     assert alive_at_load == [0, 0, 0, 0]
+
+
+def test_the_workers_never_hold_the_mesh_index(govern, tmp_path, monkeypatch):
+    """The workers are forked before the mesh index is read (or while it is first built, before
+    it has entries), and each is sent its batch's files and facts: no worker holds the index's
+    entries for the whole mesh (forked after it, each had its own copy)."""
+    import gc
+    import os
+
+    from engine.gather.index import MeshIndex
+
+    root = tmp_path / "gen"
+    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
+    mesh = root / "mesh"
+    seen = tmp_path / "seen"
+    real = engine.shards.load_batch
+
+    def spying(batch, *args, **kwargs):
+        held = sum(isinstance(o, MeshIndex) and o.root == mesh and bool(o.products) for o in gc.get_objects())
+        with seen.open("a") as f:
+            f.write(f"{os.getpid()} {len(batch.files)} {held}\n")
+        return real(batch, *args, **kwargs)
+
+    monkeypatch.setattr(engine.shards, "load_batch", spying)
+    for _ in range(2):  # the index built (workers forked to read the files), then read (forked before)
+        seen.unlink(missing_ok=True)
+        run = govern("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--batch", "30", "--jobs", "2", cwd=root)
+        assert run.code in (0, 1), run.err
+        assert len(run.json()["products"]) == 120
+        batches = [line.split() for line in seen.read_text().splitlines()]
+        assert len(batches) == 4 and sum(int(files) for _, files, _ in batches) == 240  # a descriptor and a contract a product
+        assert {pid for pid, _, _ in batches} - {str(os.getpid())} == {pid for pid, _, _ in batches}
+        assert [held for _, _, held in batches] == ["0"] * 4
 
 
 def track_loads(monkeypatch: pytest.MonkeyPatch, module) -> list[int]:

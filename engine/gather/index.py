@@ -49,6 +49,22 @@ RACY_NS = 2_000_000_000  # a file written this close to the index may have chang
 
 
 @dataclass
+class Batch:
+    """One batch of an audit (:meth:`MeshIndex.batch`): its files, the files to load with them and
+    the facts that link them. A worker evaluating the batch is sent this, never the whole index."""
+
+    root: Path
+    # Files as paths relative to root (sent to a worker as text, which pickles in a tenth of the time)
+    files: list[str]  # the batch's own files: its products, failures and unpublished contracts are its targets
+    products: list[str]  # the descriptors to load: the batch's and its products' neighbours'
+    contracts: list[str]
+    facts: Facts
+
+    def paths(self, keys: list[str]) -> list[Path]:
+        return [self.root / key for key in keys]
+
+
+@dataclass
 class MeshIndex:
     root: Path
     # path relative to root -> what linking needs of the product (mesh.summary; {} when it failed to load)
@@ -65,7 +81,8 @@ class MeshIndex:
         those products' ids or names, and the contracts the checked products publish and read."""
         named = {_key(self.root, p) for p in paths}
         prefixes = tuple(f"{k}/" for k in named)
-        return self._around(lambda key: key in named or key.startswith(prefixes))
+        products, contracts = self._around(lambda key: key in named or key.startswith(prefixes))
+        return [self.root / key for key in products], [self.root / key for key in contracts]
 
     def batches(self, size: int) -> list[list[Path]]:
         """Every descriptor and contract file, in groups of about ``size`` products for an audit
@@ -87,15 +104,18 @@ class MeshIndex:
             groups.append(group)
         return groups
 
-    def files_around(self, files: list[Path]) -> tuple[list[Path], list[Path]]:
-        """The descriptor and contract files to load to evaluate exactly ``files`` (a batch): these,
-        their products' neighbours, the contracts their products publish and read, and every other contract
-        claiming the id of one of them (the first claim wins, as when the whole mesh is loaded)."""
-        named = {_key(self.root, p) for p in files}
+    def batch(self, files: list[Path]) -> Batch:
+        """What loading exactly ``files`` (one of :meth:`batches`) needs: these, their products'
+        neighbours, the contracts their products publish and read, every other contract claiming
+        the id of one of them (the first claim wins, as when the whole mesh is loaded), and the
+        facts about the whole mesh that linking these files consults."""
+        keys = [_key(self.root, p) for p in files]
+        named = set(keys)
         claimed = {self.contracts[key] for key in self.contract_keys if key in named} - {None}
-        return self._around(named.__contains__, claimed)
+        products, contracts = self._around(named.__contains__, claimed)
+        return Batch(self.root, keys, products, contracts, self._facts_of(products, contracts))
 
-    def _around(self, inside: Callable[[str], bool], contract_ids: set[str] | None = None) -> tuple[list[Path], list[Path]]:
+    def _around(self, inside: Callable[[str], bool], contract_ids: set[str] | None = None) -> tuple[list[str], list[str]]:
         entries = self.products
         ids = {entries[key].get("id") for key in self.product_keys if inside(key)} - {None}
         wanted = set(ids)
@@ -111,7 +131,31 @@ class MeshIndex:
         ]
         contract_ids = (contract_ids or set()) | self._read_by([key for key in self.product_keys if inside(key)])
         contracts = [key for key in self.contract_keys if inside(key) or self.contracts[key] in contract_ids]
-        return [self.root / key for key in products], [self.root / key for key in contracts]
+        return products, contracts
+
+    def _facts_of(self, products: list[str], contracts: list[str]) -> Facts:
+        """The part of the facts that linking the files of ``products`` and ``contracts`` (keys)
+        looks up (engine.gather.mesh.Mesh: the publishers of the contracts loaded and read, the edges
+        between products loaded, the depth and cycle of every product they name): the same
+        lookups as in the whole facts give the same answers."""
+        facts = self.facts
+        entries = [self.products[key] for key in products]
+        ids = {entry["id"] for entry in entries if entry.get("id") is not None}
+        cids = {self.contracts[key] for key in contracts} - {None}
+        nodes = set(ids)
+        for entry in entries:
+            cids.update(entry.get("outputs", []))
+            for ref, cid in entry.get("inputs", []):
+                cids.add(cid)
+                nodes.add(ref or facts.publisher.get(cid or "") or f"(publisher of {cid})")
+        publisher = {cid: facts.publisher[cid] for cid in cids if cid in facts.publisher}
+        nodes.update(publisher.values())
+        return Facts(
+            publisher=publisher,
+            edges=[edge for edge in facts.edges if edge[0] in ids and edge[1] in ids],
+            cycles={node: facts.cycles[node] for node in nodes if node in facts.cycles},
+            depth={node: facts.depth[node] for node in nodes if node in facts.depth},
+        )
 
     @functools.cached_property
     def _by_reference(self) -> dict[str, dict[str, Any]]:
@@ -149,6 +193,15 @@ def _summary(item: tuple[Path, str]) -> dict[str, Any] | str | None:
     if isinstance(loaded, tuple):
         return {} if kind == "product" else None
     return loaded.contract.id if kind == "contract" else summary(loaded)
+
+
+def stored_size(root: Path) -> int:
+    """The size in bytes of the index stored in the mesh at ``root`` (0 when there is none): about
+    700 bytes a product."""
+    try:
+        return (root / INDEX_PATH).stat().st_size
+    except OSError:
+        return 0
 
 
 def _read(file: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
-from engine.gather.index import MeshIndex, refresh
+from engine.gather.index import Batch, MeshIndex, refresh
 from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
@@ -151,18 +151,17 @@ def batched_targets(index: MeshIndex, workers: Workers | None, size: int) -> Ite
     at a time, each loaded with :func:`load_batch`. Only one batch is held at once, so memory does
     not grow with the mesh; the targets are those a whole-mesh load gives."""
     for files in index.batches(size):
-        mesh, targets = load_batch(index, files, workers)
+        mesh, targets = load_batch(index.batch(files), workers)
         yield mesh, targets
         del mesh, targets  # before the next batch is loaded
 
 
-def load_batch(index: MeshIndex, files: list[Path], workers: Workers | None = None) -> tuple[Mesh, list[Target]]:
-    """One batch of ``index.batches``: its files loaded with the part of the mesh they need (their
-    neighbours and the contracts its products publish and read), linked with the index's facts
-    about the whole mesh, and the targets among its files."""
-    products, contracts = index.files_around(files)
-    mesh = load_mesh(index.root, products, contracts, workers=workers, facts=index.facts)
-    return mesh, select(mesh, files=set(files))
+def load_batch(batch: Batch, workers: Workers | None = None) -> tuple[Mesh, list[Target]]:
+    """One batch of an audit (engine.gather.index.MeshIndex.batch): its files loaded with the part
+    of the mesh they need (their neighbours and the contracts its products publish and read),
+    linked with the facts about the whole mesh, and the targets among its files."""
+    mesh = load_mesh(batch.root, batch.paths(batch.products), batch.paths(batch.contracts), workers=workers, facts=batch.facts)
+    return mesh, select(mesh, files=set(batch.paths(batch.files)))
 
 
 def _common(roots: set[Path]) -> Path:
