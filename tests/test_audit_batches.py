@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import engine.gather.index
 import engine.gather.targets
 import engine.parallel
 import engine.shards
@@ -305,6 +306,44 @@ def test_the_workers_never_hold_the_mesh_index(govern, tmp_path, monkeypatch):
         assert len(batches) == 4 and sum(int(files) for _, files, _ in batches) == 240  # a descriptor and a contract a product
         assert {pid for pid, _, _ in batches} - {str(os.getpid())} == {pid for pid, _, _ in batches}
         assert [held for _, _, held in batches] == ["0"] * 4
+
+
+def test_a_mesh_too_small_for_batches_is_audited_the_same_by_workers_started_early(govern, tmp_path, monkeypatch):
+    """Workers started before the index is read (its stored index is large enough) find a mesh of
+    fewer than 64 products: it is loaded whole, and its 70 targets are evaluated by those workers
+    (they carry the engine for that too; no cache, whose stored results would leave nothing to evaluate)."""
+    from engine.gather.index import stored_size
+
+    monkeypatch.setenv("GOVERN_CACHE_DIR", "off")
+
+    root = tmp_path / "gen"
+    assert govern("generate", str(root), "--products", "60", "--domains", "3", "--seed", "5").code == 0
+    contract = next((root / "mesh").rglob("*.odcs.yaml"))
+    cid = contract.name.removesuffix(".odcs.yaml")
+    for n in range(10):  # contracts no product publishes are targets of their own
+        copy = root / "mesh" / "loose" / f"c{n}" / f"loose-{n}.odcs.yaml"
+        copy.parent.mkdir(parents=True)
+        copy.write_text(contract.read_text().replace(f"id: {cid}", f"id: loose-{n}", 1))
+    one = audit_report(govern, root, "mesh", 2000, jobs=1)
+    assert len(one["products"]) == 70
+    assert stored_size(root / "mesh") >= engine.shards.EARLY_BYTES
+    events: list[str] = []
+    real_start, real_refresh = engine.parallel.Workers.start, engine.gather.index.refresh
+
+    def start(self):
+        events.append("fork" if self._pool is None else "running")
+        real_start(self)
+
+    def refresh(*args, **kwargs):
+        events.append("index")
+        return real_refresh(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine.parallel.Workers, "start", start)
+        patch.setattr(engine.gather.index, "refresh", refresh)
+        assert audit_report(govern, root, "mesh", 2000, jobs=2) == one
+    assert events[:2] == ["fork", "index"]  # forked before the index was read
+    assert "running" in events  # and used
 
 
 def track_loads(monkeypatch: pytest.MonkeyPatch, module) -> list[int]:
