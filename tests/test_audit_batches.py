@@ -23,6 +23,7 @@ from engine.gather.index import refresh
 from engine.gather.mesh import discover
 
 from .test_imported_lineage import dbt_manifest
+from .test_lineage import edit
 
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
@@ -146,12 +147,6 @@ def test_lineage_facts_are_reported_the_same_in_batches(govern, demo_copy, parts
     for batch, jobs in ((1, 1), (1, 2), (3, 2)):
         assert audit_report(govern, demo_copy, M, batch, jobs=jobs) == whole
     assert len(parts) == 14 + 5  # the worker processes' batches of 1 and of 3 products
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_files_that_fail_to_load_are_reported_the_same_in_batches(govern, demo_copy, loads):
