@@ -446,8 +446,12 @@ def _evaluate(
         found_mesh: Mesh | None = None
         index: MeshIndex | None = None
         products = 0
+        # An audit is evaluated batch by batch in the workers when the embedded engine is spread
+        # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
+        # Both take the batches and the facts linking them from the mesh index.
+        shardable = whole_mesh and engine_name == "embedded" and not imported
         if whole_mesh:
-            if engine_name == "embedded" and not imported and workers.jobs > 1:
+            if shardable and workers.jobs > 1:
                 # Batches are evaluated in the workers (engine/shards.py), forked before the
                 # index is read: they never hold a copy of it.
                 from engine.shards import start
@@ -457,11 +461,8 @@ def _evaluate(
             # it reads are then restored from the cache wherever they are loaded again.
             index = refresh(root, [], workers)
             products = 0 if imported else len(index.product_keys)
-        # An audit is evaluated batch by batch in the workers when the embedded engine is spread
-        # over them (engine/shards.py); else a mesh larger than a batch is loaded here in batches.
-        # Both take the batches and the facts linking them from the mesh index.
         # (products is 0 for a check and with imported lineage: those are loaded whole.)
-        in_workers = whole_mesh and engine_name == "embedded" and not workers.in_parent(products)
+        in_workers = shardable and not workers.in_parent(products)
         if in_workers or (batch is not None and products > batch):
             total, import_errors, shown = products, [], display(root)
         else:

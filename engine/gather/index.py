@@ -111,7 +111,7 @@ class MeshIndex:
         facts about the whole mesh that linking these files consults."""
         keys = [_key(self.root, p) for p in files]
         named = set(keys)
-        claimed = {self.contracts[key] for key in self.contract_keys if key in named} - {None}
+        claimed = {self.contracts[key] for key in keys if key in self.contracts} - {None}
         products, contracts = self._around(named.__contains__, claimed)
         return Batch(self.root, keys, products, contracts, self._facts_of(products, contracts))
 
