@@ -13,7 +13,7 @@ own, wall time and the peak resident memory of the largest process:
   rule results reused, engine/memo.py), then with the rule results dropped from the cache
   (``rules``: the day a rule changed; the files are restored, every product is evaluated);
 - ``govern check`` of one product of that mesh (the whole process, start-up included): first with
-  an empty cache and without a mesh index (``check cold``: it builds MESH/.govern/index.json), then
+  an empty cache and without a mesh index (``check cold``: it builds MESH/.govern/index.db), then
   with both (``check``: the median of five runs);
 - the floor: the same descriptor and contract files read and parsed (PyYAML's C loader) and the same
   policies evaluated with the raw embedded engine in a minimal loop, over the same number of

@@ -460,7 +460,7 @@ def _evaluate(
             # An audited mesh is indexed: for its batches, and for the checks that follow. Files
             # it reads are then restored from the cache wherever they are loaded again.
             index = refresh(root, [], workers)
-            products = 0 if imported else len(index.product_keys)
+            products = 0 if imported else index.products
         # (products is 0 for a check and with imported lineage: those are loaded whole.)
         in_workers = shardable and not workers.in_parent(products)
         if in_workers or (batch is not None and products > batch):

@@ -12,13 +12,12 @@ no loaded model and no input document crosses between processes (which would mak
 bottleneck), and no process holds more than a batch of the mesh at once. A batch's lineage
 neighbours in other batches are loaded by it too, so smaller batches cost more (see shard_size).
 
-The workers are forked (:func:`start`) before the index is read, or, for a mesh indexed for the
-first time, when the index has its files but not yet their entries (the workers read them). The
-policy library and the council's configuration are inherited through the fork; each task sends a
-batch's files, its neighbours' and the part of the index's facts that links them
-(engine.gather.index.Batch). No worker holds the index's entries for the whole mesh (at 100,000
-products a copy of them was 400 MiB of every worker's memory when the workers were forked after
-the index was read).
+The workers are forked (:func:`start`) before the index is opened, or, for a mesh indexed for the
+first time, when the walk has found its files (the workers read them). The policy library and the
+council's configuration are inherited through the fork; each task sends a batch's files, its
+neighbours' and the part of the index's facts that links them (engine.gather.index.Batch, which
+the parent plans with a few queries of the index). No worker uses the index, whose database
+connection must not cross a fork.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from pathlib import Path
 import engine.parallel
 from engine import cache
 from engine.evaluate import Evaluator, Part
-from engine.gather.index import Batch, MeshIndex, stored_size
+from engine.gather.index import Batch, MeshIndex, stored_files
 from engine.gather.targets import load_batch
 from engine.governance import Governance
 from engine.parallel import Workers
@@ -39,7 +38,6 @@ from engine.report.lineage import GraphCollector
 from engine.spool import Spool
 
 MIN_SIZE = 100
-EARLY_BYTES = 32 * 1024  # a stored mesh index of about 45 products
 
 
 def shard_size(products: int, jobs: int, batch: int) -> int:
@@ -65,11 +63,11 @@ def _start(library: Library, governance: Governance, now: datetime) -> None:
 def start(workers: Workers, library: Library, governance: Governance, now: datetime, root: Path) -> None:
     """Make ``workers`` evaluators of an audit's batches (they parse what the mesh index reads
     meanwhile), forked now when the mesh at ``root`` is likely large enough to use them, before its
-    index is read: its stored index, from the last run, has at least :data:`EARLY_BYTES`. A
-    smaller mesh (fewer than engine.parallel.MIN_ITEMS products stay in the parent) forks them
-    only when they are first given work, which saves a small audit starting them for nothing."""
+    index is read: its stored index, from the last run, holds at least engine.parallel.MIN_ITEMS
+    files. A smaller mesh (fewer than MIN_ITEMS products stay in the parent) forks them only when
+    they are first given work, which saves a small audit starting them for nothing."""
     workers.restart(_start, library, governance, now)
-    if stored_size(root) >= EARLY_BYTES:
+    if stored_files(root) >= engine.parallel.MIN_ITEMS:
         workers.start()
 
 

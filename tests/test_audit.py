@@ -74,7 +74,7 @@ def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_
     assert [(w["rule"], w["product"]) for w in report["waivers"]["unused"]] == [("STD-002", "orders_gone")]
     assert "changes" not in report or report["changes"] is None
     # No history is read or written; the mesh index, which is no history, is kept for the checks
-    assert sorted(p.name for p in (demo_copy / M / ".govern").iterdir()) == ["index.json"]
+    assert sorted(p.name for p in (demo_copy / M / ".govern").iterdir()) == ["index.db"]
 
 
 def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo_copy):

@@ -271,9 +271,9 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
 
 
 def test_the_workers_never_hold_the_mesh_index(govern, tmp_path, monkeypatch):
-    """The workers are forked before the mesh index is read (or while it is first built, before
-    it has entries), and each is sent its batch's files and facts: no worker holds the index's
-    entries for the whole mesh (forked after it, each had its own copy)."""
+    """The workers are forked before the mesh index is opened (or while it is first built), and
+    each is sent its batch's files and facts: no worker holds the index, nor its database
+    connection, which must not be used across a fork (forked after it, each would have its own)."""
     import gc
     import os
 
@@ -286,7 +286,7 @@ def test_the_workers_never_hold_the_mesh_index(govern, tmp_path, monkeypatch):
     real = engine.shards.load_batch
 
     def spying(batch, *args, **kwargs):
-        held = sum(isinstance(o, MeshIndex) and o.root == mesh and bool(o.products) for o in gc.get_objects())
+        held = sum(isinstance(o, MeshIndex) and o.root == mesh for o in gc.get_objects())
         with seen.open("a") as f:
             f.write(f"{os.getpid()} {len(batch.files)} {held}\n")
         return real(batch, *args, **kwargs)
@@ -304,10 +304,10 @@ def test_the_workers_never_hold_the_mesh_index(govern, tmp_path, monkeypatch):
 
 
 def test_a_mesh_too_small_for_batches_is_audited_the_same_by_workers_started_early(govern, tmp_path, monkeypatch):
-    """Workers started before the index is read (its stored index is large enough) find a mesh of
+    """Workers started before the index is read (its stored index holds 130 files) find a mesh of
     fewer than 64 products: it is loaded whole, and its 70 targets are evaluated by those workers
     (they carry the engine for that too; no cache, whose stored results would leave nothing to evaluate)."""
-    from engine.gather.index import stored_size
+    from engine.gather.index import stored_files
 
     monkeypatch.setenv("GOVERN_CACHE_DIR", "off")
 
@@ -321,7 +321,7 @@ def test_a_mesh_too_small_for_batches_is_audited_the_same_by_workers_started_ear
         copy.write_text(contract.read_text().replace(f"id: {cid}", f"id: loose-{n}", 1))
     one = audit_report(govern, root, "mesh", 2000, jobs=1)
     assert len(one["products"]) == 70
-    assert stored_size(root / "mesh") >= engine.shards.EARLY_BYTES
+    assert stored_files(root / "mesh") == 130 >= engine.parallel.MIN_ITEMS
     events: list[str] = []
     real_start, real_refresh = engine.parallel.Workers.start, engine.gather.index.refresh
 

@@ -7,9 +7,9 @@ same repository, on the whole JSON report but the run's id and start time.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -86,7 +86,7 @@ def test_generated_products_check_the_same_with_the_index(govern, tmp_path):
 def test_only_the_neighbourhood_is_loaded(demo_copy):
     root = demo_copy / M
     index = refresh(root)
-    products, contracts = index.neighbourhood([root / "orders/returns"])
+    products, contracts, _ = index.neighbourhood([root / "orders/returns"])
     shown = sorted(os.path.relpath(p, root) for p in products + contracts)
     # orders_returns reads orders_order_items and feeds no one: itself, the upstream, their contracts.
     assert shown == [
@@ -97,7 +97,7 @@ def test_only_the_neighbourhood_is_loaded(demo_copy):
     ]
     # orders_order_items reads two products and feeds three: all five, but only the contracts it
     # publishes and reads (what its downstream products publish reaches no input document).
-    products, contracts = index.neighbourhood([root / "orders/order_items"])
+    products, contracts, _ = index.neighbourhood([root / "orders/order_items"])
     assert sorted(os.path.relpath(p, root) for p in products) == [
         "customers/profiles/dataproduct.yaml",
         "finance/invoices/dataproduct.yaml",
@@ -168,7 +168,7 @@ def test_a_removed_upstream_and_a_new_downstream_are_seen(govern, demo_copy):
     )
     same_either_way(govern, demo_copy, f"{M}/orders/returns")
     root = demo_copy / M
-    products, _ = refresh(root).neighbourhood([root / "orders/returns"])
+    products, _, _ = refresh(root).neighbourhood([root / "orders/returns"])
     assert reader in products
 
 
@@ -205,8 +205,8 @@ def fresh(root: Path) -> tuple[list[str], dict]:
     built = refresh(root)
     (root / INDEX_PATH).unlink()
     again = refresh(root)
-    assert again.order == built.order
-    return again.order, again.products
+    assert again.order() == built.order()
+    return again.order(), again.entries()
 
 
 def test_unchanged_folders_are_not_listed_again(demo_copy, monkeypatch):
@@ -218,9 +218,9 @@ def test_unchanged_folders_are_not_listed_again(demo_copy, monkeypatch):
     calls = listed(monkeypatch)
     again = refresh(root)
     assert calls == ["mesh"]  # the mesh's own folder only (the index's .govern folder is created in it)
-    assert (again.order, again.products) == (first.order, first.products)
+    assert (again.order(), again.entries()) == (first.order(), first.entries())
     edit(root / "orders/returns/dataproduct.yaml", "name: orders_returns", "name: orders_returned")
-    assert refresh(root).products["orders/returns/dataproduct.yaml"]["name"] == "orders_returned"
+    assert refresh(root).entries()["orders/returns/dataproduct.yaml"]["name"] == "orders_returned"
     assert calls == ["mesh", "mesh"]
     calls.clear()
     added = root / "finance/refunds"
@@ -230,8 +230,8 @@ def test_unchanged_folders_are_not_listed_again(demo_copy, monkeypatch):
     age(root / "finance/refunds")
     index = refresh(root)
     assert calls == ["mesh", "finance", "refunds"]  # the folder gained an entry; the new one was never listed
-    assert (index.order, index.products) == fresh(root)
-    assert "finance/refunds/dataproduct.yaml" in index.order
+    assert (index.order(), index.entries()) == fresh(root)
+    assert "finance/refunds/dataproduct.yaml" in index.order()
 
 
 def test_a_folder_set_back_in_time_is_listed_all_the_same(demo_copy, monkeypatch):
@@ -251,8 +251,18 @@ def test_a_folder_set_back_in_time_is_listed_all_the_same(demo_copy, monkeypatch
         os.utime(folder, ns=(mtime, mtime))
     index = refresh(root)
     assert sorted(calls) == ["customers", "mesh", "profiles", "returns"]
-    assert "orders/returns/orders-returns-v2.odcs.yaml" in index.order
-    assert (index.order, index.products) == fresh(root)
+    assert "orders/returns/orders-returns-v2.odcs.yaml" in index.order()
+    assert (index.order(), index.entries()) == fresh(root)
+
+
+def stored(root: Path, sql: str, *args) -> list[tuple]:
+    """Run ``sql`` on the index stored in the mesh at ``root`` (committed)."""
+    db = sqlite3.connect(root / INDEX_PATH)
+    try:
+        with db:
+            return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
 
 
 def test_a_folder_changed_just_before_the_index_was_written_is_listed_until_saved_again(demo_copy, monkeypatch):
@@ -261,19 +271,16 @@ def test_a_folder_changed_just_before_the_index_was_written_is_listed_until_save
     the time it trusts past the folder's."""
     root = demo_copy / M
     indexed(root)
-    data = json.loads((root / INDEX_PATH).read_text())
+    ((written,),) = stored(root, "SELECT written_ns FROM meta")
     recent = root / "orders/returns"
-    written = data["written_ns"]
     os.utime(recent, ns=(written - 10**9, written - 10**9))  # a second before the index
-    data["folders"] = refresh_text(root)  # the index as if written with the folder at that time
-    (root / INDEX_PATH).write_text(json.dumps(data))
+    stored(root, "UPDATE meta SET folders = ?", refresh_text(root))  # the index as if written with the folder at that time
     calls = listed(monkeypatch)
     refresh(root)
     assert calls == ["mesh", "returns"]
-    saved = json.loads((root / INDEX_PATH).read_text())
-    assert saved["written_ns"] > written
-    saved["written_ns"] = written + 10 * 10**9  # as if saved again 10 seconds later
-    (root / INDEX_PATH).write_text(json.dumps(saved))
+    ((saved,),) = stored(root, "SELECT written_ns FROM meta")
+    assert saved > written
+    stored(root, "UPDATE meta SET written_ns = ?", written + 10 * 10**9)  # as if saved again 10 seconds later
     calls.clear()
     refresh(root)
     assert calls == ["mesh"]
@@ -319,14 +326,22 @@ def test_a_folder_outside_the_configured_mesh_is_left_as_it_was(govern, demo_cop
     assert sorted(os.listdir(outside)) == ["dataproduct.yaml", "orders-returns-v1.odcs.yaml"]
 
 
+def database(path: Path, script: str) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(script)
+    finally:
+        db.close()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
-        "not json {",
-        '{"version": 999, "files": {}}',
-        '{"version": 2, "files": []}',
-        '{"version": 2, "files": "orders/returns/dataproduct.yaml", "products": 5, "facts": {"edges": 3}}',
-        '{"version": 2, "files": "", "products": {"a": 5}, "contracts": [], "facts": {"edges": 3}}',
+        "not a database",
+        "PRAGMA user_version = 999; CREATE TABLE meta (written_ns, digest, files, folders);",
+        f"PRAGMA user_version = {INDEX_VERSION};",
+        f"PRAGMA user_version = {INDEX_VERSION}; CREATE TABLE meta (x); INSERT INTO meta VALUES (1);",
+        f"PRAGMA user_version = {INDEX_VERSION}; CREATE TABLE meta (written_ns, digest, files, folders);",
         "dir",
     ],
 )
@@ -335,52 +350,66 @@ def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_c
     index.parent.mkdir(exist_ok=True)
     if damage == "dir":  # the index cannot be written: the check runs on a fresh one anyway
         index.mkdir()
-    else:
+    elif damage == "not a database":
         index.write_text(damage)
+    else:
+        database(index, damage)
     same_either_way(govern, demo_copy, f"{M}/orders/returns")
     if damage != "dir":
-        assert json.loads(index.read_text())["version"] == INDEX_VERSION
+        assert stored(demo_copy / M, "PRAGMA user_version") == [(INDEX_VERSION,)]
+        assert stored(demo_copy / M, "SELECT count(*) FROM files") == [(28,)]  # the demo's descriptors and contracts
 
 
 @pytest.mark.parametrize(
-    ("part", "damage"),
+    "damage",
     [
-        ("products", 5),
-        ("contracts", ["x"]),
-        ("facts", {"edges": 3}),
-        ("one product", 5),
-        ("one contract", 7),
-        ("one less", None),
-        ("folders", 5),
-        ("a folder's files", "notes.txt"),
-        ("a folder's line twice", "orders/returns"),
+        "DROP TABLE files",
+        "DROP TABLE edges",
+        "DROP TABLE nodes",
+        "DELETE FROM files WHERE seq = 3",
+        "UPDATE meta SET folders = 5",
+        "a folder's files",
+        "a folder's line twice",
     ],
 )
-def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, demo_copy, part, damage):
-    """The usual case compares only the signatures' text: what it then trusts is checked too."""
-    index = demo_copy / M / INDEX_PATH
+def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, demo_copy, damage):
+    """The usual case compares only a digest of the signatures: what else it then trusts (the
+    tables, the number of files, the folders' text) is checked too."""
+    root = demo_copy / M
     expected = same_either_way(govern, demo_copy, f"{M}/orders/returns")
-    good = json.loads(index.read_text())
-    data = json.loads(index.read_text())
-    data["written_ns"] += 10**12  # as if written long after the files, so that the text decides
-    if part == "one product":
-        data["products"][next(iter(data["products"]))] = damage
-    elif part == "one contract":
-        data["contracts"][next(iter(data["contracts"]))] = damage
-    elif part == "one less":
-        del data["products"][next(iter(data["products"]))]
-    elif part == "a folder's files":  # a folder listing a file of no kind, or missing one
-        lines = data["folders"].split("\n")
-        lines = [line.rpartition("\t")[0] + "\t" + damage if line.startswith("orders/returns\t") else line for line in lines]
-        data["folders"] = "\n".join(lines)
-    elif part == "a folder's line twice":
-        data["folders"] += "\n" + next(line for line in data["folders"].split("\n") if line.startswith(f"{damage}\t"))
+    good = stored(root, "SELECT * FROM files ORDER BY seq")
+    stored(
+        root, "UPDATE meta SET written_ns = written_ns + ?", 10**12
+    )  # as if written long after the files, so that the digest decides
+    ((folders,),) = stored(root, "SELECT folders FROM meta")
+    lines = folders.split("\n")
+    if damage == "a folder's files":  # a folder listing a file of no kind
+        lines = [line.rpartition("\t")[0] + "\tnotes.txt" if line.startswith("orders/returns\t") else line for line in lines]
+        stored(root, "UPDATE meta SET folders = ?", "\n".join(lines))
+    elif damage == "a folder's line twice":
+        stored(
+            root,
+            "UPDATE meta SET folders = ?",
+            "\n".join([*lines, next(line for line in lines if line.startswith("orders/returns\t"))]),
+        )
     else:
-        data[part] = damage
-    index.write_text(json.dumps(data))
+        stored(root, damage)
     assert same_either_way(govern, demo_copy, f"{M}/orders/returns") == expected
-    saved = json.loads(index.read_text())  # and saved again, whole
-    assert saved["products"] == good["products"] and saved["contracts"] == good["contracts"]
+    assert stored(root, "SELECT * FROM files ORDER BY seq") == good  # rebuilt or used, whole
+
+
+def test_entries_damaged_inside_the_index_are_an_error_naming_it(govern, demo_copy):
+    """The entries of an index whose tables and signatures hold are trusted: entries damaged by
+    hand are an error naming the index (no traceback), and removing it mends the check."""
+    root = demo_copy / M
+    expected = same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    stored(root, "UPDATE files SET outputs = 'not json' WHERE key = 'orders/returns/dataproduct.yaml'")
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    assert f"{M}/.govern/index.db: the mesh index is damaged (" in run.err
+    assert "Traceback" not in run.err
+    (root / INDEX_PATH).unlink()
+    assert report(govern, demo_copy, f"{M}/orders/returns") == expected
 
 
 def test_paths_with_tabs_and_line_breaks_are_indexed(govern, demo_copy):
@@ -395,3 +424,36 @@ def test_paths_with_tabs_and_line_breaks_are_indexed(govern, demo_copy):
     edit(odd / "dataproduct.yaml", "name: orders_returns", "name: OrdersReturns")
     after = same_either_way(govern, demo_copy, str(odd.relative_to(demo_copy)))
     assert "NAM-001" in {rule for _, rule in findings(after)}
+
+
+def test_the_index_links_the_mesh_as_a_whole_load_does(demo_copy):
+    """The index links its entries in SQL (engine.gather.index._link); a whole load links the same
+    summaries in memory (engine.gather.mesh.link_facts): the same publishers, edges in the same
+    order, cycles and depths, with a duplicated product, a cycle, a port naming only a contract
+    (marketing_campaigns's), an empty product, a product nobody has, and a descriptor that fails
+    to load."""
+    from engine.gather.mesh import link_facts
+
+    root = demo_copy / M
+    shutil.copytree(root / "orders/returns", root / "orders/returns_again")  # the same id, left out
+    ports = root / "orders/order_items/dataproduct.yaml"
+    ports.write_text(ports.read_text() + "  - product: orders_returns\n")  # a cycle with orders_returns
+    payments = root / "finance/payments/dataproduct.yaml"
+    payments.write_text(
+        payments.read_text()
+        + '  - product: ""\n    contractId: customers-profiles-v1\n'
+        + "  - product: nobody\n    contractId: nothing-v1\n"
+    )
+    (root / "marketing/campaigns/dataproduct.yaml").write_text("name: [unclosed\n")
+    index = refresh(root)
+    entries, order = index.entries(), index.order()
+    products = [key for key in order if key.endswith(("dataproduct.yaml", ".odps.yaml"))]
+    contracts = [key for key in order if key not in products]
+    whole = link_facts([entries[key] for key in products])
+    linked = index._facts_of(products, contracts)
+    assert linked == whole
+    assert ("orders_returns", "orders_order_items", None) in whole.edges
+    assert ("customers_segments", "marketing_campaigns", "customers-segments-v1") in whole.edges
+    assert ("customers_profiles", "finance_payments", "customers-profiles-v1") in whole.edges
+    assert whole.cycles["orders_returns"] == ["orders_order_items", "orders_returns"]
+    assert {} in [entries[key] for key in products]

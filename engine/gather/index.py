@@ -3,49 +3,75 @@
 Checking one product needs its lineage neighbours (upstream and downstream products, and the
 upstream contracts it reads) and facts about the whole lineage graph (cycles, depth, who publishes which
 contract). Loading every file of a 10,000-product mesh for that takes seconds, so ``check`` keeps an
-index in ``MESH/.govern/index.json``: for every descriptor and contract file its signature (size,
-modification and change time, inode), the product's id, name, published contracts and input ports
-(or the contract's id), and the graph facts computed from them. A file whose signature changed, or
-that changed too close to the index being written to trust its time stamps, is read again; the
-facts are recomputed whenever any entry changed. Then only the checked products, their neighbours
-and the contracts the checked products publish and read are loaded (the contracts of downstream
-neighbours reach no input document). A missing, unreadable or outdated index is rebuilt; one
-that cannot be written is used for the run and not kept.
+index in ``MESH/.govern/index.db``, an SQLite database: for every descriptor and contract file its
+signature (size, modification and change time, inode), the product's id, name, published contracts
+and input ports (or the contract's id), and the graph facts computed from them. A file whose
+signature changed, or that changed too close to the index being written to trust its time stamps,
+is read again; the facts are recomputed whenever any entry changed. Then only the checked products,
+their neighbours and the contracts the checked products publish and read are loaded (the contracts
+of downstream neighbours reach no input document), with the part of the facts that links them.
 
-The signatures are kept as one text, a line per file in discovery order, so that the usual case
-(nothing changed) is one comparison of that text with the one the walk gives, and the file holds
-few JSON values to decode: a 10,000-product mesh's index loads in a third of the time it took as an
-object per file. The folders' signatures are kept the same way, so that a folder in which no entry
-was added, removed or renamed is not listed again (see _walk).
+The index is queried, never held: a process holds what one check or one batch of an audit needs
+(at 100,000 products, the index read whole was 240 MiB of every auditing parent's memory). The
+usual case (nothing changed) compares a digest of the files' signatures, which the walk gives, with
+the stored one. A changed mesh gets a new index, built in memory (from the stored one's entries
+that still hold and the files read again) and written to a temporary file renamed into place, so
+no reader sees half of one. A missing, damaged or outdated index is rebuilt; one that cannot be
+written is used for the run and not kept. The folders' signatures are kept as one text, so that a
+folder in which no entry was added, removed or renamed is not listed again (see _walk).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
+import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from engine.errors import GovernError
 from engine.gather.files import load_one
-from engine.gather.mesh import (
-    Facts,
-    by_reference,
-    kind_of_name,
-    link_facts,
-    links_leaving,
-    scan_folder,
-    skipped_folder,
-    summary,
-)
+from engine.gather.mesh import Facts, graph_facts, kind_of_name, links_leaving, scan_folder, skipped_folder, summary
 from engine.parallel import Workers
 
-INDEX_VERSION = 2
-INDEX_PATH = Path(".govern") / "index.json"
+INDEX_VERSION = 3  # the database's user_version
+INDEX_PATH = Path(".govern") / "index.db"
 RACY_NS = 2_000_000_000  # a file written this close to the index may have changed within one time stamp
+
+# files: every descriptor and contract in discovery order (seq) with its signature (state) and entry:
+# a product's id, name, published contract ids and input ports ([product, contract id] pairs) as
+# JSON (all NULL when it cannot be loaded), a contract's id (NULL when it cannot be loaded).
+# publisher, edges, nodes: the facts (engine.gather.mesh.Facts), edges in their order; refs: the
+# product each id or name refers to (engine.gather.mesh.by_reference).
+SCHEMA = """
+CREATE TABLE meta (written_ns INTEGER NOT NULL, digest TEXT NOT NULL, files INTEGER NOT NULL, folders TEXT NOT NULL);
+CREATE TABLE files (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+                    id TEXT, name TEXT, outputs TEXT, inputs TEXT);
+CREATE TABLE publisher (contract TEXT PRIMARY KEY, product TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE refs (ref TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE edges (seq INTEGER PRIMARY KEY, up TEXT NOT NULL, down TEXT NOT NULL, contract TEXT);
+CREATE TABLE nodes (node TEXT PRIMARY KEY, depth INTEGER NOT NULL, cycle TEXT) WITHOUT ROWID;
+"""
+INDEXES = """
+CREATE INDEX files_key ON files (key);
+CREATE INDEX files_id ON files (id);
+CREATE INDEX files_name ON files (name);
+CREATE INDEX edges_up ON edges (up);
+CREATE INDEX edges_down ON edges (down);
+"""
+
+
+def _in(param: str = "?") -> str:
+    """The values of the JSON array given as ``param`` (a set passed as one parameter)."""
+    return f"(SELECT value FROM json_each({param}))"
+
+
+IN = _in()
 
 
 @dataclass
@@ -64,117 +90,208 @@ class Batch:
         return [self.root / key for key in keys]
 
 
+class Damaged(Exception):
+    """The stored index cannot be used as it is (it is rebuilt)."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reading(method: F) -> F:
+    """A stored index found damaged while it is queried (its pages, or entries that are not what
+    govern writes) as a GovernError naming it. What refresh checks (its version, tables and
+    number of files) it rebuilds; the entries it trusts."""
+
+    @functools.wraps(method)
+    def reading(self: MeshIndex, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as e:
+            raise _damaged(self.root, e) from None
+
+    return reading  # type: ignore[return-value]
+
+
+def _damaged(root: Path, error: Exception) -> GovernError:
+    return GovernError(f"the mesh index is damaged ({error}): remove it, and it is rebuilt", root / INDEX_PATH)
+
+
 @dataclass
 class MeshIndex:
+    """An up-to-date index (:func:`refresh`), queried for the files and facts each check or batch
+    needs. Its connection may be used from another thread (an audit plans batches on its pool's
+    feeder thread), never from a forked process."""
+
     root: Path
-    # path relative to root -> what linking needs of the product (mesh.summary; {} when it failed to load)
-    products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    contracts: dict[str, str | None] = field(default_factory=dict)  # path relative to root -> contract id
-    facts: Facts = field(default_factory=Facts)
-    product_keys: list[str] = field(default_factory=list)  # in discovery order
-    contract_keys: list[str] = field(default_factory=list)
-    order: list[str] = field(default_factory=list)  # every key, in discovery order
+    conn: sqlite3.Connection
+    products: int  # how many descriptors
 
-    def neighbourhood(self, paths: list[Path]) -> tuple[list[Path], list[Path]]:
-        """The descriptor and contract files to load to check everything in ``paths``: the files
-        inside them, the products their products read from or feed, every file claiming one of
-        those products' ids or names, and the contracts the checked products publish and read."""
-        named = {_key(self.root, p) for p in paths}
-        prefixes = tuple(f"{k}/" for k in named)
-        products, contracts = self._around(lambda key: key in named or key.startswith(prefixes))
-        return [self.root / key for key in products], [self.root / key for key in contracts]
+    def _rows(self, sql: str, *args: Any) -> list[Any]:
+        return self.conn.execute(sql, args).fetchall()
 
-    def batches(self, size: int) -> list[list[Path]]:
+    def order(self) -> list[str]:
+        """Every file's key, in discovery order."""
+        return [key for (key,) in self._rows("SELECT key FROM files ORDER BY seq")]
+
+    def entries(self) -> dict[str, dict[str, Any] | str | None]:
+        """Every file's entry by key, in discovery order: a product's summary ({} when it cannot
+        be loaded), a contract's id (None then). Reads the whole index: for tests and tools."""
+        return {
+            key: _entry(kind, *row)
+            for key, kind, *row in self._rows("SELECT key, kind, id, name, outputs, inputs FROM files ORDER BY seq")
+        }
+
+    @_reading
+    def neighbourhood(self, paths: list[Path]) -> tuple[list[Path], list[Path], Facts]:
+        """The descriptor and contract files to load to check everything in ``paths`` and the facts
+        linking them: the files inside them, the products their products read from or feed, every
+        file claiming one of those products' ids or names, and the contracts the checked products
+        publish and read."""
+        inside: set[int] = set()
+        for key in {_key(self.root, p) for p in paths}:
+            # the file itself, or those below the folder: keys from key + "/" up to key + "0"
+            end = key + chr(ord(os.sep) + 1)
+            inside.update(
+                s for (s,) in self._rows("SELECT seq FROM files WHERE key = ? OR (key >= ? AND key < ?)", key, key + os.sep, end)
+            )
+        products, contracts = self._around(sorted(inside), set())
+        return [self.root / key for key in products], [self.root / key for key in contracts], self._facts_of(products, contracts)
+
+    def batches(self, size: int) -> Iterator[list[Path]]:
         """Every descriptor and contract file, in groups of about ``size`` products for an audit
         that holds only one group (and its neighbours) at a time. A folder's files stay in one
-        group, so a product and the contracts beside it are loaded together."""
-        folders: dict[str, list[str]] = {}
-        for key in self.order:
-            folders.setdefault(os.path.dirname(key), []).append(key)
-        groups: list[list[Path]] = []
+        group, so a product and the contracts beside it are loaded together (they are walked
+        together, one after the other)."""
         group: list[Path] = []
         products = 0
-        for keys in folders.values():
-            group.extend(self.root / key for key in keys)
-            products += sum(1 for key in keys if key in self.products)
-            if products >= size:
-                groups.append(group)
-                group, products = [], 0
+        folder = None
+        try:
+            cursor = self.conn.execute("SELECT key, kind FROM files ORDER BY seq")
+            rows = cursor.fetchmany(1000)  # (a group at a time: the files are not all held)
+        except sqlite3.DatabaseError as e:
+            raise _damaged(self.root, e) from None
+        while rows:
+            for key, kind in rows:
+                here = os.path.dirname(key)
+                if here != folder and products >= size:
+                    yield group
+                    group, products = [], 0
+                folder = here
+                group.append(self.root / key)
+                products += kind == "product"
+            try:
+                rows = cursor.fetchmany(1000)
+            except sqlite3.DatabaseError as e:
+                raise _damaged(self.root, e) from None
         if group:
-            groups.append(group)
-        return groups
+            yield group
 
+    @_reading
     def batch(self, files: list[Path]) -> Batch:
         """What loading exactly ``files`` (one of :meth:`batches`) needs: these, their products'
         neighbours, the contracts their products publish and read, every other contract claiming
         the id of one of them (the first claim wins, as when the whole mesh is loaded), and the
         facts about the whole mesh that linking these files consults."""
         keys = [_key(self.root, p) for p in files]
-        named = set(keys)
-        claimed = {self.contracts[key] for key in keys if key in self.contracts} - {None}
-        products, contracts = self._around(named.__contains__, claimed)
+        rows = self._rows(f"SELECT seq, kind, id FROM files WHERE key IN {IN}", json.dumps(keys))
+        claimed = {cid for _, kind, cid in rows if kind == "contract" and cid is not None}
+        products, contracts = self._around(sorted(seq for seq, _, _ in rows), claimed)
         return Batch(self.root, keys, products, contracts, self._facts_of(products, contracts))
 
-    def _around(self, inside: Callable[[str], bool], contract_ids: set[str] | None = None) -> tuple[list[str], list[str]]:
-        entries = self.products
-        ids = {entries[key].get("id") for key in self.product_keys if inside(key)} - {None}
-        wanted = set(ids)
-        for up, down, _ in self.facts.edges:
-            if down in ids:
-                wanted.add(up)
-            if up in ids:
-                wanted.add(down)
-        products = [
-            key
-            for key in self.product_keys
-            if inside(key) or entries[key].get("id") in wanted or entries[key].get("name") in wanted
-        ]
-        contract_ids = (contract_ids or set()) | self._read_by([key for key in self.product_keys if inside(key)])
-        contracts = [key for key in self.contract_keys if inside(key) or self.contracts[key] in contract_ids]
-        return products, contracts
+    def _around(self, inside: list[int], contract_ids: set[str]) -> tuple[list[str], list[str]]:
+        seqs = json.dumps(inside)
+        entries = self._rows(f"SELECT id, outputs, inputs FROM files WHERE seq IN {IN} AND kind = 'product'", seqs)
+        ids = json.dumps([pid for pid, _, _ in entries if pid is not None])
+        wanted = {pid for pid, _, _ in entries if pid is not None}
+        wanted.update(up for (up,) in self._rows(f"SELECT up FROM edges WHERE down IN {IN}", ids))
+        wanted.update(down for (down,) in self._rows(f"SELECT down FROM edges WHERE up IN {IN}", ids))
+        names = json.dumps(list(wanted))
+        products = self._rows(
+            f"SELECT key FROM files WHERE kind = 'product' AND seq IN ({_in('?1')[1:-1]} UNION"
+            f" SELECT seq FROM files WHERE id IN {_in('?2')} UNION SELECT seq FROM files WHERE name IN {_in('?2')}) ORDER BY seq",
+            seqs,
+            names,
+        )
+        read = json.dumps(list(contract_ids | self._read_by(entries)))
+        contracts = self._rows(
+            f"SELECT key FROM files WHERE kind = 'contract' AND seq IN ({_in('?1')[1:-1]} UNION"
+            f" SELECT seq FROM files WHERE id IN {_in('?2')}) ORDER BY seq",
+            seqs,
+            read,
+        )
+        return [key for (key,) in products], [key for (key,) in contracts]
+
+    def _read_by(self, entries: list[tuple[Any, ...]]) -> set[str]:
+        """The contract ids the products of ``entries`` (id, outputs, inputs) publish or read: an
+        input port reads the contract it names when its upstream publishes it, else every contract
+        of its upstream (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
+        read: set[str] = set()
+        ports: list[tuple[str | None, str | None]] = []
+        for _, outputs, inputs in entries:
+            if outputs is not None:
+                read.update(json.loads(outputs))
+                ports.extend(tuple(port) for port in json.loads(inputs))
+        publisher = self._publishers({cid for ref, cid in ports if not ref and cid})
+        upstreams = [ref or publisher.get(cid or "", "") for ref, cid in ports]
+        outputs_of = {
+            ref: json.loads(outputs)
+            for ref, outputs in self._rows(
+                f"SELECT r.ref, f.outputs FROM refs r JOIN files f ON f.seq = r.seq WHERE r.ref IN {IN}", json.dumps(upstreams)
+            )
+        }
+        for (_, cid), up in zip(ports, upstreams, strict=True):
+            upstream = outputs_of.get(up, [])
+            read.update([cid] if cid in upstream else upstream)
+        return read
+
+    def _publishers(self, cids: Iterable[str]) -> dict[str, str]:
+        return dict(self._rows(f"SELECT contract, product FROM publisher WHERE contract IN {IN}", json.dumps(list(cids))))
 
     def _facts_of(self, products: list[str], contracts: list[str]) -> Facts:
         """The part of the facts that linking the files of ``products`` and ``contracts`` (keys)
         looks up (engine.gather.mesh.Mesh: the publishers of the contracts loaded and read, the edges
         between products loaded, the depth and cycle of every product they name): the same
         lookups as in the whole facts give the same answers."""
-        facts = self.facts
-        entries = [self.products[key] for key in products]
-        ids = {entry["id"] for entry in entries if entry.get("id") is not None}
-        cids = {self.contracts[key] for key in contracts} - {None}
-        nodes = set(ids)
-        for entry in entries:
-            cids.update(entry.get("outputs", []))
-            for ref, cid in entry.get("inputs", []):
-                cids.add(cid)
-                nodes.add(ref or facts.publisher.get(cid or "") or f"(publisher of {cid})")
-        publisher = {cid: facts.publisher[cid] for cid in cids if cid in facts.publisher}
-        nodes.update(publisher.values())
+        entries = self._rows(
+            f"SELECT id, outputs, inputs FROM files WHERE key IN {IN} AND outputs IS NOT NULL", json.dumps(products)
+        )
+        ids = [pid for pid, _, _ in entries if pid is not None]
+        cids = {cid for (cid,) in self._rows(f"SELECT id FROM files WHERE key IN {IN} AND id IS NOT NULL", json.dumps(contracts))}
+        ports: list[tuple[str | None, str | None]] = []
+        for _, outputs, inputs in entries:
+            cids.update(json.loads(outputs))
+            ports.extend(tuple(port) for port in json.loads(inputs))
+        cids.update(cid for _, cid in ports if cid is not None)
+        publisher = self._publishers(cids)
+        nodes = set(ids) | set(publisher.values())
+        nodes.update(ref or publisher.get(cid or "") or f"(publisher of {cid})" for ref, cid in ports)
+        idj, known = (
+            json.dumps(ids),
+            self._rows(f"SELECT node, depth, cycle FROM nodes WHERE node IN {IN}", json.dumps(list(nodes))),
+        )
         return Facts(
             publisher=publisher,
-            edges=[edge for edge in facts.edges if edge[0] in ids and edge[1] in ids],
-            cycles={node: facts.cycles[node] for node in nodes if node in facts.cycles},
-            depth={node: facts.depth[node] for node in nodes if node in facts.depth},
+            edges=self._rows(f"SELECT up, down, contract FROM edges WHERE up IN {IN} AND down IN {IN} ORDER BY seq", idj, idj),
+            cycles={node: json.loads(cycle) for node, _, cycle in known if cycle is not None},
+            depth={node: depth for node, depth, _ in known},
         )
 
-    @functools.cached_property
-    def _by_reference(self) -> dict[str, dict[str, Any]]:
-        """The product entries by id and name (once per process: an audit asks for every batch)."""
-        return by_reference([self.products[key] for key in self.product_keys])
 
-    def _read_by(self, keys: list[str]) -> set[str]:
-        """The contract ids the products of ``keys`` publish or read: an input port reads the
-        contract it names when its upstream publishes it, else every contract of its upstream
-        (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
-        products = self._by_reference
-        read: set[str] = set()
-        for key in keys:
-            entry = self.products[key]
-            read.update(entry.get("outputs", []))
-            for ref, cid in entry.get("inputs", []):
-                upstream = products.get(ref or self.facts.publisher.get(cid or "", ""), {}).get("outputs", [])
-                read.update([cid] if cid in upstream else upstream)
-        return read
+def _entry(kind: str, pid: str | None, name: str | None, outputs: str | None, inputs: str | None) -> dict[str, Any] | str | None:
+    if kind == "contract":
+        return pid
+    if outputs is None or inputs is None:
+        return {}
+    return {"id": pid, "name": name, "outputs": json.loads(outputs), "inputs": json.loads(inputs)}
+
+
+def _row(entry: dict[str, Any] | str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """An entry as the files table keeps it (id, name, outputs, inputs)."""
+    if not isinstance(entry, dict):
+        return entry, None, None, None
+    if not entry:
+        return None, None, None, None
+    return entry["id"], entry["name"], json.dumps(entry["outputs"]), json.dumps(entry["inputs"])
 
 
 def _key(root: Path, path: Path | str) -> str:
@@ -185,115 +302,257 @@ def _key(root: Path, path: Path | str) -> str:
     return os.path.relpath(text, base) if text != base else "."
 
 
-def _summary(item: tuple[Path, str]) -> dict[str, Any] | str | None:
+def _summary(item: tuple[str, str]) -> dict[str, Any] | str | None:
     """What the index keeps of one file, read in full: a product's summary ({} when it cannot be
     loaded), a contract's id (None when it cannot be loaded)."""
     kind = item[1]
-    loaded = load_one(item)
+    loaded = load_one((Path(item[0]), kind))
     if isinstance(loaded, tuple):
         return {} if kind == "product" else None
     return loaded.contract.id if kind == "contract" else summary(loaded)
 
 
-def stored_size(root: Path) -> int:
-    """The size in bytes of the index stored in the mesh at ``root`` (0 when there is none): about
-    700 bytes a product."""
-    try:
-        return (root / INDEX_PATH).stat().st_size
-    except OSError:
+def stored_files(root: Path) -> int:
+    """How many descriptors and contracts the index stored in the mesh at ``root`` holds (0 when
+    there is none), as of the last run."""
+    stored = _open(root / INDEX_PATH)
+    if stored is None:
         return 0
-
-
-def _read(file: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
-    ok = isinstance(data, dict) and data.get("version") == INDEX_VERSION and isinstance(data.get("files"), str)
-    return data if ok else {}
+    stored[0].close()
+    return stored[1][2]
 
 
 def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None = None) -> MeshIndex:
     """The index of the mesh at ``root`` (plus the descriptors ``named`` on the command line that
     discovery does not find), brought up to date and saved when it changed. Files to read again are
-    read by ``workers`` when given. A stored index of the right version but the wrong shape is
-    rebuilt."""
-    stored = _read(root / INDEX_PATH)
+    read by ``workers`` when given. A stored index that cannot be used is rebuilt."""
+    file = root / INDEX_PATH
+    stored = _open(file)
     try:
-        return _refresh(root, named or [], workers, stored)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return _refresh(root, named or [], workers, {})
+        index = _refresh(root, named or [], workers, file, stored)
+    except Damaged:
+        index = _refresh(root, named or [], workers, file, None)
+    if stored is not None and index.conn is not stored[0]:
+        stored[0].close()
+    return index
 
 
-def _refresh(root: Path, named: list[Path], workers: Workers | None, stored: dict[str, Any]) -> MeshIndex:
-    written = stored.get("written_ns", 0)
+Meta = tuple[int, str, int, str]  # the stored index's written_ns, digest, number of files, folders
+
+
+def _open(file: Path) -> tuple[sqlite3.Connection, Meta] | None:
+    """The stored index and its meta row, None when there is none of this version."""
+    if not file.is_file():
+        return None
+    conn = None
+    try:
+        conn = _connect(file)
+        if conn.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
+            raise Damaged
+        (meta,) = conn.execute("SELECT written_ns, digest, files, folders FROM meta").fetchall()
+        return conn, meta
+    except (sqlite3.Error, ValueError, Damaged):
+        if conn is not None:
+            conn.close()
+        return None
+
+
+def _connect(file: Path | str) -> sqlite3.Connection:
+    return sqlite3.connect(file, isolation_level=None, check_same_thread=False)
+
+
+def _refresh(
+    root: Path, named: list[Path], workers: Workers | None, file: Path, stored: tuple[sqlite3.Connection, Meta] | None
+) -> MeshIndex:
+    started = time.time_ns()  # (stored as written_ns: a file changed during the run is not trusted)
+    written, digest, stored_files, stored_folders = stored[1] if stored is not None else (0, "", 0, "")
     trusted = written - RACY_NS  # files and folders modified before this are as the index saw them
-    index = MeshIndex(root=root)
-    files, folders, racy = _walk(root, stored.get("folders"), trusted)
+    files, folders, racy = _walk(root, stored_folders, trusted)
     if named:
         found = {path for path, _, _, _, _ in files}
         files += [(str(p), "product", True, *_signature("product", _stat(str(p)))) for p in named if str(p) not in found]
-    # Links leaving the mesh are not read (load_mesh makes them errors): they declare nothing here.
-    leaving = links_leaving(root, [Path(path) for path, _, link, _, _ in files if link])
-    states: list[str] = []  # kind and signature of each file
-    mtimes: list[int | None] = []  # None: the file could not be stat'ed (it is read again)
     base = str(root) + os.sep
-    for path, kind, _, state, mtime in files:  # the hot loop of every check: a pass over every file of the mesh
-        key = path[len(base) :] if path.startswith(base) else _key(root, path)
-        (index.product_keys if kind == "product" else index.contract_keys).append(key)
-        index.order.append(key)
-        states.append(state)
-        mtimes.append(mtime)
-    text = "\n".join(map("\t".join, zip(index.order, states, strict=True)))  # a line per file: key, kind, signature
-    if text == stored.get("files") and None not in mtimes and max(mtimes, default=0) < trusted:  # the usual case
-        index.products, index.contracts = stored["products"], stored["contracts"]
-        if (
-            index.products.keys() != set(index.product_keys)
-            or index.contracts.keys() != set(index.contract_keys)
-            or not all(type(v) is dict for v in index.products.values())
-            or not all(v is None or type(v) is str for v in index.contracts.values())
-        ):
-            raise ValueError("the index's entries are not its files'")
-        index.facts = Facts.from_json(stored["facts"])
-        if racy or folders != stored.get("folders"):  # a folder changed, its descriptors and contracts did not
-            _write(root / INDEX_PATH, index, text, folders)
-        return index
-    old_states = _states(stored.get("files", ""))
-    olds: dict[str, dict[str, Any]] = {"product": stored.get("products", {}), "contract": stored.get("contracts", {})}
-    news: dict[str, dict[str, Any]] = {"product": index.products, "contract": index.contracts}
-    stale: list[tuple[str, str, str]] = []
-    changed = reread = False
-    for (path, kind, _, _, _), key, state, mtime in zip(files, index.order, states, mtimes, strict=True):
-        old = olds[kind]
-        if old_states.get(key) == state and key in old:
-            if mtime is not None and mtime < trusted:
-                news[kind][key] = old[key]
-                continue
-            stale.append((key, path, kind))  # unchanged, but too recent to trust its time stamps
-        else:
-            stale.append((key, path, kind))
-            changed = True
-    items = [(Path(path), kind) for _, path, kind in stale if Path(path) not in leaving]
+    keys = [path[len(base) :] if path.startswith(base) else _key(root, path) for path, _, _, _, _ in files]
+    hashed = hashlib.blake2b(digest_size=16)  # of a line per file: key, kind, signature
+    for start in range(0, len(files), 4096):  # (in pieces: at 100,000 products the lines are 20 MB)
+        piece = zip(keys[start : start + 4096], files[start : start + 4096], strict=True)
+        hashed.update("".join(f"{key}\t{f[3]}\n" for key, f in piece).encode())
+    mtimes = [f[4] for f in files]  # None: the file could not be stat'ed (it is read again)
+    products = sum(f[1] == "product" for f in files)
+    if (
+        stored is not None
+        and (hashed.hexdigest(), len(files)) == (digest, stored_files)
+        and None not in mtimes
+        and max(mtimes, default=0) < trusted
+    ):
+        conn = stored[0]  # the usual case: nothing changed
+        try:
+            (rows, *_) = conn.execute(
+                "SELECT (SELECT count(*) FROM files), EXISTS (SELECT 1 FROM publisher), EXISTS (SELECT 1 FROM refs),"
+                " EXISTS (SELECT 1 FROM edges), EXISTS (SELECT 1 FROM nodes)"
+            ).fetchone()
+        except sqlite3.Error as e:
+            raise Damaged from e
+        if rows != len(files):
+            raise Damaged
+        if racy or folders != stored_folders:  # a folder changed, its descriptors and contracts did not
+            try:
+                conn.execute("UPDATE meta SET written_ns = ?, folders = ?", (started, folders))
+            except sqlite3.Error:
+                pass  # (a mesh that cannot be written to: the index is used as it is)
+        return MeshIndex(root, conn, products)
+    conn = _connect(":memory:")
+    try:
+        _build(conn, root, file, workers, files, keys, trusted, stored is not None)
+        conn.execute("INSERT INTO meta VALUES (?, ?, ?, ?)", (started, hashed.hexdigest(), len(files), folders))
+        for statement in INDEXES.strip().split("\n"):
+            conn.execute(statement)
+        conn.execute("COMMIT")
+        return MeshIndex(root, _save(conn, file), products)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _build(
+    conn: sqlite3.Connection,
+    root: Path,
+    file: Path,
+    workers: Workers | None,
+    files: list[Walked],
+    keys: list[str],
+    trusted: int,
+    old: bool,
+) -> None:
+    """The files' entries and the facts, in ``conn`` (a transaction left open): from the stored
+    index at ``file`` (when ``old``) for each file whose signature it holds and whose time stamps
+    are trusted, else read again (by ``workers``); the facts copied when no entry changed, else
+    linked anew."""
+    conn.executescript(SCHEMA + f"PRAGMA user_version = {INDEX_VERSION}; CREATE TEMP TABLE kept (seq INTEGER PRIMARY KEY);")
+    same = False
+    if old:
+        try:
+            conn.execute("ATTACH DATABASE ? AS old", (str(file),))
+        except sqlite3.Error as e:
+            raise Damaged from e
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO files (seq, key, kind, state) VALUES (?, ?, ?, ?)",
+        ((n, key, f[1], f[3]) for n, (key, f) in enumerate(zip(keys, files, strict=True))),
+    )
+    if old:
+        recent = json.dumps([n for n, f in enumerate(files) if f[4] is None or f[4] >= trusted])
+        try:
+            conn.execute(
+                "INSERT INTO temp.kept SELECT f.seq FROM files f JOIN old.files o ON o.key = f.key AND o.state = f.state"
+                f" WHERE f.seq NOT IN {IN}",
+                (recent,),
+            )
+            conn.execute(
+                "UPDATE files SET id = o.id, name = o.name, outputs = o.outputs, inputs = o.inputs"
+                " FROM old.files o WHERE o.key = files.key AND files.seq IN temp.kept"
+            )
+            (matched, total) = conn.execute(
+                "SELECT (SELECT count(*) FROM files f JOIN old.files o ON o.key = f.key AND o.kind = f.kind),"
+                " (SELECT count(*) FROM old.files)"
+            ).fetchone()
+        except sqlite3.Error as e:
+            raise Damaged from e
+        same = matched == total == len(files)  # the same files as before
+    stale = [n for (n,) in conn.execute("SELECT seq FROM files WHERE seq NOT IN temp.kept ORDER BY seq")]
+    # Links leaving the mesh are not read (load_mesh makes them errors): they declare nothing here.
+    leaving = {str(path) for path in links_leaving(root, [Path(path) for path, _, link, _, _ in files if link])}
+    items = [files[n][:2] for n in stale if files[n][0] not in leaving]
     read = workers.map(_summary, items, len(items)) if workers is not None else map(_summary, items)
-    for key, path, kind in stale:
-        if Path(path) in leaving:
-            entry: Any = {} if kind == "product" else None
-        else:
-            entry = next(read)
-        old = olds[kind]
-        if key not in old or old[key] != entry:
-            changed = True
-        else:  # unchanged, but too recent to trust: saving again moves the index past it
-            reread = True
-        news[kind][key] = entry
-    changed = changed or old_states.keys() != set(index.order) or not isinstance(stored.get("facts"), dict)
-    if changed:
-        index.facts = link_facts([index.products[key] for key in index.product_keys])
-    else:
-        index.facts = Facts.from_json(stored["facts"])
-    if changed or reread or racy or folders != stored.get("folders"):
-        _write(root / INDEX_PATH, index, text, folders)
-    return index
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for n in stale:
+            path, kind = files[n][:2]
+            yield (*_row(({} if kind == "product" else None) if path in leaving else next(read)), n)
+
+    conn.executemany("UPDATE files SET id = ?, name = ?, outputs = ?, inputs = ? WHERE seq = ?", rows())
+    if old and same:
+        try:
+            (unchanged,) = conn.execute(
+                "SELECT count(*) FROM files f JOIN old.files o ON o.key = f.key AND o.kind = f.kind WHERE f.seq NOT IN temp.kept"
+                " AND f.id IS o.id AND f.name IS o.name AND f.outputs IS o.outputs AND f.inputs IS o.inputs"
+            ).fetchone()
+            if unchanged == len(stale):  # read again, but unchanged (too recent to trust): the facts hold
+                for table in ("publisher", "refs", "edges", "nodes"):
+                    conn.execute(f"INSERT INTO main.{table} SELECT * FROM old.{table}")
+                return
+        except sqlite3.Error as e:
+            raise Damaged from e
+    _link(conn)
+
+
+def _link(conn: sqlite3.Connection) -> None:
+    """The facts from the files' entries, as engine.gather.mesh.link_facts links product summaries:
+    in discovery order, without the products by_reference leaves out."""
+    claims: dict[str, int] = {}
+    linked: list[tuple[int]] = []
+    for seq, pid, name in conn.execute("SELECT seq, id, name FROM files WHERE kind = 'product' AND id IS NOT NULL ORDER BY seq"):
+        if pid in claims:
+            continue
+        claims[pid] = seq
+        linked.append((seq,))
+        if name is not None and name != pid:
+            claims.setdefault(name, seq)
+    conn.executemany("INSERT INTO refs VALUES (?, ?)", claims.items())
+    del claims
+    conn.execute("CREATE TEMP TABLE linked (seq INTEGER PRIMARY KEY)")
+    conn.executemany("INSERT INTO temp.linked VALUES (?)", linked)
+    del linked
+    # the first product publishing a contract id is its publisher
+    conn.execute(
+        "INSERT OR IGNORE INTO publisher SELECT o.value, f.id FROM temp.linked l JOIN files f ON f.seq = l.seq,"
+        " json_each(f.outputs) o ORDER BY f.seq, o.key"
+    )
+    # an input port's upstream: the product it names, else the publisher of the contract it names
+    conn.execute(
+        "INSERT INTO edges (up, down, contract) SELECT u.id, f.id, json_extract(i.value, '$[1]')"
+        " FROM temp.linked l JOIN files f ON f.seq = l.seq, json_each(f.inputs) i"
+        " JOIN refs r ON r.ref = coalesce(nullif(json_extract(i.value, '$[0]'), ''),"
+        "  (SELECT p.product FROM publisher p WHERE p.contract = coalesce(json_extract(i.value, '$[1]'), '')), '')"
+        " JOIN files u ON u.seq = r.seq ORDER BY f.seq, i.key"
+    )
+    import networkx as nx  # here: a check with a mesh index never links the whole mesh
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(
+        pid for (pid,) in conn.execute("SELECT f.id FROM temp.linked l JOIN files f ON f.seq = l.seq ORDER BY l.seq")
+    )
+    graph.add_edges_from(conn.execute("SELECT up, down FROM edges ORDER BY seq"))
+    cycles, depth = graph_facts(graph)
+    del graph
+    conn.executemany(
+        "INSERT INTO nodes VALUES (?, ?, ?)",
+        ((node, d, json.dumps(cycles[node]) if node in cycles else None) for node, d in depth.items()),
+    )
+    conn.execute("DROP TABLE temp.linked")
+
+
+def _save(conn: sqlite3.Connection, file: Path) -> sqlite3.Connection:
+    """The index built in memory in ``conn``, written to ``file`` atomically (a temporary file
+    renamed into place, so no reader sees half of it) and opened from there; ``conn`` itself when
+    it cannot be written (the index only ever saves time)."""
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        temporary.unlink(missing_ok=True)
+        if any(name == "old" for _, name, _ in conn.execute("PRAGMA database_list")):
+            conn.execute("DETACH DATABASE old")
+        conn.execute("VACUUM INTO ?", (str(temporary),))
+        os.replace(temporary, file)
+    except (OSError, sqlite3.Error):
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return conn
+    saved = _connect(file)
+    conn.close()
+    return saved
 
 
 # A walked file: path, kind, whether it may be a link, and its signature as the index stores it
@@ -397,48 +656,6 @@ def _odd(name: str) -> bool:
     return "\t" in name or "\n" in name
 
 
-def _states(text: str) -> dict[str, str]:
-    """The stored signatures' text as path -> kind and signature. A path may hold a tab (the fields
-    are taken from the right); one holding a line break gives lines that match no file, which is
-    then read again."""
-    states: dict[str, str] = {}
-    for line in text.split("\n") if text else ():
-        fields = line.rsplit("\t", 2)
-        if len(fields) == 3:
-            states[fields[0]] = f"{fields[1]}\t{fields[2]}"
-    return states
-
-
-def _write(file: Path, index: MeshIndex, signatures: str, folders: str) -> None:
-    """Save atomically; a mesh that cannot be written to simply has no saved index."""
-    data = {
-        "version": INDEX_VERSION,
-        "written_ns": time.time_ns(),
-        "files": signatures,
-        "folders": folders,
-        "products": index.products,
-        "contracts": index.contracts,
-        "facts": index.facts.to_json(),
-    }
-    save_json(file, data)
-
-
-def save_json(path: Path, value: Any) -> None:
-    """Write ``value`` to ``path`` as JSON, atomically (a temporary file renamed into place, so no
-    reader sees half of it), creating its folder. A path that cannot be written, or a value that
-    is not JSON, is not saved: the index only ever saves time."""
-    try:
-        text = json.dumps(value, separators=(",", ":"))  # at once: json.dump to a file encodes in Python
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_text(text, encoding="utf-8")
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(text, encoding="utf-8")
-        try:
-            os.replace(temporary, path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
-            raise
-    except (OSError, TypeError, ValueError):
-        pass
+def _odd(name: str) -> bool:
+    """Whether a name would break the lines of the index's texts."""
+    return "\t" in name or "\n" in name

@@ -125,8 +125,8 @@ def check_targets(
         # own is loaded whole and left as it was.
         if use_index and root == configured and root not in product_paths:
             index = refresh(root, descriptors, workers)
-            products, contracts = index.neighbourhood(product_paths)
-            mesh = load_mesh(root, products, contracts, workers=workers, facts=index.facts)
+            products, contracts, facts = index.neighbourhood(product_paths)
+            mesh = load_mesh(root, products, contracts, workers=workers, facts=facts)
         else:
             found_products, found_contracts = discover(root)
             named = [p for p in descriptors if p not in found_products]
