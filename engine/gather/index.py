@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from engine.errors import GovernError
 from engine.gather.files import load_one
-from engine.gather.mesh import Facts, graph_facts, kind_of_name, links_leaving, scan_folder, skipped_folder, summary
+from engine.gather.mesh import Facts, claims, graph_facts, kind_of_name, links_leaving, scan_folder, skipped_folder, summary
 from engine.parallel import Workers
 
 INDEX_VERSION = 3  # the database's user_version
@@ -47,7 +47,7 @@ RACY_NS = 2_000_000_000  # a file written this close to the index may have chang
 # a product's id, name, published contract ids and input ports ([product, contract id] pairs) as
 # JSON (all NULL when it cannot be loaded), a contract's id (NULL when it cannot be loaded).
 # publisher, edges, nodes: the facts (engine.gather.mesh.Facts), edges in their order; refs: the
-# product each id or name refers to (engine.gather.mesh.by_reference).
+# product each id or name refers to (engine.gather.mesh.claims).
 SCHEMA = """
 CREATE TABLE meta (written_ns INTEGER NOT NULL, digest TEXT NOT NULL, files INTEGER NOT NULL, folders TEXT NOT NULL);
 CREATE TABLE files (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
@@ -66,12 +66,12 @@ CREATE INDEX edges_down ON edges (down);
 """
 
 
-def _in(param: str = "?") -> str:
+def _values(param: str = "?") -> str:
     """The values of the JSON array given as ``param`` (a set passed as one parameter)."""
-    return f"(SELECT value FROM json_each({param}))"
+    return f"SELECT value FROM json_each({param})"
 
 
-IN = _in()
+IN = f"({_values()})"
 
 
 @dataclass
@@ -207,15 +207,16 @@ class MeshIndex:
         wanted.update(down for (down,) in self._rows(f"SELECT down FROM edges WHERE up IN {IN}", ids))
         names = json.dumps(list(wanted))
         products = self._rows(
-            f"SELECT key FROM files WHERE kind = 'product' AND seq IN ({_in('?1')[1:-1]} UNION"
-            f" SELECT seq FROM files WHERE id IN {_in('?2')} UNION SELECT seq FROM files WHERE name IN {_in('?2')}) ORDER BY seq",
+            f"SELECT key FROM files WHERE kind = 'product' AND seq IN ({_values('?1')} UNION"
+            f" SELECT seq FROM files WHERE id IN ({_values('?2')}) UNION SELECT seq FROM files WHERE name IN ({_values('?2')}))"
+            " ORDER BY seq",
             seqs,
             names,
         )
         read = json.dumps(list(contract_ids | self._read_by(entries)))
         contracts = self._rows(
-            f"SELECT key FROM files WHERE kind = 'contract' AND seq IN ({_in('?1')[1:-1]} UNION"
-            f" SELECT seq FROM files WHERE id IN {_in('?2')}) ORDER BY seq",
+            f"SELECT key FROM files WHERE kind = 'contract' AND seq IN ({_values('?1')} UNION"
+            f" SELECT seq FROM files WHERE id IN ({_values('?2')})) ORDER BY seq",
             seqs,
             read,
         )
@@ -225,12 +226,8 @@ class MeshIndex:
         """The contract ids the products of ``entries`` (id, outputs, inputs) publish or read: an
         input port reads the contract it names when its upstream publishes it, else every contract
         of its upstream (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
-        read: set[str] = set()
-        ports: list[tuple[str | None, str | None]] = []
-        for _, outputs, inputs in entries:
-            if outputs is not None:
-                read.update(json.loads(outputs))
-                ports.extend(tuple(port) for port in json.loads(inputs))
+        published, ports = _ports(entries)
+        read = set(published)
         publisher = self._publishers({cid for ref, cid in ports if not ref and cid})
         upstreams = [ref or publisher.get(cid or "", "") for ref, cid in ports]
         outputs_of = {
@@ -257,24 +254,32 @@ class MeshIndex:
         )
         ids = [pid for pid, _, _ in entries if pid is not None]
         cids = {cid for (cid,) in self._rows(f"SELECT id FROM files WHERE key IN {IN} AND id IS NOT NULL", json.dumps(contracts))}
-        ports: list[tuple[str | None, str | None]] = []
-        for _, outputs, inputs in entries:
-            cids.update(json.loads(outputs))
-            ports.extend(tuple(port) for port in json.loads(inputs))
+        published, ports = _ports(entries)
+        cids.update(published)
         cids.update(cid for _, cid in ports if cid is not None)
         publisher = self._publishers(cids)
         nodes = set(ids) | set(publisher.values())
         nodes.update(ref or publisher.get(cid or "") or f"(publisher of {cid})" for ref, cid in ports)
-        idj, known = (
-            json.dumps(ids),
-            self._rows(f"SELECT node, depth, cycle FROM nodes WHERE node IN {IN}", json.dumps(list(nodes))),
-        )
+        known = self._rows(f"SELECT node, depth, cycle FROM nodes WHERE node IN {IN}", json.dumps(list(nodes)))
+        idj = json.dumps(ids)
         return Facts(
             publisher=publisher,
             edges=self._rows(f"SELECT up, down, contract FROM edges WHERE up IN {IN} AND down IN {IN} ORDER BY seq", idj, idj),
             cycles={node: json.loads(cycle) for node, _, cycle in known if cycle is not None},
             depth={node: depth for node, depth, _ in known},
         )
+
+
+def _ports(entries: list[tuple[Any, ...]]) -> tuple[list[str], list[tuple[str | None, str | None]]]:
+    """The contract ids the products of ``entries`` (id, outputs, inputs) publish, and their input
+    ports as (product, contract id); products that failed to load have neither."""
+    published: list[str] = []
+    ports: list[tuple[str | None, str | None]] = []
+    for _, outputs, inputs in entries:
+        if outputs is not None:
+            published.extend(json.loads(outputs))
+            ports.extend(tuple(port) for port in json.loads(inputs))
+    return published, ports
 
 
 def _entry(kind: str, pid: str | None, name: str | None, outputs: str | None, inputs: str | None) -> dict[str, Any] | str | None:
@@ -493,21 +498,12 @@ def _build(
 
 def _link(conn: sqlite3.Connection) -> None:
     """The facts from the files' entries, as engine.gather.mesh.link_facts links product summaries:
-    in discovery order, without the products by_reference leaves out."""
-    claims: dict[str, int] = {}
-    linked: list[tuple[int]] = []
-    for seq, pid, name in conn.execute("SELECT seq, id, name FROM files WHERE kind = 'product' AND id IS NOT NULL ORDER BY seq"):
-        if pid in claims:
-            continue
-        claims[pid] = seq
-        linked.append((seq,))
-        if name is not None and name != pid:
-            claims.setdefault(name, seq)
-    conn.executemany("INSERT INTO refs VALUES (?, ?)", claims.items())
-    del claims
-    conn.execute("CREATE TEMP TABLE linked (seq INTEGER PRIMARY KEY)")
-    conn.executemany("INSERT INTO temp.linked VALUES (?)", linked)
-    del linked
+    in discovery order, without the products engine.gather.mesh.claims leaves out."""
+    refs = claims(conn.execute("SELECT seq, id, name FROM files WHERE kind = 'product' ORDER BY seq"))
+    conn.executemany("INSERT INTO refs VALUES (?, ?)", refs.items())
+    conn.execute("CREATE TEMP TABLE linked (seq INTEGER PRIMARY KEY)")  # the products that claim their id
+    conn.executemany("INSERT INTO temp.linked VALUES (?)", ((seq,) for seq in set(refs.values())))
+    del refs
     # the first product publishing a contract id is its publisher
     conn.execute(
         "INSERT OR IGNORE INTO publisher SELECT o.value, f.id FROM temp.linked l JOIN files f ON f.seq = l.seq,"

@@ -8,10 +8,10 @@ it never stops the rest of the mesh from loading.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.config import display
 from engine.errors import LoadError
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}
 ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
 CONTRACT_SUFFIXES = (".odcs.yaml", ".odcs.yml")
+T = TypeVar("T")
 
 
 def file_kind(path: Path) -> str | None:
@@ -442,19 +443,24 @@ class Facts:
         return cls(publisher=data["publisher"], edges=edges, cycles=data["cycles"], depth=data["depth"])
 
 
-def by_reference(products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Product summaries by id and by name, as references resolve when they are loaded in this
-    order: a summary without an id (a file that failed to load) or whose id an earlier product
-    already claims (by id or name) is left out, as load_mesh does."""
-    by_id: dict[str, dict[str, Any]] = {}
-    for s in products:
-        pid = s.get("id")
-        if pid is None or pid in by_id:
+def claims(products: Iterable[tuple[T, str | None, str | None]]) -> dict[str, T]:
+    """What each id and name refers to, as references resolve when products are loaded in this
+    order (``what``, id, name): a product without an id (a file that failed to load) or whose id
+    an earlier product already claims (by id or name) is left out, as load_mesh does; else it
+    claims its id, and its name unless an earlier product did."""
+    out: dict[str, T] = {}
+    for what, pid, name in products:
+        if pid is None or pid in out:
             continue
-        by_id[pid] = s
-        if s["name"] != pid:
-            by_id.setdefault(s["name"], s)
-    return by_id
+        out[pid] = what
+        if name is not None and name != pid:
+            out.setdefault(name, what)
+    return out
+
+
+def by_reference(products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Product summaries by id and by name (:func:`claims`)."""
+    return claims((s, s.get("id"), s.get("name")) for s in products)
 
 
 def link_facts(products: list[dict[str, Any]]) -> Facts:
