@@ -655,8 +655,3 @@ def _walk(root: Path, stored: Any, trusted: int) -> tuple[list[Walked], str, boo
 def _odd(name: str) -> bool:
     """Whether a name would break the lines of the index's texts."""
     return "\t" in name or "\n" in name
-
-
-def _odd(name: str) -> bool:
-    """Whether a name would break the lines of the index's texts."""
-    return "\t" in name or "\n" in name
