@@ -290,7 +290,7 @@ def refresh_text(root: Path) -> str:
     """The folders' text the walk gives now."""
     from engine.gather.index import _walk
 
-    return _walk(root, "", 0)[1]
+    return _walk(root, "", 0).folders
 
 
 def test_a_folder_holding_a_link_is_listed_every_time(demo_copy, monkeypatch, tmp_path):
@@ -343,19 +343,27 @@ def database(path: Path, script: str) -> None:
         f"PRAGMA user_version = {INDEX_VERSION}; CREATE TABLE meta (x); INSERT INTO meta VALUES (1);",
         f"PRAGMA user_version = {INDEX_VERSION}; CREATE TABLE meta (written_ns, digest, files, folders);",
         "dir",
+        "no folder",
     ],
 )
 def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_copy, damage):
     index = demo_copy / M / INDEX_PATH
-    index.parent.mkdir(exist_ok=True)
-    if damage == "dir":  # the index cannot be written: the check runs on a fresh one anyway
+    if damage == "no folder":  # not even its temporary file can be written: it is built in memory
+        index.parent.write_text("not a folder")
+    else:
+        index.parent.mkdir(exist_ok=True)
+    if damage == "dir":  # the index cannot be renamed into place: the check runs on a fresh one anyway
         index.mkdir()
     elif damage == "not a database":
         index.write_text(damage)
-    else:
+    elif damage != "no folder":
         database(index, damage)
     same_either_way(govern, demo_copy, f"{M}/orders/returns")
-    if damage != "dir":
+    if damage == "no folder":
+        assert index.parent.read_text() == "not a folder"
+    else:  # no temporary file is left behind
+        assert [p.name for p in index.parent.iterdir() if p.name.endswith(".tmp")] == []
+    if damage not in ("dir", "no folder"):
         assert stored(demo_copy / M, "PRAGMA user_version") == [(INDEX_VERSION,)]
         assert stored(demo_copy / M, "SELECT count(*) FROM files") == [(28,)]  # the demo's descriptors and contracts
 
@@ -384,7 +392,9 @@ def test_an_index_damaged_where_the_signatures_still_match_is_rebuilt(govern, de
     ((folders,),) = stored(root, "SELECT folders FROM meta")
     lines = folders.split("\n")
     if damage == "a folder's files":  # a folder listing a file of no kind
-        lines = [line.rpartition("\t")[0] + "\tnotes.txt" if line.startswith("orders/returns\t") else line for line in lines]
+        line = next(line for line in lines if line.startswith("orders/returns\t"))
+        key, signature, _, subfolders = line.split("\t")
+        lines[lines.index(line)] = "\t".join([key, signature, "notes.txt", subfolders])
         stored(root, "UPDATE meta SET folders = ?", "\n".join(lines))
     elif damage == "a folder's line twice":
         stored(

@@ -11,14 +11,14 @@ is read again; the facts are recomputed whenever any entry changed. Then only th
 their neighbours and the contracts the checked products publish and read are loaded (the contracts
 of downstream neighbours reach no input document), with the part of the facts that links them.
 
-The index is queried, never held: a process holds what one check or one batch of an audit needs
-(at 100,000 products, the index read whole was 240 MiB of every auditing parent's memory). The
-usual case (nothing changed) compares a digest of the files' signatures, which the walk gives, with
-the stored one. A changed mesh gets a new index, built in memory (from the stored one's entries
-that still hold and the files read again) and written to a temporary file renamed into place, so
-no reader sees half of one. A missing, damaged or outdated index is rebuilt; one that cannot be
-written is used for the run and not kept. The folders' signatures are kept as one text, so that a
-folder in which no entry was added, removed or renamed is not listed again (see _walk).
+The index is queried, never held: a process holds what one check or one batch of an audit needs (at
+100,000 products, the index read whole was 240 MiB of every auditing parent's memory). The usual
+case (nothing changed) compares a digest of the files' signatures, which the walk gives, with the
+stored one. A changed mesh gets a new index, built in a temporary file (from the stored one's
+entries that still hold and the files read again) renamed into place, so no reader sees half of one.
+A missing, damaged or outdated index is rebuilt; one that cannot be written is used for the run and
+not kept. The folders' signatures are kept as one text, so that a folder in which no entry was
+added, removed or renamed is not listed again (see _walk).
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.errors import GovernError
 from engine.gather.files import load_one
-from engine.gather.mesh import Facts, claims, graph_facts, kind_of_name, links_leaving, scan_folder, skipped_folder, summary
+from engine.gather.mesh import Facts, claims, graph_facts, kind_of_name, links_leaving, scan_folder, summary
 from engine.parallel import Workers
 
-INDEX_VERSION = 3  # the database's user_version
+INDEX_VERSION = 4  # the database's user_version
 INDEX_PATH = Path(".govern") / "index.db"
 RACY_NS = 2_000_000_000  # a file written this close to the index may have changed within one time stamp
 
@@ -372,24 +372,15 @@ def _refresh(
     started = time.time_ns()  # (stored as written_ns: a file changed during the run is not trusted)
     written, digest, stored_files, stored_folders = stored[1] if stored is not None else (0, "", 0, "")
     trusted = written - RACY_NS  # files and folders modified before this are as the index saw them
-    files, folders, racy = _walk(root, stored_folders, trusted)
+    walk = _walk(root, stored_folders, trusted)
     if named:
-        found = {path for path, _, _, _, _ in files}
-        files += [(str(p), "product", True, *_signature("product", _stat(str(p)))) for p in named if str(p) not in found]
-    base = str(root) + os.sep
-    keys = [path[len(base) :] if path.startswith(base) else _key(root, path) for path, _, _, _, _ in files]
-    hashed = hashlib.blake2b(digest_size=16)  # of a line per file: key, kind, signature
-    for start in range(0, len(files), 4096):  # (in pieces: at 100,000 products the lines are 20 MB)
-        piece = zip(keys[start : start + 4096], files[start : start + 4096], strict=True)
-        hashed.update("".join(f"{key}\t{f[3]}\n" for key, f in piece).encode())
-    mtimes = [f[4] for f in files]  # None: the file could not be stat'ed (it is read again)
-    products = sum(f[1] == "product" for f in files)
-    if (
-        stored is not None
-        and (hashed.hexdigest(), len(files)) == (digest, stored_files)
-        and None not in mtimes
-        and max(mtimes, default=0) < trusted
-    ):
+        found = {line.split("\t", 2)[2] for line in walk.lines}
+        for path in named:
+            if (key := _key(root, path)) not in found:
+                walk.paths[len(walk.lines)] = str(path)
+                walk.add(key, "product", _stat(str(path)), trusted, link=True)
+    hashed = walk.digest()
+    if stored is not None and (hashed, len(walk.lines)) == (digest, stored_files) and not walk.recent:
         conn = stored[0]  # the usual case: nothing changed
         try:
             (rows, *_) = conn.execute(
@@ -398,43 +389,37 @@ def _refresh(
             ).fetchone()
         except sqlite3.Error as e:
             raise Damaged from e
-        if rows != len(files):
+        if rows != len(walk.lines):
             raise Damaged
-        if racy or folders != stored_folders:  # a folder changed, its descriptors and contracts did not
+        if walk.racy or walk.folders != stored_folders:  # a folder changed, its descriptors and contracts did not
             try:
-                conn.execute("UPDATE meta SET written_ns = ?, folders = ?", (started, folders))
+                conn.execute("UPDATE meta SET written_ns = ?, folders = ?", (started, walk.folders))
             except sqlite3.Error:
                 pass  # (a mesh that cannot be written to: the index is used as it is)
-        return MeshIndex(root, conn, products)
-    conn = _connect(":memory:")
+        return MeshIndex(root, conn, walk.products)
+    conn, temporary = _new(file)
     try:
-        walked = len(files)
-        del mtimes  # (_build clears the walk too, once it is in the database)
-        _build(conn, root, file, workers, files, keys, trusted, stored is not None)
-        conn.execute("INSERT INTO meta VALUES (?, ?, ?, ?)", (started, hashed.hexdigest(), walked, folders))
+        meta = (started, hashed, len(walk.lines), walk.folders)
+        products = walk.products
+        _build(conn, root, file, workers, walk, stored is not None)
+        conn.execute("INSERT INTO meta VALUES (?, ?, ?, ?)", meta)
         for statement in INDEXES.strip().split("\n"):
             conn.execute(statement)
         conn.execute("COMMIT")
-        return MeshIndex(root, _save(conn, file), products)
+        if temporary is not None:
+            _save(conn, temporary, file)
+        return MeshIndex(root, conn, products)
     except BaseException:
         conn.close()
+        _remove(temporary)
         raise
 
 
-def _build(
-    conn: sqlite3.Connection,
-    root: Path,
-    file: Path,
-    workers: Workers | None,
-    files: list[Walked],
-    keys: list[str],
-    trusted: int,
-    old: bool,
-) -> None:
+def _build(conn: sqlite3.Connection, root: Path, file: Path, workers: Workers | None, walk: Walk, old: bool) -> None:
     """The files' entries and the facts, in ``conn`` (a transaction left open): from the stored
     index at ``file`` (when ``old``) for each file whose signature it holds and whose time stamps
     are trusted, else read again (by ``workers``); the facts copied when no entry changed, else
-    linked anew. The walk (``files``, ``keys``) is cleared once it is in ``conn``."""
+    linked anew. The walk's files are cleared once they are in ``conn``."""
     conn.executescript(SCHEMA + f"PRAGMA user_version = {INDEX_VERSION}; CREATE TEMP TABLE kept (seq INTEGER PRIMARY KEY);")
     same = False
     if old:
@@ -443,42 +428,51 @@ def _build(
         except sqlite3.Error as e:
             raise Damaged from e
     conn.execute("BEGIN")
+    split = (line.split("\t", 2) for line in walk.lines)  # kind, signature, key
     conn.executemany(
         "INSERT INTO files (seq, key, kind, state) VALUES (?, ?, ?, ?)",
-        ((n, key, f[1], f[3]) for n, (key, f) in enumerate(zip(keys, files, strict=True))),
+        ((n, key, kind, f"{kind}\t{signature}") for n, (kind, signature, key) in enumerate(split)),
     )
+    total = len(walk.lines)
+    # The walk is in the database now: cleared before the files are read, so that workers forked to
+    # read them do not inherit it (at 100,000 products, 200,000 signatures).
+    walk.lines.clear()
     if old:
-        recent = json.dumps([n for n, f in enumerate(files) if f[4] is None or f[4] >= trusted])
         try:
             conn.execute(
                 "INSERT INTO temp.kept SELECT f.seq FROM files f JOIN old.files o ON o.key = f.key AND o.state = f.state"
                 f" WHERE f.seq NOT IN {IN}",
-                (recent,),
+                (json.dumps(walk.recent),),
             )
             conn.execute(
                 "UPDATE files SET id = o.id, name = o.name, outputs = o.outputs, inputs = o.inputs"
                 " FROM old.files o WHERE o.key = files.key AND files.seq IN temp.kept"
             )
-            (matched, total) = conn.execute(
+            (matched, stored_total) = conn.execute(
                 "SELECT (SELECT count(*) FROM files f JOIN old.files o ON o.key = f.key AND o.kind = f.kind),"
                 " (SELECT count(*) FROM old.files)"
             ).fetchone()
         except sqlite3.Error as e:
             raise Damaged from e
-        same = matched == total == len(files)  # the same files as before
+        same = matched == stored_total == total  # the same files as before
+    base = str(root) + os.sep
+
+    def path(n: int, key: str) -> str:
+        return walk.paths.get(n) or base + key
+
     # Links leaving the mesh are not read (load_mesh makes them errors): they declare nothing here.
-    leaving = {str(path) for path in links_leaving(root, [Path(path) for path, _, link, _, _ in files if link])}
-    stale = [(n, *files[n][:2]) for (n,) in conn.execute("SELECT seq FROM files WHERE seq NOT IN temp.kept ORDER BY seq")]
-    # The walk is in the database now: cleared before the files are read, so that workers forked to
-    # read them do not inherit it (at 100,000 products, 200,000 signatures).
-    files.clear()
-    keys.clear()
-    items = [(path, kind) for _, path, kind in stale if path not in leaving]
+    links = [path(n, key) for n, key in conn.execute(f"SELECT seq, key FROM files WHERE seq IN {IN}", (json.dumps(walk.links),))]
+    leaving = {str(p) for p in links_leaving(root, [Path(p) for p in links])}
+    stale = [
+        (n, path(n, key), kind)
+        for n, key, kind in conn.execute("SELECT seq, key, kind FROM files WHERE seq NOT IN temp.kept ORDER BY seq")
+    ]
+    items = [(p, kind) for _, p, kind in stale if p not in leaving]
     read = workers.map(_summary, items, len(items)) if workers is not None else map(_summary, items)
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        for n, path, kind in stale:
-            yield (*_row(({} if kind == "product" else None) if path in leaving else next(read)), n)
+        for n, p, kind in stale:
+            yield (*_row(({} if kind == "product" else None) if p in leaving else next(read)), n)
 
     conn.executemany("UPDATE files SET id = ?, name = ?, outputs = ?, inputs = ? WHERE seq = ?", rows())
     if old and same:
@@ -533,39 +527,70 @@ def _link(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE temp.linked")
 
 
-def _save(conn: sqlite3.Connection, file: Path) -> sqlite3.Connection:
-    """The index built in memory in ``conn``, written to ``file`` atomically (a temporary file
-    renamed into place, so no reader sees half of it) and opened from there; ``conn`` itself when
-    it cannot be written (the index only ever saves time)."""
+def _new(file: Path) -> tuple[sqlite3.Connection, Path | None]:
+    """A database to build a new index in, and its file: a temporary file beside ``file``, so that
+    the index is never held in memory (about 100 MB at 100,000 products), or memory when that
+    cannot be created (the index is then used for the run only: it only ever saves time)."""
     temporary = file.with_name(f".{file.name}.{os.getpid()}.tmp")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         temporary.unlink(missing_ok=True)
-        if any(name == "old" for _, name, _ in conn.execute("PRAGMA database_list")):
-            conn.execute("DETACH DATABASE old")
-        conn.execute("VACUUM INTO ?", (str(temporary),))
-        os.replace(temporary, file)
+        conn = _connect(temporary)
+        # A half-built file is removed, never opened: it needs no journal and no syncing.
+        conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+        return conn, temporary
     except (OSError, sqlite3.Error):
-        try:
+        _remove(temporary)
+        return _connect(":memory:"), None
+
+
+def _save(conn: sqlite3.Connection, temporary: Path, file: Path) -> None:
+    """The index built in ``temporary`` renamed into place (atomically: no reader sees half of
+    it). ``conn`` keeps using it, from there or, when it cannot be renamed, unlinked (for the run)."""
+    if any(name == "old" for _, name, _ in conn.execute("PRAGMA database_list")):
+        conn.execute("DETACH DATABASE old")
+    try:
+        os.replace(temporary, file)
+    except OSError:
+        _remove(temporary)
+
+
+def _remove(temporary: Path | None) -> None:
+    try:
+        if temporary is not None:
             temporary.unlink(missing_ok=True)
-        except OSError:
-            pass
-        return conn
-    saved = _connect(file)
-    conn.close()
-    return saved
+    except OSError:
+        pass
 
 
-# A walked file: path, kind, whether it may be a link, and its signature as the index stores it
-# (kind, then size, modification and change time, inode, or "-" when it cannot be stat'ed) with its
-# modification time (None then). Not the stat itself: 200,000 of those held at once are 130 MB.
-Walked = tuple[str, str, bool, str, int | None]
+@dataclass
+class Walk:
+    """The mesh's descriptors and contracts as the walk found them, held as little as can be (at
+    100,000 products, 200,000 of them): a line of text each, which is what the digest is of."""
 
+    trusted: int  # files modified since are not trusted to be as the index saw them
+    lines: list[str] = field(default_factory=list)  # kind, signature (size, mtime, ctime, inode, or "-"), key
+    products: int = 0
+    recent: list[int] = field(default_factory=list)  # the files (by position) modified since trusted, or not stat'ed
+    links: list[int] = field(default_factory=list)  # the files that may be links
+    paths: dict[int, str] = field(default_factory=dict)  # the files not below the mesh's folder (named ones)
+    folders: str = ""  # the folders' text to store
+    racy: bool = False  # a folder was modified since trusted
 
-def _signature(kind: str, st: os.stat_result | None) -> tuple[str, int | None]:
-    if st is None:
-        return f"{kind}\t-", None
-    return f"{kind}\t{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}", st.st_mtime_ns
+    def add(self, key: str, kind: str, st: os.stat_result | None, trusted: int, link: bool = False) -> None:
+        if st is None or st.st_mtime_ns >= trusted:
+            self.recent.append(len(self.lines))
+        if link:
+            self.links.append(len(self.lines))
+        self.products += kind == "product"
+        signature = "-" if st is None else f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
+        self.lines.append(f"{kind}\t{signature}\t{key}")  # (the key last: it may hold tabs)
+
+    def digest(self) -> str:
+        hashed = hashlib.blake2b(digest_size=16)
+        for start in range(0, len(self.lines), 4096):  # (in pieces: at 100,000 products the lines are 20 MB)
+            hashed.update(("\n".join(self.lines[start : start + 4096]) + "\n").encode())
+        return hashed.hexdigest()
 
 
 def _stat(path: str) -> os.stat_result | None:
@@ -575,11 +600,11 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def _walk(root: Path, stored: Any, trusted: int) -> tuple[list[Walked], str, bool]:
+def _walk(root: Path, stored: Any, trusted: int) -> Walk:
     """The mesh's descriptors and contracts as engine.gather.mesh.walk_files finds them, each
-    stat'ed, and the text of the folders' signatures to store (a line per folder: its path
-    relative to the mesh, its modification time, change time and inode, and the names of its
-    descriptors and contracts, ``/``-separated).
+    stat'ed, and the text of the folders' signatures to store: a line per folder that may be
+    reused (its path relative to the mesh, its modification time, change time and inode, and the
+    names of its descriptors and contracts and of its subfolders, each ``/``-separated).
 
     A folder whose signature is the one ``stored`` and which was modified before ``trusted`` is
     not listed again: adding, removing or renaming an entry changes a folder's modification time,
@@ -589,50 +614,41 @@ def _walk(root: Path, stored: Any, trusted: int) -> tuple[list[Walked], str, boo
     10,000-product mesh. The mesh's own folder, a folder with a link among its descriptors and
     contracts (whose target the index must check) and one with a tab or line break in a name it
     lists are listed every time."""
-    signatures: dict[str, str] = {}
-    names: dict[str, list[str]] = {}
-    children: dict[str, list[str]] = {}
+    lines: dict[str, str] = {}  # a stored folder's line by its path (split when the folder is reached)
     for line in stored.split("\n") if isinstance(stored, str) and stored else ():
-        fields = line.split("\t")
-        if len(fields) == 3:
-            key = fields[0]
-            if key in signatures:  # a damaged index: nothing of it is reused
-                signatures.clear()
-                break
-            _, signatures[key], listed = fields
-            names[key] = listed.split("/") if listed else []
-            parent, _, name = key.rpartition(os.sep)
-            if key and not skipped_folder(name):
-                children.setdefault(parent, []).append(name)
-    files: list[Walked] = []
-    lines: list[str] = []
-    racy = False
+        key = line.partition("\t")[0]
+        if key in lines:  # a damaged index: nothing of it is reused
+            lines.clear()
+            break
+        lines[key] = line
+    walk = Walk(trusted)
+    out: list[str] = []
     base = str(root)
     stack = [base]
     while stack:
         folder = stack.pop()
         key = folder[len(base) + 1 :]
+        prefix = f"{key}{os.sep}" if key else ""
         st = _stat(folder)
         if st is None:
-            if not _odd(key):  # kept among its parent's subfolders, to be tried again
-                lines.append(f"{key}\t-\t")
-            continue
+            continue  # (its parent's line keeps it among the subfolders, to be tried again)
         signature = f"{st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
-        listed = names.get(key) if signatures.get(key) == signature else None
-        if listed is not None and st.st_mtime_ns >= trusted:
-            racy, listed = True, None  # changed too close to the index being written to tell
-        kinds = [kind_of_name(name) for name in listed] if listed is not None else []
-        if listed is not None and None not in kinds:  # (a name of no kind: the index was damaged)
-            prefix = folder + os.sep
-            for name, kind in zip(listed, kinds, strict=True):
-                files.append((prefix + name, kind, False, *_signature(kind, _stat(prefix + name))))  # type: ignore[arg-type]
-            lines.append(f"{key}\t{signature}\t{'/'.join(listed)}")
-            stack.extend(reversed([prefix + name for name in children.get(key, [])]))
-            continue
+        fields = lines.pop(key, "").split("\t")
+        if len(fields) == 4 and fields[1] == signature:
+            if st.st_mtime_ns >= trusted:
+                walk.racy = True  # changed too close to the index being written to tell: listed again
+            else:
+                names = fields[2].split("/") if fields[2] else []
+                kinds = [kind_of_name(name) for name in names]
+                if None not in kinds:  # (a name of no kind: the index was damaged)
+                    for name, kind in zip(names, kinds, strict=True):
+                        walk.add(prefix + name, kind, _stat(f"{folder}{os.sep}{name}"), trusted)  # type: ignore[arg-type]
+                    out.append("\t".join(fields))
+                    subfolders = fields[3].split("/") if fields[3] else []
+                    stack.extend(f"{folder}{os.sep}{name}" for name in reversed(subfolders))
+                    continue
         listing = scan_folder(folder)
         if listing is None:  # (unreadable, say: its parent's listing does not change when that does)
-            if not _odd(key):
-                lines.append(f"{key}\t-\t")
             continue
         found, subfolders = listing
         reusable = folder != base  # (creating the index's .govern folder changes the mesh's own)
@@ -640,16 +656,16 @@ def _walk(root: Path, stored: Any, trusted: int) -> tuple[list[Walked], str, boo
             link = entry.is_symlink()
             reusable = reusable and not link and not _odd(entry.name)
             try:
-                st: os.stat_result | None = entry.stat()
+                st = entry.stat()
             except OSError:
                 st = None
-            files.append((entry.path, kind, link, *_signature(kind, st)))
-        reusable = reusable and not any(_odd(os.path.basename(s)) for s in subfolders)
-        if not _odd(key):  # (its parent, listed every time, finds it)
-            listed = "/".join(entry.name for entry, _ in found) if reusable else ""
-            lines.append(f"{key}\t{signature if reusable else '-'}\t{listed}")
+            walk.add(prefix + entry.name, kind, st, trusted, link)
+        names = [os.path.basename(s) for s in subfolders]
+        if reusable and not _odd(key) and not any(_odd(name) for name in names):
+            out.append(f"{key}\t{signature}\t{'/'.join(entry.name for entry, _ in found)}\t{'/'.join(names)}")
         stack.extend(reversed(subfolders))
-    return files, "\n".join(lines), racy
+    walk.folders = "\n".join(out)
+    return walk
 
 
 def _odd(name: str) -> bool:
