@@ -467,3 +467,18 @@ def test_the_index_links_the_mesh_as_a_whole_load_does(demo_copy):
     assert ("customers_profiles", "finance_payments", "customers-profiles-v1") in whole.edges
     assert whole.cycles["orders_returns"] == ["orders_order_items", "orders_returns"]
     assert {} in [entries[key] for key in products]
+
+
+def test_a_named_descriptor_discovery_skips_is_indexed_once(govern, demo_copy):
+    """A descriptor named on the command line that discovery leaves out (in a hidden folder) is
+    added to the index, once however often it is named, and checks as without the index."""
+    root = demo_copy / M
+    draft = root / ".drafts/refunds"
+    draft.mkdir(parents=True)
+    source = (root / "finance/invoices/dataproduct.yaml").read_text()
+    (draft / "dataproduct.yaml").write_text(source.replace("invoices", "refunds"))
+    named = f"{M}/.drafts/refunds/dataproduct.yaml"
+    checked = same_either_way(govern, demo_copy, named, named)
+    assert [p["id"] for p in checked["products"]] == ["finance_refunds"]
+    assert stored(root, "SELECT seq, kind FROM files WHERE key = ?", ".drafts/refunds/dataproduct.yaml") == [(28, "product")]
+    assert stored(root, "SELECT count(*) FROM files") == [(29,)]

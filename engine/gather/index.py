@@ -374,11 +374,13 @@ def _refresh(
     trusted = written - RACY_NS  # files and folders modified before this are as the index saw them
     walk = _walk(root, stored_folders, trusted)
     if named:
-        found = {line.split("\t", 2)[2] for line in walk.lines}
-        for path in named:
-            if (key := _key(root, path)) not in found:
-                walk.paths[len(walk.lines)] = str(path)
-                walk.add(key, "product", _stat(str(path)), trusted, link=True)
+        wanted = {_key(root, path): path for path in named}  # those the walk did not find are added
+        for line in walk.lines:
+            if wanted.pop(line.split("\t", 2)[2], None) is not None and not wanted:
+                break
+        for key, path in wanted.items():
+            walk.paths[len(walk.lines)] = str(path)
+            walk.add(key, "product", _stat(str(path)), link=True)
     hashed = walk.digest()
     if stored is not None and (hashed, len(walk.lines)) == (digest, stored_files) and not walk.recent:
         conn = stored[0]  # the usual case: nothing changed
@@ -577,8 +579,8 @@ class Walk:
     folders: str = ""  # the folders' text to store
     racy: bool = False  # a folder was modified since trusted
 
-    def add(self, key: str, kind: str, st: os.stat_result | None, trusted: int, link: bool = False) -> None:
-        if st is None or st.st_mtime_ns >= trusted:
+    def add(self, key: str, kind: str, st: os.stat_result | None, link: bool = False) -> None:
+        if st is None or st.st_mtime_ns >= self.trusted:
             self.recent.append(len(self.lines))
         if link:
             self.links.append(len(self.lines))
@@ -642,7 +644,7 @@ def _walk(root: Path, stored: Any, trusted: int) -> Walk:
                 kinds = [kind_of_name(name) for name in names]
                 if None not in kinds:  # (a name of no kind: the index was damaged)
                     for name, kind in zip(names, kinds, strict=True):
-                        walk.add(prefix + name, kind, _stat(f"{folder}{os.sep}{name}"), trusted)  # type: ignore[arg-type]
+                        walk.add(prefix + name, kind, _stat(f"{folder}{os.sep}{name}"))  # type: ignore[arg-type]
                     out.append("\t".join(fields))
                     subfolders = fields[3].split("/") if fields[3] else []
                     stack.extend(f"{folder}{os.sep}{name}" for name in reversed(subfolders))
@@ -659,7 +661,7 @@ def _walk(root: Path, stored: Any, trusted: int) -> Walk:
                 st = entry.stat()
             except OSError:
                 st = None
-            walk.add(prefix + entry.name, kind, st, trusted, link)
+            walk.add(prefix + entry.name, kind, st, link)
         names = [os.path.basename(s) for s in subfolders]
         if reusable and not _odd(key) and not any(_odd(name) for name in names):
             out.append(f"{key}\t{signature}\t{'/'.join(entry.name for entry, _ in found)}\t{'/'.join(names)}")

@@ -129,7 +129,7 @@ def check_targets(
             mesh = load_mesh(root, products, contracts, workers=workers, facts=facts)
         else:
             found_products, found_contracts = discover(root)
-            named = [p for p in descriptors if p not in found_products]
+            named = list(dict.fromkeys(p for p in descriptors if p not in found_products))  # (once each)
             mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
         targets.extend(select(mesh, product_paths))
     for path in contract_files:
