@@ -616,13 +616,13 @@ def _walk(root: Path, stored: Any, trusted: int) -> Walk:
     10,000-product mesh. The mesh's own folder, a folder with a link among its descriptors and
     contracts (whose target the index must check) and one with a tab or line break in a name it
     lists are listed every time."""
-    lines: dict[str, str] = {}  # a stored folder's line by its path (split when the folder is reached)
+    known: dict[str, str] = {}  # a stored folder's line by its path (split when the folder is reached)
     for line in stored.split("\n") if isinstance(stored, str) and stored else ():
         key = line.partition("\t")[0]
-        if key in lines:  # a damaged index: nothing of it is reused
-            lines.clear()
+        if key in known:  # a damaged index: nothing of it is reused
+            known.clear()
             break
-        lines[key] = line
+        known[key] = line
     walk = Walk(trusted)
     out: list[str] = []
     base = str(root)
@@ -635,7 +635,7 @@ def _walk(root: Path, stored: Any, trusted: int) -> Walk:
         if st is None:
             continue  # (its parent's line keeps it among the subfolders, to be tried again)
         signature = f"{st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
-        fields = lines.pop(key, "").split("\t")
+        fields = known.pop(key, "").split("\t")
         if len(fields) == 4 and fields[1] == signature:
             if st.st_mtime_ns >= trusted:
                 walk.racy = True  # changed too close to the index being written to tell: listed again
