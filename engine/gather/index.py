@@ -457,6 +457,7 @@ def _build(conn: sqlite3.Connection, root: Path, file: Path, workers: Workers | 
         except sqlite3.Error as e:
             raise Damaged from e
         same = matched == stored_total == total  # the same files as before
+    walk.recent.clear()  # (in a first index, every file: not inherited by the workers either)
     base = str(root) + os.sep
 
     def path(n: int, key: str) -> str:
