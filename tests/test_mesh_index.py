@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -366,6 +367,22 @@ def test_a_damaged_or_unwritable_index_is_rebuilt_or_done_without(govern, demo_c
     if damage not in ("dir", "no folder"):
         assert stored(demo_copy / M, "PRAGMA user_version") == [(INDEX_VERSION,)]
         assert stored(demo_copy / M, "SELECT count(*) FROM files") == [(28,)]  # the demo's descriptors and contracts
+
+
+def test_the_temporary_file_of_a_killed_build_is_removed_by_the_next(govern, demo_copy):
+    """A build killed outright leaves its temporary file (as large as the index): the next build
+    removes it, but not the file of a build whose process still runs."""
+    folder = (demo_copy / M / INDEX_PATH).parent
+    folder.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    abandoned = folder / f".index.db.{gone.pid}.tmp"
+    running = folder / f".index.db.{os.getppid()}.tmp"  # (the process that started the tests)
+    for file in (abandoned, running):
+        file.write_bytes(b"half an index")
+    same_either_way(govern, demo_copy, f"{M}/orders/returns")
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == [running.name]
+    assert stored(demo_copy / M, "SELECT count(*) FROM files") == [(28,)]
 
 
 @pytest.mark.parametrize(

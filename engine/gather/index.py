@@ -24,6 +24,7 @@ added, removed or renamed is not listed again (see _walk).
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -538,6 +539,7 @@ def _new(file: Path) -> tuple[sqlite3.Connection, Path | None]:
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         temporary.unlink(missing_ok=True)
+        _remove_abandoned(file)
         conn = _connect(temporary)
         # A half-built file is removed, never opened: it needs no journal and no syncing.
         conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
@@ -556,6 +558,30 @@ def _save(conn: sqlite3.Connection, temporary: Path, file: Path) -> None:
         os.replace(temporary, file)
     except OSError:
         _remove(temporary)
+
+
+def _remove_abandoned(file: Path) -> None:
+    """Remove the temporary files of builds whose process is gone (killed before it could remove
+    its file: each is as large as an index). Another process's build, still running, keeps its file."""
+    prefix = f".{file.name}."
+    for temporary in file.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = temporary.name[len(prefix) : -len(".tmp")]
+        if pid.isdigit() and not _running(int(pid)):
+            _remove(temporary)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine. (A build on another machine sharing the
+    mesh's folder would lose its file: it then uses the index for its run without saving it.)"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    except (OSError, OverflowError):  # not a process number
+        return False
+    return True
 
 
 def _remove(temporary: Path | None) -> None:
