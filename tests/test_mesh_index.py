@@ -210,6 +210,26 @@ def fresh(root: Path) -> tuple[list[str], dict]:
     return again.order(), again.entries()
 
 
+def test_an_audit_taking_batches_does_not_hold_the_index_locked(demo_copy, monkeypatch):
+    """Between two batches of an audit, another process may write to the index (a check updating
+    its meta row), and the batches still hold every file once, in the walk's order."""
+    root = demo_copy / M
+    index = refresh(root)
+    monkeypatch.setattr("engine.gather.index.PAGE", 5)  # the files are read 5 at a time: 28 in 6 pages
+    groups = index.batches(2)
+    taken = [next(groups)]
+    other = sqlite3.connect(root / INDEX_PATH, timeout=0)  # fails at once if the index is locked
+    try:
+        with other:
+            other.execute("UPDATE meta SET written_ns = written_ns + 1")
+    finally:
+        other.close()
+    taken.extend(groups)
+    assert len(taken) > 2
+    files = [p for g in taken for p in g]
+    assert [os.path.relpath(p, root) for p in files] == [key for (key,) in stored(root, "SELECT key FROM files ORDER BY seq")]
+
+
 def test_unchanged_folders_are_not_listed_again(demo_copy, monkeypatch):
     """Only a folder whose modification time, change time or inode moved since the index was
     written is listed: an entry added, removed or renamed in it changes them. Every file is still

@@ -43,6 +43,7 @@ from engine.parallel import Workers
 INDEX_VERSION = 4  # the database's user_version
 INDEX_PATH = Path(".govern") / "index.db"
 RACY_NS = 2_000_000_000  # a file written this close to the index may have changed within one time stamp
+PAGE = 1000  # files read at a time by MeshIndex.batches
 
 # files: every descriptor and contract in discovery order (seq) with its signature (state) and entry:
 # a product's id, name, published contract ids and input ports ([product, contract id] pairs) as
@@ -166,13 +167,21 @@ class MeshIndex:
         group: list[Path] = []
         products = 0
         folder = None
-        try:
-            cursor = self.conn.execute("SELECT key, kind FROM files ORDER BY seq")
-            rows = cursor.fetchmany(1000)  # (a group at a time: the files are not all held)
-        except sqlite3.DatabaseError as e:
-            raise _damaged(self.root, e) from None
-        while rows:
-            for key, kind in rows:
+        last = -1
+        while True:
+            # A page of files per query, each query run to its end: a cursor kept open between the
+            # batches would hold a read lock on the index for the whole audit (and hold up a check
+            # that updates the index's meta meanwhile); the files are not all held either.
+            try:
+                rows = self.conn.execute(
+                    "SELECT seq, key, kind FROM files WHERE seq > ? ORDER BY seq LIMIT ?", (last, PAGE)
+                ).fetchall()
+            except sqlite3.DatabaseError as e:
+                raise _damaged(self.root, e) from None
+            if not rows:
+                break
+            last = rows[-1][0]
+            for _, key, kind in rows:
                 here = os.path.dirname(key)
                 if here != folder and products >= size:
                     yield group
@@ -180,10 +189,6 @@ class MeshIndex:
                 folder = here
                 group.append(self.root / key)
                 products += kind == "product"
-            try:
-                rows = cursor.fetchmany(1000)
-            except sqlite3.DatabaseError as e:
-                raise _damaged(self.root, e) from None
         if group:
             yield group
 
