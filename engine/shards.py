@@ -64,8 +64,10 @@ def start(workers: Workers, library: Library, governance: Governance, now: datet
     """Make ``workers`` evaluators of an audit's batches (they parse what the mesh index reads
     meanwhile), forked now when the mesh at ``root`` is likely large enough to use them, before its
     index is read: its stored index, from the last run, holds at least engine.parallel.MIN_ITEMS
-    files. A smaller mesh (fewer than MIN_ITEMS products stay in the parent) forks them only when
-    they are first given work, which saves a small audit starting them for nothing."""
+    files. A mesh without a stored index forks them when the walk of its first index has found
+    that many files (engine.gather.index); a smaller mesh (fewer than MIN_ITEMS products stay in
+    the parent) only when they are first given work, which saves a small audit starting them for
+    nothing."""
     workers.restart(_start, library, governance, now)
     if stored_files(root) >= engine.parallel.MIN_ITEMS:
         workers.start()

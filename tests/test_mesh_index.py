@@ -230,6 +230,41 @@ def test_an_audit_taking_batches_does_not_hold_the_index_locked(demo_copy, monke
     assert [os.path.relpath(p, root) for p in files] == [key for (key,) in stored(root, "SELECT key FROM files ORDER BY seq")]
 
 
+def test_a_first_index_forks_its_workers_as_soon_as_the_walk_has_found_enough_files(demo_copy, monkeypatch):
+    """A first index reads every file in the workers: they are forked when the walk has found
+    engine.parallel.MIN_ITEMS files (8 here), not after it has found them all, so they do not
+    inherit the parent's walk of a large mesh. A stored index with nothing to read again forks none."""
+    import engine.gather.index as index_module
+    from engine import parallel
+
+    root = demo_copy / M
+    for module in (parallel, index_module):
+        monkeypatch.setattr(module, "MIN_ITEMS", 8)
+    found: list[str] = []
+    real_add, real_start = index_module.Walk.add, parallel.Workers.start
+    forked_at: list[int] = []
+
+    def add(walk, key, *args, **kwargs):
+        found.append(key)
+        real_add(walk, key, *args, **kwargs)
+
+    def start(workers):
+        if workers._pool is None:
+            forked_at.append(len(found))
+        real_start(workers)
+
+    monkeypatch.setattr(index_module.Walk, "add", add)
+    monkeypatch.setattr(parallel.Workers, "start", start)
+    with parallel.Workers(2) as workers:
+        first = refresh(root, [], workers)
+        assert (forked_at, len(found)) == ([8], 28)
+        order, entries = first.order(), first.entries()
+    assert (order, entries) == fresh(root)  # as read in the parent
+    with parallel.Workers(2) as workers:
+        refresh(root, [], workers)
+    assert forked_at == [8]
+
+
 def test_unchanged_folders_are_not_listed_again(demo_copy, monkeypatch):
     """Only a folder whose modification time, change time or inode moved since the index was
     written is listed: an entry added, removed or renamed in it changes them. Every file is still

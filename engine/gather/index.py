@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from engine.errors import GovernError
 from engine.gather.files import load_one
 from engine.gather.mesh import Facts, claims, graph_facts, kind_of_name, links_leaving, scan_folder, summary
-from engine.parallel import Workers
+from engine.parallel import MIN_ITEMS, Workers
 
 INDEX_VERSION = 4  # the database's user_version
 INDEX_PATH = Path(".govern") / "index.db"
@@ -388,7 +388,11 @@ def _refresh(
     started = time.time_ns()  # (stored as written_ns: a file changed during the run is not trusted)
     written, digest, stored_files, stored_folders = stored[1] if stored is not None else (0, "", 0, "")
     trusted = written - RACY_NS  # files and folders modified before this are as the index saw them
-    walk = _walk(root, stored_folders, trusted)
+    # A first index reads every file, in the workers when there are enough of them: those are forked
+    # as soon as the walk has found that many, before the parent holds the rest of the walk (at
+    # 100,000 products, workers forked after it started their batches with 170 MiB of it).
+    found = workers.start if stored is None and workers is not None and not workers.in_parent(MIN_ITEMS) else None
+    walk = _walk(root, stored_folders, trusted, found)
     if named:
         wanted = {_key(root, path): path for path in named}  # those the walk did not find are added
         for line in walk.lines:
@@ -617,6 +621,7 @@ class Walk:
     paths: dict[int, str] = field(default_factory=dict)  # the files not below the mesh's folder (named ones)
     folders: str = ""  # the folders' text to store
     racy: bool = False  # a folder was modified since trusted
+    found: Callable[[], None] | None = None  # called when the walk has found MIN_ITEMS files
 
     def add(self, key: str, kind: str, st: os.stat_result | None, link: bool = False) -> None:
         if st is None or st.st_mtime_ns >= self.trusted:
@@ -626,6 +631,8 @@ class Walk:
         self.products += kind == "product"
         signature = "-" if st is None else f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
         self.lines.append(f"{kind}\t{signature}\t{key}")  # (the key last: it may hold tabs)
+        if self.found is not None and len(self.lines) == MIN_ITEMS:
+            self.found()
 
     def digest(self) -> str:
         hashed = hashlib.blake2b(digest_size=16)
@@ -641,7 +648,7 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def _walk(root: Path, stored: Any, trusted: int) -> Walk:
+def _walk(root: Path, stored: Any, trusted: int, found: Callable[[], None] | None = None) -> Walk:
     """The mesh's descriptors and contracts as engine.gather.mesh.walk_files finds them, each
     stat'ed, and the text of the folders' signatures to store: a line per folder that may be
     reused (its path relative to the mesh, its modification time, change time and inode, and the
@@ -654,7 +661,7 @@ def _walk(root: Path, stored: Any, trusted: int) -> Walk:
     folder instead of three or more and the sorting of its entries: a third of the walk of a
     10,000-product mesh. The mesh's own folder, a folder with a link among its descriptors and
     contracts (whose target the index must check) and one with a tab or line break in a name it
-    lists are listed every time."""
+    lists are listed every time. ``found`` is called when MIN_ITEMS files have been found."""
     known: dict[str, str] = {}  # a stored folder's line by its path (split when the folder is reached)
     for line in stored.split("\n") if isinstance(stored, str) and stored else ():
         key = line.partition("\t")[0]
@@ -662,7 +669,7 @@ def _walk(root: Path, stored: Any, trusted: int) -> Walk:
             known.clear()
             break
         known[key] = line
-    walk = Walk(trusted)
+    walk = Walk(trusted, found=found)
     out: list[str] = []
     base = str(root)
     stack = [base]
