@@ -303,6 +303,38 @@ def test_a_warm_check_imports_no_parser_graph_library_or_terminal_toolkit(tmp_pa
     assert warm[1] == []
 
 
+def test_an_audit_in_batches_imports_the_graph_library_only_to_link_a_new_index(tmp_path):
+    """An audit evaluated in batches by its workers (at least engine.parallel.MIN_ITEMS products)
+    links a first mesh index with networkx; an audit whose stored index holds (and whose files the
+    cache has) imports neither networkx nor PyYAML, and exits as the first did."""
+    mesh = tmp_path / "mesh"
+    generated = subprocess.run(
+        [sys.executable, "-m", "engine", "generate", str(mesh), "--products", "70", "--domains", "4", "--seed", "3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert generated.returncode == 0, generated.stderr
+    probe = (
+        "import sys, json\n"
+        "from engine.cli import main\n"
+        "try:\n"
+        "    main(['audit', 'mesh', '--jobs', '2', '--no-store', '--format', 'json', '-o', 'report.json'])\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "print(json.dumps([code, [m for m in ['yaml', 'networkx'] if m in sys.modules]]), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "GOVERN_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], cwd=mesh, env=env, capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    first, second = (json.loads(r.stderr.strip().splitlines()[-1]) for r in runs)
+    assert first[0] == second[0] == 1  # (the generated mesh has blocking findings)
+    assert first[1] == ["yaml", "networkx"]
+    assert second[1] == []
+
+
 def test_entries_made_by_other_code_or_libraries_are_not_used(cache_dir, monkeypatch):
     item = demo_files()[0]
     files.load_one(item)

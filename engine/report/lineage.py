@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.mesh import Mesh
 from engine.report import clean
@@ -58,6 +56,8 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
     edges: list[dict[str, Any]] = []
     graph_parts(mesh, mesh.products, nodes, edges)
     if product is not None:
+        import networkx as nx  # here: an audit's batches (GraphCollector) import this module, not networkx
+
         keep = {product} | nx.ancestors(mesh.graph, product) | nx.descendants(mesh.graph, product)
         keep |= {e["from"] for e in edges if e["to"] in keep}
         edges = [e for e in edges if e["to"] in keep]
@@ -110,6 +110,8 @@ def render_dot(mesh: Mesh, product: str | None = None) -> str:
 
 def render_text(mesh: Mesh, product: str | None = None) -> str:
     """Each source product with the products downstream of it, indented; or one product's impact."""
+    import networkx as nx
+
     graph = mesh.graph
     out: list[str] = []
     if product is not None:
