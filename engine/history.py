@@ -1,7 +1,7 @@
 """Audit history in SQLite: every audit's scores and finding fingerprints, for changes and trends.
 
-One audit is written in one transaction at the end of the run (its findings and JSON report read
-from the audit's spool, engine/spool.py, a piece at a time), so an audit that is interrupted,
+One audit is written in one transaction at the end of the run (its findings and gzip-compressed
+JSON report read from the audit's spool, engine/spool.py, a piece at a time), so an audit that is interrupted,
 killed or fails leaves every earlier run as it was (SQLite's journal rolls a half-written
 transaction back on the next open). A file that is not a history database is refused, never
 overwritten.
@@ -11,6 +11,7 @@ Runs are keyed by the mesh's resolved path, so one database can hold several mes
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -141,9 +142,11 @@ class History:
         try:
             with tempfile.TemporaryFile() as text, self.conn:
                 # The report's JSON (of an audit of a large mesh: hundreds of megabytes) goes to a
-                # file and from there into the row, a piece at a time, as UTF-8 (a BLOB).
-                for piece in chunks(report, None):
-                    text.write(piece)
+                # file, compressed (gzip: a tenth of it or less), and from there into the row (a
+                # BLOB), a piece at a time.
+                with gzip.GzipFile(fileobj=text, mode="wb", compresslevel=6, mtime=0) as packed:
+                    for piece in chunks(report, None):
+                        packed.write(piece)
                 cursor = self.conn.execute(
                     "INSERT INTO runs (id, mesh, started_at, now, govern_version, policies_digest, governance_digest, score,"
                     " products, open, waived, blocking, new, fixed, report)"
