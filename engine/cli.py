@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from engine.config import display
-from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, GovernError, UsageError
+from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError
 from engine.model import ENFORCEMENT_RANK, Report
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
@@ -58,8 +59,16 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except GovernError as e:
             _fail(e)
+        except KeyboardInterrupt:  # Ctrl-C: the workers are stopped on the way out (engine.parallel)
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM: leave as an interruption does, so that the workers are stopped rather than orphaned."""
+    raise KeyboardInterrupt
 
 
 def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -167,6 +176,7 @@ def run() -> None:
     coverage) is running and needs it to write its results. Tests call :func:`main` in-process and
     are unaffected.
     """
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         main()
         code = 0

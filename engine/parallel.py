@@ -11,15 +11,20 @@ index. Small runs (fewer than :data:`MIN_ITEMS` files or documents) stay in the 
 
 from __future__ import annotations
 
+import functools
 import gc
+import itertools
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from engine import cache
+from engine.errors import GovernError
 
 MIN_ITEMS = 64
 CHUNK = 32  # items a worker takes at once: larger chunks cost less in messages
+WATCH_S = 1.0  # how often a parent waiting for results checks that its workers are alive
 
 _engine: Any = None
 
@@ -36,6 +41,37 @@ def _start(modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
     _engine.load(modules, data)
 
 
+def _worker_start(initializer: Callable[..., None], *args: Any) -> None:
+    """A worker's start: the parent handles interruptions (Ctrl-C reaches every process of the
+    terminal's group; the parent stops the workers), then the pool's own initializer."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    initializer(*args)
+
+
+class WorkerDied(GovernError):
+    """A worker process ended in the middle of a run (killed, out of memory, a crash)."""
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _map_chunk(function: Callable[[Any], Any], chunk: list[Any]) -> list[Any]:
+    return [function(item) for item in chunk]
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 def _evaluate(request: tuple[str, list[str]] | None) -> Any:
     return None if request is None else _engine.evaluate(*request)
 
@@ -46,6 +82,7 @@ class Workers:
     def __init__(self, jobs: int):
         self.jobs = jobs
         self._pool: Any = None
+        self._processes: list[Any] = []  # the pool's worker processes, as forked
         self._gc_was_enabled = True
         self._initializer: Callable[..., None] = _start
         self._start_args: tuple[Any, ...] = ([], {})
@@ -73,7 +110,29 @@ class Workers:
         """``function`` over ``items`` in the workers (started now if need be), results in order;
         each worker takes ``chunk`` items at a time."""
         self.start()
-        return self._pool.imap(function, items, chunksize=chunk)
+        if chunk == 1:
+            return self._watched(self._pool.imap(function, items))
+        # (chunked here rather than by the pool, whose chunked results cannot be waited for with a timeout)
+        chunks = self._watched(self._pool.imap(functools.partial(_map_chunk, function), _chunks(items, chunk)))
+        return (result for results in chunks for result in results)
+
+    def _watched(self, results: Any) -> Iterator[Any]:
+        """``results`` (a pool's IMapIterator) as they come, unless a worker dies first: a pool
+        replaces a dead worker but loses the items it held, and would wait for them for ever."""
+        import multiprocessing
+
+        while True:
+            try:
+                yield results.next(timeout=WATCH_S)
+            except StopIteration:
+                return
+            except multiprocessing.TimeoutError:
+                dead = [p for p in self._processes if p.exitcode is not None]
+                if dead:
+                    raise WorkerDied(
+                        f"a worker process ended in the middle of the run ({_ended(dead[0].exitcode)}: out of memory,"
+                        " or a crash); nothing was reported"
+                    ) from None
 
     def start(self) -> None:
         """Fork the workers now, unless they are running (else the first :meth:`imap` does)."""
@@ -86,7 +145,9 @@ class Workers:
             gc.collect()
             cache.release()  # a database connection must not cross the fork
             context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(self.jobs, initializer=self._initializer, initargs=self._start_args)
+            before = set(multiprocessing.active_children())
+            self._pool = context.Pool(self.jobs, initializer=_worker_start, initargs=(self._initializer, *self._start_args))
+            self._processes = [p for p in multiprocessing.active_children() if p not in before]
 
     def evaluate(self, requests: Iterable[tuple[str, list[str]] | None], total: int) -> Iterator[Any] | None:
         """Results of requests evaluated in the workers while the parent still produces them (the
@@ -100,6 +161,7 @@ class Workers:
             self._pool.close()
             self._pool.join()
             self._pool = None
+        self._processes = []
 
     def __enter__(self) -> Workers:
         # A run loads hundreds of thousands of long-lived objects, which the cyclic collector would
