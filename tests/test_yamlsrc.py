@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from engine.errors import LoadError
 from engine.gather.yamlsrc import load_file, load_text
+from tests.conftest import REPO
 
 
 def test_every_key_path_keeps_its_line():
@@ -117,6 +121,29 @@ def test_alias_bomb_is_refused():
 def test_deep_nesting_is_refused():
     with pytest.raises(LoadError, match="nested deeper"):
         load_text("a: " + "[" * 200 + "]" * 200 + "\n", "deep.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("kind: DataProduct\nextra: " + "[" * 50_000 + "]" * 50_000 + "\n", 2),
+        ("kind: DataProduct\nextra:\n  " + "- " * 50_000 + "x\n", 3),  # block sequences, compact
+        ("kind: DataProduct\nextra: " + "{a: " * 50_000 + "x" + "}" * 50_000 + "\n", 2),
+    ],
+)
+def test_nesting_deeper_than_libyaml_can_compose_is_refused_before_it_crashes(text, line):
+    """libyaml composes recursively in C: some 25,000 levels overflow its stack (the process dies
+    with SIGSEGV, in a subprocess here so that a regression fails this test only)."""
+    script = "import sys\nfrom engine.gather.yamlsrc import load_text\ntry:\n    load_text(sys.stdin.read(), 'deep.yaml')\n"
+    script += "except Exception as e:\n    print(e)\n"
+    proc = subprocess.run([sys.executable, "-c", script], input=text, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, f"deep.yaml:{line}: document is nested deeper than 100 levels\n")
+
+
+def test_a_number_too_long_for_python_to_read_is_an_error_with_its_line():
+    with pytest.raises(LoadError) as caught:
+        load_text("kind: DataProduct\nversion: " + "1" * 5000 + "\n", "long.yaml")
+    assert str(caught.value) == "long.yaml:2: a number of 5000 characters is too long to read"
 
 
 def test_non_utf8_bytes_name_their_line(tmp_path):

@@ -83,10 +83,20 @@ _SCALARS = {
 _AS_TEXT = {"tag:yaml.org,2002:timestamp", _STR}
 
 
+# libyaml composes nodes recursively, in C: a document nested more than about 20,000 levels deep
+# (a 50 KB line of brackets) overflows the stack and kills the process. Each level takes a character
+# that opens it ([, {, -, :, ?): a document with at most this many of them (one of at most this many
+# characters, most files of a mesh, is not even counted) is composed directly; one with more is
+# first measured with libyaml's event parser, which is not recursive.
+MAX_OPENERS = 10_000
+
+
 def parse(text: str, display: str) -> Located:
     real = _people_lines(text)
     loader = _Loader(text)
     try:
+        if len(text) > MAX_OPENERS and sum(text.count(c) for c in "[{-:?") > MAX_OPENERS:
+            _check_depth(text, display, real)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -108,6 +118,19 @@ def parse(text: str, display: str) -> Located:
     if real:
         located.lines = {path: _shown(real, line) for path, line in located.lines.items()}
     return located
+
+
+def _check_depth(text: str, display: str, real: list[int] | None) -> None:
+    """Raise the builder's error for a document nested deeper than MAX_DEPTH, from its events."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH + 1:  # (the builder counts the document's own collection as level 0)
+                line = _shown(real, event.start_mark.line + 1)
+                raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 _BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
@@ -225,7 +248,10 @@ class _Builder:
             key = (tag, node.value)
             value = _CONSTRUCTED.get(key, _CONSTRUCTED)
             if value is _CONSTRUCTED:
-                value = self.loader.construct_object(node)
+                try:
+                    value = self.loader.construct_object(node)
+                except ValueError:  # (Python reads at most sys.get_int_max_str_digits() digits)
+                    raise self.fail(f"a number of {len(node.value)} characters is too long to read", node) from None
                 if len(_CONSTRUCTED) < 4096:
                     _CONSTRUCTED[key] = value
             if tag == _FLOAT and not math.isfinite(value):
