@@ -80,7 +80,12 @@ def test_a_terminated_audit_stops_its_workers_and_exits_130(govern, govern_proce
     history = mesh / "mesh" / ".govern" / "history.sqlite"
     env = {**os.environ, "GOVERN_CACHE_DIR": str(tmp_path / "cold")}  # every file parsed: long enough to stop it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", "audit", "--jobs", "2"], cwd=mesh, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "engine", "audit", "--jobs", "2"],
+        cwd=mesh,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     workers: list[int] = []
     while proc.poll() is None and len(workers) < 2:
