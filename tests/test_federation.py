@@ -257,6 +257,18 @@ def test_waiver_can_be_narrowed_to_a_resource(govern, demo_copy, resource, statu
             8,
             "waiver of ACC-002 for marketing_leads: expires 405 days after today, more than the council's maximum of 180",
         ),
+        (
+            # counted from a later approval, the waiver could last as long as its author likes
+            ("expires: 2027-01-31", "approved_on: 2099-01-01\n    expires: 2099-06-01"),
+            8,
+            "waiver of ACC-002 for marketing_leads: approved_on 2099-01-01 is after today (2026-11-21); "
+            "a waiver is approved before it is used",
+        ),
+        (
+            ("expires: 2027-01-31", "approved_on: 2026-11-01\n    expires: 2026-10-01"),
+            9,
+            "waiver of ACC-002 for marketing_leads: expires on 2026-10-01, before its approval on 2026-11-01",
+        ),
         (("    approved_by: bob@example.com\n", ""), 3, "waivers[0].approved_by: Field required"),
         (("    expires: 2027-01-31\n", ""), 3, "waivers[0].expires: Field required"),
         (("expires: 2027-01-31", "expires: someday"), 8, "'someday' is not a date (YYYY-MM-DD)"),

@@ -164,7 +164,19 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
             )
         start = date.fromisoformat(waiver.approved_on) if waiver.approved_on else now.date()
         days = (date.fromisoformat(waiver.expires) - start).days
-        if days > max_days:
+        if start > now.date():  # (counted from a later day, a waiver could last longer than the maximum)
+            problem(
+                f"waiver of {waiver.rule} for {waiver.product}: approved_on {waiver.approved_on} is after today "
+                f"({now.date().isoformat()}); a waiver is approved before it is used",
+                f"{where}.approved_on",
+            )
+        elif waiver.approved_on and days < 0:
+            problem(
+                f"waiver of {waiver.rule} for {waiver.product}: expires on {waiver.expires}, before its approval on "
+                f"{waiver.approved_on}",
+                f"{where}.expires",
+            )
+        elif days > max_days:
             since = f"approval on {waiver.approved_on}" if waiver.approved_on else "today"
             problem(
                 f"waiver of {waiver.rule} for {waiver.product}: expires {days} days after {since}, "
