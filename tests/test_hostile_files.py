@@ -1,5 +1,6 @@
 """Files that break on purpose or by accident, run through the real ``govern`` process: an alias
-bomb, a 50 MB file, a symbolic link loop, bytes that are not UTF-8, and a link leaving the mesh.
+bomb, a 50 MB file, a symbolic link loop, bytes that are not UTF-8, nesting deeper than libyaml can
+compose, a number too long to read, and a link leaving the mesh.
 
 Each ends with exit 3 and a message naming the file (and the line where there is one), and an
 audit of a mesh holding one of them still reports every other product.
@@ -47,10 +48,16 @@ def _write_bad(folder: Path, kind: str) -> tuple[Path, str, int | None]:
     if kind == "not UTF-8":
         path.write_bytes(b"kind: DataProduct\nname: ok\ndescription: caf\xe9\n")
         return path, "not valid UTF-8 (byte 0xe9 at offset 43)", 3
+    if kind == "nested 50,000 deep":  # (libyaml, composing it recursively, would overflow its stack)
+        path.write_text("kind: DataProduct\nname: ok\nextra: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+        return path, "document is nested deeper than 100 levels", 3
+    if kind == "a number of 5,000 digits":  # (more than Python converts from text)
+        path.write_text("kind: DataProduct\nname: ok\nversion: " + "1" * 5000 + "\n", encoding="utf-8")
+        return path, "a number of 5000 characters is too long to read", 3
     raise AssertionError(kind)
 
 
-KINDS = ["alias bomb", "50 MB", "symlink loop", "not UTF-8"]
+KINDS = ["alias bomb", "50 MB", "symlink loop", "not UTF-8", "nested 50,000 deep", "a number of 5,000 digits"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
