@@ -31,9 +31,9 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
         return datetime.now(UTC).replace(microsecond=0)
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # (0001-01-01T00:00+14:00 is before the first UTC time)
         raise click.BadParameter(f"{value!r} is not an RFC 3339 time, e.g. 2027-01-31T00:00:00Z") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _paths_exist(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -291,6 +291,8 @@ def _baseline_fingerprints(path: Path) -> set[str]:
         raise LoadError(f"cannot read the baseline report: {e}", path) from None
     except json.JSONDecodeError as e:
         raise LoadError(f"the baseline is not JSON: {e.msg}", path, e.lineno) from None
+    except RecursionError:  # (the standard library's parser is recursive)
+        raise LoadError("the baseline is JSON nested too deeply to read", path) from None
     if not isinstance(data, dict) or data.get("schema") != "govern.report/v1" or not isinstance(data.get("findings"), list):
         raise LoadError("the baseline is not a govern.report/v1 JSON report (govern check --format json)", path)
     return {f["fingerprint"] for f in data["findings"] if isinstance(f, dict) and isinstance(f.get("fingerprint"), str)}
@@ -683,11 +685,7 @@ def lineage(
         click.echo(f"warning: {failure.error}", err=True)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
-    text = RENDERERS[fmt](mesh, product)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    _write(output, RENDERERS[fmt](mesh, product))
     if mesh.failures or problems:
         sys.exit(EXIT_ERROR)
 

@@ -32,10 +32,16 @@ def _read(path: Path) -> dict | None:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"invalid TOML: {e}", path) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"invalid TOML: not valid UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start})", path) from None
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", path) from None
     if path.name == "pyproject.toml":
-        return data.get("tool", {}).get("govern")
+        tool = data.get("tool")
+        section = tool.get("govern") if isinstance(tool, dict) else None  # (another tool's business otherwise)
+        if section is not None and not isinstance(section, dict):
+            raise ConfigError(f"[tool.govern] must be a table, not {type(section).__name__}", path)
+        return section
     return data
 
 

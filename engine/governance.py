@@ -140,11 +140,25 @@ def load_governance(folder: Path) -> Governance:
     digest = hashlib.sha256(path.read_bytes())
     governance = Governance(council=council, doc=doc, digest="")
     for domain_path in sorted((folder / "domains").glob("*.y*ml")):
-        digest.update(b"\0" + domain_path.name.encode() + b"\0" + domain_path.read_bytes())
+        try:
+            digest.update(b"\0" + domain_path.name.encode() + b"\0" + domain_path.read_bytes())
+        except OSError as e:  # a folder, a broken link, a loop of links
+            governance.problems.append(ConfigError(f"cannot read file: {e.strerror or e}", display(domain_path)))
+            continue
         try:
             loaded = _load_domain(domain_path)
         except ConfigError as e:
             governance.problems.append(e)
+            continue
+        first = governance.domains.get(loaded.config.domain)
+        if first is not None:  # orders.yaml and orders.yml: neither silently replaces the other
+            governance.problems.append(
+                ConfigError(
+                    f"domain {loaded.config.domain!r} is already configured in {first.doc.file}",
+                    loaded.doc.file,
+                    loaded.doc.line_of("domain"),
+                )
+            )
             continue
         governance.domains[loaded.config.domain] = loaded
     governance.digest = "sha256:" + digest.hexdigest()

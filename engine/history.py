@@ -101,9 +101,12 @@ class History:
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == SCHEMA_VERSION:
+            missing = _TABLES - tables - {"sqlite_sequence"}  # (made by SQLite with the first run stored)
+            if missing:
+                raise sqlite3.DatabaseError(f"no table {', '.join(sorted(missing))}")
+            return
         if version != 0 or not tables <= _TABLES:
             raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
         # Two audits may create a new store at once: the schema is idempotent and written under

@@ -115,6 +115,13 @@ def rego_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as e:  # (Python 3.11 raises RuntimeError for a loop of links)
+        raise ConfigError(f"cannot read policy: {e}", display(path)) from None
+
+
 def _is_test_file(path: Path) -> bool:
     return path.name.endswith("_test.rego")
 
@@ -133,8 +140,8 @@ class RegoTestRun:
         self.engine = new_engine()
         self.engine.set_gather_prints(True)
         self.engine.set_enable_coverage(coverage)
-        policy_files = {p.resolve(): p for p in rego_files([policies]) if not _is_test_file(p)}
-        test_files = {p.resolve(): p for p in rego_files(tests) if p.resolve() not in policy_files}
+        policy_files = {_resolved(p): p for p in rego_files([policies]) if not _is_test_file(p)}
+        test_files = {_resolved(p): p for p in rego_files(tests) if _resolved(p) not in policy_files}
         self.policy_files = [display(p) for p in policy_files.values()]
         self.test_files = {display(p) for p in test_files.values()}
         for path in [*policy_files.values(), *sorted(test_files.values())]:

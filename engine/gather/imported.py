@@ -115,12 +115,20 @@ def _read_json(path: Path, result: LineageImport) -> Any | None:
         except LoadError as e:
             result.errors.append(e)
             return None
+    number = 0  # the line of an NDJSON file being read (each line is a document of its own)
     try:
         if path.suffix.lower() in {".ndjson", ".jsonl"}:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
+            events = []
+            for number, line in enumerate(text.split("\n"), 1):  # noqa: B007 (read in the handlers)
+                if line.strip():
+                    events.append(json.loads(line))
+            return events
         return json.loads(text)
     except json.JSONDecodeError as e:
-        result.errors.append(LoadError(f"not valid JSON: {e.msg}", shown, e.lineno))
+        result.errors.append(LoadError(f"not valid JSON: {e.msg}", shown, number or e.lineno))
+        return None
+    except RecursionError:  # (the standard library's parser is recursive)
+        result.errors.append(LoadError("JSON nested too deeply to read", shown, number or None))
         return None
 
 
@@ -288,7 +296,8 @@ def _templated(event: dict[str, Any]) -> bool:
     if isinstance(job, dict):
         values += [job.get("namespace"), job.get("name")]
     for key in ("inputs", "outputs"):
-        for d in event.get(key) or []:
+        datasets = event.get(key)
+        for d in datasets if isinstance(datasets, list) else []:
             if isinstance(d, dict):
                 values += [d.get("namespace"), d.get("name")]
     return any(isinstance(v, str) and TEMPLATE.search(v) for v in values)

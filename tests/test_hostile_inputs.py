@@ -1,0 +1,122 @@
+"""Bad input other than a mesh's files: governance and policy folders, govern.toml and pyproject.toml,
+imported lineage, a baseline report, options, the history database and an output path. Each is a
+message naming what is wrong (and its line where it has one) and a distinct exit code, never a
+traceback (the ``govern`` fixture fails on one)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+NOW = "2026-11-21T09:00:00Z"
+EVENT = (
+    '{"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "run": {"runId": "r1"},'
+    ' "job": {"namespace": "n", "name": "j"}, "inputs": %s, "outputs": []}'
+)
+
+
+def test_a_domain_configuration_that_cannot_be_read_is_a_problem_naming_it(govern, demo_copy):
+    (demo_copy / "governance/domains/shipping.yaml").mkdir()
+    run = govern("validate", "--now", NOW, cwd=demo_copy)
+    assert (run.code, run.out) == (3, "governance/domains/shipping.yaml: cannot read file: Is a directory\n")
+
+
+def test_a_domain_configured_by_two_files_is_a_problem_rather_than_one_replacing_the_other(govern, demo_copy):
+    (demo_copy / "governance/domains/orders.yml").write_text("domain: orders\n")
+    run = govern("validate", "--now", NOW, cwd=demo_copy)
+    assert (run.code, run.out) == (
+        3,
+        "governance/domains/orders.yml:1: domain 'orders' is already configured in governance/domains/orders.yaml\n",
+    )
+
+
+@pytest.mark.parametrize("command", ["validate", "test"])
+def test_a_policy_that_is_a_loop_of_links_is_an_error_naming_it(govern, demo_copy, command):
+    os.symlink("loop.rego", demo_copy / "policies/global/naming/loop.rego")
+    run = govern(command, cwd=demo_copy)
+    assert run.code == 3
+    assert run.err == (
+        "error: policies/global/naming/loop.rego: cannot read policy: Symlink loop from "
+        f"'{demo_copy / 'policies/global/naming/loop.rego'}'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("pyproject.toml", b"[tool]\ngovern = 5\n", "[tool.govern] must be a table, not int"),
+        ("govern.toml", b'policies = "\xff"\n', "invalid TOML: not valid UTF-8 (byte 0xff at offset 12)"),
+    ],
+)
+def test_a_settings_file_that_is_not_what_govern_reads_is_an_error(govern, tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    run = govern("validate", cwd=tmp_path)
+    assert (run.code, run.err) == (3, f"error: {tmp_path / name}: {message}\n")
+
+
+def test_a_pyproject_without_a_govern_table_is_not_a_govern_configuration(govern, tmp_path):
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")  # (another tool's business): the defaults apply
+    run = govern("validate", cwd=tmp_path)
+    assert (run.code, run.err) == (3, "error: policy folder policies does not exist (set --policies)\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("ol.json", EVENT % "5", "ol.json: invalid OpenLineage event: inputs: Input should be a valid list"),
+        (
+            "ol.ndjson",
+            "\n".join([EVENT % "[]", EVENT % "[]", EVENT % "[]", "{bad"]) + "\n",
+            "ol.ndjson:4: not valid JSON: Expecting property name enclosed in double quotes",
+        ),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "deep.json: JSON nested too deeply to read"),
+    ],
+)
+def test_openlineage_events_that_are_not_what_govern_reads_are_errors_naming_them(govern, demo_copy, name, content, problem):
+    path = demo_copy / name
+    path.write_text(content)
+    run = govern("audit", "--now", NOW, "--no-store", "--openlineage", name, cwd=demo_copy)
+    assert run.code == 3
+    assert f"\n! {problem}\n" in run.out
+
+
+def test_a_dbt_manifest_nested_too_deeply_is_an_error_naming_it(govern, demo_copy):
+    (demo_copy / "manifest.json").write_text('{"nodes": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    run = govern("audit", "--now", NOW, "--no-store", "--dbt-manifest", "manifest.json", cwd=demo_copy)
+    assert run.code == 3
+    assert "\n! manifest.json: JSON nested too deeply to read\n" in run.out
+
+
+def test_a_baseline_nested_too_deeply_is_an_error_naming_it(govern, demo_copy):
+    (demo_copy / "baseline.json").write_text("[" * 100_000 + "]" * 100_000)
+    run = govern("check", "--now", NOW, "examples/mesh/orders", "--baseline", "baseline.json", cwd=demo_copy)
+    assert (run.code, run.err) == (3, "error: baseline.json: the baseline is JSON nested too deeply to read\n")
+
+
+def test_a_time_before_the_first_utc_time_is_a_usage_error(govern, demo_copy):
+    run = govern("check", "--now", "0001-01-01T00:00:00+14:00", "examples/mesh/orders", cwd=demo_copy)
+    assert run.code == 2
+    assert "Invalid value for '--now': '0001-01-01T00:00:00+14:00' is not an RFC 3339 time" in run.err
+
+
+def test_lineage_written_into_a_folder_that_does_not_exist_is_an_error(govern, demo_copy):
+    run = govern("lineage", "examples/mesh", "-o", "nowhere/lineage.txt", cwd=demo_copy)
+    assert (run.code, run.err) == (3, "error: nowhere/lineage.txt: cannot write nowhere/lineage.txt: No such file or directory\n")
+    assert not (demo_copy / "nowhere").exists()
+
+
+def test_a_history_missing_a_table_is_refused_and_left_as_it_is(govern, demo_copy):
+    assert govern("audit", "--now", NOW, cwd=demo_copy).code == 1  # (the demo mesh has blocking findings)
+    history = demo_copy / "examples/mesh/.govern/history.sqlite"
+    with sqlite3.connect(history) as db:
+        db.execute("DROP TABLE findings")
+    db.close()
+    before = history.read_bytes()
+    run = govern("audit", "--now", NOW, cwd=demo_copy)
+    assert (run.code, run.err) == (
+        3,
+        f"error: {history}: not a usable govern history database (no table findings); move it aside or pass --store\n",
+    )
+    assert history.read_bytes() == before
