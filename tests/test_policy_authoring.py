@@ -217,26 +217,37 @@ def test_an_untested_rule_fails_the_lint_and_shows_as_not_covered(govern, demo_c
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "message"),
+    ("old", "new", "at", "message"),
     [
-        (
+        (  # a missing field: at the custom block it belongs in
             "#   remediation: Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.\n",
             "",
+            "# custom:",
             "invalid METADATA annotation: remediation: Field required",
         ),
-        ("#   category: naming\n", "#   category: names\n", "invalid METADATA annotation: category: Input should be"),
-        ("id: NAM-001", "id: NAM-1", "rule id 'NAM-1' is not of the form <CAT>-<nnn>"),
-        ("id: NAM-001", "id: NAM-002", "rule id NAM-002 is already used by policies/global/naming/column_names.rego"),
+        (
+            "#   category: naming\n",
+            "#   category: names\n",
+            "category: names",
+            "invalid METADATA annotation: category: Input should be",
+        ),
+        ("id: NAM-001", "id: NAM-1", "id: NAM-1", "rule id 'NAM-1' is not of the form <CAT>-<nnn>"),
+        (
+            "id: NAM-001",
+            "id: NAM-002",
+            "package global.naming.product_name",
+            "rule id NAM-002 is already used by policies/global/naming/column_names.rego",
+        ),
     ],
 )
-def test_the_lint_names_annotation_problems_with_file_and_line(govern, demo_copy, old, new, message):
+def test_the_lint_names_annotation_problems_with_file_and_line(govern, demo_copy, old, new, at, message):
     rule = demo_copy / RULE_FILE
     assert old in rule.read_text()
     rule.write_text(rule.read_text().replace(old, new))
     run = govern("test", cwd=demo_copy)
     assert run.code == 1
     lint = run.out.split("LINT\n" + "-" * 80 + "\n", 1)[1].splitlines()[0]
-    assert re.fullmatch(rf"{re.escape(RULE_FILE)}:\d+: {re.escape(message)}.*", lint), lint
+    assert lint.startswith(f"{RULE_FILE}:{_line_of(rule, at)}: {message}"), lint
 
 
 def test_validate_reports_rules_without_tests(govern, demo_copy):

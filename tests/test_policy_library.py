@@ -88,7 +88,8 @@ def test_rule_without_metadata_is_rejected(policies):
 def test_incomplete_metadata_names_the_missing_fields(policies):
     text = RULE.format(package="global.access.more").replace("#   remediation: List the consumers.\n", "")
     (policies / "global/access/more.rego").write_text(text.replace("ORDERS-002", "ACC-099"))
-    assert re.search("remediation: Field required", only_problem(policies).message)
+    caught = only_problem(policies)
+    assert (caught.line, caught.message) == (4, "invalid METADATA annotation: remediation: Field required")  # (at custom:)
 
 
 def test_duplicate_rule_ids_are_rejected(policies):
@@ -101,7 +102,9 @@ def test_duplicate_rule_ids_are_rejected(policies):
 
 def test_malformed_rule_id_is_rejected(policies):
     (policies / "global/access/more.rego").write_text(RULE.format(package="global.access.more"))
-    assert re.search("rule id 'ORDERS-002' is not of the form <CAT>-<nnn>", only_problem(policies).message)
+    caught = only_problem(policies)
+    assert caught.line == 5  # (at its id)
+    assert caught.message.startswith("rule id 'ORDERS-002' is not of the form <CAT>-<nnn>")
 
 
 def test_rego_syntax_error_names_file_and_line(policies):
@@ -117,4 +120,5 @@ def test_effective_on_in_an_annotation_must_be_a_date(policies):
     path.write_text(path.read_text().replace("#   remediation:", "#   effective_on: soon\n#   remediation:", 1))
     caught = only_problem(policies)
     assert caught.file.endswith("global/naming/product_name.rego")
+    assert caught.line == next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "effective_on: soon" in t)
     assert "effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)" in caught.message

@@ -196,10 +196,8 @@ def rule_names(ast: dict) -> dict[str, int]:
     return names
 
 
-def metadata(module: Module) -> tuple[dict | None, int]:
-    """The ``# METADATA`` block on the package, as YAML data, and its first line."""
-    import yaml
-
+def _annotation(module: Module) -> tuple[str, int] | None:
+    """The YAML text of the ``# METADATA`` block on the package, and the line of ``# METADATA``."""
     lines = module.source.splitlines()
     end = module.package_line - 1  # index of the package line
     start = end
@@ -208,21 +206,50 @@ def metadata(module: Module) -> tuple[dict | None, int]:
     block = lines[start:end]
     for i, text in enumerate(block):
         if text.strip() == "# METADATA":
-            body = "\n".join(_uncomment(t) for t in block[i + 1 :])
-            first = start + i + 1
-            try:
-                data = yaml.load(body, Loader=yaml.CSafeLoader)
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                raise ConfigError(
-                    f"invalid METADATA annotation: {getattr(e, 'problem', e)}",
-                    module.file,
-                    first + 1 + (mark.line if mark else 0),
-                ) from None
-            if not isinstance(data, dict):
-                raise ConfigError("the METADATA annotation must be a YAML mapping", module.file, first)
-            return data, first
-    return None, module.package_line
+            return "\n".join(_uncomment(t) for t in block[i + 1 :]), start + i + 1
+    return None
+
+
+def metadata(module: Module) -> tuple[dict | None, int]:
+    """The ``# METADATA`` block on the package, as YAML data, and its first line."""
+    import yaml
+
+    found = _annotation(module)
+    if found is None:
+        return None, module.package_line
+    body, first = found
+    try:
+        data = yaml.load(body, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(
+            f"invalid METADATA annotation: {getattr(e, 'problem', e)}",
+            module.file,
+            first + 1 + (mark.line if mark else 0),
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the METADATA annotation must be a YAML mapping", module.file, first)
+    return data, first
+
+
+def _line_in_annotation(module: Module, keys: list[str]) -> int | None:
+    """The line of the annotation's key at ``keys`` (``["custom", "id"]``), when it is written there."""
+    import yaml
+
+    found = _annotation(module)
+    if found is None:
+        return None
+    body, first = found
+    node = yaml.compose(body, Loader=yaml.CSafeLoader)  # (the block was read as YAML already)
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        if match is None:
+            return line
+        line, node = first + 1 + match[0].start_mark.line, match[1]
+    return line
 
 
 def _uncomment(line: str) -> str:
@@ -417,10 +444,16 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     try:
         meta = RuleMeta.model_validate(fields)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"invalid METADATA annotation: {problems}", module.file, line) from None
+        errors = e.errors()
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
+        # At the first problem's key (or the nearest one written: custom, for a missing field).
+        field_name = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else ""
+        keys = [field_name] if field_name in ("title", "description") else ["custom", field_name]
+        where = _line_in_annotation(module, keys) or line
+        raise ConfigError(f"invalid METADATA annotation: {problems}", module.file, where) from None
     pattern = DOMAIN_RULE_ID if domain else RULE_ID
     if not pattern.match(meta.id):
         expected = "<DOMAIN>-<nnn>" if domain else "<CAT>-<nnn> with CAT one of NAM, ACC, CLS, STD, CON, LIN"
-        raise ConfigError(f"rule id {meta.id!r} is not of the form {expected}", module.file, line)
+        where = _line_in_annotation(module, ["custom", "id"]) or line
+        raise ConfigError(f"rule id {meta.id!r} is not of the form {expected}", module.file, where)
     return meta
