@@ -126,11 +126,27 @@ def test_report_carries_the_run_provenance(govern):
     assert len(report["rules"]) == 34 and report["rules"][0]["id"] == "ACC-001"
 
 
-def test_fingerprints_are_stable_across_runs_and_messages(govern):
-    first = govern("check", "--now", NOW, f"{M}/finance", "--format", "json").json()
-    second = govern("check", "--now", NOW, f"{M}/finance", "--format", "json", "--now", "2030-01-01T00:00:00Z").json()
+def test_fingerprints_are_stable_across_runs_and_messages(govern, demo_copy):
+    first = govern("check", "--now", NOW, f"{M}/inventory", "--format", "json", cwd=demo_copy).json()
+    second = govern("check", "--now", "2030-01-01T00:00:00Z", f"{M}/inventory", "--format", "json", cwd=demo_copy).json()
     assert [f["fingerprint"] for f in first["findings"]] == [f["fingerprint"] for f in second["findings"]]
-    assert len({f["fingerprint"] for f in first["findings"]}) == len(first["findings"])
+    assert len({f["fingerprint"] for f in first["findings"]}) == len(first["findings"]) == 3
+    # The domain's own naming pattern changes NAM-001's message, not what the finding is about.
+    (demo_copy / "governance/domains/inventory.yaml").write_text(
+        'domain: inventory\nparams:\n  NAM-001: {pattern: "^inv_[a-z_]+$"}\n'
+    )
+    third = govern("check", "--now", NOW, f"{M}/inventory", "--format", "json", cwd=demo_copy).json()
+    messages = {f["message"] for f in first["findings"]} ^ {f["message"] for f in third["findings"]}
+    assert messages == {
+        'product name "InventoryWarehouses" does not match ^inventory_[a-z][a-z0-9_]*$',
+        'product name "InventoryWarehouses" does not match ^inv_[a-z_]+$',
+        'product name "inventory_stock_levels" does not match ^inv_[a-z_]+$',
+    }
+    by_message = {f["message"]: f["fingerprint"] for f in [*first["findings"], *third["findings"]]}
+    assert (
+        by_message['product name "InventoryWarehouses" does not match ^inventory_[a-z][a-z0-9_]*$']
+        == by_message['product name "InventoryWarehouses" does not match ^inv_[a-z_]+$']
+    )
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("blocking", 0), ("warning", 1), ("never", 0)])
@@ -179,7 +195,7 @@ def test_wrong_type_in_descriptor_exits_3_with_line(govern, demo_copy):
     assert run.code == 3
     (product,) = run.json()["products"]
     assert product["verdict"] == "error"
-    assert product["errors"][0].startswith(f"{M}/orders/returns/dataproduct.yaml:")
+    assert product["errors"][0].startswith(f"{M}/orders/returns/dataproduct.yaml:5: ")
     assert "version: Input should be a valid string" in product["errors"][0]
 
 

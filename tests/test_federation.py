@@ -146,10 +146,12 @@ def test_policy_reaching_the_network_is_rejected(govern, demo_copy):
     )
     run = validate(govern, demo_copy)
     assert run.code == 3
-    assert any(
-        line.startswith("policies/domains/orders/leak.rego:") and "policy calls http.send" in line
-        for line in run.out.splitlines()
-    )
+    leak = (demo_copy / "policies/domains/orders/leak.rego").read_text().splitlines()
+    line = next(i for i, text in enumerate(leak, 1) if "http.send" in text)
+    assert [text for text in run.out.splitlines() if "http.send" in text] == [
+        f"policies/domains/orders/leak.rego:{line}: policy calls http.send, which rules may not use "
+        "(not evaluable everywhere, or reaches outside input)"
+    ]
 
 
 def test_the_embedded_engine_reaches_no_network_and_no_environment(monkeypatch):
@@ -216,6 +218,11 @@ def test_waiver_expiring_within_14_days_is_listed(govern, demo_copy):
     write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2026-12-01"))
     report = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "json", cwd=demo_copy).json()
     assert [w["rule"] for w in report["waivers"]["expiring"]] == ["ACC-002"]
+    assert [w["rule"] for w in report["waivers"]["applied"]] == ["ACC-002"]
+    # 15 days away: applied, not expiring (NOW is 2026-11-21)
+    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2026-12-06"))
+    report = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "json", cwd=demo_copy).json()
+    assert [w["rule"] for w in report["waivers"]["expiring"]] == []
     assert [w["rule"] for w in report["waivers"]["applied"]] == ["ACC-002"]
 
 
