@@ -400,18 +400,32 @@ def audit(
     from engine.config import load_settings
 
     settings = load_settings(policies, governance, mesh)
-    root = mesh_dir or settings.mesh
-    if root is None:
-        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
+    root = _mesh_root(mesh_dir, settings)
+    history = store or root / ".govern" / "history.sqlite"
+    if not no_store:
+        from engine.history import History
+
+        History(history).close()  # an unusable history stops the audit before the mesh is evaluated
     imports = (dbt_manifests, openlineage, lineage_map)
     report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
     if not no_store:
-        _remember(report, root, store or root / ".govern" / "history.sqlite")
+        _remember(report, root, history)
     _emit(report, fmt, output)
     from engine import cache
 
     cache.prune()  # entries unused for a month, once a day: the cache would otherwise only grow
     sys.exit(exit_code(report, fail_on))
+
+
+def _mesh_root(given: Path | None, settings: Any) -> Path:
+    """The mesh of an audit or lineage: MESH (click checked it exists), else govern.toml's mesh."""
+    if given is not None:
+        return given
+    if settings.mesh is None:
+        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
+    if not settings.mesh.is_dir():
+        raise ConfigError(f"the mesh folder {display(settings.mesh)} set in govern.toml is not a folder", settings.source)
+    return settings.mesh
 
 
 def _evaluate(
@@ -672,9 +686,7 @@ def lineage(
     from engine.report.lineage import RENDERERS
 
     settings = load_settings()
-    root = mesh_dir or settings.mesh
-    if root is None:
-        raise UsageError("no mesh: give MESH or set mesh in govern.toml")
+    root = _mesh_root(mesh_dir, settings)
     mesh = load_mesh(root)
     problems = add_imported_lineage(mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
     if product is not None and mesh.product(product) is None:

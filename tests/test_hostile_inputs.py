@@ -120,3 +120,28 @@ def test_a_history_missing_a_table_is_refused_and_left_as_it_is(govern, demo_cop
         f"error: {history}: not a usable govern history database (no table findings); move it aside or pass --store\n",
     )
     assert history.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["audit", "lineage"])
+def test_a_mesh_folder_in_govern_toml_that_does_not_exist_is_an_error_and_nothing_is_created(govern, demo_copy, command):
+    settings = demo_copy / "govern.toml"
+    settings.write_text(settings.read_text().replace('mesh = "examples/mesh"', 'mesh = "examples/mesh-typo"'))
+    run = govern(command, cwd=demo_copy)
+    assert (run.code, run.err) == (
+        3,
+        f"error: {settings}: the mesh folder examples/mesh-typo set in govern.toml is not a folder\n",
+    )
+    assert not (demo_copy / "examples/mesh-typo").exists()
+
+
+def test_an_unusable_history_stops_the_audit_before_the_mesh_is_evaluated(govern, demo_copy):
+    history = demo_copy / "examples/mesh/.govern/history.sqlite"
+    history.parent.mkdir(parents=True)
+    history.write_text("not a database")
+    run = govern("audit", "--now", NOW, "--format", "json", "-o", "report.json", cwd=demo_copy)
+    assert (run.code, run.err) == (
+        3,
+        f"error: {history}: not a usable govern history database (file is not a database); move it aside or pass --store\n",
+    )
+    assert history.read_text() == "not a database"
+    assert not (demo_copy / "report.json").exists() and not (demo_copy / "examples/mesh/.govern/index.db").exists()
