@@ -204,7 +204,10 @@ class Evaluator:
         else:
             verdict = "pass"
         applied = [r for r in rules if not any(e.startswith(f"rule {r.meta.id} ") for e in errors)]
-        return self._result(target, verdict, score(applied, findings), len(applied)), findings, [r.meta.id for r in applied]
+        # A product in error has no score, as one that could not be loaded: what a rule could not
+        # evaluate cannot be vouched for, and must not count as passed in its domain's mean.
+        value = None if errors else score(applied, findings)
+        return self._result(target, verdict, value, len(applied)), findings, [r.meta.id for r in applied]
 
     def _result(self, target: Target, verdict: str, value: float | None, rules: int) -> ProductResult:
         return ProductResult(

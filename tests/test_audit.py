@@ -323,3 +323,38 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
     Select(browser.find_element(By.ID, "filter-severity")).select_by_value("")
     Select(browser.find_element(By.ID, "filter-rule")).select_by_value("STD-004")
     assert sum(1 for r in rows if r.is_displayed()) == 3
+
+
+# --- scores -----------------------------------------------------------------------------------------
+
+
+FAILING_RULE = """# METADATA
+# title: Orders products carry a numeric owner
+# description: A rule that cannot be evaluated (to_number of text is an error).
+# custom:
+#   id: ORDERS-002
+#   category: standard-fields
+#   severity: low
+#   enforcement: warning
+#   override: none
+#   remediation: none
+package domains.orders.numeric_owner
+
+deny contains "not numeric" if to_number(input.product.owner) > 0
+"""
+
+
+def test_a_product_whose_rule_could_not_be_evaluated_has_no_score_and_no_place_in_the_means(govern, demo_copy):
+    before = audit(govern, demo_copy, "--no-store", "--format", "json").json()
+    (demo_copy / "policies/domains/orders/numeric_owner.rego").write_text(FAILING_RULE)
+    run = audit(govern, demo_copy, "--no-store", "--format", "json")
+    assert run.code == 3
+    after = run.json()
+    orders = {p["id"]: (p["verdict"], p["score"]) for p in after["products"] if p["domain"] == "orders"}
+    assert orders == {pid: ("error", None) for pid in ("orders_legacy_feed", "orders_order_items", "orders_returns")}
+    assert after["domains"]["orders"]["score"] is None
+    others = [p["score"] for p in before["products"] if p["domain"] != "orders" and p["score"] is not None]
+    assert after["summary"]["score"] == round(sum(others) / len(others), 1)
+    assert {d: s["score"] for d, s in after["domains"].items() if d != "orders"} == {
+        d: s["score"] for d, s in before["domains"].items() if d != "orders"
+    }
