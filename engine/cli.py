@@ -274,6 +274,9 @@ def check(
         (dbt_manifests, openlineage, lineage_map),
         use_index=index,
     )
+    if not report.products:  # (a folder with no product in it, say: a gate that checks nothing must not pass)
+        shown = ", ".join(display(p) for p in paths)
+        raise UsageError(f"nothing to check in {shown}: no data product descriptor or data contract found")
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
         for f in report.findings:

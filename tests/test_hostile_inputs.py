@@ -145,3 +145,15 @@ def test_an_unusable_history_stops_the_audit_before_the_mesh_is_evaluated(govern
     )
     assert history.read_text() == "not a database"
     assert not (demo_copy / "report.json").exists() and not (demo_copy / "examples/mesh/.govern/index.db").exists()
+
+
+def test_checking_a_folder_with_nothing_to_check_is_a_usage_error(govern, demo_copy):
+    """A gate that checks nothing must not pass: a folder with no descriptor or contract in it."""
+    (demo_copy / "docs").mkdir()
+    (demo_copy / "docs/notes.txt").write_text("not a product\n")
+    run = govern("check", "--now", NOW, "docs", cwd=demo_copy)
+    assert (run.code, run.out, run.err) == (
+        2,
+        "",
+        "error: nothing to check in docs: no data product descriptor or data contract found\n",
+    )
