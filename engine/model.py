@@ -351,6 +351,9 @@ class ParamSpec(Model):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["string", "array", "number", "integer", "boolean", "object"]
+    # "regex": a regular expression in the syntax of Rego's regex builtins, where {domain} stands
+    # for the product's domain (validate refuses a domain's value that is not one)
+    format: Literal["regex"] | None = None
     default: Any = None
     description: str | None = None
 

@@ -62,6 +62,13 @@ def test_parameters_reach_rules_as_input_params(govern, demo_copy):
         ("CLS-001: {level: x}", 3, "params: CLS-001 does not let domains set parameters (override: none)"),
         ("XYZ-001: {a: 1}", 3, "params: XYZ-001 is not a rule of the library"),
         ("STD-002: {columns: ingested_at}", 3, 'params: STD-002.columns must be of type array, not "ingested_at"'),
+        ('NAM-001: {pattern: "(["}', 3, "params: NAM-001.pattern is not a valid regular expression: '(['"),
+        # a look-ahead is Python's, not the syntax of Rego's regex builtins; {domain} becomes customers first
+        (
+            'NAM-003: {pattern: "^{domain}_(?=raw)"}',
+            3,
+            "params: NAM-003.pattern is not a valid regular expression: '^{domain}_(?=raw)'",
+        ),
     ],
 )
 def test_invalid_parameters_are_rejected_with_file_and_line(govern, demo_copy, params, line, message):

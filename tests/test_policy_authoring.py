@@ -340,6 +340,7 @@ def test_policies_json_lists_every_rule_with_its_annotation_fields(govern):
         "params": {
             "pattern": {
                 "type": "string",
+                "format": "regex",
                 "default": "^{domain}_[a-z][a-z0-9_]*$",
                 "description": "Regular expression for the name; {domain} stands for the product's domain.",
             }

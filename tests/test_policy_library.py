@@ -49,9 +49,9 @@ def test_annotations_become_rule_metadata():
     assert rule.package == "global.naming.product_name"
     assert rule.category == "naming" and rule.severity == "high" and rule.enforcement == "blocking"
     assert rule.override == "params"
-    assert rule.params["pattern"].default == "^{domain}_[a-z][a-z0-9_]*$"
+    assert (rule.params["pattern"].default, rule.params["pattern"].format) == ("^{domain}_[a-z][a-z0-9_]*$", "regex")
     assert rule.file.endswith("policies/global/naming/product_name.rego")
-    assert rule.line == 21
+    assert rule.line == 22
 
 
 def test_domain_rule_is_loaded_for_its_domain_only(policies):

@@ -111,6 +111,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
     def problem(message: str, path: str) -> None:
         problems.append(ConfigError(message, file, df.line_of(path)))
 
+    patterns: list[tuple[str, str, str, str]] = []  # (regular expression, as written, its parameter, its key path)
     for rule_id, values in config.params.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
@@ -129,6 +130,15 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
                     f"params: {rule_id}.{name} must be of type {spec.type}, not {json.dumps(value)}",
                     f"params.{rule_id}.{name}",
                 )
+            elif spec.format == "regex":
+                # ({domain} is replaced as the rules replace it before they match)
+                patterns.append(
+                    (value.replace("{domain}", config.domain), value, f"{rule_id}.{name}", f"params.{rule_id}.{name}")
+                )
+    invalid = _invalid_regexes({pattern for pattern, *_ in patterns}) if patterns else set()
+    for pattern, written, name, path in patterns:
+        if pattern in invalid:
+            problem(f"params: {name} is not a valid regular expression: {written!r}", path)
     for rule_id, level in config.enforcement.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
@@ -184,6 +194,26 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
                 f"{where}.expires",
             )
     return problems
+
+
+_REGEX_CHECK = """package govern.validate
+
+invalid contains pattern if {
+	some pattern in input
+	not regex.is_valid(pattern)
+}
+"""
+
+
+def _invalid_regexes(patterns: set[str]) -> set[str]:
+    """The patterns the rules' regex builtins cannot compile (asked of the embedded engine itself:
+    its syntax is not Python's)."""
+    from engine.backends.embedded import new_engine
+
+    engine = new_engine()
+    engine.add_policy("govern/validate.rego", _REGEX_CHECK)
+    engine.set_input_json(json.dumps(sorted(patterns)))
+    return set(json.loads(engine.eval_rule_as_json("data.govern.validate.invalid")))
 
 
 def _validate_policies(library: Library) -> list[ConfigError]:

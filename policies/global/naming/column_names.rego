@@ -12,6 +12,7 @@
 #   params:
 #     pattern:
 #       type: string
+#       format: regex
 #       default: "^[a-z][a-z0-9_]*$"
 #       description: Regular expression every column name must match.
 #   remediation: >-

@@ -13,6 +13,7 @@
 #   params:
 #     pattern:
 #       type: string
+#       format: regex
 #       default: "^{domain}[._]"
 #       description: >-
 #         Regular expression for the physicalName; {domain} stands for the product's domain (the

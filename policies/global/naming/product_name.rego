@@ -12,6 +12,7 @@
 #   params:
 #     pattern:
 #       type: string
+#       format: regex
 #       default: "^{domain}_[a-z][a-z0-9_]*$"
 #       description: Regular expression for the name; {domain} stands for the product's domain.
 #   remediation: Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.
