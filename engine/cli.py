@@ -36,6 +36,18 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(f"{value!r} is not an RFC 3339 time, e.g. 2027-01-31T00:00:00Z") from None
 
 
+def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 100:  # (also nan, which no comparison holds for)
+        raise click.BadParameter(f"{value!r} is not a percentage from 0 to 100")
+    return number
+
+
 def _paths_exist(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> tuple[Path, ...]:
     """Paths that exist, or are at least links: a broken or looping link is a load error (exit 3)
     naming the file, not a usage error."""
@@ -723,7 +735,7 @@ def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--coverage", "-c", is_flag=True, help="Report line coverage of every policy file.")
 @click.option(
     "--threshold",
-    type=click.FloatRange(min=0),
+    callback=_percent,
     metavar="PERCENT",
     help="Fail when total coverage is below PERCENT (implies --coverage; default: coverage_threshold in govern.toml).",
 )
@@ -809,6 +821,8 @@ def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: 
         _write(output, text)
     for problem in library.problems:
         click.echo(f"warning: left out of the catalog: {problem}", err=True)
+    if library.problems:  # (the catalog is written, but it is not the whole library)
+        sys.exit(EXIT_ERROR)
 
 
 @main.command()
@@ -860,7 +874,12 @@ def generate(out: Path, products: int, domains: int, seed: int, policies: str | 
     from engine.generate import generate as write_mesh
 
     day = as_of.date() if as_of else datetime.now(UTC).date()
-    counts = write_mesh(out, products, domains, seed, load_settings(policies).policies, day)
+    library = load_settings(policies).policies
+    if not library.is_dir():  # (the generated govern.toml would name it, and every audit fail)
+        raise UsageError(
+            f"no policy library at {display(library)}: run govern generate in a govern repository, or give --policies DIR"
+        )
+    counts = write_mesh(out, products, domains, seed, library, day)
     violations = ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()) if "-" in rule)
     click.echo(f"wrote {products} products in {min(domains, products)} domains to {out}")
     click.echo(f"deliberate violations: {violations or 'none'}; waivers: {counts['waivers']}")

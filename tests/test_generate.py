@@ -53,6 +53,17 @@ def test_generate_refuses_a_folder_that_is_not_empty(govern, tmp_path):
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
 
 
+def test_generate_outside_a_govern_repository_needs_a_policy_library(govern, tmp_path):
+    """Else its govern.toml would name a policy folder that does not exist, and every audit fail."""
+    (tmp_path / "elsewhere").mkdir()
+    run = govern("generate", str(tmp_path / "out"), "--products", "10", cwd=tmp_path / "elsewhere")
+    assert (run.code, run.err) == (
+        2,
+        "error: no policy library at policies: run govern generate in a govern repository, or give --policies DIR\n",
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_parallel_workers_give_the_same_report_and_keep_file_and_line(govern, tmp_path):
     """300 products: above engine.parallel.MIN_ITEMS, so --jobs 2 parses and evaluates in worker processes."""
     out = tmp_path / "mesh-root"

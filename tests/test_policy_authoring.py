@@ -187,20 +187,40 @@ def test_the_project_keeps_a_coverage_threshold_its_policy_tests_meet(govern):
     assert coverage["threshold"] == threshold and coverage["total"] >= threshold
 
 
-def test_a_threshold_above_the_coverage_fails(govern):
-    run = govern("test", "--threshold", "101")
-    assert run.code == 1
-    assert re.search(r"^COVERAGE: \d+\.\d% \(below the threshold of 101%\)$", run.out, re.MULTILINE)
-
-
-def test_an_untested_rule_fails_the_lint_and_shows_as_not_covered(govern, demo_copy):
-    rule = demo_copy / "policies/global/naming/short_name.rego"
-    source = (demo_copy / RULE_FILE).read_text()
+def _untested_rule(root: Path) -> Path:
+    """A copy of NAM-001 as NAM-009, which no test imports: its five lines are not covered."""
+    rule = root / "policies/global/naming/short_name.rego"
+    source = (root / RULE_FILE).read_text()
     rule.write_text(
         source.replace("id: NAM-001", "id: NAM-009")
         .replace("package global.naming.product_name", "package global.naming.short_name")
         .replace('"name")', '"name")\n', 1)
     )
+    return rule
+
+
+def test_a_threshold_above_the_coverage_fails(govern, demo_copy):
+    _untested_rule(demo_copy)
+    coverage = govern("test", "--coverage", "--format", "json", cwd=demo_copy).json()["coverage"]
+    covered = sum(f["covered_lines"] for f in coverage["files"])
+    missed = sum(len(f["not_covered"]) for f in coverage["files"])
+    assert missed == 5
+    total = 100 * covered / (covered + missed)
+    assert coverage["total"] == round(total, 2) and total < 100
+    run = govern("test", "--threshold", "100", cwd=demo_copy)
+    assert run.code == 1
+    assert f"\nCOVERAGE: {coverage['total']:.1f}% (below the threshold of 100%)\n" in run.out
+
+
+@pytest.mark.parametrize("threshold", ["101", "-1", "nan"])
+def test_a_threshold_that_is_not_a_percentage_is_a_usage_error(govern, threshold):
+    run = govern("test", "--threshold", threshold)
+    assert run.code == 2
+    assert f"Invalid value for '--threshold': {threshold!r} is not a percentage from 0 to 100" in run.err
+
+
+def test_an_untested_rule_fails_the_lint_and_shows_as_not_covered(govern, demo_copy):
+    rule = _untested_rule(demo_copy)
     run = govern("test", "--coverage", "--threshold", "0", cwd=demo_copy)
     assert run.code == 1
     line = _line_of(rule, "package global.naming.short_name")
@@ -414,3 +434,13 @@ def test_explain_an_unknown_rule_suggests_close_ids(govern):
     run = govern("explain", "NAM-01")
     assert run.code == 2
     assert run.err == "error: no rule NAM-01 in policies; did you mean NAM-001, NAM-004, NAM-003?\n"
+
+
+def test_the_catalog_of_a_library_with_a_broken_rule_lists_the_others_and_exits_3(govern, demo_copy):
+    (demo_copy / "policies/global/naming/broken.rego").write_text(
+        "package global.naming.broken\n\ndeny contains x if {\n  x :=\n}\n"
+    )
+    run = govern("policies", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    assert {r["id"] for r in run.json()["rules"]} == {r.id for r in load_library(REPO / "policies").rules}
+    assert run.err.startswith("warning: left out of the catalog: policies/global/naming/broken.rego:4: invalid Rego: ")
