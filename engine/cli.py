@@ -166,7 +166,9 @@ def add_imported_lineage(
         click.echo("warning: no product of a mesh is checked, so imported lineage is not used", err=True)
         return []
     imported = import_lineage(dbt_manifests, openlineage)
-    edges, mapped = product_edges(imported, mesh, LineageMap.load(lineage_map))
+    datasets = LineageMap.load(lineage_map)
+    imported.errors.extend(datasets.dangling(mesh))
+    edges, mapped = product_edges(imported, mesh, datasets)
     mesh.add_imported(edges)
     for skipped in imported.skipped:
         click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)

@@ -163,6 +163,19 @@ def test_lineage_map_errors_name_file_and_line(govern, tmp_path):
     assert f"{bad}:2: product for 'a.b' must be a product id" in run.err
 
 
+def test_a_lineage_map_entry_naming_a_product_not_in_the_mesh_is_an_error_at_its_line(govern, tmp_path):
+    """A typo, or a product renamed since: its datasets would silently map to nothing."""
+    path = tmp_path / "map.yaml"
+    path.write_text('datasets:\n  "postgres://legacy:5432/oms.public.*": orders_legacy_fed\n  "x.*": orders_returns\n')
+    run = govern("lineage", M, "--openlineage", str(openlineage_events(tmp_path)), "--lineage-map", str(path))
+    assert run.code == 3
+    problems = [line for line in run.err.splitlines() if line.startswith("error: ")]
+    assert problems == [
+        f"error: {path}:2: 'postgres://legacy:5432/oms.public.*' maps datasets to product 'orders_legacy_fed', "
+        "which is not in the mesh"
+    ]
+
+
 # --- the third-party corpus --------------------------------------------------------------------------
 
 

@@ -317,6 +317,7 @@ class LineageMap:
 
     patterns: list[tuple[str, str]]
     file: str | None = None
+    lines: list[int] = field(default_factory=list)  # of each pattern, in the file
 
     @classmethod
     def load(cls, path: Path | None) -> LineageMap:
@@ -327,12 +328,21 @@ class LineageMap:
         datasets = data.get("datasets") if isinstance(data, dict) else None
         if not isinstance(datasets, dict):
             raise LoadError("a lineage map needs a 'datasets' mapping of name patterns to product ids", doc.file, doc.line_of(""))
-        patterns = []
+        patterns, lines = [], []
         for pattern, product in datasets.items():
             if not isinstance(product, str):
                 raise LoadError(f"product for {pattern!r} must be a product id", doc.file, doc.line_of(f"datasets.{pattern}"))
             patterns.append((str(pattern).lower(), product))
-        return cls(patterns, doc.file)
+            lines.append(doc.line_of(f"datasets.{pattern}"))
+        return cls(patterns, doc.file, lines)
+
+    def dangling(self, mesh: Mesh) -> list[LoadError]:
+        """An entry naming a product the mesh does not have (a typo, a product renamed or removed)."""
+        return [
+            LoadError(f"{pattern!r} maps datasets to product {product!r}, which is not in the mesh", self.file, line)
+            for (pattern, product), line in zip(self.patterns, self.lines, strict=True)
+            if mesh.product(product) is None
+        ]
 
     def product_for(self, names: list[str]) -> str | None:
         for pattern, product in self.patterns:
