@@ -434,6 +434,18 @@ def audit(
     sys.exit(exit_code(report, fail_on))
 
 
+def _unreadable(index: Any, mesh: Any, paths: list[Path] | None) -> list[str]:
+    """The run's errors for folders of the mesh that could not be listed: an audit's all, a check's
+    those inside the paths it checks (a folder elsewhere in the mesh is not its domain's to fix)."""
+    found = index.unreadable if index is not None else mesh.unreadable if mesh is not None else []
+    inside = [Path(os.path.abspath(p)) for p in paths] if paths is not None else None
+    return [
+        f"{display(Path(folder))}: cannot list this folder of the mesh ({why}): what it holds was not checked"
+        for folder, why in found
+        if inside is None or any(Path(folder) == p or p in Path(folder).parents for p in inside)
+    ]
+
+
 def _mesh_root(given: Path | None, settings: Any) -> Path:
     """The mesh of an audit or lineage: MESH (click checked it exists), else govern.toml's mesh."""
     if given is not None:
@@ -550,7 +562,7 @@ def _evaluate(
         findings=outcome.findings,
         rules=outcome.rules,
         waivers=outcome.waivers,
-        errors=import_errors,
+        errors=import_errors + _unreadable(index, found_mesh, None if whole_mesh else paths),
         catalog=outcome.catalog,
     )
     if spool is not None:

@@ -157,3 +157,38 @@ def test_checking_a_folder_with_nothing_to_check_is_a_usage_error(govern, demo_c
         "",
         "error: nothing to check in docs: no data product descriptor or data contract found\n",
     )
+
+
+@pytest.fixture
+def unlistable(monkeypatch, demo_copy):
+    """examples/mesh/finance/payments cannot be listed (as a folder without read permission for the
+    user; the tests run as root, whom permissions do not stop, so os.scandir refuses it here)."""
+    folder = str(demo_copy / "examples/mesh/finance/payments")
+    real = os.scandir
+
+    def scandir(path=".", *args):
+        if os.fspath(path) == folder:
+            raise PermissionError(13, "Permission denied", folder)
+        return real(path, *args)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return (
+        "examples/mesh/finance/payments: cannot list this folder of the mesh (Permission denied): what it holds was not checked"
+    )
+
+
+@pytest.mark.parametrize("batch", ["100", "5"])  # (loaded whole; in batches planned with the mesh index)
+def test_an_audit_says_which_folders_it_could_not_list(govern, demo_copy, unlistable, batch):
+    run = govern("audit", "--now", NOW, "--no-store", "--batch", batch, "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    report = run.json()
+    assert report["errors"] == [unlistable]
+    assert len(report["products"]) == 13 and "finance_payments" not in {p["id"] for p in report["products"]}
+
+
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_check_says_which_of_its_folders_it_could_not_list(govern, demo_copy, unlistable, index):
+    finance = govern("check", "--now", NOW, index, "examples/mesh/finance", "--format", "json", cwd=demo_copy)
+    assert (finance.code, finance.json()["errors"]) == (3, [unlistable])
+    inventory = govern("check", "--now", NOW, index, "examples/mesh/inventory", "--format", "json", cwd=demo_copy)
+    assert (inventory.code, inventory.json()["errors"]) == (1, [])  # (another domain's folder: not its to fix)

@@ -193,9 +193,9 @@ def listed(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = index_module.scan_folder
 
-    def scan(folder: str):
+    def scan(folder: str, unreadable=None):
         calls.append(os.path.basename(folder))
-        return real(folder)
+        return real(folder, unreadable)
 
     monkeypatch.setattr(index_module, "scan_folder", scan)
     return calls

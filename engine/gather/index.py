@@ -137,6 +137,7 @@ class MeshIndex:
     root: Path
     conn: sqlite3.Connection
     products: int  # how many descriptors
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders the walk could not list, and why
 
     def _rows(self, sql: str, *args: Any) -> list[Any]:
         return self.conn.execute(sql, args).fetchall()
@@ -418,7 +419,7 @@ def _refresh(
                 conn.execute("UPDATE meta SET written_ns = ?, folders = ?", (started, walk.folders))
             except sqlite3.Error:
                 pass  # (a mesh that cannot be written to: the index is used as it is)
-        return MeshIndex(root, conn, walk.products)
+        return MeshIndex(root, conn, walk.products, walk.unreadable)
     conn, temporary = _new(file)
     try:
         meta = (started, hashed, len(walk.lines), walk.folders)
@@ -430,7 +431,7 @@ def _refresh(
         conn.execute("COMMIT")
         if temporary is not None:
             _save(conn, temporary, file)
-        return MeshIndex(root, conn, products)
+        return MeshIndex(root, conn, products, walk.unreadable)
     except BaseException:
         conn.close()
         _remove(temporary)
@@ -622,6 +623,7 @@ class Walk:
     folders: str = ""  # the folders' text to store
     racy: bool = False  # a folder was modified since trusted
     found: Callable[[], None] | None = None  # called when the walk has found MIN_ITEMS files
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders that could not be listed, and why
 
     def add(self, key: str, kind: str, st: os.stat_result | None, link: bool = False) -> None:
         if st is None or st.st_mtime_ns >= self.trusted:
@@ -695,7 +697,7 @@ def _walk(root: Path, stored: Any, trusted: int, found: Callable[[], None] | Non
                     subfolders = fields[3].split("/") if fields[3] else []
                     stack.extend(f"{folder}{os.sep}{name}" for name in reversed(subfolders))
                     continue
-        listing = scan_folder(folder)
+        listing = scan_folder(folder, walk.unreadable)
         if listing is None:  # (unreadable, say: its parent's listing does not change when that does)
             continue
         found, subfolders = listing

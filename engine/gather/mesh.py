@@ -51,36 +51,42 @@ def skipped_folder(name: str) -> bool:
     return name.startswith((".", "__")) or name == "node_modules"
 
 
-def discover(root: Path) -> tuple[list[Path], list[Path]]:
-    """Descriptor files and contract files below ``root`` (hidden folders skipped, links not followed)."""
+def discover(root: Path, unreadable: list[tuple[str, str]] | None = None) -> tuple[list[Path], list[Path]]:
+    """Descriptor files and contract files below ``root`` (hidden folders skipped, links not followed);
+    the folders that could not be listed are added to ``unreadable`` (see :func:`scan_folder`)."""
     products: list[Path] = []
     contracts: list[Path] = []
-    for entry, kind in walk_files(root):
+    for entry, kind in walk_files(root, unreadable):
         (products if kind == "product" else contracts).append(Path(entry.path))
     return products, contracts
 
 
-def walk_files(root: Path) -> Iterator[tuple[os.DirEntry[str], str]]:
+def walk_files(root: Path, unreadable: list[tuple[str, str]] | None = None) -> Iterator[tuple[os.DirEntry[str], str]]:
     """Every descriptor and contract below ``root`` with its kind: each folder's files by name, then
     its subfolders by name, as os.walk goes; hidden folders, ``__*`` and node_modules skipped, and
     links to folders not followed. A scandir loop rather than os.walk: the entries it gives save a
     system call per folder and carry each file's stat for the mesh index."""
     stack = [str(root)]
     while stack:
-        listing = scan_folder(stack.pop())
+        listing = scan_folder(stack.pop(), unreadable)
         if listing is not None:
             files, subfolders = listing
             yield from files
             stack.extend(reversed(subfolders))
 
 
-def scan_folder(folder: str) -> tuple[list[tuple[os.DirEntry[str], str]], list[str]] | None:
+def scan_folder(
+    folder: str, unreadable: list[tuple[str, str]] | None = None
+) -> tuple[list[tuple[os.DirEntry[str], str]], list[str]] | None:
     """One folder of :func:`walk_files`: its descriptors and contracts with their kinds, and the
-    subfolders discovery goes into, both by name; None when it cannot be listed."""
+    subfolders discovery goes into, both by name; None when it cannot be listed (the folder and
+    why are then added to ``unreadable``: what it holds goes unchecked, which a run must say)."""
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
-    except OSError:
+    except OSError as e:
+        if unreadable is not None:
+            unreadable.append((folder, e.strerror or str(e)))
         return None
     files: list[tuple[os.DirEntry[str], str]] = []
     subfolders: list[str] = []
@@ -114,6 +120,7 @@ class Mesh:
     products: list[LoadedProduct] = field(default_factory=list)
     contracts: dict[str, LoadedContract] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders that could not be listed, and why
     # The lineage graph as adjacency (upstream -> downstream -> edge attributes, and the reverse),
     # every loaded product a node: what evaluation reads, without importing networkx; ``graph``
     # builds the networkx graph from it for reports and imported lineage.
@@ -339,9 +346,9 @@ def load_mesh(
 
     With ``facts`` (from the mesh index), only part of the mesh is given: the lineage graph, cycles
     and depth come from the facts, which describe all of it."""
-    if product_files is None or contract_files is None:
-        product_files, contract_files = discover(root)
     mesh = Mesh(root=root)
+    if product_files is None or contract_files is None:
+        product_files, contract_files = discover(root, mesh.unreadable)
     escaping = links_leaving(root, [*product_files, *contract_files])
     for path, target in escaping.items():
         mesh.failures.append(

@@ -127,10 +127,13 @@ def check_targets(
             index = refresh(root, descriptors, workers)
             products, contracts, facts = index.neighbourhood(product_paths)
             mesh = load_mesh(root, products, contracts, workers=workers, facts=facts)
+            mesh.unreadable = index.unreadable
         else:
-            found_products, found_contracts = discover(root)
+            unreadable: list[tuple[str, str]] = []
+            found_products, found_contracts = discover(root, unreadable)
             named = list(dict.fromkeys(p for p in descriptors if p not in found_products))  # (once each)
             mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
+            mesh.unreadable = unreadable
         targets.extend(select(mesh, product_paths))
     for path in contract_files:
         try:
