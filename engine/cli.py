@@ -434,15 +434,13 @@ def audit(
     sys.exit(exit_code(report, fail_on))
 
 
-def _unreadable(index: Any, mesh: Any, paths: list[Path] | None) -> list[str]:
-    """The run's errors for folders of the mesh that could not be listed: an audit's all, a check's
-    those inside the paths it checks (a folder elsewhere in the mesh is not its domain's to fix)."""
+def _unreadable(index: Any, mesh: Any) -> list[str]:
+    """The run's errors for the folders of the mesh it could not list: those of an audit's index, or
+    those among a check's paths (engine.gather.targets.check_targets)."""
     found = index.unreadable if index is not None else mesh.unreadable if mesh is not None else []
-    inside = [Path(os.path.abspath(p)) for p in paths] if paths is not None else None
     return [
         f"{display(Path(folder))}: cannot list this folder of the mesh ({why}): what it holds was not checked"
         for folder, why in found
-        if inside is None or any(Path(folder) == p or p in Path(folder).parents for p in inside)
     ]
 
 
@@ -562,7 +560,7 @@ def _evaluate(
         findings=outcome.findings,
         rules=outcome.rules,
         waivers=outcome.waivers,
-        errors=import_errors + _unreadable(index, found_mesh, None if whole_mesh else paths),
+        errors=import_errors + _unreadable(index, found_mesh),
         catalog=outcome.catalog,
     )
     if spool is not None:

@@ -3,8 +3,8 @@
 One audit is written in one transaction at the end of the run (its findings and gzip-compressed
 JSON report read from the audit's spool, engine/spool.py, a piece at a time), so an audit that is
 interrupted, killed or fails leaves every earlier run as it was (SQLite's journal rolls a
-half-written transaction back on the next open). A file that is not a history database is refused, never
-overwritten.
+half-written transaction back on the next open). A file that is not a history database, or lacks
+one of its tables, is refused, never overwritten.
 
 Runs are keyed by the mesh's resolved path, so one database can hold several meshes.
 """

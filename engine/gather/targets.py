@@ -127,13 +127,14 @@ def check_targets(
             index = refresh(root, descriptors, workers)
             products, contracts, facts = index.neighbourhood(product_paths)
             mesh = load_mesh(root, products, contracts, workers=workers, facts=facts)
-            mesh.unreadable = index.unreadable
+            unreadable = index.unreadable
         else:
-            unreadable: list[tuple[str, str]] = []
+            unreadable = []
             found_products, found_contracts = discover(root, unreadable)
             named = list(dict.fromkeys(p for p in descriptors if p not in found_products))  # (once each)
             mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
-            mesh.unreadable = unreadable
+        # The folders that could not be listed among those checked (another domain's are not its to fix).
+        mesh.unreadable = [(f, why) for f, why in unreadable if any(_inside(Path(f), p) for p in product_paths)]
         targets.extend(select(mesh, product_paths))
     for path in contract_files:
         try:
