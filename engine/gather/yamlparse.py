@@ -103,6 +103,10 @@ def parse(text: str, display: str) -> Located:
         # At the end of the stream libyaml points past the last line: name the last line instead.
         last = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
         line = min(_shown(real, mark.line + 1), last) if mark else None
+        if e.problem and "maximum nesting depth" in e.problem:
+            # libyaml 0.2.6 (in PyYAML 6.0.4's wheels) stops at a nesting level of its own, 1,000,
+            # before the events would reach govern's: the same document, the same error.
+            raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line) from None
         what = " ".join(s for s in (e.context, e.problem) if s)
         raise LoadError(f"invalid YAML: {what}", display, line) from None
     except yaml.YAMLError as e:
