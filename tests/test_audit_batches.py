@@ -206,7 +206,7 @@ def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads, mo
     """Lineage within and across domains, contracts of 30 columns, violations and waivers: in the
     parent and in the workers (150 products start them without lowering their threshold)."""
     root = tmp_path / "gen"
-    assert govern("generate", str(root), "--products", "150", "--domains", "4", "--seed", "11").code == 0
+    assert govern("generate", str(root), "--products", "150", "--domains", "4", "--seed", "11", "--as-of", NOW[:10]).code == 0
     products, _ = discover(root / "mesh")
     assert len(products) == 150
     whole = audit_report(govern, root, "mesh", 150)
@@ -233,7 +233,7 @@ def test_a_batch_is_released_before_the_next_is_loaded(govern, tmp_path, monkeyp
     """What bounds an audit's memory: when a batch is loaded, no earlier batch is still referenced
     (checked without the cyclic collector, which an audit pauses), in the parent..."""
     root = tmp_path / "gen"
-    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
+    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5", "--as-of", NOW[:10]).code == 0
     alive_at_load = track_loads(monkeypatch, engine.gather.targets)
     run = govern("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--batch", "30", "--jobs", "1", cwd=root)
     assert run.code in (0, 1), run.err
@@ -251,7 +251,7 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     from engine.policy.library import load_library
 
     root = tmp_path / "gen"
-    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
+    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5", "--as-of", NOW[:10]).code == 0
     monkeypatch.chdir(root)
     settings = load_settings(start=root)
     index = refresh(settings.mesh)
@@ -280,7 +280,7 @@ def test_the_workers_never_hold_the_mesh_index(govern, tmp_path, monkeypatch):
     from engine.gather.index import MeshIndex
 
     root = tmp_path / "gen"
-    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5").code == 0
+    assert govern("generate", str(root), "--products", "120", "--domains", "3", "--seed", "5", "--as-of", NOW[:10]).code == 0
     mesh = root / "mesh"
     seen = tmp_path / "seen"
     real = engine.shards.load_batch
@@ -312,7 +312,7 @@ def test_a_mesh_too_small_for_batches_is_audited_the_same_by_workers_started_ear
     monkeypatch.setenv("GOVERN_CACHE_DIR", "off")
 
     root = tmp_path / "gen"
-    assert govern("generate", str(root), "--products", "60", "--domains", "3", "--seed", "5").code == 0
+    assert govern("generate", str(root), "--products", "60", "--domains", "3", "--seed", "5", "--as-of", NOW[:10]).code == 0
     contract = next((root / "mesh").rglob("*.odcs.yaml"))
     cid = contract.name.removesuffix(".odcs.yaml")
     for n in range(10):  # contracts no product publishes are targets of their own

@@ -130,7 +130,7 @@ def test_an_audit_holds_no_result_once_its_batch_is_spooled(govern, tmp_path, mo
     product result of any batch, nor any batch's part, is alive in this process (the cyclic collector is paused during
     audits, so nothing is kept for it to find), though every one is in the report."""
     root = tmp_path / "gen"
-    assert govern("generate", str(root), "--products", "90", "--domains", "3", "--seed", "5").code == 0
+    assert govern("generate", str(root), "--products", "90", "--domains", "3", "--seed", "5", "--as-of", NOW[:10]).code == 0
     results: list[weakref.ref] = []
     real_add, real_build = engine.spool.Spool.add, engine.report.build.build_report
     alive: list[int] = []
