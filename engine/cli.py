@@ -36,6 +36,16 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(f"{value!r} is not an RFC 3339 time, e.g. 2027-01-31T00:00:00Z") from None
 
 
+class _Path(click.Path):
+    """A path parameter that refuses an empty value, which pathlib reads as the current folder (a
+    report would be written to ``.``, a check would check it)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value:
+            self.fail("an empty path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     if value is None:
         return None
@@ -130,19 +140,19 @@ def lineage_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "--dbt-manifest",
                 "dbt_manifests",
                 multiple=True,
-                type=click.Path(exists=True, path_type=Path),
+                type=_Path(exists=True, path_type=Path),
                 help="Add lineage from a dbt manifest.json (or the manifest*.json files of a folder). Repeatable.",
             ),
             click.option(
                 "--openlineage",
                 "openlineage",
                 multiple=True,
-                type=click.Path(exists=True, path_type=Path),
+                type=_Path(exists=True, path_type=Path),
                 help="Add lineage from OpenLineage events: a JSON event, a JSON list, NDJSON, or a folder. Repeatable.",
             ),
             click.option(
                 "--lineage-map",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                type=_Path(exists=True, dir_okay=False, path_type=Path),
                 help="YAML mapping of dataset name patterns to product ids (default: lineage_map in govern.toml).",
             ),
         ]
@@ -224,13 +234,13 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), callback=_paths_exist)
+@click.argument("paths", nargs=-1, required=True, type=_Path(path_type=Path), callback=_paths_exist)
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
 @click.option(
     "--baseline",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_Path(exists=True, dir_okay=False, path_type=Path),
     help="A JSON report of an earlier run: its findings (by fingerprint) are shown but do not count for the exit code.",
 )
 @click.option(
@@ -369,15 +379,15 @@ def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 
 
 @main.command()
-@click.argument("mesh_dir", metavar="MESH", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
 @click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="blocking", show_default=True)
 @engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
 @click.option(
-    "--store", type=click.Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
+    "--store", type=_Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
 )
 @click.option("--no-store", is_flag=True, help="Neither read nor write the history (no changes, no trend).")
 @click.option(
@@ -620,9 +630,9 @@ class _progress:
 
 
 @main.command()
-@click.argument("mesh_dir", metavar="MESH", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
-    "--store", type=click.Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
+    "--store", type=_Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show the last N audits.")
@@ -688,10 +698,10 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
 
 
 @main.command()
-@click.argument("mesh_dir", metavar="MESH", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
 @click.option("--product", metavar="P", help="Only P's upstream and downstream (its impact).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write to FILE.")
 @lineage_options
 @handles_errors
 def lineage(
@@ -739,7 +749,7 @@ def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 
 
 @main.command("test")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=_Path(exists=True, path_type=Path))
 @click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
 @click.option("--verbose", "-v", is_flag=True, help="A line per test, not only the failures.")
 @click.option("--run", "-r", "pattern", metavar="REGEX", callback=_regex, help="Only tests whose data.<package>.<name> matches.")
@@ -813,7 +823,7 @@ def test(
 @click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--category", multiple=True, help="Only rules of this category (repeatable).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the catalog to FILE.")
+@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the catalog to FILE.")
 @handles_errors
 def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:
     """The catalog of rules, global and per domain, from their METADATA annotations.
@@ -865,7 +875,7 @@ def explain(rule_id: str, policies: str | None, fmt: str) -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out", type=_Path(file_okay=False, path_type=Path))
 @click.option("--products", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--domains", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)

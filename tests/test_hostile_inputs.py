@@ -159,6 +159,29 @@ def test_checking_a_folder_with_nothing_to_check_is_a_usage_error(govern, demo_c
     )
 
 
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["check", "", "--format", "json"], "'PATHS...'"),
+        (["check", "examples/mesh", "-o", ""], "'--output' / '-o'"),
+        (["check", "examples/mesh", "--baseline", ""], "'--baseline'"),
+        (["audit", "examples/mesh", "--store", ""], "'--store'"),
+        (["history", "examples/mesh", "--store", ""], "'--store'"),
+        (["lineage", "examples/mesh", "-o", ""], "'--output' / '-o'"),
+        (["policies", "-o", ""], "'--output' / '-o'"),
+        (["generate", ""], "'OUT'"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error(govern, demo_copy, args, option):
+    """pathlib reads an empty path as the current folder: a check of it would check the folder, and
+    a report written to it fail as an error of the run (3) after the work was done."""
+    before = sorted(demo_copy.iterdir())
+    run = govern(*args, cwd=demo_copy)
+    assert (run.code, run.out) == (2, "")
+    assert run.err.endswith(f"Error: Invalid value for {option}: an empty path\n")
+    assert sorted(demo_copy.iterdir()) == before  # (nothing written, no history, no index)
+
+
 @pytest.fixture
 def unlistable(monkeypatch, demo_copy):
     """examples/mesh/finance/payments cannot be listed (as a folder without read permission for the
