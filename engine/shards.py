@@ -43,8 +43,15 @@ MIN_SIZE = 100
 def shard_size(products: int, jobs: int, batch: int) -> int:
     """Products per batch: two batches per worker (the smaller a batch, the more of its lineage
     neighbours are loaded by other batches too; the larger, the longer workers wait for the last
-    one), at least :data:`MIN_SIZE`, at most ``batch`` (what a worker may hold at once)."""
-    return max(1, min(batch, max(MIN_SIZE, -(-products // (2 * jobs)))))
+    one), at least :data:`MIN_SIZE`, at most ``batch`` (what a worker may hold at once). A mesh
+    larger than two batches of ``batch`` products per worker is cut into whole rounds of the
+    workers: 10,000 products in five batches of 2,000 would leave one of two workers idle through
+    the last batch, a fifth of the audit, where six of 1,667 keep both busy to the end."""
+    size = max(MIN_SIZE, -(-products // (2 * jobs)))
+    if size > batch:
+        rounds = -(-products // (batch * jobs))
+        size = -(-products // (rounds * jobs))
+    return max(1, size)
 
 
 _evaluator: Evaluator | None = None

@@ -225,8 +225,9 @@ def test_a_generated_mesh_audits_the_same_in_batches(govern, tmp_path, loads, mo
     monkeypatch.setattr(engine.shards, "evaluate_in_workers", counting)
     for batch in (40, 1000):
         assert audit_report(govern, root, "mesh", batch, jobs=2) == whole
-    # 40 products a batch; then two batches a worker, at least 100 products each
-    assert batches == [40, 100]
+    # at most 40 products a batch, in whole rounds of the two workers (four of 38, not 40, 40, 40
+    # and 30); then two batches a worker, at least 100 products each
+    assert batches == [38, 100]
 
 
 def test_a_batch_is_released_before_the_next_is_loaded(govern, tmp_path, monkeypatch):
@@ -368,3 +369,20 @@ def test_imported_lineage_is_audited_with_the_whole_mesh(govern, demo_copy, tmp_
     assert [e for e in run.json()["lineage"]["edges"] if not e["declared"]] == [
         {"from": "customers_profiles", "to": "orders_returns", "contractId": None, "declared": False}
     ]
+
+
+@pytest.mark.parametrize(
+    "products, jobs, batch, size",
+    [
+        (1_000, 2, 2_000, 250),  # two batches a worker
+        (150, 2, 2_000, 100),  # at least 100 products a batch
+        (10_000, 2, 2_000, 1_667),  # six batches, three rounds of the two workers (not five of 2,000)
+        (100_000, 2, 2_000, 2_000),  # fifty batches
+        (9_000, 4, 2_000, 1_125),  # eight batches, two rounds of four workers
+        (120, 2, 30, 30),
+    ],
+)
+def test_batches_come_in_whole_rounds_of_the_workers(products, jobs, batch, size):
+    assert engine.shards.shard_size(products, jobs, batch) == size
+    count = -(-products // size)
+    assert count % jobs == 0 or count < jobs
