@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.config import display
 from engine.errors import ConfigError, LoadError
-from engine.gather.yamlsrc import Located, load_file, validation_error
+from engine.gather.yamlsrc import Located, load_bytes, read_bytes, validation_error
 from engine.model import DomainEntry, Enforcement, IsoDate, empty_list
 
 DEFAULT_LEVELS = ["public", "internal", "restricted", "confidential"]
@@ -114,10 +114,18 @@ class Governance:
 _C = TypeVar("_C", bound=BaseModel)
 
 
-def _load_config(path: Path, model: type[_C], what: str) -> tuple[Located, _C]:
-    """A YAML configuration file as a pydantic model; every problem is a ConfigError with file:line."""
+def _read(path: Path) -> bytes:
+    """A configuration file's bytes (read once: its digest and its content are of the same bytes)."""
     try:
-        doc = load_file(path, display(path), cached=True)
+        return read_bytes(path, display(path))
+    except LoadError as e:
+        raise ConfigError(e.message, e.file, e.line) from None
+
+
+def _load_config(path: Path, raw: bytes, model: type[_C], what: str) -> tuple[Located, _C]:
+    """A YAML configuration file's bytes as a pydantic model; every problem is a ConfigError with file:line."""
+    try:
+        doc = load_bytes(raw, display(path))
     except LoadError as e:
         raise ConfigError(e.message, e.file, e.line) from None
     if not isinstance(doc.data, dict):
@@ -133,20 +141,18 @@ def load_governance(folder: Path) -> Governance:
     path = folder / "council.yaml"
     if not path.is_file():
         raise ConfigError(f"no council configuration: {display(path)} does not exist (set --governance)")
-    doc, council = _load_config(path, CouncilConfig, "council configuration")
+    raw = _read(path)
+    doc, council = _load_config(path, raw, CouncilConfig, "council configuration")
     levels = council.classification_levels
     if len(set(levels)) != len(levels):
         raise ConfigError("classification_levels has duplicates", doc.file, doc.line_of("classification_levels"))
-    digest = hashlib.sha256(path.read_bytes())
+    digest = hashlib.sha256(raw)
     governance = Governance(council=council, doc=doc, digest="")
     for domain_path in sorted((folder / "domains").glob("*.y*ml")):
         try:
-            digest.update(b"\0" + domain_path.name.encode() + b"\0" + domain_path.read_bytes())
-        except OSError as e:  # a folder, a broken link, a loop of links
-            governance.problems.append(ConfigError(f"cannot read file: {e.strerror or e}", display(domain_path)))
-            continue
-        try:
-            loaded = _load_domain(domain_path)
+            raw = _read(domain_path)  # (a folder, a broken link, a loop of links: cannot be read)
+            digest.update(b"\0" + domain_path.name.encode() + b"\0" + raw)
+            loaded = _load_domain(domain_path, raw)
         except ConfigError as e:
             governance.problems.append(e)
             continue
@@ -165,8 +171,8 @@ def load_governance(folder: Path) -> Governance:
     return governance
 
 
-def _load_domain(path: Path) -> DomainFile:
-    doc, config = _load_config(path, DomainConfig, "domain configuration")
+def _load_domain(path: Path, raw: bytes) -> DomainFile:
+    doc, config = _load_config(path, raw, DomainConfig, "domain configuration")
     if config.domain != path.stem:
         raise ConfigError(
             f"domain {config.domain!r} does not match the file name {path.name} (expected domain: {path.stem})",

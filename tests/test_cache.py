@@ -279,6 +279,24 @@ def test_governance_files_come_from_the_cache(cache_dir, monkeypatch):
     }
 
 
+def test_each_governance_file_is_read_once(cache_dir, monkeypatch):
+    """The governance digest in a report and the configuration evaluated are of the same bytes: a
+    file edited between two reads could otherwise be reported under one digest and applied as
+    another."""
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def counting(path: Path) -> bytes:
+        if path.parent.name in ("governance", "domains"):  # (not the cache's digest of govern's code)
+            reads.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    governance = load_governance(REPO / "governance")
+    files = ["council.yaml", *sorted(p.name for p in (REPO / "governance/domains").glob("*.y*ml"))]
+    assert reads == files and len(governance.domains) == len(files) - 1
+
+
 def test_a_warm_check_imports_no_parser_graph_library_or_terminal_toolkit(tmp_path):
     """What a second ``govern check`` of a demo product imports (the lazy imports that make it start
     fast): not PyYAML, networkx, the ODCS models, the JSON Schema validator or rich."""

@@ -109,7 +109,11 @@ def load_file(path: Path, display: str | None = None, *, cached: bool = False) -
     shown = display or str(path)
     if not cached:
         return load_text(read_text(path, shown), shown)
-    raw = read_bytes(path, shown)
+    return load_bytes(read_bytes(path, shown), shown)
+
+
+def load_bytes(raw: bytes, shown: str) -> Located:
+    """Load one YAML or JSON document from a file's bytes (``read_bytes``), through the cache."""
     digest = cache.key("yaml", shown, raw)
     stored = cache.get("yaml", digest)
     if isinstance(stored, dict) and "data" in stored and isinstance(stored.get("lines"), dict):
