@@ -218,9 +218,18 @@ def run() -> None:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (govern check | head): nothing more to say
             code = code or EXIT_ERROR
-    if sys.getprofile() is not None or sys.gettrace() is not None:
+    if _observed():
         sys.exit(code)
     os._exit(code)
+
+
+def _observed() -> bool:
+    """Whether a profiler or tracer is running: one set with sys.setprofile or sys.settrace, or a
+    tool of sys.monitoring (Python 3.12 and newer: cProfile, and coverage with its sysmon core)."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
