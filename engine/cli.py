@@ -319,12 +319,12 @@ def check(
 
 
 def _baseline_fingerprints(path: Path) -> set[str]:
-    from engine.errors import LoadError
+    from engine.errors import LoadError, reason
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise LoadError(f"cannot read the baseline report: {e}", path) from None
+        raise LoadError(f"cannot read the baseline report: {reason(e)}", path) from None
     except json.JSONDecodeError as e:
         raise LoadError(f"the baseline is not JSON: {e.msg}", path, e.lineno) from None
     except RecursionError:  # (the standard library's parser is recursive)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 EXIT_OK = 0
@@ -44,3 +46,14 @@ class UsageError(GovernError):
     """The command line asks for something impossible."""
 
     exit_code = EXIT_USAGE
+
+
+def reason(e: BaseException) -> str:
+    """Why a file could not be read, in the same words on every Python: an OSError's description
+    without its number and path (which the message names already), a loop of links as the system
+    names it (Python 3.11's Path.resolve raises RuntimeError for one, 3.13 an OSError)."""
+    if isinstance(e, RuntimeError):
+        return os.strerror(errno.ELOOP)
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.config import display
-from engine.errors import ConfigError, GovernError
+from engine.errors import ConfigError, GovernError, reason
 from engine.model import RuleMeta
 from engine.policy.library import Library, ref_name, rego_error, rule_names
 
@@ -119,7 +119,7 @@ def _resolved(path: Path) -> Path:
     try:
         return path.resolve()
     except (OSError, RuntimeError) as e:  # (Python 3.11 raises RuntimeError for a loop of links)
-        raise ConfigError(f"cannot read policy: {e}", display(path)) from None
+        raise ConfigError(f"cannot read policy: {reason(e)}", display(path)) from None
 
 
 def _is_test_file(path: Path) -> bool:
@@ -149,7 +149,7 @@ class RegoTestRun:
             try:
                 self.engine.add_policy(shown, path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError) as e:
-                raise ConfigError(f"cannot read policy: {e}", shown) from None
+                raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
             except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
                 raise rego_error(str(e), shown) from None
         self.modules = json.loads(self.engine.get_ast_as_json())

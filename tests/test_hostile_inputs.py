@@ -37,10 +37,8 @@ def test_a_policy_that_is_a_loop_of_links_is_an_error_naming_it(govern, demo_cop
     os.symlink("loop.rego", demo_copy / "policies/global/naming/loop.rego")
     run = govern(command, cwd=demo_copy)
     assert run.code == 3
-    assert run.err == (
-        "error: policies/global/naming/loop.rego: cannot read policy: Symlink loop from "
-        f"'{demo_copy / 'policies/global/naming/loop.rego'}'\n"
-    )
+    # (the same words on every Python: 3.11 raises RuntimeError for the loop, 3.13 an OSError)
+    assert run.err == "error: policies/global/naming/loop.rego: cannot read policy: Too many levels of symbolic links\n"
 
 
 @pytest.mark.parametrize(

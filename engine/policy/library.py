@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from engine import cache
 from engine.config import display
-from engine.errors import ConfigError
+from engine.errors import ConfigError, reason
 from engine.model import RuleMeta
 
 RULE_ID = re.compile(r"^(NAM|ACC|CLS|STD|CON|LIN)-\d{3}$")
@@ -85,7 +85,7 @@ def parse_modules(
                     raise data
                 text = source_text(data)
             except (OSError, UnicodeDecodeError) as e:
-                raise ConfigError(f"cannot read policy: {e}", shown) from None
+                raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
             try:
                 engine.add_policy(shown, text)
             except BaseException as e:  # regorus raises RuntimeError, or a PanicException on bugs
