@@ -139,8 +139,8 @@ class MeshIndex:
     products: int  # how many descriptors
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders the walk could not list, and why
 
-    def _rows(self, sql: str, *args: Any) -> list[Any]:
-        return self.conn.execute(sql, args).fetchall()
+    def _rows(self, sql: str, *args: Any, **named: Any) -> list[Any]:
+        return self.conn.execute(sql, named or args).fetchall()
 
     def order(self) -> list[str]:
         """Every file's key, in discovery order."""
@@ -224,18 +224,18 @@ class MeshIndex:
         wanted.update(down for (down,) in self._rows(f"SELECT down FROM edges WHERE up IN {IN}", ids))
         names = json.dumps(list(wanted))
         products = self._rows(
-            f"SELECT key FROM files WHERE kind = 'product' AND seq IN ({_values('?1')} UNION"
-            f" SELECT seq FROM files WHERE id IN ({_values('?2')}) UNION SELECT seq FROM files WHERE name IN ({_values('?2')}))"
-            " ORDER BY seq",
-            seqs,
-            names,
+            f"SELECT key FROM files WHERE kind = 'product' AND seq IN ({_values(':seqs')} UNION"
+            f" SELECT seq FROM files WHERE id IN ({_values(':names')})"
+            f" UNION SELECT seq FROM files WHERE name IN ({_values(':names')})) ORDER BY seq",
+            seqs=seqs,
+            names=names,
         )
         read = json.dumps(list(contract_ids | self._read_by(entries)))
         contracts = self._rows(
-            f"SELECT key FROM files WHERE kind = 'contract' AND seq IN ({_values('?1')} UNION"
-            f" SELECT seq FROM files WHERE id IN ({_values('?2')})) ORDER BY seq",
-            seqs,
-            read,
+            f"SELECT key FROM files WHERE kind = 'contract' AND seq IN ({_values(':seqs')} UNION"
+            f" SELECT seq FROM files WHERE id IN ({_values(':read')})) ORDER BY seq",
+            seqs=seqs,
+            read=read,
         )
         return [key for (key,) in products], [key for (key,) in contracts]
 
