@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import re
@@ -201,6 +202,10 @@ def run() -> None:
     are unaffected.
     """
     signal.signal(signal.SIGTERM, _terminated)
+    # A report holds characters (✗, ·) that a terminal of a legacy encoding (PYTHONIOENCODING,
+    # a latin-1 locale) cannot show: they are written as "?" rather than failing the run.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
     try:
         main()
         code = 0

@@ -91,3 +91,18 @@ def test_html_escapes_markup_and_shows_control_characters(govern, hostile, demo_
     parser.feed(text)
     assert "b" not in parser.tags
     assert "marketing_leads|&lt;b&gt;x&lt;/b&gt;`]]&gt;&amp;\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e</td>" in text
+
+
+def test_a_terminal_of_a_legacy_encoding_gets_the_report_with_what_it_cannot_show_replaced():
+    """A latin-1 terminal (PYTHONIOENCODING, or the locale) cannot show ✗: the report is written with
+    "?" in its place, not ended by a UnicodeEncodeError."""
+    import os
+    import subprocess
+
+    from .conftest import REPO, govern_exe
+
+    argv = [govern_exe(), "check", "--now", NOW, "examples/mesh/orders/legacy_feed"]
+    proc = subprocess.run(argv, cwd=REPO, capture_output=True, env={**os.environ, "PYTHONIOENCODING": "latin-1"})
+    assert (proc.returncode, proc.stderr) == (1, b"")
+    lines = proc.stdout.decode("latin-1").splitlines()
+    assert lines[1].startswith("  ? CON-005  medium · blocking  contract orders-legacy-feed-v1 has version")
