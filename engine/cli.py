@@ -202,6 +202,7 @@ def run() -> None:
     are unaffected.
     """
     signal.signal(signal.SIGTERM, _terminated)
+    _fill_closed_descriptors()
     # A report holds characters (✗, ·) that a terminal of a legacy encoding (PYTHONIOENCODING,
     # a latin-1 locale) cannot show: they are written as "?" rather than failing the run.
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -219,6 +220,8 @@ def run() -> None:
     if stored is not None:
         stored.release()  # what the run stored and has not written yet: atexit will not run
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # (started with it closed: govern check >&-)
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (govern check | head): nothing more to say
@@ -226,6 +229,18 @@ def run() -> None:
     if _observed():
         sys.exit(code)
     os._exit(code)
+
+
+def _fill_closed_descriptors() -> None:
+    """Open the null device on standard input, output or error when the run started with one of
+    them closed (``2>&-``): the next file opened would take its number, and what a library writes
+    to it (a Rust panic's message, to standard error) would land in that file. Python's own
+    ``sys.stdout`` stays None then, so a report for standard output is still refused."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # (the lowest free descriptor: this one)
 
 
 def _observed() -> bool:
@@ -356,13 +371,15 @@ def exit_code(report: Report, fail_on: str) -> int:
 def _emit(report: Report, fmt: str, output: Path | None) -> None:
     from engine.report import writer
 
-    color = output is None and sys.stdout.isatty()
+    color = output is None and sys.stdout is not None and sys.stdout.isatty()
     _write(output, writer(fmt)(report, color=color))
 
 
 def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
     """Write a report to ``output`` (standard output when None): a text, or pieces of UTF-8."""
     if output is None:
+        if sys.stdout is None:  # started with standard output closed: the report would be lost
+            raise GovernError("cannot write the report: standard output is closed (give --output FILE)")
         for piece in [text] if isinstance(text, str) else _joined(text):
             click.echo(piece, nl=False)  # (bytes go to the binary stream beneath)
         return
@@ -620,7 +637,7 @@ class _progress:
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[str], None]:
-        if not self.total or not sys.stderr.isatty():
+        if not self.total or sys.stderr is None or not sys.stderr.isatty():
             return lambda product: None
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -106,3 +106,27 @@ def test_a_terminal_of_a_legacy_encoding_gets_the_report_with_what_it_cannot_sho
     assert (proc.returncode, proc.stderr) == (1, b"")
     lines = proc.stdout.decode("latin-1").splitlines()
     assert lines[1].startswith("  ? CON-005  medium · blocking  contract orders-legacy-feed-v1 has version")
+
+
+@pytest.mark.parametrize("closed", [1, 2])
+def test_a_run_started_with_standard_output_or_error_closed_ends_with_its_code(closed, tmp_path):
+    """govern check >&- has nowhere to write its report: an error (3), not a traceback; with
+    standard error closed (2>&-) the report is written and the exit code is the check's."""
+    import os
+    import subprocess
+
+    from .conftest import REPO, govern_exe
+
+    argv = [govern_exe(), "check", "--now", NOW, "examples/mesh/orders/legacy_feed"]
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        code = subprocess.run(argv, cwd=REPO, stdout=stdout, stderr=stderr, preexec_fn=lambda: os.close(closed)).returncode
+    if closed == 1:
+        assert (code, out.read_text(), err.read_text()) == (
+            3,
+            "",
+            "error: cannot write the report: standard output is closed (give --output FILE)\n",
+        )
+    else:
+        assert (code, err.read_text()) == (1, "")
+        assert out.read_text().startswith("orders_legacy_feed  (orders)  FAIL")
