@@ -476,13 +476,11 @@ def audit(
 
 
 def _unreadable(index: Any, mesh: Any) -> list[str]:
-    """The run's errors for the folders of the mesh it could not list: those of an audit's index, or
-    those among a check's paths (engine.gather.targets.check_targets)."""
+    """The run's errors for what of the mesh went unchecked (folders it could not list, names that
+    are not UTF-8): those of an audit's index, or those among a check's paths
+    (engine.gather.targets.check_targets)."""
     found = index.unreadable if index is not None else mesh.unreadable if mesh is not None else []
-    return [
-        f"{display(Path(folder))}: cannot list this folder of the mesh ({why}): what it holds was not checked"
-        for folder, why in found
-    ]
+    return [f"{display(Path(folder))}: {why}" for folder, why in found]
 
 
 def _mesh_root(given: Path | None, settings: Any) -> Path:

@@ -6,6 +6,7 @@ traceback (the ``govern`` fixture fails on one)."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 
 import pytest
@@ -213,3 +214,27 @@ def test_a_check_says_which_of_its_folders_it_could_not_list(govern, demo_copy, 
     assert (finance.code, finance.json()["errors"]) == (3, [unlistable])
     inventory = govern("check", "--now", NOW, index, "examples/mesh/inventory", "--format", "json", cwd=demo_copy)
     assert (inventory.code, inventory.json()["errors"]) == (1, [])  # (another domain's folder: not its to fix)
+
+
+@pytest.fixture
+def latin1_names(demo_copy):
+    """A product folder and a contract whose names are latin-1 bytes, not UTF-8 (Linux allows any
+    bytes in a name; Python holds them as lone surrogates, which no JSON or SQLite text can)."""
+    orders = os.fsencode(demo_copy / "examples/mesh/orders")
+    shutil.copytree(demo_copy / "examples/mesh/orders/returns", os.fsdecode(orders + b"/caf\xe9"))
+    contract = next((demo_copy / "examples/mesh/orders/returns").glob("*.odcs.yaml"))
+    shutil.copy(contract, os.fsdecode(orders + b"/returns/caf\xe9.odcs.yaml"))
+    why = "its name is not UTF-8, which no report can hold: it was not checked"
+    return [f"examples/mesh/orders/caf\\xe9: {why}", f"examples/mesh/orders/returns/caf\\xe9.odcs.yaml: {why}"]
+
+
+def test_names_that_are_not_utf8_are_errors_of_the_run_not_a_crash(govern, demo_copy, latin1_names):
+    """Every run says so (the mesh index lists their folder again each time), and every other
+    product is still evaluated."""
+    for _ in range(2):
+        run = govern("audit", "--now", NOW, "--no-store", "--batch", "5", "--format", "json", cwd=demo_copy)
+        assert (run.code, run.json()["errors"]) == (3, latin1_names)
+        assert len(run.json()["products"]) == 14
+    for index in ("--index", "--no-index"):
+        run = govern("check", "--now", NOW, index, "examples/mesh/orders", "--format", "json", cwd=demo_copy)
+        assert (run.code, run.json()["errors"]) == (3, latin1_names)

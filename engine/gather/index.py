@@ -697,11 +697,14 @@ def _walk(root: Path, stored: Any, trusted: int, found: Callable[[], None] | Non
                     subfolders = fields[3].split("/") if fields[3] else []
                     stack.extend(f"{folder}{os.sep}{name}" for name in reversed(subfolders))
                     continue
+        unchecked = len(walk.unreadable)
         listing = scan_folder(folder, walk.unreadable)
         if listing is None:  # (unreadable, say: its parent's listing does not change when that does)
             continue
         found, subfolders = listing
-        reusable = folder != base  # (creating the index's .govern folder changes the mesh's own)
+        # (creating the index's .govern folder changes the mesh's own; a folder holding a name that
+        # is not UTF-8 is listed again each time, so that every run says so)
+        reusable = folder != base and len(walk.unreadable) == unchecked
         for entry, kind in found:
             link = entry.is_symlink()
             reusable = reusable and not link and not _odd(entry.name)

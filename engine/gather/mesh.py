@@ -79,31 +79,47 @@ def scan_folder(
     folder: str, unreadable: list[tuple[str, str]] | None = None
 ) -> tuple[list[tuple[os.DirEntry[str], str]], list[str]] | None:
     """One folder of :func:`walk_files`: its descriptors and contracts with their kinds, and the
-    subfolders discovery goes into, both by name; None when it cannot be listed (the folder and
-    why are then added to ``unreadable``: what it holds goes unchecked, which a run must say)."""
+    subfolders discovery goes into, both by name; None when it cannot be listed. What goes
+    unchecked is added to ``unreadable`` with why, which a run must say: the folder when it cannot
+    be listed, and a descriptor, contract or subfolder whose name is not UTF-8 (no report, index
+    or JSON document can hold it)."""
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
     except OSError as e:
         if unreadable is not None:
-            unreadable.append((folder, e.strerror or str(e)))
+            unreadable.append((folder, f"cannot list this folder of the mesh ({e.strerror or e}): what it holds was not checked"))
         return None
     files: list[tuple[os.DirEntry[str], str]] = []
     subfolders: list[str] = []
     for entry in entries:
+        name = entry.name
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
-        if is_dir:
-            name = entry.name
-            if not entry.is_symlink() and not skipped_folder(name):
-                subfolders.append(entry.path)
+        kind = None if is_dir else kind_of_name(name)
+        if not ((not entry.is_symlink() and not skipped_folder(name)) if is_dir else kind is not None):
             continue
-        kind = kind_of_name(entry.name)
-        if kind is not None:
-            files.append((entry, kind))
+        if not _utf8(name):
+            if unreadable is not None:
+                shown = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
+                unreadable.append((shown, "its name is not UTF-8, which no report can hold: it was not checked"))
+            continue
+        if is_dir:
+            subfolders.append(entry.path)
+        else:
+            files.append((entry, kind))  # type: ignore[arg-type]
     return files, subfolders
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name is text (the bytes of one that is not UTF-8 come as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass
