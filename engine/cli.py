@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from engine.config import display
-from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError
+from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError, reason
 from engine.model import ENFORCEMENT_RANK, Report
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
@@ -207,6 +207,11 @@ def run() -> None:
     # a latin-1 locale) cannot show: they are written as "?" rather than failing the run.
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="replace")
+    try:
+        os.getcwd()  # (every path is shown relative to it)
+    except OSError as e:  # a folder removed under the shell that started govern
+        print(f"error: cannot use the current folder: {reason(e)}; cd into one that exists", file=sys.stderr)
+        os._exit(EXIT_ERROR)
     try:
         main()
         code = 0

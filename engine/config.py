@@ -100,6 +100,18 @@ def _percentage(value: object, source: Path | None) -> float | None:
     return float(value)
 
 
+def escaped(path: str | Path) -> str | None:
+    """The path with its bytes escaped (``caf\\xe9``) when a name in it is not UTF-8, else None.
+    Linux names may hold any bytes; Python keeps those that are not UTF-8 as lone surrogates, which
+    no report, JSON document, SQLite text or digest can encode."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return None
+
+
 def display(path: Path) -> str:
     """A path as users should see it: relative to the current directory when below it."""
     try:

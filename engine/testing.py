@@ -19,7 +19,7 @@ from typing import Literal
 from engine.config import display
 from engine.errors import ConfigError, GovernError, reason
 from engine.model import RuleMeta
-from engine.policy.library import Library, ref_name, rego_error, rule_names
+from engine.policy.library import Library, ref_name, rego_error, rule_names, text_names
 
 
 @dataclass
@@ -112,7 +112,7 @@ def rego_files(paths: list[Path]) -> list[Path]:
             files.extend(sorted(path.rglob("*.rego")))
         elif path.suffix == ".rego":
             files.append(path)
-    return files
+    return text_names(files)
 
 
 def _resolved(path: Path) -> Path:

@@ -238,3 +238,34 @@ def test_names_that_are_not_utf8_are_errors_of_the_run_not_a_crash(govern, demo_
     for index in ("--index", "--no-index"):
         run = govern("check", "--now", NOW, index, "examples/mesh/orders", "--format", "json", cwd=demo_copy)
         assert (run.code, run.json()["errors"]) == (3, latin1_names)
+
+
+@pytest.mark.parametrize("command", [["validate"], ["test"], ["check", "examples/mesh/customers"]])
+def test_a_policy_file_whose_name_is_not_utf8_is_an_error_naming_it(govern, demo_copy, command):
+    naming = os.fsencode(demo_copy / "policies/global/naming")
+    shutil.copy(demo_copy / "policies/global/naming/product_name.rego", os.fsdecode(naming + b"/x\xe9.rego"))
+    run = govern(*command, cwd=demo_copy)
+    assert (run.code, run.out) == (3, "")
+    assert run.err.endswith("policies/global/naming/x\\xe9.rego: the name of this policy file is not UTF-8: rename it\n")
+
+
+def test_a_current_folder_removed_under_the_shell_is_an_error(tmp_path):
+    """Every path govern shows is relative to the current folder: when it no longer exists, a
+    message and exit 3 rather than a traceback."""
+    import subprocess
+
+    from .conftest import govern_exe
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+
+    def enter_and_remove() -> None:
+        os.chdir(gone)
+        os.rmdir(gone)
+
+    proc = subprocess.run([govern_exe(), "validate"], capture_output=True, text=True, preexec_fn=enter_and_remove)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        3,
+        "",
+        "error: cannot use the current folder: No such file or directory; cd into one that exists\n",
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.config import display
+from engine.config import display, escaped
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract
 from engine.gather.descriptors import LoadedProduct
@@ -101,9 +101,9 @@ def scan_folder(
         kind = None if is_dir else kind_of_name(name)
         if not ((not entry.is_symlink() and not skipped_folder(name)) if is_dir else kind is not None):
             continue
-        if not _utf8(name):
+        shown = escaped(entry.path)
+        if shown is not None:
             if unreadable is not None:
-                shown = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
                 unreadable.append((shown, "its name is not UTF-8, which no report can hold: it was not checked"))
             continue
         if is_dir:
@@ -111,15 +111,6 @@ def scan_folder(
         else:
             files.append((entry, kind))  # type: ignore[arg-type]
     return files, subfolders
-
-
-def _utf8(name: str) -> bool:
-    """Whether a name is text (the bytes of one that is not UTF-8 come as lone surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @dataclass

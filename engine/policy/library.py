@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine import cache
-from engine.config import display
+from engine.config import display, escaped
 from engine.errors import ConfigError, reason
 from engine.model import RuleMeta
 
@@ -279,6 +279,7 @@ def load_library(root: Path) -> Library:
     )
     if not files:
         raise ConfigError(f"no Rego policies in {display(root)}")
+    text_names(files)
     shown = [(p, display(p)) for p in files]
     contents = {p: _read(p) for p in files}
     digest = cache.key(
@@ -295,6 +296,15 @@ def load_library(root: Path) -> Library:
     library = _load(root, shown, contents)
     cache.put("library", digest, _to_cache(library, root))
     return library
+
+
+def text_names(files: list[Path]) -> list[Path]:
+    """``files``, when every name is UTF-8 (a module is named by its file in findings and reports)."""
+    for path in files:
+        shown = escaped(display(path))
+        if shown is not None:
+            raise ConfigError("the name of this policy file is not UTF-8: rename it", shown)
+    return files
 
 
 def _read(path: Path) -> bytes | OSError:
