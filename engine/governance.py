@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.config import display
+from engine.config import display, escaped
 from engine.errors import ConfigError, LoadError
 from engine.gather.yamlsrc import Located, load_bytes, read_bytes, validation_error
 from engine.model import DomainEntry, Enforcement, IsoDate, empty_list
@@ -149,6 +149,10 @@ def load_governance(folder: Path) -> Governance:
     digest = hashlib.sha256(raw)
     governance = Governance(council=council, doc=doc, digest="")
     for domain_path in sorted((folder / "domains").glob("*.y*ml")):
+        shown = escaped(display(domain_path))
+        if shown is not None:  # (its name is its domain's, and goes into the digest)
+            governance.problems.append(ConfigError("the name of this domain configuration is not UTF-8: rename it", shown))
+            continue
         try:
             raw = _read(domain_path)  # (a folder, a broken link, a loop of links: cannot be read)
             digest.update(b"\0" + domain_path.name.encode() + b"\0" + raw)

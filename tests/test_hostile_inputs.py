@@ -240,6 +240,17 @@ def test_names_that_are_not_utf8_are_errors_of_the_run_not_a_crash(govern, demo_
         assert (run.code, run.json()["errors"]) == (3, latin1_names)
 
 
+def test_a_domain_configuration_whose_name_is_not_utf8_is_a_problem_naming_it(govern, demo_copy):
+    domains = os.fsencode(demo_copy / "governance/domains")
+    shutil.copy(demo_copy / "governance/domains/orders.yaml", os.fsdecode(domains + b"/x\xe9.yaml"))
+    run = govern("validate", cwd=demo_copy)
+    assert (run.code, run.out, run.err) == (
+        3,
+        "governance/domains/x\\xe9.yaml: the name of this domain configuration is not UTF-8: rename it\n",
+        "1 problem found\n",
+    )
+
+
 @pytest.mark.parametrize("command", [["validate"], ["test"], ["check", "examples/mesh/customers"]])
 def test_a_policy_file_whose_name_is_not_utf8_is_an_error_naming_it(govern, demo_copy, command):
     naming = os.fsencode(demo_copy / "policies/global/naming")
