@@ -344,7 +344,7 @@ def check(
 
 
 def _baseline_fingerprints(path: Path) -> set[str]:
-    from engine.errors import LoadError, reason
+    from engine.errors import LoadError
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -137,7 +137,7 @@ class MeshIndex:
     root: Path
     conn: sqlite3.Connection
     products: int  # how many descriptors
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders the walk could not list, and why
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # what the walk left unchecked, and why (scan_folder)
 
     def _rows(self, sql: str, *args: Any, **named: Any) -> list[Any]:
         return self.conn.execute(sql, named or args).fetchall()
@@ -623,7 +623,7 @@ class Walk:
     folders: str = ""  # the folders' text to store
     racy: bool = False  # a folder was modified since trusted
     found: Callable[[], None] | None = None  # called when the walk has found MIN_ITEMS files
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders that could not be listed, and why
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # what the walk left unchecked, and why (scan_folder)
 
     def add(self, key: str, kind: str, st: os.stat_result | None, link: bool = False) -> None:
         if st is None or st.st_mtime_ns >= self.trusted:

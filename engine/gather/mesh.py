@@ -53,7 +53,7 @@ def skipped_folder(name: str) -> bool:
 
 def discover(root: Path, unreadable: list[tuple[str, str]] | None = None) -> tuple[list[Path], list[Path]]:
     """Descriptor files and contract files below ``root`` (hidden folders skipped, links not followed);
-    the folders that could not be listed are added to ``unreadable`` (see :func:`scan_folder`)."""
+    what it leaves unchecked is added to ``unreadable`` (see :func:`scan_folder`)."""
     products: list[Path] = []
     contracts: list[Path] = []
     for entry, kind in walk_files(root, unreadable):
@@ -127,7 +127,7 @@ class Mesh:
     products: list[LoadedProduct] = field(default_factory=list)
     contracts: dict[str, LoadedContract] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # folders that could not be listed, and why
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # what discovery left unchecked, and why (scan_folder)
     # The lineage graph as adjacency (upstream -> downstream -> edge attributes, and the reverse),
     # every loaded product a node: what evaluation reads, without importing networkx; ``graph``
     # builds the networkx graph from it for reports and imported lineage.
