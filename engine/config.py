@@ -6,7 +6,9 @@ file, ``policies/`` and ``governance/`` in the current directory are used.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +100,19 @@ def _percentage(value: object, source: Path | None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
         raise ConfigError(f"'coverage_threshold' must be a number from 0 to 100, not {value!r}", source and display(source))
     return float(value)
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file. Anything else found under a file's name is an OSError: a named
+    pipe (which would block the run until something wrote to it), a device, a socket, a folder."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # (a pipe opens without a writer)
+    with open(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe, a device or a socket)", str(path))
+        return file.read()
 
 
 def escaped(path: str | Path) -> str | None:

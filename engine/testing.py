@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from engine.config import display
+from engine.config import display, read_regular
 from engine.errors import ConfigError, GovernError, reason
 from engine.model import RuleMeta
 from engine.policy.library import Library, ref_name, rego_error, rule_names, text_names
@@ -147,7 +147,7 @@ class RegoTestRun:
         for path in [*policy_files.values(), *sorted(test_files.values())]:
             shown = display(path)
             try:
-                self.engine.add_policy(shown, path.read_text(encoding="utf-8"))
+                self.engine.add_policy(shown, read_regular(path).decode("utf-8"))
             except (OSError, UnicodeDecodeError) as e:
                 raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
             except BaseException as e:  # noqa: BLE001 - parse errors and panics alike

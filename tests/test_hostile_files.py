@@ -54,10 +54,13 @@ def _write_bad(folder: Path, kind: str) -> tuple[Path, str, int | None]:
     if kind == "a number of 5,000 digits":  # (more than Python converts from text)
         path.write_text("kind: DataProduct\nname: ok\nversion: " + "1" * 5000 + "\n", encoding="utf-8")
         return path, "a number of 5000 characters is too long to read", 3
+    if kind == "named pipe":  # (reading it would wait for a writer: the run would never end)
+        os.mkfifo(path)
+        return path, "cannot read file: not a regular file (a named pipe, a device or a socket)", None
     raise AssertionError(kind)
 
 
-KINDS = ["alias bomb", "50 MB", "symlink loop", "not UTF-8", "nested 50,000 deep", "a number of 5,000 digits"]
+KINDS = ["alias bomb", "50 MB", "symlink loop", "not UTF-8", "nested 50,000 deep", "a number of 5,000 digits", "named pipe"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

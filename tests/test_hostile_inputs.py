@@ -280,3 +280,14 @@ def test_a_current_folder_removed_under_the_shell_is_an_error(tmp_path):
         "",
         "error: cannot use the current folder: No such file or directory; cd into one that exists\n",
     )
+
+
+@pytest.mark.parametrize("command", ["validate", "test"])
+def test_a_policy_that_is_a_named_pipe_is_an_error_naming_it(govern_process, demo_copy, command):
+    """Reading a named pipe waits for a writer: the policy library would never be loaded."""
+    os.mkfifo(demo_copy / "policies/global/naming/pipe.rego")
+    run = govern_process(command, cwd=demo_copy, timeout=60)
+    assert (run.code, run.out) == (3, "")
+    assert run.err.endswith(
+        "policies/global/naming/pipe.rego: cannot read policy: not a regular file (a named pipe, a device or a socket)\n"
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import cache
+from engine.config import read_regular
 from engine.errors import LoadError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -89,7 +90,7 @@ def read_bytes(path: Path, display: str) -> bytes:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise LoadError(f"file is {size} bytes, larger than the limit of {MAX_FILE_BYTES}", display)
-        return path.read_bytes()
+        return read_regular(path)
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror or e}", display) from None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine import cache
-from engine.config import display, escaped
+from engine.config import display, escaped, read_regular
 from engine.errors import ConfigError, reason
 from engine.model import RuleMeta
 
@@ -80,7 +80,7 @@ def parse_modules(
     for path, shown in paths:
         try:
             try:
-                data = contents[path] if contents is not None else path.read_bytes()
+                data = contents[path] if contents is not None else read_regular(path)
                 if isinstance(data, OSError):
                     raise data
                 text = source_text(data)
@@ -309,7 +309,7 @@ def text_names(files: list[Path]) -> list[Path]:
 
 def _read(path: Path) -> bytes | OSError:
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except OSError as e:
         return e
 
