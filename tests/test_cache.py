@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from engine import cache, parallel
-from engine.gather import files
+from engine.gather import files, yamlsrc
 from engine.gather.mesh import discover
 from engine.governance import load_governance
 from engine.parallel import Workers
@@ -284,14 +284,18 @@ def test_each_governance_file_is_read_once(cache_dir, monkeypatch):
     file edited between two reads could otherwise be reported under one digest and applied as
     another."""
     reads: list[str] = []
-    real = Path.read_bytes
 
-    def counting(path: Path) -> bytes:
-        if path.parent.name in ("governance", "domains"):  # (not the cache's digest of govern's code)
-            reads.append(path.name)
-        return real(path)
+    def counting(real):
+        def read(path: Path) -> bytes:
+            if path.parent.name in ("governance", "domains"):  # (not the cache's digest of govern's code)
+                reads.append(path.name)
+            return real(path)
 
-    monkeypatch.setattr(Path, "read_bytes", counting)
+        return read
+
+    # (both ways govern reads a file's bytes: its own, which refuses what is not a regular file, and pathlib's)
+    monkeypatch.setattr(yamlsrc, "read_regular", counting(yamlsrc.read_regular))
+    monkeypatch.setattr(Path, "read_bytes", counting(Path.read_bytes))
     governance = load_governance(REPO / "governance")
     files = ["council.yaml", *sorted(p.name for p in (REPO / "governance/domains").glob("*.y*ml"))]
     assert reads == files and len(governance.domains) == len(files) - 1
