@@ -764,12 +764,13 @@ def lineage(
         raise UsageError(f"product {product!r} is not in the mesh {root}")
     if product is not None:
         product = mesh.product(product).product.id  # type: ignore[union-attr]
-    for failure in mesh.failures:
-        click.echo(f"warning: {failure.error}", err=True)
+    unchecked = _unreadable(None, mesh)  # (folders it could not list, names that are not UTF-8)
+    for warning in [*(str(failure.error) for failure in mesh.failures), *unchecked]:
+        click.echo(f"warning: {warning}", err=True)
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     _write(output, RENDERERS[fmt](mesh, product))
-    if mesh.failures or problems:
+    if mesh.failures or problems or unchecked:
         sys.exit(EXIT_ERROR)
 
 

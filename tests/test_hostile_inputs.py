@@ -291,3 +291,9 @@ def test_a_policy_that_is_a_named_pipe_is_an_error_naming_it(govern_process, dem
     assert run.err.endswith(
         "policies/global/naming/pipe.rego: cannot read policy: not a regular file (a named pipe, a device or a socket)\n"
     )
+
+
+def test_the_lineage_view_says_what_of_the_mesh_it_could_not_see(govern, demo_copy, unlistable, latin1_names):
+    run = govern("lineage", cwd=demo_copy)  # (the mesh of govern.toml)
+    assert run.code == 3 and "orders_returns" in run.out
+    assert sorted(run.err.splitlines()) == sorted(f"warning: {line}" for line in [unlistable, *latin1_names])
