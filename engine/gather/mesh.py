@@ -99,17 +99,16 @@ def scan_folder(
         except OSError:
             is_dir = False
         kind = None if is_dir else kind_of_name(name)
-        if not ((not entry.is_symlink() and not skipped_folder(name)) if is_dir else kind is not None):
-            continue
+        if (entry.is_symlink() or skipped_folder(name)) if is_dir else kind is None:
+            continue  # (not a folder discovery goes into, nor a descriptor or contract)
         shown = escaped(entry.path)
         if shown is not None:
             if unreadable is not None:
                 unreadable.append((shown, "its name is not UTF-8, which no report can hold: it was not checked"))
-            continue
-        if is_dir:
+        elif kind is None:
             subfolders.append(entry.path)
         else:
-            files.append((entry, kind))  # type: ignore[arg-type]
+            files.append((entry, kind))
     return files, subfolders
 
 
