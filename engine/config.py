@@ -102,17 +102,34 @@ def _percentage(value: object, source: Path | None) -> float | None:
     return float(value)
 
 
-def read_regular(path: Path) -> bytes:
+class TooLarge(Exception):
+    """A file larger than its reader's limit (:func:`read_regular`); ``size`` is in bytes."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
     """The bytes of a regular file. Anything else found under a file's name is an OSError: a named
-    pipe (which would block the run until something wrote to it), a device, a socket, a folder."""
+    pipe (which would block the run until something wrote to it), a device, a socket, a folder. A
+    file of more than ``limit`` bytes is :class:`TooLarge`, found from the opened file, so it is never
+    read whole (not even when it grows while it is read)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # (a pipe opens without a writer)
     with open(fd, "rb") as file:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(errno.EINVAL, "not a regular file (a named pipe, a device or a socket)", str(path))
-        return file.read()
+        if limit is None:
+            return file.read()
+        if status.st_size > limit:
+            raise TooLarge(status.st_size)
+        data = file.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(max(os.fstat(fd).st_size, len(data)))
+        return data
 
 
 def escaped(path: str | Path) -> str | None:

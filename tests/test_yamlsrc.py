@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from engine.config import TooLarge, read_regular
 from engine.errors import LoadError
 from engine.gather.yamlsrc import load_file, load_text
 from tests.conftest import REPO
@@ -152,6 +154,26 @@ def test_non_utf8_bytes_name_their_line(tmp_path):
     with pytest.raises(LoadError) as caught:
         load_file(path, "latin1.yaml")
     assert str(caught.value) == "latin1.yaml:2: not valid UTF-8 (byte 0xe9 at offset 24)"
+
+
+def test_a_file_over_the_limit_is_refused_from_its_size_and_never_read_whole(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"kind: DataProduct\n" + b"#" * 100)
+    assert read_regular(path, 118) == path.read_bytes()
+    with pytest.raises(TooLarge) as caught:
+        read_regular(path, 117)
+    assert caught.value.size == 118
+
+
+def test_a_file_larger_than_its_size_says_is_refused_after_reading_at_most_the_limit():
+    """/proc files say they are empty (size 0) and hold more: as a file that grows while it is read."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        pytest.skip("no /proc")
+    assert status.stat().st_size == 0
+    with pytest.raises(TooLarge) as caught:
+        read_regular(status, 10)
+    assert caught.value.size == 11  # what was read: the limit and one byte more
 
 
 @pytest.mark.parametrize(

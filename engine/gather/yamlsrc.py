@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import cache
-from engine.config import read_regular
+from engine.config import TooLarge, read_regular
 from engine.errors import LoadError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -87,10 +87,9 @@ def read_text(path: Path, display: str) -> str:
 def read_bytes(path: Path, display: str) -> bytes:
     """A file's bytes, within the size limit."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(f"file is {size} bytes, larger than the limit of {MAX_FILE_BYTES}", display)
-        return read_regular(path)
+        return read_regular(path, MAX_FILE_BYTES)
+    except TooLarge as e:
+        raise LoadError(f"file is {e.size} bytes, larger than the limit of {MAX_FILE_BYTES}", display) from None
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror or e}", display) from None
 
