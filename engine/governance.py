@@ -22,7 +22,7 @@ class _Config(BaseModel):
 
 class CouncilBody(_Config):
     members: list[str] = Field(default_factory=empty_list)
-    max_waiver_days: int = 180
+    max_waiver_days: int = Field(default=180, strict=True, ge=1)  # (not true, not "180")
 
 
 class DomainRegistration(_Config):
@@ -48,7 +48,7 @@ class Waiver(_Config):
     rule: str
     product: str
     reason: str = Field(min_length=1)
-    ticket: str | None = None
+    ticket: str = Field(min_length=1)  # where the exception was asked for and approved
     approved_by: str = Field(min_length=1)
     approved_on: IsoDate | None = None
     expires: IsoDate

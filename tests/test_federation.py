@@ -284,6 +284,10 @@ def test_waiver_can_be_narrowed_to_a_resource(govern, demo_copy, resource, statu
             "waiver of ACC-002 for marketing_leads: expires on 2026-10-01, before its approval on 2026-11-01",
         ),
         (("    approved_by: bob@example.com\n", ""), 3, "waivers[0].approved_by: Field required"),
+        (("    ticket: GOV-200\n", ""), 3, "waivers[0].ticket: Field required"),
+        (("ticket: GOV-200", "ticket: ''"), 6, "waivers[0].ticket: String should have at least 1 character"),
+        # another domain's rule is not a rule of the library here, whatever its override
+        (("rule: ACC-002", "rule: ORDERS-001"), 3, "waiver of ORDERS-001: not a rule of the library"),
         (("    expires: 2027-01-31\n", ""), 3, "waivers[0].expires: Field required"),
         (("expires: 2027-01-31", "expires: someday"), 8, "'someday' is not a date (YYYY-MM-DD)"),
     ],
@@ -321,6 +325,16 @@ def test_unknown_keys_in_council_config_are_errors(govern, demo_copy):
     assert (
         "governance/council.yaml:5: invalid council configuration: council.max_waiver: Extra inputs are not permitted" in run.err
     )
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "true", '"180"', "90.5"])
+def test_max_waiver_days_is_a_whole_number_of_days(govern, demo_copy, days):
+    council = demo_copy / "governance/council.yaml"
+    council.write_text(council.read_text().replace("max_waiver_days: 180", f"max_waiver_days: {days}"))
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    line = next(i for i, t in enumerate(council.read_text().splitlines(), 1) if "max_waiver_days" in t)
+    assert f"governance/council.yaml:{line}: invalid council configuration: council.max_waiver_days: " in run.err
 
 
 def test_demo_configuration_is_valid(govern):

@@ -157,7 +157,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
     for i, waiver in enumerate(config.waivers):
         where = f"waivers[{i}]"
         meta = library.rule(waiver.rule)
-        if meta is None:
+        if meta is None or meta.domain not in (None, config.domain):
             problem(f"waiver of {waiver.rule}: not a rule of the library", f"{where}.rule")
         elif meta.override != "waivable":
             problem(f"waiver of {waiver.rule}: the rule is not waivable (override: {meta.override})", f"{where}.rule")
