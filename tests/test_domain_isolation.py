@@ -42,12 +42,24 @@ def test_a_domain_policy_cannot_declare_a_package_outside_its_namespace(govern, 
 def test_a_domain_rule_cannot_take_a_global_rules_id(govern, demo_copy):
     path = demo_copy / ORDER_KEY
     path.write_text(path.read_text().replace("id: ORDERS-001", "id: NAM-001"))
-    line = path.read_text().splitlines().index("package domains.orders.order_key") + 1
+    line = path.read_text().splitlines().index("#   id: NAM-001") + 1
     run = validate(govern, demo_copy)
     assert run.code == 3
     assert run.out.splitlines() == [
-        f"{ORDER_KEY}:{line}: rule id NAM-001 is already used by policies/global/naming/product_name.rego"
+        f"{ORDER_KEY}:{line}: rule id 'NAM-001' of domain orders must use the domain as prefix: ORDERS-<nnn>"
     ]
+
+
+def test_a_domain_rule_cannot_take_an_id_its_domain_uses_already(govern, demo_copy):
+    path = demo_copy / ORDER_KEY
+    copy = path.with_name("order_key_again.rego")
+    copy.write_text(path.read_text().replace("package domains.orders.order_key", "package domains.orders.order_key_again"))
+    line = copy.read_text().splitlines().index("package domains.orders.order_key_again") + 1
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert f"{ORDER_KEY.replace('order_key', 'order_key_again')}:{line}: rule id ORDERS-001 is already used by {ORDER_KEY}" in (
+        run.out.splitlines()
+    )
 
 
 @pytest.mark.parametrize(

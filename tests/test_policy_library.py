@@ -122,3 +122,37 @@ def test_effective_on_in_an_annotation_must_be_a_date(policies):
     assert caught.file.endswith("global/naming/product_name.rego")
     assert caught.line == next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "effective_on: soon" in t)
     assert "effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)" in caught.message
+
+
+@pytest.mark.parametrize(("domain", "rule_id"), [("orders", "NAM-050"), ("orders", "MARKETING-001"), ("marketing", "ORDERS-002")])
+def test_a_domain_rule_id_carries_its_domain_as_prefix(policies, domain, rule_id):
+    """Else a domain's rule could take another domain's id, or pass for a council rule."""
+    (policies / "domains" / domain).mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package=f"domains.{domain}.consumers").replace("ORDERS-002", rule_id)
+    (policies / "domains" / domain / "consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.line == 5  # (at its id)
+    assert caught.message == (f"rule id {rule_id!r} of domain {domain} must use the domain as prefix: {domain.upper()}-<nnn>")
+
+
+def test_a_domain_name_beyond_letters_and_digits_is_left_out_of_its_prefix(policies):
+    (policies / "domains/customer_360").mkdir(parents=True)
+    text = RULE.format(package="domains.customer_360.consumers").replace("ORDERS-002", "CUSTOMER360-001")
+    (policies / "domains/customer_360/consumers.rego").write_text(text)
+    assert load_library(policies).rule("CUSTOMER360-001").domain == "customer_360"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message", "line"),
+    [
+        ("#   severity: low\n", "#   severity: low\n#   severity: high\n", "duplicate key 'severity' (first on line 7)", 8),
+        ("# title: Orders", "# title: [Orders", "invalid YAML: ", 3),  # (found on the next line)
+        ("#   id: ORDERS-002\n", "#   id: &a ORDERS-002\n#   x: *b\n", "invalid YAML: ", 6),
+    ],
+)
+def test_an_annotation_is_read_as_strictly_as_a_governance_file(policies, old, new, message, line):
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    (policies / "domains/orders/consumers.rego").write_text(RULE.format(package="domains.orders.consumers").replace(old, new))
+    caught = only_problem(policies)
+    assert caught.message.startswith(f"invalid METADATA annotation: {message}")
+    assert caught.line == line

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from engine import cache
 from engine.config import display, escaped, read_regular
-from engine.errors import ConfigError, reason
+from engine.errors import ConfigError, LoadError, reason
+from engine.gather.yamlsrc import load_text
 from engine.model import RuleMeta
 
 RULE_ID = re.compile(r"^(NAM|ACC|CLS|STD|CON|LIN)-\d{3}$")
@@ -212,21 +213,16 @@ def _annotation(module: Module) -> tuple[str, int] | None:
 
 def metadata(module: Module) -> tuple[dict | None, int]:
     """The ``# METADATA`` block on the package, as YAML data, and its first line."""
-    import yaml
-
     found = _annotation(module)
     if found is None:
         return None, module.package_line
     body, first = found
     try:
-        data = yaml.load(body, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(
-            f"invalid METADATA annotation: {getattr(e, 'problem', e)}",
-            module.file,
-            first + 1 + (mark.line if mark else 0),
-        ) from None
+        # (as every governance file is read: duplicate keys, alias bombs and the like are errors)
+        # (after as many empty lines as precede the block, so lines in messages are the file's)
+        data = load_text("\n" * first + body, module.file).data if body.strip() else None
+    except LoadError as e:
+        raise ConfigError(f"invalid METADATA annotation: {e.message}", module.file, e.line or first) from None
     if not isinstance(data, dict):
         raise ConfigError("the METADATA annotation must be a YAML mapping", module.file, first)
     return data, first
@@ -431,6 +427,11 @@ def _check_namespace(module: Module, rel: Path) -> str | None:
     )
 
 
+def domain_prefix(domain: str) -> str:
+    """The prefix of a domain's rule ids: its name in capitals, letters and digits only (ORDERS, CUSTOMER360)."""
+    return re.sub(r"[^A-Z0-9]", "", domain.upper())
+
+
 def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     data, line = metadata(module)
     if data is None:
@@ -466,4 +467,12 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
         expected = "<DOMAIN>-<nnn>" if domain else "<CAT>-<nnn> with CAT one of NAM, ACC, CLS, STD, CON, LIN"
         where = _line_in_annotation(module, ["custom", "id"]) or line
         raise ConfigError(f"rule id {meta.id!r} is not of the form {expected}", module.file, where)
+    if domain and meta.id.rsplit("-", 1)[0] != domain_prefix(domain):
+        # (else a domain could take another domain's ids, or look like a council rule: NAM-050)
+        where = _line_in_annotation(module, ["custom", "id"]) or line
+        raise ConfigError(
+            f"rule id {meta.id!r} of domain {domain} must use the domain as prefix: {domain_prefix(domain)}-<nnn>",
+            module.file,
+            where,
+        )
     return meta
