@@ -134,7 +134,9 @@ class RegoTestRun:
     policy_tests`` works as it does with ``opa test``.
     """
 
-    def __init__(self, policies: Path, tests: list[Path], coverage: bool = False):
+    def __init__(self, policies: Path, tests: list[Path], coverage: bool = False, problems: list[ConfigError] | None = None):
+        """With ``problems``, a file that cannot be read or parsed is left out instead of stopping
+        the run: a test file's problem is recorded there, a policy file's is the library's already."""
         from engine.backends.embedded import new_engine
 
         self.engine = new_engine()
@@ -147,11 +149,18 @@ class RegoTestRun:
         for path in [*policy_files.values(), *sorted(test_files.values())]:
             shown = display(path)
             try:
-                self.engine.add_policy(shown, read_regular(path).decode("utf-8"))
-            except (OSError, UnicodeDecodeError) as e:
-                raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
-            except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
-                raise rego_error(str(e), shown) from None
+                try:
+                    self.engine.add_policy(shown, read_regular(path).decode("utf-8"))
+                except (OSError, UnicodeDecodeError) as e:
+                    raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
+                except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
+                    raise rego_error(str(e), shown) from None
+            except ConfigError as e:
+                if problems is None:
+                    raise
+                if shown in self.test_files:
+                    problems.append(e)
+                self.test_files.discard(shown)
         self.modules = json.loads(self.engine.get_ast_as_json())
         self.tests = self._discover()
 
@@ -285,8 +294,11 @@ def lint(library: Library, references: dict[str, set[str]], tests: list[Path]) -
 
 
 def untested_in(library: Library, tests: list[Path]) -> list[ConfigError]:
-    """:func:`untested` for ``govern validate``: the test modules are parsed, not run."""
-    return untested(library, RegoTestRun(library.root, tests).references(), tests)
+    """:func:`untested` for ``govern validate``: the test modules are parsed, not run; one that
+    cannot be parsed is a problem of its own (its rules' tests are then missing too)."""
+    problems: list[ConfigError] = []
+    references = RegoTestRun(library.root, tests, problems=problems).references()
+    return [*problems, *untested(library, references, tests)]
 
 
 def opa_test_argv(

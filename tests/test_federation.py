@@ -351,3 +351,22 @@ def test_council_effective_on_must_be_a_date(govern, demo_copy):
     line = next(i for i, t in enumerate(council.read_text().splitlines(), 1) if "next spring" in t)
     assert f"governance/council.yaml:{line}: invalid council configuration: rules.STD-004.effective_on: " in run.err
     assert "'next spring' is not a date (YYYY-MM-DD)" in run.err
+
+
+def test_validate_lists_every_broken_policy_and_test_file_with_the_other_problems(govern, demo_copy):
+    broken = 'package {}\n\ndeny contains "x" if {{ input.a == }}\n'
+    write(demo_copy, "policies/domains/orders/a.rego", broken.format("domains.orders.a"))
+    write(demo_copy, "policies/domains/orders/b.rego", broken.format("domains.orders.b"))
+    write(demo_copy, "policy_tests/broken_test.rego", "package broken_test\n\ntest_x if { 1 == }\n")
+    marketing = demo_copy / "governance/domains/marketing.yaml"
+    marketing.write_text(marketing.read_text().replace("ACC-003: blocking", "ACC-003: advisory"))
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert run.out.splitlines() == [
+        "policies/domains/orders/a.rego:3: invalid Rego: expecting expression",
+        "policies/domains/orders/b.rego:3: invalid Rego: expecting expression",
+        "governance/domains/marketing.yaml:3: enforcement: ACC-003 may not be lowered from warning to advisory "
+        "(domains may only tighten)",
+        "policy_tests/broken_test.rego:3: invalid Rego: expecting expression",
+    ]
+    assert run.err == "4 problems found\n"
