@@ -116,6 +116,44 @@ schema:
     ]
 
 
+SEGMENTS = DEMO / "customers/segments/customers-segments-v1.odcs.yaml"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message", "sla_shift", "roles_shift"),
+    [
+        (("contractCreatedTs:", "reviewedBy: someone\ncontractCreatedTs:"), "reviewedBy", "('reviewedBy' was unexpected)", 0, 0),
+        (("slaProperties:\n", "slaProperties:\n  - 42\n"), "slaProperties[0]", "42 is not of type", 1, 0),
+        (("roles:\n", "roles:\n  - 42\n"), "roles[0]", "42 is not of type", 0, 1),
+    ],
+)
+def test_a_contract_the_odcs_model_refuses_keeps_every_entry_it_accepts(change, path, message, sla_shift, roles_shift):
+    """One unknown key or bad entry is a schema error (CON-001) at its own key; the columns, SLA,
+    roles and team that do validate stay in the input document, so the contract's other findings
+    are neither lost nor replaced by false ones (no freshness SLA, unclassified columns)."""
+    text = SEGMENTS.read_text()
+    whole = load_contract(load_text(text, "c.odcs.yaml")).contract
+    assert change[0] in text
+    contract = load_contract(load_text(text.replace(*change), "c.odcs.yaml")).contract
+    assert not contract.valid and whole.valid
+    assert [(e.path, message in e.message) for e in contract.schema_errors][:1] == [(path, True)], contract.schema_errors
+    assert contract.objects == whole.objects and contract.team == whole.team
+    assert [(s.property, s.path) for s in contract.sla] == [
+        (s.property, f"slaProperties[{i + sla_shift}]") for i, s in enumerate(whole.sla)
+    ]
+    assert [(r.role, r.path) for r in contract.roles] == [(r.role, f"roles[{i + roles_shift}]") for i, r in enumerate(whole.roles)]
+
+
+def test_a_column_the_odcs_model_refuses_leaves_its_object_and_the_other_columns():
+    text = SEGMENTS.read_text()
+    whole = load_contract(load_text(text, "c.odcs.yaml")).contract
+    bad = text.replace("    properties:\n", "    properties:\n      - 42\n", 1)
+    contract = load_contract(load_text(bad, "c.odcs.yaml")).contract
+    assert [e.path for e in contract.schema_errors][:1] == ["schema[0].properties[0]"]
+    assert [c.name for c in contract.objects[0].properties] == [c.name for c in whole.objects[0].properties]
+    assert contract.objects[0].properties[0].path == "schema[0].properties[1]"
+
+
 def test_mesh_links_ports_to_contracts_and_upstreams():
     mesh = load_mesh(DEMO)
     assert mesh.failures == []

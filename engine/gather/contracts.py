@@ -28,7 +28,15 @@ from engine.model import (
 
 if TYPE_CHECKING:
     import jsonschema_rs
-    from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
+    from open_data_contract_standard.model import (
+        OpenDataContractStandard,
+        Role,
+        SchemaObject,
+        SchemaProperty,
+        ServiceLevelAgreementProperty,
+        Team,
+        TeamMember,
+    )
 
 
 @dataclass
@@ -55,8 +63,19 @@ def _path(parts: Any) -> str:
 
 def schema_errors(data: Any) -> list[SchemaError]:
     """Every violation of the ODCS JSON Schema, in document order."""
-    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.instance_path])
-    return [SchemaError(message=_short(e.message), path=_path(e.instance_path)) for e in errors]
+    import jsonschema_rs
+
+    found: list[tuple[list[str], SchemaError]] = []
+    for e in _validator().iter_errors(data):
+        parent = [str(p) for p in e.instance_path]
+        if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+            # one error at each unexpected key (its line), not one at the object that holds them
+            for key in e.kind.unexpected:
+                message = f"Additional properties are not allowed ({key!r} was unexpected)"
+                found.append(([*parent, key], SchemaError(message=message, path=_path([*e.instance_path, key]))))
+        else:
+            found.append((parent, SchemaError(message=_short(e.message), path=_path(e.instance_path))))
+    return [error for _, error in sorted(found, key=lambda item: item[0])]
 
 
 def _short(message: str, limit: int = 300) -> str:
@@ -92,8 +111,7 @@ def load_contract(doc: Located) -> LoadedContract:
         name: _as_str(data.get(name))
         for name in ("id", "version", "status", "apiVersion", "kind", "name", "domain", "dataProduct")
     }
-    if model is not None:
-        fields.update(_from_model(model))
+    fields.update(_from_model(model if model is not None else _parts(data)))
     # One validation of the whole contract (in pydantic's core) rather than a model built per
     # column: the columns of a 30-column contract in about half the time. The values come from the
     # ODCS model, of the same types as govern's fields, so it cannot fail.
@@ -106,10 +124,61 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool", "Team"})
 
 
-def _from_model(m: OpenDataContractStandard) -> dict[str, Any]:
-    """The fields of govern's contract that come from the validated ODCS model, as plain values."""
+@dataclass
+class _Parts:
+    """The sections of a contract the ODCS model did not accept whole, each entry validated on its
+    own (None for an entry that does not validate, so the others keep their index)."""
+
+    schema_: list[SchemaObject | None] | None
+    slaProperties: list[ServiceLevelAgreementProperty | None] | None
+    roles: list[Role | None] | None
+    team: Team | list[TeamMember | None] | None
+
+
+def _parts(data: dict[str, Any]) -> _Parts:
+    """What of a contract the ODCS model accepts, entry by entry, when the whole does not validate:
+    one unknown key or bad entry must not take the columns, SLA and roles with it (and turn the
+    contract's findings into false ones). Its errors are reported by CON-001 all the same."""
+    from open_data_contract_standard import model as odcs
+
+    def each(value: Any, validate: Any) -> list[Any] | None:
+        return [validate(item) for item in value] if isinstance(value, list) else None
+
+    def valid(cls: Any) -> Any:
+        def validate(item: Any) -> Any:
+            try:
+                return cls.model_validate(item)
+            except ValidationError:
+                return None
+
+        return validate
+
+    def schema_object(item: Any) -> Any:
+        whole = valid(odcs.SchemaObject)(item)
+        if whole is not None or not isinstance(item, dict):
+            return whole
+        # the object without its columns, then each column on its own
+        obj = valid(odcs.SchemaObject)({k: v for k, v in item.items() if k != "properties"})
+        if obj is not None:
+            obj.properties = each(item.get("properties"), valid(odcs.SchemaProperty))
+        return obj
+
+    team = data.get("team")
+    return _Parts(
+        schema_=each(data.get("schema"), schema_object),
+        slaProperties=each(data.get("slaProperties"), valid(odcs.ServiceLevelAgreementProperty)),
+        roles=each(data.get("roles"), valid(odcs.Role)),
+        team=each(team, valid(odcs.TeamMember)) if isinstance(team, list) else valid(odcs.Team)(team),
+    )
+
+
+def _from_model(m: OpenDataContractStandard | _Parts) -> dict[str, Any]:
+    """The fields of govern's contract that come from the validated ODCS model (or the parts of it
+    that validate), as plain values."""
     objects = []
     for i, obj in enumerate(m.schema_ or []):
+        if obj is None:
+            continue
         path = f"schema[{i}]"
         columns: list[dict[str, Any]] = []
         _flatten(obj.properties or [], f"{path}.properties", columns)
@@ -128,6 +197,7 @@ def _from_model(m: OpenDataContractStandard) -> dict[str, Any]:
         "sla": [
             {"property": s.property, "value": s.value, "unit": s.unit, "element": s.element, "path": f"slaProperties[{i}]"}
             for i, s in enumerate(m.slaProperties or [])
+            if s is not None
         ],
         "roles": [
             {
@@ -138,8 +208,9 @@ def _from_model(m: OpenDataContractStandard) -> dict[str, Any]:
                 "path": f"roles[{i}]",
             }
             for i, r in enumerate(m.roles or [])
+            if r is not None
         ],
-        "team": [{"username": t.username, "role": t.role} for t in members],
+        "team": [{"username": t.username, "role": t.role} for t in members if t is not None],
     }
 
 
@@ -154,8 +225,10 @@ def _declassification(p: SchemaProperty, path: str) -> Declassification | None:
     return None
 
 
-def _flatten(props: list[SchemaProperty], base: str, out: list[dict[str, Any]]) -> None:
+def _flatten(props: list[SchemaProperty | None], base: str, out: list[dict[str, Any]]) -> None:
     for i, p in enumerate(props):
+        if p is None:
+            continue
         path = f"{base}[{i}]"
         out.append(
             {
