@@ -141,7 +141,8 @@ def test_a_contract_the_odcs_model_refuses_keeps_every_entry_it_accepts(change, 
     assert [(s.property, s.path) for s in contract.sla] == [
         (s.property, f"slaProperties[{i + sla_shift}]") for i, s in enumerate(whole.sla)
     ]
-    assert [(r.role, r.path) for r in contract.roles] == [(r.role, f"roles[{i + roles_shift}]") for i, r in enumerate(whole.roles)]
+    roles = [(r.role, f"roles[{i + roles_shift}]") for i, r in enumerate(whole.roles)]
+    assert [(r.role, r.path) for r in contract.roles] == roles
 
 
 def test_a_column_the_odcs_model_refuses_leaves_its_object_and_the_other_columns():
