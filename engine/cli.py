@@ -332,8 +332,10 @@ def check(
         (dbt_manifests, openlineage, lineage_map),
         use_index=index,
     )
-    if not report.products:  # (a folder with no product in it, say: a gate that checks nothing must not pass)
-        shown = ", ".join(display(p) for p in paths)
+    # (a folder with no product in it, say: a gate that checks nothing must not pass, not even beside others)
+    empty = _checked_nothing(list(paths), [p.source for p in report.products])
+    if empty:
+        shown = ", ".join(display(p) for p in empty)
         raise UsageError(f"nothing to check in {shown}: no data product descriptor or data contract found")
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
@@ -341,6 +343,14 @@ def check(
             f.baseline = f.fingerprint in known
     _emit(report, fmt, output)
     sys.exit(exit_code(report, fail_on))
+
+
+def _checked_nothing(paths: list[Path], sources: list[str]) -> list[Path]:
+    """The PATHs of a check in which none of the report's products lies."""
+    from engine.gather.targets import _abs, _inside
+
+    found = [_abs(source) for source in sources]
+    return [path for path in paths if not any(_inside(source, _abs(path)) for source in found)]
 
 
 def _baseline_fingerprints(path: Path) -> set[str]:

@@ -215,6 +215,18 @@ def test_standalone_contract_gets_contract_rules_only(govern):
     assert report["products"][0]["id"] == "finance-payments-v1"
 
 
+def test_a_standalone_contract_that_is_not_a_mapping_is_a_load_error_as_in_a_mesh(govern, tmp_path):
+    """(One without an id is evaluated: CON-001 names the missing id with its other schema errors.)"""
+    path = tmp_path / "c.odcs.yaml"
+    path.write_text("- 1\n- 2\n")
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
+    assert run.code == 3
+    report = run.json()
+    why = "a contract must be a mapping, not list: no product can publish it"
+    assert [(p["verdict"], p["errors"]) for p in report["products"]] == [("error", [f"{path}:1: {why}"])]
+    assert report["findings"] == []
+
+
 def test_output_writes_the_report_to_a_file(govern, tmp_path):
     out = tmp_path / "report.json"
     run = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", "--output", str(out))

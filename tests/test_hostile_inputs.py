@@ -158,6 +158,21 @@ def test_checking_a_folder_with_nothing_to_check_is_a_usage_error(govern, demo_c
     )
 
 
+def test_a_path_with_nothing_to_check_among_others_is_a_usage_error_too(govern, demo_copy):
+    """Checking a product and an empty folder must not pass on the product alone: the gate was
+    meant to check both."""
+    (demo_copy / "docs").mkdir()
+    (demo_copy / "empty").mkdir()
+    run = govern("check", "--now", NOW, "docs", "examples/mesh/orders/order_items", "empty", cwd=demo_copy)
+    assert (run.code, run.out, run.err) == (
+        2,
+        "",
+        "error: nothing to check in docs, empty: no data product descriptor or data contract found\n",
+    )
+    both = govern("check", "--now", NOW, "examples/mesh/orders/order_items", "examples/mesh/orders/returns", cwd=demo_copy)
+    assert (both.code, both.err) == (0, "")  # (both demo products pass)
+
+
 @pytest.mark.parametrize(
     "args, option",
     [

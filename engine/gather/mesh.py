@@ -341,6 +341,14 @@ def _resolve(entry: str, keyed: list[tuple[str, str, str | None, SchemaObject]])
     return found
 
 
+def unidentified(loaded: LoadedContract) -> LoadError:
+    """Why a contract without an id (or that is not a mapping) cannot be evaluated."""
+    errors = loaded.contract.schema_errors
+    not_mapping = bool(errors) and errors[0].message.startswith("a contract must be a mapping")
+    why = errors[0].message if not_mapping else "the contract has no id"
+    return LoadError(f"{why}: no product can publish it", loaded.doc.file, 1)
+
+
 def load_mesh(
     root: Path,
     product_files: list[Path] | None = None,
@@ -380,10 +388,7 @@ def load_mesh(
             continue
         cid = loaded.contract.id
         if not cid:  # nothing can refer to it, so no rule would ever see it
-            errors = loaded.contract.schema_errors
-            not_mapping = bool(errors) and errors[0].message.startswith("a contract must be a mapping")
-            why = errors[0].message if not_mapping else "the contract has no id"
-            mesh.failures.append(Failure(path, LoadError(f"{why}: no product can publish it", loaded.doc.file, 1)))
+            mesh.failures.append(Failure(path, unidentified(loaded)))
             continue
         if cid in mesh.contracts:
             first = mesh.contracts[cid].doc.file

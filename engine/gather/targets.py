@@ -18,7 +18,7 @@ from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.index import Batch, MeshIndex, refresh
-from engine.gather.mesh import Mesh, discover, file_kind, load_mesh
+from engine.gather.mesh import Mesh, discover, file_kind, load_mesh, unidentified
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
 
@@ -138,7 +138,10 @@ def check_targets(
         targets.extend(select(mesh, product_paths))
     for path in contract_files:
         try:
-            targets.append(contract_target(load_contract(load_file(path, display(path)))))
+            loaded = load_contract(load_file(path, display(path)))
+            if not isinstance(loaded.doc.data, dict) and not loaded.contract.id:  # (nothing for a rule to read)
+                raise unidentified(loaded)
+            targets.append(contract_target(loaded))
         except LoadError as e:
             targets.append(error_target(path, e))
     seen: set[str] = set()
