@@ -1,7 +1,8 @@
 """Every report format carries untrusted mesh text safely.
 
 A product named with markup, XML-breaking text, terminal escape sequences (clear screen, set the
-window title, bell), a carriage return, a NUL and a right-to-left override is checked and written in
+window title, bell), a carriage return, a NUL, a right-to-left override and the two characters XML
+refuses besides controls (U+FFFE, U+FFFF) is checked and written in
 each format. JSON and SARIF keep the name exact; the formats people read (text, markdown, HTML)
 and JUnit XML show control characters as ``\\x1b``/``\\u202e`` and escape their own markup.
 (That the HTML report runs no script from the mesh is tested in a real browser in test_audit.py.)
@@ -19,8 +20,8 @@ import pytest
 
 NOW = "2026-11-01T00:00:00Z"
 LEADS = "examples/mesh/marketing/leads"
-PAYLOAD = "marketing_leads|<b>x</b>`]]>&\x1b[2J\x1b]0;pwned\x07\r\x00\u202e"
-SHOWN = "marketing_leads|<b>x</b>`]]>&\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e"
+PAYLOAD = "marketing_leads|<b>x</b>`]]>&\x1b[2J\x1b]0;pwned\x07\r\x00\u202e\ufffe\uffff"
+SHOWN = "marketing_leads|<b>x</b>`]]>&\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e\\ufffe\\uffff"
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_json_and_sarif_keep_the_exact_text(govern, hostile):
     sarif = json.loads(report(govern, hostile, "sarif"))
     messages = [r["message"]["text"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "NAM-001"]
     # The rule quotes the name (as Rego's %q does); SARIF carries that message unchanged.
-    quoted = "marketing_leads|<b>x</b>`]]>&\\x1b[2J\\x1b]0;pwned\\a\\r\\x00\\u202e"
+    quoted = "marketing_leads|<b>x</b>`]]>&\\x1b[2J\\x1b]0;pwned\\a\\r\\x00\\u202e\\ufffe\\uffff"
     assert messages == [f'product name "{quoted}" does not match ^marketing_[a-z][a-z0-9_]*$']
 
 
@@ -68,7 +69,7 @@ def test_markdown_escapes_markup_and_shows_control_characters(govern, hostile):
     assert invisible(text) == set()
     heading = next(line for line in text.splitlines() if line.startswith("### "))
     # The carriage return is whitespace: a table cell or heading is one line, so it became a space.
-    escaped = r"marketing\_leads\|&lt;b&gt;x&lt;/b&gt;\`\]\]&gt;&amp;\\x1b\[2J\\x1b\]0;pwned\\x07 \\x00\\u202e"
+    escaped = r"marketing\_leads\|&lt;b&gt;x&lt;/b&gt;\`\]\]&gt;&amp;\\x1b\[2J\\x1b\]0;pwned\\x07 \\x00\\u202e\\ufffe\\uffff"
     assert heading == f"### ❌ {escaped} (marketing) · fail · score 83.3"
     rows = [line for line in text.splitlines() if line.startswith("| NAM-001 ")]
     assert len(rows) == 1
@@ -90,7 +91,8 @@ def test_html_escapes_markup_and_shows_control_characters(govern, hostile, demo_
     parser = _Tags()
     parser.feed(text)
     assert "b" not in parser.tags
-    assert "marketing_leads|&lt;b&gt;x&lt;/b&gt;`]]&gt;&amp;\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e</td>" in text
+    shown = "marketing_leads|&lt;b&gt;x&lt;/b&gt;`]]&gt;&amp;\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x00\\u202e\\ufffe\\uffff"
+    assert f"{shown}</td>" in text
 
 
 def test_a_terminal_of_a_legacy_encoding_gets_the_report_with_what_it_cannot_show_replaced():

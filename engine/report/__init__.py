@@ -35,9 +35,15 @@ def clean(value: object) -> str:
     """Untrusted text with its control and format characters made visible: ``\\x1b`` for an escape,
     ``\\u202e`` for a bidirectional override; newlines and tabs stay. The text, markdown, HTML and
     JUnit writers apply it to everything they show, so no report can move a terminal's cursor,
-    retitle its window, reorder what a reviewer reads or break an XML parser. JSON and SARIF keep
-    text exact (JSON escapes it)."""
-    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else _visible(ch) for ch in str(value))
+    retitle its window, reorder what a reviewer reads or break an XML parser (which also refuses
+    U+FFFE, U+FFFF and lone surrogates). JSON and SARIF keep text exact (JSON escapes it)."""
+    return "".join(
+        ch if ch in "\n\t" or (unicodedata.category(ch) not in _HIDDEN and ch not in "\ufffe\uffff") else _visible(ch)
+        for ch in str(value)
+    )
+
+
+_HIDDEN = {"Cc", "Cf", "Cs"}  # control and format characters, surrogates
 
 
 def _visible(ch: str) -> str:
