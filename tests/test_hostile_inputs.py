@@ -255,6 +255,21 @@ def test_names_that_are_not_utf8_are_errors_of_the_run_not_a_crash(govern, demo_
         assert (run.code, run.json()["errors"]) == (3, latin1_names)
 
 
+def test_the_junit_report_shows_the_runs_own_errors_as_an_erring_case(govern, demo_copy, latin1_names):
+    """A CI test view of a run that exited 3 must not look green."""
+    from junitparser import Error, JUnitXml
+
+    run = govern("audit", "--now", NOW, "--no-store", "--format", "junit", cwd=demo_copy)
+    assert run.code == 3
+    xml = JUnitXml.fromstring(run.out.encode())
+    suites = {suite.name: suite for suite in xml}
+    assert xml.errors == 1 and suites["govern"].errors == 1
+    (case,) = list(suites["govern"])
+    (error,) = case.result
+    assert isinstance(error, Error)
+    assert (case.name, error.message, error.text) == ("run", latin1_names[0], "\n".join(latin1_names))
+
+
 def test_a_domain_configuration_whose_name_is_not_utf8_is_a_problem_naming_it(govern, demo_copy):
     domains = os.fsencode(demo_copy / "governance/domains")
     shutil.copy(demo_copy / "governance/domains/orders.yaml", os.fsdecode(domains + b"/x\xe9.yaml"))

@@ -3,7 +3,8 @@
 One test suite per product; a test case per rule with a finding on it (``<failure>`` when open,
 ``<skipped>`` when waived or in the baseline), plus a ``compliance`` case per product that fails
 with a ``fail`` verdict and errors with an ``error`` verdict, so a compliant product shows as one
-passing test.
+passing test. The run's own errors (the report's ``errors``: what it could not see of the mesh) are
+one erring ``run`` case of a ``govern`` suite, so a test view never shows a green run that exited 3.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def render(report: Report, *, color: bool = False) -> str:
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
+    if report.errors:  # what the run itself could not do (a folder it could not list, say): one erring case
+        suite = ET.SubElement(root, "testsuite", name="govern", tests="1", failures="0", errors="1", skipped="0")
+        case = ET.SubElement(suite, "testcase", name="run", classname="govern")
+        ET.SubElement(case, "error", message=report.errors[0], type="error").text = "\n".join(report.errors)
+        totals["tests"] += 1
+        totals["errors"] += 1
     for key, value in totals.items():
         root.set(key, str(value))
     for element in root.iter():  # mesh text may hold characters XML 1.0 cannot carry at all
