@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -254,6 +255,20 @@ def test_markdown_summarises_and_escapes(govern, demo_copy):
     assert lines[0] == "## govern check: 0 pass, 1 fail, 0 error"
     assert "### ❌ marketing\\_leads\\|&lt;b&gt;x&lt;/b&gt; (marketing) · fail · score 83.3" in lines
     assert "| rule | severity | enforcement | status | finding | where |" in lines
+
+
+def test_markdown_shows_a_path_as_written_in_its_table_cell(govern, demo_copy):
+    """A pipe in a path does not end the cell (GitHub splits cells on it even inside code), a
+    backtick does not end the code span; rendered as GitHub-flavoured tables render."""
+    from markdown_it import MarkdownIt
+
+    odd = demo_copy / M / "orders" / "a|b`c"
+    shutil.copytree(demo_copy / M / "orders/legacy_feed", odd)
+    run = govern("check", "--now", NOW, str(odd.relative_to(demo_copy)), "--format", "markdown", cwd=demo_copy)
+    assert run.code == 1
+    html = MarkdownIt("commonmark").enable("table").render(run.out)
+    line = (odd / "orders-legacy-feed-v1.odcs.yaml").read_text().splitlines().index("version: v1") + 1
+    assert f"<td><code>{M}/orders/a|b`c/orders-legacy-feed-v1.odcs.yaml:{line}</code></td>" in html
 
 
 # --- the HTML report in a real browser ----------------------------------------------------------------

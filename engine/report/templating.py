@@ -20,6 +20,18 @@ def md(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def md_code(value: object) -> str:
+    """Untrusted text as a code span in a markdown table cell, shown as it is (one line, control
+    characters made visible): fenced by more backticks than any run of them in it, its pipes
+    escaped (GitHub's tables split cells on them even inside code)."""
+    text = clean(" ".join(str("" if value is None else value).split()))
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return fence + pad + text.replace("|", "\\|") + pad + fence
+
+
 def score(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
@@ -42,5 +54,6 @@ def environment(kind: str) -> Environment:
         finalize=_shown if kind == "html" else None,
     )
     env.filters["md"] = md
+    env.filters["md_code"] = md_code
     env.filters["score"] = score
     return env
