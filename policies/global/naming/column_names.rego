@@ -14,7 +14,8 @@
 #       type: string
 #       format: regex
 #       default: "^[a-z][a-z0-9_]*$"
-#       description: Regular expression every column name must match.
+#       description: >-
+#         Regular expression every column name must match; {domain} stands for the product's domain.
 #   remediation: >-
 #     Rename the column in the contract's schema to lower snake_case (e.g. CustomerEmail becomes
 #     customer_email); keep the old name in physicalName if the storage cannot be renamed yet.
@@ -24,11 +25,12 @@
 package global.naming.column_names
 
 import data.global.lib.columns
+import data.global.lib.naming
 import data.global.lib.result
 
 deny contains result.contract_fail(c, msg, path, columns.resource(o, p)) if {
-	pattern := input.params["NAM-002"].pattern
 	some c in input.contracts
+	pattern := naming.pattern(input.params["NAM-002"].pattern, c)
 	some o in c.objects
 	some p in o.properties
 	name := p.name

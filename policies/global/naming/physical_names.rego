@@ -26,12 +26,13 @@
 #     pass: "physicalName: orders.order_items (domain: orders)"
 package global.naming.physical_names
 
+import data.global.lib.naming
 import data.global.lib.result
 import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, path, o.name) if {
 	some c in input.contracts
-	domain := _domain(c)
+	domain := naming.domain(c) # (without a domain, the rule cannot say what the name should be)
 	pattern := replace(input.params["NAM-003"].pattern, "{domain}", domain)
 	some o in values.items(c.objects)
 	physical := o.physicalName
@@ -40,22 +41,4 @@ deny contains result.contract_fail(c, msg, path, o.name) if {
 	not regex.match(pattern, physical)
 	path := sprintf("%s.physicalName", [o.path])
 	msg := sprintf("physical name %q of schema object %s in %s does not match %s", [physical, o.name, c.id, pattern])
-}
-
-# The product's domain; the contract's own domain when no product is checked.
-_domain(_) := d if {
-	is_object(input.product)
-	d := input.product.domain
-	_named(d)
-}
-
-_domain(c) := d if {
-	not is_object(input.product)
-	d := c.domain
-	_named(d)
-}
-
-_named(d) if {
-	is_string(d)
-	d != ""
 }

@@ -46,3 +46,32 @@ test_custom_pattern_is_used if {
 		"params": {"NAM-002": {"pattern": "^[a-z]+$"}},
 	}
 }
+
+test_domain_in_a_pattern_stands_for_the_products_domain if {
+	column_names.deny == {{
+		"msg": `column "id" in orders-order-items-v1 does not match ^orders_[a-z_]+$`,
+		"path": "schema[0].properties[1].name",
+		"resource": "order_items.id",
+		"contract": "orders-order-items-v1",
+	}} with input as {
+		"product": {"name": "orders_order_items", "domain": "orders"},
+		"contracts": [contract(["orders_id", "id"])],
+		"params": {"NAM-002": {"pattern": "^{domain}_[a-z_]+$"}},
+	}
+}
+
+test_domain_in_a_pattern_is_the_contracts_own_when_it_is_checked_alone if {
+	count(column_names.deny) == 0 with input as {
+		"product": null,
+		"contracts": [object.union(contract(["orders_id"]), {"domain": "orders"})],
+		"params": {"NAM-002": {"pattern": "^{domain}_[a-z_]+$"}},
+	}
+}
+
+test_a_pattern_naming_the_domain_judges_nothing_when_no_domain_is_known if {
+	count(column_names.deny) == 0 with input as {
+		"product": null,
+		"contracts": [contract(["orders_id", "Id"])],
+		"params": {"NAM-002": {"pattern": "^{domain}_[a-z_]+$"}},
+	}
+}
