@@ -156,3 +156,23 @@ def test_an_annotation_is_read_as_strictly_as_a_governance_file(policies, old, n
     caught = only_problem(policies)
     assert caught.message.startswith(f"invalid METADATA annotation: {message}")
     assert caught.line == line
+
+
+@pytest.mark.parametrize(
+    ("deny", "message"),
+    [
+        ("deny if { true }", "'deny' must be a set of findings: define it as 'deny contains ...'"),
+        ('deny := {"x"} if { true }', "'deny' must be a set of findings: define it as 'deny contains ...'"),
+        ('deny contains "x" if { true }\n\ndeny := set() if { false }', "'deny' must be a set of findings"),
+    ],
+)
+def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny, message):
+    """Else every product of the domain would end in error ("deny is not a set") at evaluation."""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers").replace(
+        'deny contains "no consumers" if not input.product.access.consumers', deny
+    )
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.message.startswith(message)
+    assert caught.line == 13

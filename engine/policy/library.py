@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Module:
     package_line: int
     calls: list[tuple[str, int]] = field(default_factory=list)  # functions called, with their line
     reads_now: bool = False  # may read input.now (see scan)
+    sets: list[str] = field(default_factory=list)  # rules every definition of which is `name contains ...`
 
 
 @dataclass
@@ -104,7 +106,7 @@ def parse_modules(
         pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
         calls, now = scan(ast)
-        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now)
+        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now, set_rules(ast))
         modules.append(module)
     return modules
 
@@ -182,8 +184,8 @@ def ref_name(ref: dict) -> str:
     return ".".join(reversed(parts))
 
 
-def rule_names(ast: dict) -> dict[str, int]:
-    names: dict[str, int] = {}
+def _heads(ast: dict) -> Iterator[tuple[str, str, int]]:
+    """Each rule definition's name, head kind (Compr, Set or Func) and line."""
     for rule in ast.get("rules", []):
         spec = rule.get("Spec")
         if not spec:
@@ -193,8 +195,22 @@ def rule_names(ast: dict) -> dict[str, int]:
             if kind in head:
                 name = ref_name(head[kind]["refr"]).split(".")[0]
                 if name:
-                    names.setdefault(name, spec["span"]["line"])
+                    yield name, kind, spec["span"]["line"]
+
+
+def rule_names(ast: dict) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for name, _, line in _heads(ast):
+        names.setdefault(name, line)
     return names
+
+
+def set_rules(ast: dict) -> list[str]:
+    """The rules defined only as partial sets (``deny contains f if ...``)."""
+    kinds: dict[str, set[str]] = {}
+    for name, kind, _ in _heads(ast):
+        kinds.setdefault(name, set()).add(kind)
+    return sorted(name for name, found in kinds.items() if found == {"Set"})
 
 
 def _annotation(module: Module) -> tuple[str, int] | None:
@@ -343,6 +359,7 @@ def _to_cache(library: Library, root: Path) -> dict:
                 "package_line": m.package_line,
                 "calls": m.calls,
                 "reads_now": m.reads_now,
+                "sets": m.sets,
             }
             for m in library.modules
         ],
@@ -370,6 +387,7 @@ def _from_cache(root: Path, stored: dict, contents: dict[Path, bytes | OSError])
                 m["package_line"],
                 [(name, line) for name, line in m["calls"]],
                 bool(m["reads_now"]),
+                list(m["sets"]),
             )
         )
     return Library(
@@ -438,6 +456,8 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
         raise ConfigError("a rule package needs a # METADATA annotation with custom.id", module.file, module.package_line)
     if "deny" not in module.rules:
         raise ConfigError("a rule package must define 'deny contains ...'", module.file, module.package_line)
+    if "deny" not in module.sets:  # (deny := ..., deny if ...: no finding could come of it)
+        raise ConfigError("'deny' must be a set of findings: define it as 'deny contains ...'", module.file, module.rules["deny"])
     custom = data.get("custom") or {}
     if not isinstance(custom, dict):
         raise ConfigError("METADATA 'custom' must be a mapping", module.file, line)
