@@ -6,10 +6,11 @@ with ``from __future__ import annotations`` pydantic would resolve each annotati
 compiling it, about 5 ms of every command's start-up.
 """
 
+import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Enforcement = Literal["blocking", "warning", "advisory"]
@@ -347,6 +348,16 @@ class InputDocument(Model):
 # --- Rules -------------------------------------------------------------------------------------------
 
 
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "array": (list,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+}
+
+
 class ParamSpec(Model):
     model_config = ConfigDict(extra="forbid")
 
@@ -354,8 +365,29 @@ class ParamSpec(Model):
     # "regex": a regular expression in the syntax of Rego's regex builtins, where {domain} stands
     # for the product's domain (validate refuses a domain's value that is not one)
     format: Literal["regex"] | None = None
-    default: Any = None
+    default: Any  # rules always get every parameter: a domain that sets none gets the default
     description: str | None = None
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` is of the declared type (true and false are not numbers) and can reach
+        a rule as it is (JSON has no infinity or NaN: they would arrive as null)."""
+        if isinstance(value, bool) and self.type != "boolean":
+            return False
+        if not isinstance(value, _PARAM_TYPES[self.type]):
+            return False
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            return False
+        return True
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> "ParamSpec":
+        if not self.accepts(self.default):
+            raise ValueError(f"default {json.dumps(self.default)} is not of type {self.type}")
+        if self.format == "regex" and self.type != "string":
+            raise ValueError(f"format regex is for strings, not {self.type}")
+        return self
 
 
 class RuleMeta(Model):

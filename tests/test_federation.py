@@ -370,3 +370,21 @@ def test_validate_lists_every_broken_policy_and_test_file_with_the_other_problem
         "policy_tests/broken_test.rego:3: invalid Rego: expecting expression",
     ]
     assert run.err == "4 problems found\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "accepted"),
+    [
+        ("number", 1.5, True),
+        ("number", float("inf"), False),  # (JSON has no infinity: the rule would get null)
+        ("number", float("nan"), False),
+        ("array", [1, float("nan")], False),
+        ("number", True, False),
+        ("integer", 1.0, False),
+        ("object", {"a": [1]}, True),
+    ],
+)
+def test_a_domains_parameter_value_must_reach_the_rule_as_written(kind, value, accepted):
+    from engine.model import ParamSpec
+
+    assert ParamSpec(type=kind, default={"number": 1, "integer": 1, "array": [], "object": {}}[kind]).accepts(value) is accepted

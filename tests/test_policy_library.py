@@ -176,3 +176,34 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
     caught = only_problem(policies)
     assert caught.message.startswith(message)
     assert caught.line == 13
+
+
+@pytest.mark.parametrize(
+    ("declared", "message", "at"),
+    [
+        ("n: {type: integer}", "invalid METADATA annotation: params.n.default: Field required", "#   params:"),
+        ('n: {type: integer, default: "x"}', 'params.n: Value error, default "x" is not of type integer', "#   params:"),
+        ("n: {type: number, default: true}", "params.n: Value error, default true is not of type number", "#   params:"),
+        ("n: {type: number, default: .inf}", "params.n: Value error, default Infinity is not of type number", "#   params:"),
+        ("n: {type: integer, format: regex, default: 1}", "params.n: Value error, format regex is for strings", "#   params:"),
+        (
+            'n: {type: string, format: regex, default: "^{domain}_[x"}',
+            "invalid METADATA annotation: params.n: default '^{domain}_[x' is not a valid regular expression",
+            "#     n: {type: string",
+        ),
+    ],
+)
+def test_a_parameter_declaration_is_refused_unless_its_default_is_one_of_its_values(policies, declared, message, at):
+    """Rules always get every parameter, of its declared type: a domain that sets none gets the
+    default, so a default that is missing, of another type or an invalid pattern would reach every
+    product of the domain (as null, or as an error of the rule)."""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers").replace(
+        "#   remediation:", f"#   params:\n#     {declared}\n#   remediation:"
+    )
+    path = policies / "domains/orders/consumers.rego"
+    path.write_text(text)
+    caught = only_problem(policies)
+    assert message in caught.message
+    assert caught.line == next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(at))
+    assert load_library(policies).rule("ORDERS-002") is None  # (left out)

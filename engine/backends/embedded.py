@@ -74,3 +74,21 @@ def _first_error_line(message: str) -> str:
     where = next((ln.removeprefix("-->").strip() for ln in lines if ln.startswith("-->")), None)
     error = next((ln for ln in lines if ln.startswith("error:")), lines[-1] if lines else "evaluation failed")
     return f"{where}: {error}" if where else error
+
+
+_REGEX_CHECK = """package govern.validate
+
+invalid contains pattern if {
+	some pattern in input
+	not regex.is_valid(pattern)
+}
+"""
+
+
+def invalid_regexes(patterns: set[str]) -> set[str]:
+    """The patterns the rules' regex builtins cannot compile (asked of the interpreter itself: its
+    syntax is not Python's)."""
+    engine = new_engine()
+    engine.add_policy("govern/validate.rego", _REGEX_CHECK)
+    engine.set_input_json(json.dumps(sorted(patterns)))
+    return set(json.loads(engine.eval_rule_as_json("data.govern.validate.invalid")))

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.governance import DomainFile, Governance
-from engine.model import ENFORCEMENT_RANK, ParamSpec, RuleMeta
+from engine.model import ENFORCEMENT_RANK, RuleMeta
 from engine.policy.library import Library
 
 # Builtins a policy may not use: they reach outside the input document, or the embedded engine
@@ -32,15 +32,6 @@ UNSUPPORTED_BUILTINS = (
     "graphql.",
     "providers.aws.",
 )
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "array": (list,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "object": (dict,),
-}
 
 
 @dataclass(frozen=True)
@@ -75,12 +66,6 @@ def effective_rules(library: Library, governance: Governance, domain: str | None
             params.update(config.config.params.get(meta.id, {}))
         rules.append(EffectiveRule(meta=meta, enforcement=enforcement, params=params))
     return rules
-
-
-def _type_ok(spec: ParamSpec, value: Any) -> bool:
-    if isinstance(value, bool) and spec.type != "boolean":
-        return False
-    return isinstance(value, _TYPES[spec.type])
 
 
 def validate(library: Library, governance: Governance, now: datetime) -> list[ConfigError]:
@@ -125,7 +110,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
             if spec is None:
                 declared = ", ".join(meta.params) or "none"
                 problem(f"params: {rule_id} has no parameter {name!r} (declared: {declared})", f"params.{rule_id}.{name}")
-            elif not _type_ok(spec, value):
+            elif not spec.accepts(value):
                 problem(
                     f"params: {rule_id}.{name} must be of type {spec.type}, not {json.dumps(value)}",
                     f"params.{rule_id}.{name}",
@@ -135,7 +120,11 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
                 patterns.append(
                     (value.replace("{domain}", config.domain), value, f"{rule_id}.{name}", f"params.{rule_id}.{name}")
                 )
-    invalid = _invalid_regexes({pattern for pattern, *_ in patterns}) if patterns else set()
+    invalid: set[str] = set()
+    if patterns:
+        from engine.backends.embedded import invalid_regexes
+
+        invalid = invalid_regexes({pattern for pattern, *_ in patterns})
     for pattern, written, name, path in patterns:
         if pattern in invalid:
             problem(f"params: {name} is not a valid regular expression: {written!r}", path)
@@ -194,26 +183,6 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
                 f"{where}.expires",
             )
     return problems
-
-
-_REGEX_CHECK = """package govern.validate
-
-invalid contains pattern if {
-	some pattern in input
-	not regex.is_valid(pattern)
-}
-"""
-
-
-def _invalid_regexes(patterns: set[str]) -> set[str]:
-    """The patterns the rules' regex builtins cannot compile (asked of the embedded engine itself:
-    its syntax is not Python's)."""
-    from engine.backends.embedded import new_engine
-
-    engine = new_engine()
-    engine.add_policy("govern/validate.rego", _REGEX_CHECK)
-    engine.set_input_json(json.dumps(sorted(patterns)))
-    return set(json.loads(engine.eval_rule_as_json("data.govern.validate.invalid")))
 
 
 def _validate_policies(library: Library) -> list[ConfigError]:

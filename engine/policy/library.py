@@ -340,12 +340,45 @@ def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes 
         library.modules.append(module)
         if meta is not None:
             library.rules.append(meta)
+    _check_regex_defaults(library)
     digest = hashlib.sha256()
     for module in sorted(library.modules, key=lambda m: m.file):
         digest.update(module.path.relative_to(root).as_posix().encode() + b"\0" + module.source.encode() + b"\0")
     library.digest = "sha256:" + digest.hexdigest()
     library.rules.sort(key=lambda r: (r.domain or "", r.id))
     return library
+
+
+def _check_regex_defaults(library: Library) -> None:
+    """Leave out the rules whose ``format: regex`` parameter has a default the rules' regex builtins
+    cannot compile (with ``{domain}`` replaced, as the rules replace it): every product would
+    otherwise end in error."""
+    defaults = [
+        (meta, name, spec.default.replace("{domain}", meta.domain or "domain"))
+        for meta in library.rules
+        for name, spec in meta.params.items()
+        if spec.format == "regex"
+    ]
+    if not defaults:
+        return
+    from engine.backends.embedded import invalid_regexes
+
+    invalid = invalid_regexes({pattern for _, _, pattern in defaults})
+    for meta, name, pattern in defaults:
+        if pattern not in invalid or meta not in library.rules:
+            continue
+        module = next(m for m in library.modules if m.package == meta.package)
+        where = _line_in_annotation(module, ["custom", "params", name]) or meta.line
+        library.problems.append(
+            ConfigError(
+                f"invalid METADATA annotation: params.{name}: default {meta.params[name].default!r} is not a valid "
+                "regular expression",
+                module.file,
+                where,
+            )
+        )
+        library.rules.remove(meta)
+        library.modules.remove(module)
 
 
 def _to_cache(library: Library, root: Path) -> dict:
