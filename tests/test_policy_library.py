@@ -207,3 +207,26 @@ def test_a_parameter_declaration_is_refused_unless_its_default_is_one_of_its_val
     assert message in caught.message
     assert caught.line == next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(at))
     assert load_library(policies).rule("ORDERS-002") is None  # (left out)
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ('regex.globs_match("a.*", input.product.name)', "regex.globs_match"),  # OPA's, not the embedded engine's
+        ("strings.reverse_words(input.product.name)", "strings.reverse_words"),  # no one's
+        ("_helpr(input.product.name)", "_helpr"),  # a misspelt function of the module
+    ],
+)
+def test_a_rule_calling_a_function_no_one_has_is_left_out_at_the_call(policies, body, name):
+    """The interpreter only finds out when an input reaches the call: every product of the domain
+    would end in error, while govern validate said the library was valid."""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers").replace(
+        "if not input.product.access.consumers", f"if {{\n\t{body}\n}}\n\n_helper(x) := x"
+    )
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.file.endswith("policies/domains/orders/consumers.rego") and caught.line == 14  # (the call)
+    assert caught.message == f"calls {name}, which is neither a function of the library nor a builtin of the embedded engine"
+    assert load_library(policies).rule("ORDERS-002") is None
+    assert load_library(REPO / "policies").problems == []  # (the council's library calls nothing unknown)

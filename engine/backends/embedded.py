@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from typing import Any
@@ -92,3 +93,48 @@ def invalid_regexes(patterns: set[str]) -> set[str]:
     engine.add_policy("govern/validate.rego", _REGEX_CHECK)
     engine.set_input_json(json.dumps(sorted(patterns)))
     return set(json.loads(engine.eval_rule_as_json("data.govern.validate.invalid")))
+
+
+_UNKNOWN = re.compile(r"Unknown function: '(?P<name>[^']+)'")
+
+
+def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, tuple[str, str, int]]:
+    """For each rule (``data.<package>.deny`` of ``entries``) that calls a function the interpreter
+    does not have: the function, and the file and line of the call. The compiler of regorus'
+    virtual machine resolves every call when it compiles (the interpreter only when it reaches
+    one, on some input); each function it does not know is confirmed with the interpreter itself,
+    which is what evaluates. Other compile errors (of constructs the virtual machine lacks) say
+    nothing about a rule, and are not reported."""
+    if not entries or _compiles(modules, entries) is None:
+        return {}
+    found: dict[str, tuple[str, str, int]] = {}
+    probe = new_engine()
+    for entry in entries:
+        error = _compiles(modules, [entry])
+        match = _UNKNOWN.search(error or "")
+        where = _LOCATION.search(error or "")
+        if match is None or where is None:
+            continue
+        name = match.group("name")
+        try:
+            probe.eval_query_as_json(f"x := {name}()")
+        except BaseException as e:  # noqa: BLE001 - a missing function, a wrong number of arguments, a panic
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            if f"could not find function {name}" in str(e):
+                found[entry] = (name, where.group("file"), int(where.group("line")))
+    return found
+
+
+_LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):\d+")
+
+
+def _compiles(modules: list[tuple[str, str]], entries: list[str]) -> str | None:
+    """None when the modules compile for the entry points, else the compiler's error."""
+    try:
+        regorus.Program.compile_from_modules("{}", modules, entries)
+    except BaseException as e:  # noqa: BLE001 - compile errors and panics alike
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return str(e)
+    return None

@@ -341,6 +341,7 @@ def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes 
         if meta is not None:
             library.rules.append(meta)
     _check_regex_defaults(library)
+    _check_functions(library)
     digest = hashlib.sha256()
     for module in sorted(library.modules, key=lambda m: m.file):
         digest.update(module.path.relative_to(root).as_posix().encode() + b"\0" + module.source.encode() + b"\0")
@@ -379,6 +380,25 @@ def _check_regex_defaults(library: Library) -> None:
         )
         library.rules.remove(meta)
         library.modules.remove(module)
+
+
+def _check_functions(library: Library) -> None:
+    """Leave out the rules that call a function the embedded engine does not have (a builtin of
+    OPA's it lacks, a misspelt name): evaluating them would end in error for every product, and
+    only when an input reaches the call."""
+    from engine.backends.embedded import unknown_functions
+
+    entries = {f"data.{meta.package}.deny": meta for meta in library.rules}
+    found = unknown_functions([(m.file, m.source) for m in library.modules], list(entries))
+    reported: set[tuple[str, str, int]] = set()
+    for entry, (name, file, line) in found.items():
+        if (name, file, line) not in reported:  # (a helper's call, once for all the rules using it)
+            reported.add((name, file, line))
+            message = f"calls {name}, which is neither a function of the library nor a builtin of the embedded engine"
+            library.problems.append(ConfigError(message, file, line))
+        meta = entries[entry]
+        library.rules.remove(meta)
+        library.modules.remove(next(m for m in library.modules if m.package == meta.package))
 
 
 def _to_cache(library: Library, root: Path) -> dict:
