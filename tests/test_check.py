@@ -307,3 +307,21 @@ def test_a_profiled_run_exits_normally_so_the_profile_is_written(tmp_path):
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_product_reading_from_an_upstream_with_a_file_that_cannot_be_loaded_is_an_error(govern, demo_copy, index):
+    """orders_returns reads orders-order-items-v1: when that file cannot be loaded, the check cannot
+    vouch for orders_returns (it passed before, as if it read nothing), whichever way it is loaded."""
+    contract = demo_copy / M / "orders/order_items/orders-order-items-v1.odcs.yaml"
+    contract.write_text("")
+    run = govern("check", "--now", NOW, index, f"{M}/orders/returns", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    why = f"{M}/orders/order_items/orders-order-items-v1.odcs.yaml:1: the file is empty"
+    assert [(p["id"], p["verdict"], p["errors"]) for p in run.json()["products"]] == [
+        ("orders_returns", "error", [f"it reads from orders_order_items, a file of which could not be loaded: {why}"])
+    ]
+    audit = govern("audit", "--now", NOW, "--no-store", "--batch", "3", "--format", "json", cwd=demo_copy)
+    assert audit.code == 3
+    errors = {p["id"]: p["errors"] for p in audit.json()["products"] if p["verdict"] == "error"}
+    assert errors["orders_returns"] == run.json()["products"][0]["errors"] and errors["orders_order_items"] == [why]

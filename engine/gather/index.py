@@ -224,20 +224,27 @@ class MeshIndex:
         wanted.update(down for (down,) in self._rows(f"SELECT down FROM edges WHERE up IN {IN}", ids))
         names = json.dumps(list(wanted))
         products = self._rows(
-            f"SELECT key FROM files WHERE kind = 'product' AND seq IN ({_values(':seqs')} UNION"
+            f"SELECT seq, key FROM files WHERE kind = 'product' AND seq IN ({_values(':seqs')} UNION"
             f" SELECT seq FROM files WHERE id IN ({_values(':names')})"
-            f" UNION SELECT seq FROM files WHERE name IN ({_values(':names')})) ORDER BY seq",
+            f" UNION SELECT seq FROM files WHERE name IN ({_values(':names')}))",
             seqs=seqs,
             names=names,
         )
         read = json.dumps(list(contract_ids | self._read_by(entries)))
         contracts = self._rows(
-            f"SELECT key FROM files WHERE kind = 'contract' AND seq IN ({_values(':seqs')} UNION"
-            f" SELECT seq FROM files WHERE id IN ({_values(':read')})) ORDER BY seq",
+            f"SELECT seq, key FROM files WHERE kind = 'contract' AND seq IN ({_values(':seqs')} UNION"
+            f" SELECT seq FROM files WHERE id IN ({_values(':read')}))",
             seqs=seqs,
             read=read,
         )
-        return [key for (key,) in products], [key for (key,) in contracts]
+        # The files that could not be loaded beside these products: what they read may be among them
+        # (a contract's id is unknown until it loads), so a product reading from one is an error.
+        folders = {os.path.dirname(key) for _, key in products}
+        taken = {seq for seq, _ in products} | {seq for seq, _ in contracts}
+        for seq, key, kind in self._rows("SELECT seq, key, kind FROM files WHERE id IS NULL"):
+            if seq not in taken and os.path.dirname(key) in folders:
+                (products if kind == "product" else contracts).append((seq, key))
+        return [key for _, key in sorted(products)], [key for _, key in sorted(contracts)]
 
     def _read_by(self, entries: list[tuple[Any, ...]]) -> set[str]:
         """The contract ids the products of ``entries`` (id, outputs, inputs) publish or read: an

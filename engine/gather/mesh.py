@@ -191,6 +191,16 @@ class Mesh:
                 self._add_edge(e.upstream, e.downstream, contractId=None, declared=False, source=e.source)
         self._cycles, self._depth = graph_facts(self.graph)
 
+    def upstreams(self, loaded: LoadedProduct) -> list[LoadedProduct]:
+        """The products the product's input ports read from (by name, or as the publisher of the
+        contract a port names), each once."""
+        found: dict[int, LoadedProduct] = {}
+        for port in loaded.product.inputPorts:
+            up = self.product(port.product or self._publisher.get(port.contractId or ""))
+            if up is not None:
+                found.setdefault(id(up), up)
+        return list(found.values())
+
     def upstream_objects(self, loaded: LoadedProduct) -> list[tuple[str, str | None, SchemaObject]]:
         """(upstream product, contract id, schema object) for every contract the product reads.
 

@@ -18,7 +18,7 @@ from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.index import Batch, MeshIndex, refresh
-from engine.gather.mesh import Mesh, discover, file_kind, load_mesh, unidentified
+from engine.gather.mesh import Failure, Mesh, discover, file_kind, load_mesh, unidentified
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
 
@@ -193,12 +193,20 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
 
     targets: list[Target] = []
     failed_contracts = [f for f in mesh.failures if file_kind(f.path) == "contract"]
+    failed_in: dict[Path, list[Failure]] = {}
+    for failure in mesh.failures:
+        failed_in.setdefault(_abs(failure.path).parent, []).append(failure)
     for loaded in mesh.products:
         if not wanted(loaded.doc.file):
             continue
         target = product_target(loaded, mesh)
         folder = _abs(loaded.doc.file).parent
         target.errors.extend(str(f.error) for f in failed_contracts if _abs(f.path).parent == folder)
+        # What it reads may be among the files of its upstreams that could not be loaded (a
+        # contract's id is unknown until it loads): its verdict cannot be vouched for either.
+        for up in mesh.upstreams(loaded):
+            for failure in failed_in.get(_abs(up.doc.file).parent, []):
+                target.errors.append(f"it reads from {up.product.id}, a file of which could not be loaded: {failure.error}")
         targets.append(target)
     for failure in mesh.failures:
         if file_kind(failure.path) == "product" and wanted(str(failure.path)):
