@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import REPO
+
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
 WAREHOUSES = "inventory/warehouses/dataproduct.yaml"
@@ -227,6 +229,21 @@ def test_sarif_validates_against_the_sarif_schema(govern, corpora):
     assert [(r["ruleId"], r["suppressions"][0]["justification"]) for r in waived] == [
         ("STD-002", "GOV-142; Legacy feed has no processed_at column until the migration")
     ]
+    assert sarif_run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": REPO.as_uri() + "/"}}  # (the repository's root)
+
+
+def test_sarif_uris_are_encoded_and_relative_to_the_repository_wherever_govern_runs(govern, demo_copy):
+    (demo_copy / ".git").mkdir()  # (the repository's root, as code scanning resolves paths from it)
+    odd = demo_copy / M / "orders" / "my items#1 50%"
+    shutil.move(demo_copy / M / "orders/legacy_feed", odd)
+    run = govern("check", "--now", NOW, "mesh/orders/my items#1 50%", "--format", "sarif", cwd=demo_copy / "examples")
+    assert run.code == 1
+    sarif_run = run.json()["runs"][0]
+    assert sarif_run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": demo_copy.as_uri() + "/"}}
+    artifacts = {json.dumps(r["locations"][0]["physicalLocation"]["artifactLocation"]) for r in sarif_run["results"]}
+    assert artifacts == {
+        json.dumps({"uri": f"{M}/orders/my%20items%231%2050%25/orders-legacy-feed-v1.odcs.yaml", "uriBaseId": "%SRCROOT%"})
+    }
 
 
 def test_junit_parses_as_junit_xml(govern):
@@ -263,7 +280,7 @@ def test_markdown_shows_a_path_as_written_in_its_table_cell(govern, demo_copy):
     from markdown_it import MarkdownIt
 
     odd = demo_copy / M / "orders" / "a|b`c"
-    shutil.copytree(demo_copy / M / "orders/legacy_feed", odd)
+    shutil.move(demo_copy / M / "orders/legacy_feed", odd)
     run = govern("check", "--now", NOW, str(odd.relative_to(demo_copy)), "--format", "markdown", cwd=demo_copy)
     assert run.code == 1
     html = MarkdownIt("commonmark").enable("table").render(run.out)

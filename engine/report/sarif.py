@@ -1,7 +1,8 @@
 """``--format sarif``: SARIF 2.1.0, as GitHub code scanning accepts it.
 
 One run; the driver lists the rules applied (id, name, short and full description, help); each
-finding is a result with its message, location (file relative to the repository, line), level
+finding is a result with its message, location (file relative to the repository, ``%SRCROOT%``,
+percent-encoded; see :func:`source_root`), line), level
 (blocking: error, warning: warning, advisory: note) and ``partialFingerprints`` (the finding's
 fingerprint, so code scanning tracks it across runs). A waived finding carries a suppression with
 its ticket and reason.
@@ -10,9 +11,11 @@ its ticket and reason.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from engine import __version__
 from engine.model import Finding, Report, RuleInfo
@@ -43,13 +46,27 @@ def _rule(rule: RuleInfo) -> dict[str, Any]:
     }
 
 
-def _location(f: Finding) -> dict[str, Any] | None:
+def source_root(start: Path | None = None) -> Path:
+    """What ``%SRCROOT%`` stands for: the repository the run is made in (the nearest folder up from
+    the current one holding ``.git``), else the current folder. Code scanning expects paths
+    relative to the repository's root, wherever in it govern ran."""
+    here = Path(os.path.abspath(start or Path.cwd()))
+    return next((folder for folder in (here, *here.parents) if (folder / ".git").exists()), here)
+
+
+def _artifact(file: str, root: Path) -> dict[str, Any]:
+    """A file as SARIF's artifactLocation: a URI reference (percent-encoded) relative to the root,
+    or an absolute file URI for a file outside it."""
+    path = Path(os.path.abspath(file))
+    if root != path and root not in path.parents:
+        return {"uri": path.as_uri()}
+    return {"uri": quote(path.relative_to(root).as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
+def _location(f: Finding, root: Path) -> dict[str, Any] | None:
     if not f.location.file:
         return None
-    path = Path(f.location.file)
-    artifact: dict[str, Any] = (
-        {"uri": path.as_uri()} if path.is_absolute() else {"uri": path.as_posix(), "uriBaseId": "%SRCROOT%"}
-    )
+    artifact = _artifact(f.location.file, root)
     physical: dict[str, Any] = {"artifactLocation": artifact}
     if f.location.line:
         physical["region"] = {"startLine": f.location.line}
@@ -59,7 +76,7 @@ def _location(f: Finding) -> dict[str, Any] | None:
     return location
 
 
-def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.rule,
         "level": LEVEL[f.enforcement],
@@ -69,7 +86,7 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
     }
     if f.rule in index:
         result["ruleIndex"] = index[f.rule]
-    location = _location(f)
+    location = _location(f, root)
     if location:
         result["locations"] = [location]
     if f.status == "waived" and f.waiver:
@@ -84,6 +101,7 @@ def render(report: Report, *, color: bool = False) -> str:
     rules = list(report.rules)
     index = {r.id: i for i, r in enumerate(rules)}
     errors = [*report.errors, *(f"{p.id}: {e}" for p in report.products for e in p.errors)]
+    root = source_root()
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -99,7 +117,8 @@ def render(report: Report, *, color: bool = False) -> str:
                 "toolExecutionNotifications": [{"level": "error", "message": {"text": e}} for e in errors],
             }
         ],
-        "results": [_result(f, index) for f in report.findings],
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri().rstrip("/") + "/"}},
+        "results": [_result(f, index, root) for f in report.findings],
     }
     doc = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
