@@ -18,7 +18,7 @@ DEMO_FINDINGS = {
         f"{M}/customers/segments/customers-segments-v1.odcs.yaml:36",
         "schema[0].properties[1].classification",
     ),
-    ("customers_segments", "CLS-005", f"{M}/customers/segments/customers_segments.odps.yaml:4", "classification"),
+    ("customers_segments", "CLS-005", f"{M}/customers/segments/customers_segments.odps.yaml:46", "classification"),
     ("customers_segments", "LIN-005", f"{M}/customers/segments/customers_segments.odps.yaml:17", "inputPorts[0]"),
     ("finance_ledger", "CLS-001", f"{M}/finance/ledger/dataproduct.yaml:4", "classification"),
     ("finance_ledger", "CON-007", f"{M}/finance/ledger/dataproduct.yaml:35", "inputPorts[0]"),

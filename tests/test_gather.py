@@ -76,6 +76,34 @@ def test_odps_product_maps_custom_properties_team_and_support():
     assert product.inputPorts[0].product is None and product.inputPorts[0].contractId == "customers-profiles-v1"
 
 
+def test_odps_fields_from_custom_properties_are_located_at_their_values():
+    """Findings about access.model or classification point at the custom property's value, not at
+    the first line of the file (where no such key is written)."""
+    path = DEMO / "customers/segments/customers_segments.odps.yaml"
+    lines = path.read_text().splitlines()
+    doc = next(p.doc for p in load_mesh(DEMO).products if p.product.id == "customers_segments")
+
+    def value_of(name: str) -> int:
+        return lines.index(f"  - property: {name}") + 2
+
+    assert doc.line_of("classification") == value_of("classification")
+    assert doc.line_of("access.model") == value_of("accessModel")
+    assert doc.line_of("access.consumers[0]") == value_of("consumers")
+    assert doc.line_of("sla.freshness") == next(i for i, t in enumerate(lines, 1) if t.strip().startswith("freshness:"))
+
+
+@pytest.mark.parametrize(("value", "kind"), [("[internal]", "a list"), ("{level: internal}", "a mapping")])
+def test_an_odps_classification_that_is_not_text_is_an_error_at_its_value(value, kind):
+    text = (DEMO / "customers/segments/customers_segments.odps.yaml").read_text()
+    old = "  - property: classification\n    value: internal\n"
+    assert old in text
+    bad = text.replace(old, f"  - property: classification\n    value: {value}\n")
+    with pytest.raises(LoadError) as caught:
+        load_descriptor(load_text(bad, "p.odps.yaml"))
+    assert caught.value.message == f"custom property classification must be text, not {kind}"
+    assert caught.value.line == bad.splitlines().index(f"    value: {value}") + 1
+
+
 def test_contract_schema_errors_become_facts_not_exceptions():
     loaded = load_contract(load_text("kind: DataContract\napiVersion: v4.0.0\nid: x\n", "x.odcs.yaml"))
     contract = loaded.contract

@@ -146,6 +146,39 @@ def _str_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+# The custom properties an ODPS product carries govern's fields in, and the key path of each in
+# the normalized product (where findings about them point).
+_ODPS_FIELDS = {
+    "classification": "classification",
+    "accessModel": "access.model",
+    "consumers": "access.consumers",
+    "approvers": "access.approvers",
+    "sla": "sla",
+    "documentation": "documentation",
+    "schema_url": "schema_url",
+    "monitoring": "monitoring",
+}
+_TEXT_FIELDS = ("classification", "accessModel", "documentation", "schema_url")
+
+
+def _locate_custom(d: OdpsProduct, doc: Located) -> None:
+    """Give the normalized key paths that come from custom properties (``access.model``) the
+    lines of the values they come from, so findings about them point at the value, not at line 1;
+    a value that must be text and is not is an error at its line."""
+    for j, c in enumerate(d.customProperties):
+        field = _ODPS_FIELDS.get(c.property or "")
+        if field is None:
+            continue
+        value = f"customProperties[{j}].value"
+        if c.property in _TEXT_FIELDS and isinstance(c.value, (dict, list)):
+            kind = "a list" if isinstance(c.value, list) else "a mapping"
+            raise LoadError(f"custom property {c.property} must be text, not {kind}", doc.file, doc.line_of(value))
+        for key, line in list(doc.lines.items()):
+            if key == value or key.startswith((value + ".", value + "[")):
+                doc.lines.setdefault(field + key[len(value) :], line)
+        doc.lines.setdefault(field.split(".")[0], doc.line_of(value))
+
+
 def load_odps(doc: Located) -> LoadedProduct:
     data = require_mapping(doc, "data product")
     try:
@@ -154,6 +187,7 @@ def load_odps(doc: Located) -> LoadedProduct:
         raise validation_error(e, doc, "ODPS data product") from None
     if not d.apiVersion.startswith(("v1.", "v0.9")):
         raise LoadError(f"unsupported ODPS apiVersion {d.apiVersion!r} (expected v1.x)", doc.file, doc.line_of("apiVersion"))
+    _locate_custom(d, doc)
     custom = _custom(d.customProperties)
     owner = next((m.username or m.name for m in (d.team.members if d.team else []) if (m.role or "").lower() == "owner"), None)
     channels = {(s.tool or "").lower(): s.url or s.channel for s in d.support}
