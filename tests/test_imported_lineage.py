@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,27 @@ def test_bad_import_files_are_named_and_exit_3(govern, tmp_path):
     run = govern("check", "--now", NOW, f"{M}/orders/returns", "--dbt-manifest", str(not_manifest))
     assert run.code == 3
     assert f"{not_manifest}: not a dbt manifest (no 'nodes')" in run.out
+
+
+@pytest.mark.parametrize("text", ["null\n", "~\n"])
+def test_a_manifest_that_is_null_is_no_manifest(govern, tmp_path, text):
+    """(It was taken as a file skipped without a word.)"""
+    manifest = tmp_path / ("manifest.json" if text == "null\n" else "manifest.yaml")
+    manifest.write_text(text)
+    run = govern("lineage", M, "--dbt-manifest", str(manifest))
+    assert run.code == 3
+    assert f"error: {manifest}: not a dbt manifest (no 'nodes')" in run.err
+
+
+@pytest.mark.parametrize("option", ["--dbt-manifest", "--openlineage"])
+def test_a_named_pipe_or_a_device_given_as_lineage_is_refused_not_read(govern_process, tmp_path, option):
+    """A pipe would block the run until something wrote to it; /dev/zero would be read until memory ran out."""
+    pipe = tmp_path / "events.json"
+    os.mkfifo(pipe)
+    run = govern_process("lineage", M, option, str(pipe), option, "/dev/zero", timeout=60)
+    assert run.code == 3
+    why = "cannot read: not a regular file (a named pipe, a device or a socket)"
+    assert f"error: {pipe}: {why}" in run.err and f"error: /dev/zero: {why}" in run.err
 
 
 def test_lineage_map_errors_name_file_and_line(govern, tmp_path):

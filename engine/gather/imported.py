@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.config import display
+from engine.config import display, read_regular
 from engine.errors import LoadError
 from engine.gather.yamlsrc import first_error, load_file
 
@@ -95,26 +95,31 @@ def _json_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read_json(path: Path, result: LineageImport) -> Any | None:
-    """The parsed file, or None when it was skipped or failed (recorded in ``result``)."""
+NOTHING = object()  # what _read_json gives for a file skipped or failed
+
+
+def _read_json(path: Path, result: LineageImport) -> Any:
+    """The parsed file (``null`` too), or :data:`NOTHING` when it was skipped or failed (recorded in
+    ``result``)."""
     shown = display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # (a named pipe or a device is refused: it would block the run, or never end)
+        text = read_regular(path).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # (as text mode reads)
     except UnicodeDecodeError:
         result.errors.append(LoadError("not UTF-8 text", shown))
-        return None
+        return NOTHING
     except OSError as e:
         result.errors.append(LoadError(f"cannot read: {e.strerror}", shown))
-        return None
+        return NOTHING
     if not text.strip():
         result.skipped.append(Skipped(shown, "empty file"))
-        return None
+        return NOTHING
     if path.suffix.lower() in {".yaml", ".yml"}:
         try:
             return load_file(path, shown).data
         except LoadError as e:
             result.errors.append(e)
-            return None
+            return NOTHING
     number = 0  # the line of an NDJSON file being read (each line is a document of its own)
     try:
         if path.suffix.lower() in {".ndjson", ".jsonl"}:
@@ -126,10 +131,10 @@ def _read_json(path: Path, result: LineageImport) -> Any | None:
         return json.loads(text)
     except json.JSONDecodeError as e:
         result.errors.append(LoadError(f"not valid JSON: {e.msg}", shown, number or e.lineno))
-        return None
+        return NOTHING
     except RecursionError:  # (the standard library's parser is recursive)
         result.errors.append(LoadError("JSON nested too deeply to read", shown, number or None))
-        return None
+        return NOTHING
 
 
 # --- dbt ---------------------------------------------------------------------------------------------
@@ -190,7 +195,7 @@ def _dbt_names(uid: str, node: _DbtNode) -> list[str | None]:
 def read_dbt_manifest(path: Path, result: LineageImport) -> None:
     """Add a dbt manifest's models, seeds, snapshots and sources and their dependencies."""
     data = _read_json(path, result)
-    if data is None:
+    if data is NOTHING:
         return
     shown = display(path)
     if isinstance(data, dict) and "nodes" not in data and "$schema" in data:
@@ -246,7 +251,7 @@ def read_openlineage(path: Path, result: LineageImport) -> None:
     """Add the datasets of OpenLineage events: a file with one event, a JSON list, NDJSON, YAML, or a folder."""
     for file in _json_files(path):
         data = _read_json(file, result)
-        if data is None:
+        if data is NOTHING:
             continue
         shown = display(file)
         source = f"OpenLineage {shown}"
