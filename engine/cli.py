@@ -939,8 +939,16 @@ def generate(out: Path, products: int, domains: int, seed: int, policies: str | 
     """
     from engine.config import load_settings
     from engine.generate import generate as write_mesh
+    from engine.generate import waiver_days
 
     day = as_of.date() if as_of else datetime.now(UTC).date()
+    try:
+        waiver_days(day)
+    except OverflowError:  # (before anything is written)
+        raise click.BadParameter(
+            f"{day.isoformat()}: waivers are dated from it (10 days before, 90 after), which would leave the calendar",
+            param_hint="'--as-of'",
+        ) from None
     library = load_settings(policies).policies
     if not library.is_dir():  # (the generated govern.toml would name it, and every audit fail)
         raise UsageError(

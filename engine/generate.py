@@ -53,6 +53,13 @@ VIOLATIONS = {
 }
 WAIVABLE = {"draft_contract", "no_processed_at"}
 MEMBERS = ["council.chair@example.com", "council.member@example.com"]
+APPROVED, EXPIRES = timedelta(days=-10), timedelta(days=90)  # a waiver's days, from --as-of
+
+
+def waiver_days(as_of: date) -> tuple[date, date]:
+    """The day a generated waiver is approved on and the day it expires (OverflowError when one
+    of them is not in the calendar)."""
+    return as_of + APPROVED, as_of + EXPIRES
 
 
 @dataclass
@@ -266,8 +273,8 @@ def generate(out: Path, products: int, domains: int, seed: int, policies: Path, 
                         "reason": "Fix scheduled with the next release of the pipeline",
                         "ticket": f"GOV-{p.index}",
                         "approved_by": MEMBERS[p.index % len(MEMBERS)],
-                        "approved_on": (as_of - timedelta(days=10)).isoformat(),
-                        "expires": (as_of + timedelta(days=90)).isoformat(),
+                        "approved_on": waiver_days(as_of)[0].isoformat(),
+                        "expires": waiver_days(as_of)[1].isoformat(),
                     }
                 )
                 counts["waivers"] += 1

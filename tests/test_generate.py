@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from engine.generate import VIOLATIONS
 
 from .conftest import REPO
@@ -81,3 +83,14 @@ def test_parallel_workers_give_the_same_report_and_keep_file_and_line(govern, tm
     shown = str(broken.relative_to(out))
     errors = [e for p in two["products"] for e in p["errors"]]
     assert errors == [f"{shown}:2: duplicate key 'kind' (first on line 1)"], errors
+
+
+@pytest.mark.parametrize("day", ["9999-12-20", "0001-01-02"])
+def test_a_day_whose_waivers_would_leave_the_calendar_is_a_usage_error_before_anything_is_written(govern, tmp_path, day):
+    run = govern("generate", str(tmp_path / "out"), "--products", "10", "--as-of", day)
+    assert run.code == 2
+    assert run.err.endswith(
+        f"Error: Invalid value for '--as-of': {day}: waivers are dated from it (10 days before, 90 after), "
+        "which would leave the calendar\n"
+    )
+    assert not (tmp_path / "out").exists()
