@@ -526,6 +526,7 @@ def _evaluate(
     Without imported lineage, it is evaluated a batch at a time: in the workers when the embedded
     engine is spread over them (engine/shards.py), else in this process when the mesh has more
     than ``batch`` products."""
+    started = datetime.now(UTC)  # (the report's started_at)
     from engine.backends import make_engine
     from engine.evaluate import Evaluator
     from engine.gather.index import MeshIndex, refresh
@@ -606,6 +607,7 @@ def _evaluate(
     report = build_report(
         command=command,
         now=now,
+        started=started,
         engine=EngineInfo(name=engine.name, version=engine.version),
         policies_digest=library.digest,
         governance_digest=gov.digest,

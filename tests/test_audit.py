@@ -390,3 +390,24 @@ def test_a_product_whose_rule_could_not_be_evaluated_has_no_score_and_no_place_i
     assert {d: s["score"] for d, s in after["domains"].items() if d != "orders"} == {
         d: s["score"] for d, s in before["domains"].items() if d != "orders"
     }
+
+
+def test_the_report_says_when_the_run_started_not_when_it_ended(monkeypatch, tmp_path):
+    """started_at is read as the run begins: a clock that stands still at 2020 from then on shows it."""
+    from datetime import UTC, datetime
+
+    import engine.cli as cli
+
+    class Stopped(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2020, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(cli, "datetime", Stopped)
+    out = tmp_path / "report.json"
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", "-o", str(out)])
+    assert exit.value.code == 0
+    run = json.loads(out.read_text())["run"]
+    assert (run["started_at"], run["now"]) == ("2020-01-01T12:00:00Z", NOW)

@@ -46,6 +46,7 @@ def build_report(
     *,
     command: str,
     now: datetime,
+    started: datetime,
     engine: EngineInfo,
     policies_digest: str,
     governance_digest: str,
@@ -79,7 +80,7 @@ def build_report(
         run=RunInfo(
             id=str(uuid.uuid4()),
             command=command,
-            started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            started_at=started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             govern_version=__version__,
             engine=engine,
