@@ -476,9 +476,13 @@ def audit(
     root = _mesh_root(mesh_dir, settings)
     history = store or root / ".govern" / "history.sqlite"
     if not no_store:
-        from engine.history import History
+        from engine.history import History, mesh_key
 
-        History(history).close()  # an unusable history stops the audit before the mesh is evaluated
+        stored = History(history)  # an unusable history stops the audit before the mesh is evaluated
+        try:
+            stored.verify(mesh_key(root))
+        finally:
+            stored.close()
     imports = (dbt_manifests, openlineage, lineage_map)
     report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
     if not no_store:
@@ -636,10 +640,9 @@ def _remember(report: Report, root: Path, store: Path) -> None:
         key = mesh_key(root)
         report.changes = history.changes(key, report)
         report.trend = history.trend(key, report)
-        try:
-            history.record(key, report)
-        except GovernError as e:
-            report.errors.append(str(e))
+        history.record(key, report)
+    except GovernError as e:  # (the report is still written, with this error: exit 3)
+        report.errors.append(str(e))
     finally:
         history.close()
 

@@ -11,16 +11,20 @@ Runs are keyed by the mesh's resolved path, so one database can hold several mes
 
 from __future__ import annotations
 
+import functools
 import gzip
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from engine.errors import GovernError
 from engine.model import Changes, Report, TrendPoint
 
 SCHEMA_VERSION = 1
+TREND = 30  # audits in a report's trend (this one and the stored ones before it)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -84,6 +88,30 @@ def mesh_key(root: Path) -> str:
     return str(root.resolve())
 
 
+def _unusable(error: sqlite3.Error, path: Path) -> GovernError:
+    """Why the history database cannot be used, and what to do about it."""
+    if isinstance(error, sqlite3.OperationalError) and any(word in str(error) for word in ("locked", "busy")):
+        return GovernError(f"the history database is in use by another process ({error}, for 30 s): try again later", path)
+    return GovernError(f"not a usable govern history database ({error}); move it aside or pass --store", path)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reading(method: F) -> F:
+    """A query of the history whose pages turn out damaged (or that waits too long for a lock) as
+    a GovernError naming the file, not a traceback."""
+
+    @functools.wraps(method)
+    def reading(self: History, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise _unusable(e, self.path) from None
+
+    return reading  # type: ignore[return-value]
+
+
 class History:
     """The history database at ``path`` (created, with its folder, on first use)."""
 
@@ -95,7 +123,7 @@ class History:
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as e:
-            raise GovernError(f"not a usable govern history database ({e}); move it aside or pass --store", path) from None
+            raise _unusable(e, path) from None
         except OSError as e:
             raise GovernError(f"cannot open the history database: {e.strerror}", path) from None
 
@@ -117,6 +145,13 @@ class History:
     def close(self) -> None:
         self.conn.close()
 
+    def verify(self, mesh: str) -> None:
+        """Read what an audit of the mesh will read (its previous run's findings, the runs of its
+        trend), so a damaged database stops the audit before the mesh is evaluated."""
+        self.previous(mesh)
+        self.runs(mesh, TREND - 1)
+
+    @_reading
     def previous(self, mesh: str) -> tuple[str, set[str]] | None:
         """The latest stored audit of the mesh and the fingerprints of its findings."""
         row = self.conn.execute("SELECT seq, id FROM runs WHERE mesh = ? ORDER BY seq DESC LIMIT 1", (mesh,)).fetchone()
@@ -192,6 +227,7 @@ class History:
         except (sqlite3.Error, OSError) as e:
             raise GovernError(f"could not store the audit (earlier runs are unchanged): {e}", self.path) from None
 
+    @_reading
     def runs(self, mesh: str | None = None, limit: int | None = None) -> list[StoredRun]:
         """Stored audits, oldest first (the last ``limit`` of them)."""
         where, args = ("WHERE mesh = ?", [mesh]) if mesh else ("", [])
@@ -207,7 +243,7 @@ class History:
             out.append(StoredRun(*row, domains=domains))
         return out
 
-    def trend(self, mesh: str, report: Report, limit: int = 30) -> list[TrendPoint]:
+    def trend(self, mesh: str, report: Report, limit: int = TREND) -> list[TrendPoint]:
         """The stored audits of the mesh and then this one, for the report's trend."""
         points = [
             TrendPoint(run=r.id, started_at=r.started_at, now=r.now, score=r.score, open=r.open, domains=r.domains)

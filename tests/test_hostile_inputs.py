@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +133,41 @@ def test_a_mesh_folder_in_govern_toml_that_does_not_exist_is_an_error_and_nothin
         f"error: {settings}: the mesh folder examples/mesh-typo set in govern.toml is not a folder\n",
     )
     assert not (demo_copy / "examples/mesh-typo").exists()
+
+
+def _damage(database: Path, *names: str) -> None:
+    """Overwrite the root pages of the named tables and indexes, headers included, so that SQLite
+    finds them damaged when it reads them (what a failing disk leaves)."""
+    with closing(sqlite3.connect(database)) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        marks = ", ".join("?" * len(names))
+        pages = [r[0] for r in conn.execute(f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})", names)]
+    with database.open("r+b") as f:
+        for page in pages:
+            f.seek((page - 1) * size)
+            f.write(b"\xff" * size)
+
+
+@pytest.mark.parametrize(
+    "names", [("findings", "sqlite_autoindex_findings_1"), ("domain_scores", "sqlite_autoindex_domain_scores_1")]
+)
+def test_a_history_damaged_inside_stops_the_audit_before_the_mesh_is_evaluated_and_stays_as_it_was(govern, demo_copy, names):
+    """Damage only a query finds (not the header a first look checks) is named, never a traceback."""
+    history = demo_copy / "examples/mesh/.govern/history.sqlite"
+    assert govern("audit", "--now", NOW, "-o", "first.json", cwd=demo_copy).code == 1
+    _damage(history, *names)
+    before = history.read_bytes()
+    run = govern("audit", "--now", NOW, "--format", "json", "-o", "report.json", cwd=demo_copy)
+    assert (run.code, run.err) == (
+        3,
+        f"error: {history}: not a usable govern history database (database disk image is malformed);"
+        " move it aside or pass --store\n",
+    )
+    assert history.read_bytes() == before and not (demo_copy / "report.json").exists()
+    if names[0] == "domain_scores":
+        listed = govern("history", "--store", str(history), cwd=demo_copy)
+        assert (listed.code, listed.out) == (3, "")
+        assert "database disk image is malformed" in listed.err
 
 
 def test_an_unusable_history_stops_the_audit_before_the_mesh_is_evaluated(govern, demo_copy):
@@ -329,3 +366,15 @@ def test_the_lineage_view_says_what_of_the_mesh_it_could_not_see(govern, demo_co
     run = govern("lineage", cwd=demo_copy)  # (the mesh of govern.toml)
     assert run.code == 3 and "orders_returns" in run.out
     assert sorted(run.err.splitlines()) == sorted(f"warning: {line}" for line in [unlistable, *latin1_names])
+
+
+def test_a_history_held_by_another_audit_is_named_busy_not_unusable(tmp_path):
+    """(Waiting out the 30 s lock for real is left to the reader: this is what the wait ends in.)"""
+    from engine.history import _unusable
+
+    store = tmp_path / "history.sqlite"
+    busy = _unusable(sqlite3.OperationalError("database is locked"), store)
+    why = "the history database is in use by another process (database is locked, for 30 s): try again later"
+    assert str(busy) == f"{store}: {why}"
+    damaged = _unusable(sqlite3.DatabaseError("database disk image is malformed"), store)
+    assert "move it aside" in str(damaged)
