@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
+import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 from engine.errors import GovernError
 from engine.model import Changes, Report, TrendPoint
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: findings.source (version 1 stores are brought up to it)
 TREND = 30  # audits in a report's trend (this one and the stored ones before it)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -61,9 +63,13 @@ CREATE TABLE IF NOT EXISTS findings (
     severity TEXT NOT NULL,
     enforcement TEXT NOT NULL,
     status TEXT NOT NULL,
+    source TEXT,
     PRIMARY KEY (run_seq, fingerprint)
 );
 """
+# The file a finding's product was read from, relative to the mesh: a product that cannot be
+# loaded in a later audit is known only by its file.
+_V2 = "ALTER TABLE findings ADD COLUMN source TEXT;"
 _TABLES = {"runs", "domain_scores", "findings", "sqlite_sequence"}
 
 
@@ -112,6 +118,24 @@ def _reading(method: F) -> F:
     return reading  # type: ignore[return-value]
 
 
+_IN = "(SELECT value FROM json_each(?))"
+
+
+def _source(shown: str, mesh: str) -> str:
+    """A product's file as the history keeps it: relative to the mesh (the same from any folder;
+    without resolving links, a few hundred thousand system calls at 100,000 products)."""
+    return os.path.relpath(os.path.abspath(shown), mesh)
+
+
+def _unevaluated(before: dict[str, tuple[str, str | None]], report: Report, mesh: str) -> Iterator[str]:
+    """The earlier findings (of ``before``) of the products the report could not evaluate, known by
+    id or, when they could not even be loaded, by file."""
+    errored = [p for p in report.products if p.verdict == "error"]
+    ids = {p.id for p in errored}
+    sources = {_source(p.source, mesh) for p in errored}
+    return (fp for fp, (product, source) in before.items() if product in ids or (source is not None and source in sources))
+
+
 class History:
     """The history database at ``path`` (created, with its folder, on first use)."""
 
@@ -130,10 +154,13 @@ class History:
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version == SCHEMA_VERSION:
+        if version in (1, SCHEMA_VERSION):
             missing = _TABLES - tables - {"sqlite_sequence"}  # (made by SQLite with the first run stored)
             if missing:
                 raise sqlite3.DatabaseError(f"no table {', '.join(sorted(missing))}")
+            if version == 1:
+                with self.conn:
+                    self.conn.executescript(f"BEGIN IMMEDIATE; {_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
             return
         if version != 0 or not tables <= _TABLES:
             raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
@@ -152,23 +179,36 @@ class History:
         self.runs(mesh, TREND - 1)
 
     @_reading
-    def previous(self, mesh: str) -> tuple[str, set[str]] | None:
-        """The latest stored audit of the mesh and the fingerprints of its findings."""
+    def previous(self, mesh: str) -> tuple[int, str, dict[str, tuple[str, str | None]]] | None:
+        """The latest stored audit of the mesh: its seq, id and the fingerprints of its findings,
+        each with its product and the product's file."""
         row = self.conn.execute("SELECT seq, id FROM runs WHERE mesh = ? ORDER BY seq DESC LIMIT 1", (mesh,)).fetchone()
         if row is None:
             return None
-        prints = {r[0] for r in self.conn.execute("SELECT fingerprint FROM findings WHERE run_seq = ?", (row[0],))}
-        return row[1], prints
+        prints = {
+            fingerprint: (product, source)
+            for fingerprint, product, source in self.conn.execute(
+                "SELECT fingerprint, product, source FROM findings WHERE run_seq = ?", (row[0],)
+            )
+        }
+        return row[0], row[1], prints
 
     def changes(self, mesh: str, report: Report) -> Changes:
-        """What changed since the previous audit of the mesh, by fingerprint (open and waived findings alike)."""
+        """What changed since the previous audit of the mesh, by fingerprint (open and waived
+        findings alike). The earlier findings of a product this audit could not evaluate are
+        ``unknown``: not fixed, and carried to the next comparison (see :meth:`record`)."""
         current = {f.fingerprint for f in report.findings}
         previous = self.previous(mesh)
         if previous is None:
             return Changes(previous_run=None, new=sorted(current), fixed=[], persisting=0)
-        run, before = previous
+        _, run, before = previous
+        unknown = set(_unevaluated(before, report, mesh)) - current
         return Changes(
-            previous_run=run, new=sorted(current - before), fixed=sorted(before - current), persisting=len(current & before)
+            previous_run=run,
+            new=sorted(current - before.keys()),
+            fixed=sorted(before.keys() - current - unknown),
+            persisting=len(current & before.keys()),
+            unknown=len(unknown),
         )
 
     def record(self, mesh: str, report: Report) -> None:
@@ -177,6 +217,7 @@ class History:
 
         run, summary = report.run, report.summary
         changes = report.changes
+        previous = self.previous(mesh)
         try:
             with tempfile.TemporaryFile() as text, self.conn:
                 # The report's JSON (of an audit of a large mesh: hundreds of megabytes) goes to a
@@ -216,14 +257,23 @@ class History:
                     "INSERT INTO domain_scores (run_seq, domain, score, products) VALUES (?, ?, ?, ?)",
                     [(seq, name, d.score, d.products) for name, d in report.domains.items()],
                 )
+                sources = {p.id: _source(p.source, mesh) for p in report.products}
                 self.conn.executemany(
-                    "INSERT OR IGNORE INTO findings (run_seq, fingerprint, rule, product, domain, severity, enforcement, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO findings (run_seq, fingerprint, rule, product, domain, severity, enforcement, status,"
+                    " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        (seq, f.fingerprint, f.rule, f.product, f.domain, f.severity, f.enforcement, f.status)
+                        (seq, f.fingerprint, f.rule, f.product, f.domain, f.severity, f.enforcement, f.status, source)
                         for f in report.findings
+                        for source in [sources.get(f.product)]
                     ),
                 )
+                if previous is not None:  # the earlier findings of the products not evaluated, carried
+                    carried = list(_unevaluated(previous[2], report, mesh))
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO findings SELECT ?, fingerprint, rule, product, domain, severity, enforcement,"
+                        f" 'carried', source FROM findings WHERE run_seq = ? AND fingerprint IN {_IN}",
+                        (seq, previous[0], json.dumps(carried)),
+                    )
         except (sqlite3.Error, OSError) as e:
             raise GovernError(f"could not store the audit (earlier runs are unchanged): {e}", self.path) from None
 

@@ -524,6 +524,9 @@ class Changes(Model):
     new: list[str] = Field(default_factory=empty_list)
     fixed: list[str] = Field(default_factory=empty_list)
     persisting: int = 0
+    # earlier findings of products this audit could not evaluate (verdict error): neither fixed nor
+    # persisting, and carried to the next audit's comparison, so they do not come back as new
+    unknown: int = 0
 
 
 class TrendPoint(Model):

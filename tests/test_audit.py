@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,47 @@ def test_an_unusable_store_is_refused_and_left_alone(govern, demo_copy, tmp_path
     assert run.code == 3
     assert f"error: {store}: not a usable govern history database" in run.err
     assert store.read_bytes() == b"this is not a database, and it must survive" * 100
+
+
+@pytest.mark.parametrize("break_it", ["descriptor", "contract"])
+def test_findings_of_a_product_that_could_not_be_evaluated_are_neither_fixed_nor_new_again(govern, demo_copy, break_it):
+    """marketing_leads cannot be loaded for one audit (its descriptor, or its contract, is broken):
+    its earlier findings are unknown then, not fixed, and when it loads again they persist."""
+    leads = demo_copy / M / "marketing/leads"
+    first = audit(govern, demo_copy, "--format", "json").json()
+    theirs = sorted(f["fingerprint"] for f in first["findings"] if f["product"] == "marketing_leads")
+    assert theirs
+    broken = leads / ("dataproduct.yaml" if break_it == "descriptor" else "marketing-leads-v1.odcs.yaml")
+    original = broken.read_text()
+    broken.write_text(original + "  bad: [x\n")
+    second = audit(govern, demo_copy, "--format", "json")
+    assert second.code == 3
+    changes = second.json()["changes"]
+    assert (changes["new"], changes["fixed"], changes["unknown"]) == ([], [], len(theirs))
+    assert changes["persisting"] == len(first["findings"]) - len(theirs)
+    broken.write_text(original)
+    third = audit(govern, demo_copy, "--format", "json").json()["changes"]
+    assert (third["new"], third["fixed"], third["unknown"], third["persisting"]) == ([], [], 0, len(first["findings"]))
+
+
+def test_a_history_of_the_first_schema_is_brought_up_to_date_and_keeps_its_runs(govern, demo_copy):
+    store = demo_copy / M / ".govern/history.sqlite"
+    first = audit(govern, demo_copy, "--format", "json").json()
+    with sqlite3.connect(store) as db:  # (as version 1 laid findings out: no source)
+        db.executescript(
+            "CREATE TABLE old AS SELECT run_seq, fingerprint, rule, product, domain, severity, enforcement, status FROM findings;"
+            "DROP TABLE findings; CREATE TABLE findings (run_seq INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,"
+            " fingerprint TEXT NOT NULL, rule TEXT NOT NULL, product TEXT NOT NULL, domain TEXT, severity TEXT NOT NULL,"
+            " enforcement TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (run_seq, fingerprint));"
+            "INSERT INTO findings SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 1;"
+        )
+    second = audit(govern, demo_copy, "--format", "json")
+    assert second.code == 1
+    changes = second.json()["changes"]
+    assert (changes["previous_run"], changes["new"], changes["persisting"]) == (first["run"]["id"], [], len(first["findings"]))
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT count(*) FROM findings WHERE source IS NULL").fetchone() == (len(first["findings"]),)
 
 
 def test_history_without_audits_is_a_usage_error(govern, demo_copy):

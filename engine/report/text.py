@@ -124,6 +124,8 @@ def render(report: Report, *, color: bool = False) -> str:
             console.print(f"first audit of this mesh: {len(c.new)} findings recorded")
         else:
             counts = f"{len(c.new)} new, {len(c.fixed)} fixed, {c.persisting} persisting"
+            if c.unknown:
+                counts += f", {c.unknown} unknown (of products that could not be evaluated)"
             console.print(f"since the previous audit ({c.previous_run[:8]}): {counts}")
     baseline = sum(1 for f in report.findings if f.baseline)
     if baseline:
