@@ -142,6 +142,18 @@ def test_a_history_of_the_first_schema_is_brought_up_to_date_and_keeps_its_runs(
         assert db.execute("SELECT count(*) FROM findings WHERE source IS NULL").fetchone() == (len(first["findings"]),)
 
 
+def test_the_history_trend_shows_a_change_only_between_two_scores():
+    """A domain scored in one stored audit only (missing in the others) has no change to show."""
+    from engine.history import StoredRun
+    from engine.report.history import render_history
+
+    def stored(seq: int, domains: dict) -> StoredRun:
+        return StoredRun(seq, f"run{seq}", "/m", "t", "t", 90.0, 1, 0, 0, 0, None, None, domains=domains)
+
+    text = render_history([stored(1, {"a": 90.0, "b": 96.5}), stored(2, {"a": 91.0})], "text")
+    assert "  a  90 -> 91  (+1)\n" in text and "  b  96.5 -> -\n" in text
+
+
 def test_history_without_audits_is_a_usage_error(govern, demo_copy):
     run = govern("history", M, cwd=demo_copy)
     assert run.code == 2

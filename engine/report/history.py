@@ -57,6 +57,6 @@ def render_history(runs: list[StoredRun], fmt: str) -> str:
         scores = [r.domains.get(domain) for r in runs]
         present = [s for s in scores if s is not None]
         trend = " -> ".join(_score(s) for s in scores)
-        change = _delta(present[0], present[-1]) if present else ""
+        change = _delta(present[0], present[-1]) if len(present) > 1 else ""  # (over two audits at least)
         console.print(f"  {clean(domain).ljust(width)}  {trend}{change}")
     return out.getvalue()
