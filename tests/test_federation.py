@@ -388,3 +388,15 @@ def test_a_domains_parameter_value_must_reach_the_rule_as_written(kind, value, a
     from engine.model import ParamSpec
 
     assert ParamSpec(type=kind, default={"number": 1, "integer": 1, "array": [], "object": {}}[kind]).accepts(value) is accepted
+
+
+def test_a_policy_folder_of_an_unregistered_domain_is_rejected(govern, demo_copy):
+    """(As a configuration file of one is: the council decides which domains there are.)"""
+    rule = (demo_copy / "policies/domains/orders/order_key.rego").read_text()
+    rule = rule.replace("package domains.orders.order_key", "package domains.shipping.order_key")
+    rule = rule.replace("ORDERS-001", "SHIPPING-001")
+    write(demo_copy, "policies/domains/shipping/order_key.rego", rule)
+    line = rule.splitlines().index("package domains.shipping.order_key") + 1
+    run = validate(govern, demo_copy)
+    assert run.code == 3
+    assert f"policies/domains/shipping/order_key.rego:{line}: domain 'shipping' is not registered in council.yaml" in run.out

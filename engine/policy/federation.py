@@ -85,6 +85,9 @@ def validate(library: Library, governance: Governance, now: datetime) -> list[Co
                 )
             )
         problems.extend(_validate_domain(library, governance, domain_file, now))
+    for meta in library.rules:  # (as for a domain's configuration file)
+        if meta.domain is not None and meta.domain not in council.domains:
+            problems.append(ConfigError(f"domain {meta.domain!r} is not registered in council.yaml", meta.file, meta.line))
     problems.extend(_validate_policies(library))
     return problems
 
