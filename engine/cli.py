@@ -27,6 +27,10 @@ REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
 BATCH = 2000
 
 
+# engine.model.Category's values (that module is imported only by the commands that need it)
+CATEGORIES = ["naming", "access", "classification", "standard-fields", "contracts", "lineage"]
+
+
 def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC).replace(microsecond=0)
@@ -872,7 +876,12 @@ def test(
 @main.command()
 @click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("--category", multiple=True, help="Only rules of this category (repeatable).")
+@click.option(
+    "--category",
+    multiple=True,
+    type=click.Choice(CATEGORIES),
+    help="Only rules of this category (repeatable).",
+)
 @click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the catalog to FILE.")
 @handles_errors
 def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:

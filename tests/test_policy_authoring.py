@@ -384,6 +384,19 @@ def test_policies_text_and_category_filter(govern):
     assert lines[-1] == "5 rules: 5 global, 0 from domains"
 
 
+def test_an_unknown_category_is_a_usage_error_naming_the_categories(govern):
+    """(A misspelt category listed no rules, and exited 0.)"""
+    import typing
+
+    from engine.cli import CATEGORIES
+    from engine.model import Category
+
+    assert CATEGORIES == list(typing.get_args(Category))
+    run = govern("policies", "--category", "Naming")
+    assert run.code == 2
+    assert "Invalid value for '--category': 'Naming' is not one of 'naming', 'access'," in run.err
+
+
 def test_the_published_standards_page_is_the_catalog(govern):
     """docs/standards.md is `govern policies --format markdown`: regenerate it when a rule changes."""
     run = govern("policies", "--format", "markdown")
