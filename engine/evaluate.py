@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,6 +194,13 @@ class Evaluator:
             if isinstance(value, RuleError):
                 errors.append(f"rule {rule.meta.id} could not be evaluated: {value.message}")
                 continue
+            malformed = next((item for item in value if not _is_finding(item)), None)
+            if malformed is not None:  # (a rule's bug: what it found cannot be shown for what it is)
+                errors.append(
+                    f"rule {rule.meta.id} could not be evaluated: it denied {json.dumps(malformed)[:200]}, which is neither "
+                    "a message nor an object with a msg"
+                )
+                continue
             findings.extend(self._finding(target, rule, item) for item in value)
         findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.rule, f.message))
         self.waivers.apply(findings)
@@ -268,3 +276,9 @@ def _place(target: Target, batch: int, position: int) -> Place:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _is_finding(item: Any) -> bool:
+    """A member of a rule's deny set as the conventions have it (docs/rules.md): a message, or an
+    object with a ``msg`` message."""
+    return isinstance(item, str) or (isinstance(item, dict) and isinstance(item.get("msg"), str))

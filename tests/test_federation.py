@@ -400,3 +400,23 @@ def test_a_policy_folder_of_an_unregistered_domain_is_rejected(govern, demo_copy
     run = validate(govern, demo_copy)
     assert run.code == 3
     assert f"policies/domains/shipping/order_key.rego:{line}: domain 'shipping' is not registered in council.yaml" in run.out
+
+
+@pytest.mark.parametrize(("member", "shown"), [("42", "42"), ('{"nomsg": 1}', '{"nomsg": 1}'), ('{"msg": 5}', '{"msg": 5}')])
+def test_a_rule_denying_what_is_no_finding_ends_the_product_in_error_saying_what(govern, demo_copy, member, shown):
+    """A finding is a message or an object with a msg (docs/rules.md): anything else is the rule's
+    bug, shown as an error of the product rather than as a finding with a made-up message."""
+    rule = (demo_copy / "policies/domains/orders/order_key.rego").read_text()
+    head = rule[: rule.index("package domains.orders.order_key")]
+    write(
+        demo_copy,
+        "policies/domains/orders/order_key.rego",
+        head + f"package domains.orders.order_key\n\ndeny contains {member} if {{ true }}\n",
+    )
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    (product,) = run.json()["products"]
+    assert product["verdict"] == "error"
+    assert product["errors"] == [
+        f"rule ORDERS-001 could not be evaluated: it denied {shown}, which is neither a message nor an object with a msg"
+    ]
