@@ -637,14 +637,15 @@ def _evaluate(
 
 def _remember(report: Report, root: Path, store: Path) -> None:
     """Compare with the previous audit, add the trend, and store this run; a store failure is a report error."""
-    from engine.history import History, mesh_key
+    from engine.history import History, Products, mesh_key
 
     history = History(store)
     try:
         key = mesh_key(root)
-        report.changes = history.changes(key, report)
+        products = Products.of(report)
+        report.changes = history.changes(key, report, products)
         report.trend = history.trend(key, report)
-        history.record(key, report)
+        history.record(key, report, products)
     except GovernError as e:  # (the report is still written, with this error: exit 3)
         report.errors.append(str(e))
     finally:

@@ -17,8 +17,8 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -127,13 +127,38 @@ def _source(shown: str, mesh: str) -> str:
     return os.path.relpath(os.path.abspath(shown), mesh)
 
 
-def _unevaluated(before: dict[str, tuple[str, str | None]], report: Report, mesh: str) -> Iterator[str]:
-    """The earlier findings (of ``before``) of the products the report could not evaluate, known by
-    id or, when they could not even be loaded, by file."""
-    errored = [p for p in report.products if p.verdict == "error"]
-    ids = {p.id for p in errored}
-    sources = {_source(p.source, mesh) for p in errored}
-    return (fp for fp, (product, source) in before.items() if product in ids or (source is not None and source in sources))
+@dataclass
+class Products:
+    """What the history needs of a report's products, read in one pass (an audit's are read back
+    from its spool each time they are iterated): each one's file, and which are in error."""
+
+    files: dict[str, str]  # id -> file, as shown
+    errored: list[str]
+    _kept: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, report: Report) -> Products:
+        files: dict[str, str] = {}
+        errored: list[str] = []
+        for p in report.products:
+            files[p.id] = p.source
+            if p.verdict == "error":
+                errored.append(p.id)
+        return cls(files, errored)
+
+    def file(self, product: str, mesh: str) -> str | None:
+        """The product's file as the history keeps it (:func:`_source`), worked out once."""
+        if product not in self._kept:
+            shown = self.files.get(product)
+            self._kept[product] = None if shown is None else _source(shown, mesh)
+        return self._kept[product]
+
+    def unevaluated(self, before: dict[str, tuple[str, str | None]], mesh: str) -> set[str]:
+        """The earlier findings (of ``before``) of the products not evaluated, known by id or, when
+        they could not even be loaded, by file."""
+        sources = {self.file(p, mesh) for p in self.errored}
+        ids = set(self.errored)
+        return {fp for fp, (product, source) in before.items() if product in ids or (source is not None and source in sources)}
 
 
 class History:
@@ -193,7 +218,7 @@ class History:
         }
         return row[0], row[1], prints
 
-    def changes(self, mesh: str, report: Report) -> Changes:
+    def changes(self, mesh: str, report: Report, products: Products) -> Changes:
         """What changed since the previous audit of the mesh, by fingerprint (open and waived
         findings alike). The earlier findings of a product this audit could not evaluate are
         ``unknown``: not fixed, and carried to the next comparison (see :meth:`record`)."""
@@ -202,7 +227,7 @@ class History:
         if previous is None:
             return Changes(previous_run=None, new=sorted(current), fixed=[], persisting=0)
         _, run, before = previous
-        unknown = set(_unevaluated(before, report, mesh)) - current
+        unknown = products.unevaluated(before, mesh) - current
         return Changes(
             previous_run=run,
             new=sorted(current - before.keys()),
@@ -211,7 +236,7 @@ class History:
             unknown=len(unknown),
         )
 
-    def record(self, mesh: str, report: Report) -> None:
+    def record(self, mesh: str, report: Report, products: Products) -> None:
         """Store one audit, all or nothing."""
         from engine.report.jsonfmt import chunks
 
@@ -257,18 +282,26 @@ class History:
                     "INSERT INTO domain_scores (run_seq, domain, score, products) VALUES (?, ?, ?, ?)",
                     [(seq, name, d.score, d.products) for name, d in report.domains.items()],
                 )
-                sources = {p.id: _source(p.source, mesh) for p in report.products}
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO findings (run_seq, fingerprint, rule, product, domain, severity, enforcement, status,"
                     " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        (seq, f.fingerprint, f.rule, f.product, f.domain, f.severity, f.enforcement, f.status, source)
+                        (
+                            seq,
+                            f.fingerprint,
+                            f.rule,
+                            f.product,
+                            f.domain,
+                            f.severity,
+                            f.enforcement,
+                            f.status,
+                            products.file(f.product, mesh),
+                        )
                         for f in report.findings
-                        for source in [sources.get(f.product)]
                     ),
                 )
                 if previous is not None:  # the earlier findings of the products not evaluated, carried
-                    carried = list(_unevaluated(previous[2], report, mesh))
+                    carried = list(products.unevaluated(previous[2], mesh))
                     self.conn.execute(
                         "INSERT OR IGNORE INTO findings SELECT ?, fingerprint, rule, product, domain, severity, enforcement,"
                         f" 'carried', source FROM findings WHERE run_seq = ? AND fingerprint IN {_IN}",

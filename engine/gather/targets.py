@@ -204,7 +204,7 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
         target.errors.extend(str(f.error) for f in failed_contracts if _abs(f.path).parent == folder)
         # What it reads may be among the files of its upstreams that could not be loaded (a
         # contract's id is unknown until it loads): its verdict cannot be vouched for either.
-        for up in mesh.upstreams(loaded):
+        for up in mesh.upstreams(loaded) if failed_in else []:
             for failure in failed_in.get(_abs(up.doc.file).parent, []):
                 target.errors.append(f"it reads from {up.product.id}, a file of which could not be loaded: {failure.error}")
         targets.append(target)
