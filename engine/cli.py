@@ -51,6 +51,16 @@ class _Path(click.Path):
         return super().convert(value, param, ctx)
 
 
+class _Output(_Path):
+    """``--output FILE``; ``-`` is standard output, as for most command-line tools."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path, allow_dash=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return None if value == "-" else super().convert(value, param, ctx)
+
+
 def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     if value is None:
         return None
@@ -275,7 +285,7 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=_Path(path_type=Path), callback=_paths_exist)
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
-@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--output", "-o", type=_Output(), help="Write the report to FILE (- for standard output).")
 @click.option(
     "--baseline",
     type=_Path(exists=True, dir_okay=False, path_type=Path),
@@ -432,7 +442,7 @@ def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 @click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
-@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--output", "-o", type=_Output(), help="Write the report to FILE (- for standard output).")
 @click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="blocking", show_default=True)
 @engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
@@ -755,7 +765,7 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
 @click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
 @click.option("--product", metavar="P", help="Only P's upstream and downstream (its impact).")
-@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--output", "-o", type=_Output(), help="Write to FILE (- for standard output).")
 @lineage_options
 @handles_errors
 def lineage(
@@ -883,7 +893,7 @@ def test(
     type=click.Choice(CATEGORIES),
     help="Only rules of this category (repeatable).",
 )
-@click.option("--output", "-o", type=_Path(dir_okay=False, path_type=Path), help="Write the catalog to FILE.")
+@click.option("--output", "-o", type=_Output(), help="Write the catalog to FILE (- for standard output).")
 @handles_errors
 def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:
     """The catalog of rules, global and per domain, from their METADATA annotations.

@@ -325,3 +325,9 @@ def test_a_product_reading_from_an_upstream_with_a_file_that_cannot_be_loaded_is
     assert audit.code == 3
     errors = {p["id"]: p["errors"] for p in audit.json()["products"] if p["verdict"] == "error"}
     assert errors["orders_returns"] == run.json()["products"][0]["errors"] and errors["orders_order_items"] == [why]
+
+
+@pytest.mark.parametrize("command", [["check", "--now", NOW, f"{M}/orders/order_items"], ["policies"], ["lineage"]])
+def test_output_dash_is_standard_output(govern, demo_copy, command):
+    run = govern(*command, "--format", "json", "-o", "-", cwd=demo_copy)
+    assert run.code == 0 and json.loads(run.out) and not (demo_copy / "-").exists()
