@@ -499,6 +499,8 @@ def audit(
             stored.close()
     imports = (dbt_manifests, openlineage, lineage_map)
     report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
+    if not report.products and not report.errors:  # (a wrong folder, say: an audit of nothing is not stored as passed)
+        raise UsageError(f"nothing to audit in {display(root)}: no data product descriptor or data contract found")
     if not no_store:
         _remember(report, root, history)
     _emit(report, fmt, output)

@@ -195,6 +195,19 @@ def test_checking_a_folder_with_nothing_to_check_is_a_usage_error(govern, demo_c
     )
 
 
+def test_auditing_a_mesh_with_nothing_in_it_is_a_usage_error_and_stores_no_run(govern, demo_copy):
+    """A scheduled audit of the wrong folder must not pass, nor enter the history as a run."""
+    (demo_copy / "empty").mkdir()
+    run = govern("audit", "--now", NOW, "empty", "--format", "json", cwd=demo_copy)
+    assert (run.code, run.out, run.err) == (
+        2,
+        "",
+        "error: nothing to audit in empty: no data product descriptor or data contract found\n",
+    )
+    listed = govern("history", "empty", "--format", "json", cwd=demo_copy)
+    assert (listed.code, listed.json()) == (0, {"runs": []})
+
+
 def test_a_path_with_nothing_to_check_among_others_is_a_usage_error_too(govern, demo_copy):
     """Checking a product and an empty folder must not pass on the product alone: the gate was
     meant to check both."""
