@@ -36,7 +36,15 @@ deny contains result.fail_on(msg, u.path, _resource(u)) if {
 	some u in values.items(input.lineage.upstream)
 	u.found == false
 	not is_string(u.product)
+	not values.empty(u.contractId)
 	msg := sprintf("input port names contract %s, which no product in the mesh publishes", [values.show(u.contractId)])
+}
+
+deny contains result.fail("input port names neither a product nor a contract", u.path) if {
+	some u in values.items(input.lineage.upstream)
+	u.found == false
+	not is_string(u.product)
+	values.empty(u.contractId)
 }
 
 deny contains result.fail_on(msg, sprintf("%s.contractId", [u.path]), _resource(u)) if {

@@ -52,6 +52,17 @@ test_unpublished_odps_contract_fails if {
 	}
 }
 
+test_port_naming_neither_a_product_nor_a_contract_fails if {
+	upstream_found.deny == {{
+		"msg": "input port names neither a product nor a contract",
+		"path": "inputPorts[0]",
+	}} with input as {
+		"product": {"name": "finance_revenue"},
+		"lineage": {"upstream": [{"product": null, "contractId": null, "found": false, "contract_found": false, "path": "inputPorts[0]"}]},
+		"params": {},
+	}
+}
+
 test_port_without_a_contract_id_fails if {
 	upstream_found.deny == {{
 		"msg": `input port names product "customers_profiles" but no contract of it`,
