@@ -849,7 +849,7 @@ def test(
     from engine.config import load_settings
     from engine.policy.library import load_library
     from engine.report.testrun import render_json, render_text
-    from engine.testing import TestResults, lint, load_tests, opa_test_argv
+    from engine.testing import TestResults, lint, load_tests, mirrored, opa_test_argv, within
 
     settings = load_settings(policies)
     if paths:
@@ -876,10 +876,15 @@ def test(
             click.echo(f"lint: {problem}", err=True)
         sys.exit(proc.returncode or (EXIT_FINDINGS if problems else EXIT_OK))
     run = load_tests(settings.policies, test_paths, coverage=coverage)
+    # Tests named inside the test folder answer for the part of the library they mirror: the lint
+    # and the coverage are of that part (policy_tests/global/naming: policies/global/naming).
+    scope = mirrored(test_paths, settings.policy_tests, settings.policies) if paths else None
+    outcomes = run.run(pattern)
+    covered = run.coverage() if coverage else None  # (of the tests just run)
     results = TestResults(
-        tests=run.run(pattern),
-        lint=lint(library, run.references(), test_paths),
-        coverage=run.coverage() if coverage else None,
+        tests=outcomes,
+        lint=lint(library, run.references(), test_paths, scope),
+        coverage=[f for f in covered if within(f.file, scope)] if covered is not None and scope is not None else covered,
         threshold=threshold,
     )
     click.echo(render_json(results) if fmt == "json" else render_text(results, verbose), nl=False)

@@ -9,6 +9,7 @@ not covered. The lint checks the library's conventions and that every rule is im
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -288,9 +289,36 @@ def untested(library: Library, references: dict[str, set[str]], tests: list[Path
     ]
 
 
-def lint(library: Library, references: dict[str, set[str]], tests: list[Path]) -> list[ConfigError]:
-    """The lint of ``govern test``: the library's conventions (checked on load) and a test for every rule."""
-    return [*library.problems, *untested(library, references, tests)]
+def lint(
+    library: Library, references: dict[str, set[str]], tests: list[Path], scope: list[Path] | None = None
+) -> list[ConfigError]:
+    """The lint of ``govern test``: the library's conventions (checked on load) and a test for
+    every rule (of the part of the library in ``scope``, when given: see :func:`mirrored`)."""
+    untested_rules = untested(library, references, tests)
+    if scope is not None:
+        untested_rules = [p for p in untested_rules if p.file is not None and within(p.file, scope)]
+    return [*library.problems, *untested_rules]
+
+
+def mirrored(tests: list[Path], policy_tests: Path, policies: Path) -> list[Path] | None:
+    """The folders (or files) of the policy library that test paths inside the test folder mirror
+    (``policy_tests/global/naming`` -> ``policies/global/naming``; a test file ``x_test.rego`` ->
+    ``x.rego``), or None when one of them lies outside it: then the whole library is in question."""
+    root = os.path.abspath(policy_tests)
+    found = []
+    for path in tests:
+        here = os.path.abspath(path)
+        if here != root and not here.startswith(root + os.sep):
+            return None
+        part = Path(policies) / os.path.relpath(here, root)
+        found.append(part.with_name(part.name.removesuffix("_test.rego") + ".rego") if _is_test_file(part) else part)
+    return found
+
+
+def within(file: str, scope: list[Path]) -> bool:
+    """Whether ``file`` (as shown) lies in one of the folders or files of ``scope``."""
+    here = os.path.abspath(file)
+    return any(here == (top := os.path.abspath(s)) or here.startswith(top + os.sep) for s in scope)
 
 
 def untested_in(library: Library, tests: list[Path]) -> list[ConfigError]:

@@ -199,6 +199,22 @@ def _untested_rule(root: Path) -> Path:
     return rule
 
 
+def test_tests_named_inside_the_test_folder_answer_for_the_part_of_the_library_they_mirror(govern, demo_copy):
+    """govern test policy_tests/global/naming lints and covers policies/global/naming only: the
+    untested NAM-009 there is a problem, the rules of other folders (tested elsewhere) are not."""
+    _untested_rule(demo_copy)
+    naming = govern("test", "--coverage", "--format", "json", "policy_tests/global/naming", cwd=demo_copy)
+    assert naming.code == 1
+    report = naming.json()
+    assert [p["message"].split(":")[0] for p in report["lint"]] == ["NAM-009 has no tests"]
+    assert {f["file"].rsplit("/", 2)[-2] for f in report["coverage"]["files"]} == {"naming"}
+    access = govern("test", "--coverage", "--format", "json", "policy_tests/global/access", cwd=demo_copy)
+    assert (access.code, access.json()["lint"]) == (0, [])
+    assert {f["file"].rsplit("/", 2)[-2] for f in access.json()["coverage"]["files"]} == {"access"}
+    one = govern("test", "policy_tests/global/naming/product_name_test.rego", cwd=demo_copy)
+    assert one.code == 0 and "LINT" not in one.out
+
+
 def test_a_threshold_above_the_coverage_fails(govern, demo_copy):
     _untested_rule(demo_copy)
     coverage = govern("test", "--coverage", "--format", "json", cwd=demo_copy).json()["coverage"]
