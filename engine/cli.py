@@ -439,7 +439,7 @@ def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 
 
 @main.command()
-@click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mesh_dir", metavar="[MESH]", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=_Output(), help="Write the report to FILE (- for standard output).")
@@ -696,7 +696,7 @@ class _progress:
 
 
 @main.command()
-@click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mesh_dir", metavar="[MESH]", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--store", type=_Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
 )
@@ -764,7 +764,7 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
 
 
 @main.command()
-@click.argument("mesh_dir", metavar="MESH", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("mesh_dir", metavar="[MESH]", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
 @click.option("--product", metavar="P", help="Only P's upstream and downstream (its impact).")
 @click.option("--output", "-o", type=_Output(), help="Write to FILE (- for standard output).")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.config import display, read_regular
-from engine.errors import ConfigError, GovernError, reason
+from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
 from engine.policy.library import Library, ref_name, rego_error, rule_names, text_names
 
@@ -341,8 +341,8 @@ def opa_test_argv(
 ) -> list[str]:
     """The ``opa test`` command line for the same policies, tests and options."""
     exe = shutil.which("opa")
-    if exe is None:
-        raise GovernError(
+    if exe is None:  # (as check and audit say it: a usage error, exit 2)
+        raise UsageError(
             "--engine opa runs `opa test`, but no opa binary is on PATH: install OPA "
             "(https://www.openpolicyagent.org/docs/latest/#running-opa) or use the embedded engine (the default)"
         )
