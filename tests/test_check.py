@@ -331,3 +331,22 @@ def test_a_product_reading_from_an_upstream_with_a_file_that_cannot_be_loaded_is
 def test_output_dash_is_standard_output(govern, demo_copy, command):
     run = govern(*command, "--format", "json", "-o", "-", cwd=demo_copy)
     assert run.code == 0 and json.loads(run.out) and not (demo_copy / "-").exists()
+
+
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_descriptor_named_otherwise_claiming_a_taken_id_is_an_error_saying_so(govern, demo_copy, index):
+    """(It was dropped, and the check said there was nothing to check in it: exit 2.)"""
+    folder = demo_copy / M / "inventory/warehouses"
+    (folder / "other.yaml").write_text((folder / "dataproduct.yaml").read_text())
+    run = govern("check", "--now", NOW, index, f"{M}/inventory/warehouses/other.yaml", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    line = (folder / "other.yaml").read_text().splitlines().index("name: InventoryWarehouses") + 1
+    assert [(p["verdict"], p["errors"]) for p in run.json()["products"]] == [
+        (
+            "error",
+            [
+                f"{M}/inventory/warehouses/other.yaml:{line}: product 'InventoryWarehouses' is already defined in "
+                f"{M}/inventory/warehouses/dataproduct.yaml"
+            ],
+        )
+    ]

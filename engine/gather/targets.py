@@ -209,7 +209,8 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
                 target.errors.append(f"it reads from {up.product.id}, a file of which could not be loaded: {failure.error}")
         targets.append(target)
     for failure in mesh.failures:
-        if file_kind(failure.path) == "product" and wanted(str(failure.path)):
+        # (a descriptor named on the command line may have any name)
+        if file_kind(failure.path) != "contract" and wanted(str(failure.path)):
             targets.append(error_target(failure.path, failure.error))
     product_folders = {_abs(t.source).parent for t in targets}
     for failure in failed_contracts:
@@ -218,7 +219,7 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
     # A contract no product publishes is checked on its own, unless it sits beside a descriptor
     # that failed to load (then the failure already stands for it).
     published_anywhere = mesh.published()
-    failed_folders = {_abs(f.path).parent for f in mesh.failures if file_kind(f.path) == "product"}
+    failed_folders = {_abs(f.path).parent for f in mesh.failures if file_kind(f.path) != "contract"}
     for cid, loaded in sorted(mesh.contracts.items()):
         folder = _abs(loaded.doc.file).parent
         if cid not in published_anywhere and folder not in failed_folders and wanted(loaded.doc.file):
