@@ -498,7 +498,16 @@ def audit(
         finally:
             stored.close()
     imports = (dbt_manifests, openlineage, lineage_map)
-    report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
+    from engine.gather.index import INDEX_PATH, IndexDamaged
+
+    try:
+        report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)
+    except IndexDamaged as e:
+        # Pages found damaged halfway through (verifying every page first would cost every audit
+        # a few percent): the index goes, so the next run builds it anew.
+        (root / INDEX_PATH).unlink(missing_ok=True)
+        why = f"the mesh index is damaged ({e.why}): it was removed; run the audit again, which rebuilds it"
+        raise GovernError(why, e.file) from None
     if not report.products and not report.errors:  # (a wrong folder, say: an audit of nothing is not stored as passed)
         raise UsageError(f"nothing to audit in {display(root)}: no data product descriptor or data contract found")
     if not no_store:

@@ -124,8 +124,20 @@ def _reading(method: F) -> F:
     return reading  # type: ignore[return-value]
 
 
+class IndexDamaged(GovernError):
+    """A stored index found damaged while it was queried (after refresh trusted it); ``why`` is
+    what SQLite (or reading an entry) said."""
+
+    def __init__(self, root: Path, why: str):
+        super().__init__(f"the mesh index is damaged ({why}): remove it, and it is rebuilt", root / INDEX_PATH)
+        self.root, self.why = root, why
+
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:  # (it may cross from a pool's feeder thread)
+        return IndexDamaged, (self.root, self.why)
+
+
 def _damaged(root: Path, error: Exception) -> GovernError:
-    return GovernError(f"the mesh index is damaged ({error}): remove it, and it is rebuilt", root / INDEX_PATH)
+    return IndexDamaged(root, str(error))
 
 
 @dataclass
@@ -351,12 +363,18 @@ def stored_files(root: Path) -> int:
     return stored[1][2]
 
 
-def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None = None) -> MeshIndex:
+def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None = None, verify: bool = False) -> MeshIndex:
     """The index of the mesh at ``root`` (plus the descriptors ``named`` on the command line that
     discovery does not find), brought up to date and saved when it changed. Files to read again are
-    read by ``workers`` when given. A stored index that cannot be used is rebuilt."""
+    read by ``workers`` when given. A stored index that cannot be used is rebuilt; with ``verify``,
+    also one whose pages SQLite finds damaged (``PRAGMA quick_check``: it reads every page, a
+    fraction of a second at 100,000 products, so an audit verifies and a check only after a query
+    failed, see engine.gather.targets)."""
     file = root / INDEX_PATH
     stored = _open(file)
+    if stored is not None and verify and not _intact(stored[0]):
+        stored[0].close()
+        stored = None
     try:
         index = _refresh(root, named or [], workers, file, stored)
     except Damaged:
@@ -384,6 +402,13 @@ def _open(file: Path) -> tuple[sqlite3.Connection, Meta] | None:
         if conn is not None:
             conn.close()
         return None
+
+
+def _intact(conn: sqlite3.Connection) -> bool:
+    try:
+        return conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    except sqlite3.Error:
+        return False
 
 
 def _connect(file: Path | str) -> sqlite3.Connection:

@@ -17,7 +17,7 @@ from engine.config import display
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
-from engine.gather.index import Batch, MeshIndex, refresh
+from engine.gather.index import Batch, IndexDamaged, MeshIndex, refresh
 from engine.gather.mesh import Failure, Mesh, discover, file_kind, load_mesh, unidentified
 from engine.gather.yamlsrc import load_file
 from engine.parallel import Workers
@@ -125,7 +125,12 @@ def check_targets(
         # own is loaded whole and left as it was.
         if use_index and root == configured and root not in product_paths:
             index = refresh(root, descriptors, workers)
-            products, contracts, facts = index.neighbourhood(product_paths)
+            try:
+                products, contracts, facts = index.neighbourhood(product_paths)
+            except IndexDamaged:  # (pages a first look could not see: verified, and rebuilt, once)
+                index.conn.close()
+                index = refresh(root, descriptors, workers, verify=True)
+                products, contracts, facts = index.neighbourhood(product_paths)
             mesh = load_mesh(root, products, contracts, workers=workers, facts=facts)
             unreadable = index.unreadable
         else:
