@@ -24,6 +24,11 @@ class GovernError(Exception):
         self.file = str(file) if file is not None else None
         self.line = line
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        # (an exception pickles as its class called with its message alone: the file and line
+        # would be lost on the way from a worker process)
+        return type(self), (self.message, self.file, self.line)
+
     @property
     def where(self) -> str:
         if self.file is None:

@@ -98,3 +98,23 @@ def test_a_terminated_audit_stops_its_workers_and_exits_130(govern, govern_proce
     with sqlite3.connect(history) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+def test_govern_errors_cross_between_processes_with_their_file_and_line(tmp_path):
+    """What a worker raises reaches the parent as it was: message, file and line (and the damaged
+    index's own fields), by way of a pickle."""
+    import pickle
+
+    from engine.errors import ConfigError, GovernError, LoadError, UsageError
+    from engine.gather.index import IndexDamaged
+
+    for error in (GovernError("m", "f.yaml", 3), LoadError("bad", "p.yaml", 7), ConfigError("c", None), UsageError("u")):
+        back = pickle.loads(pickle.dumps(error))
+        assert (type(back), str(back), back.file, back.line) == (type(error), str(error), error.file, error.line)
+    damaged = pickle.loads(pickle.dumps(IndexDamaged(tmp_path, "database disk image is malformed")))
+    assert (damaged.why, damaged.root, str(damaged)) == (
+        "database disk image is malformed",
+        tmp_path,
+        f"{tmp_path}/.govern/index.db: the mesh index is damaged (database disk image is malformed): remove it, and it is "
+        "rebuilt",
+    )
