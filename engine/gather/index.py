@@ -367,9 +367,9 @@ def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None
     """The index of the mesh at ``root`` (plus the descriptors ``named`` on the command line that
     discovery does not find), brought up to date and saved when it changed. Files to read again are
     read by ``workers`` when given. A stored index that cannot be used is rebuilt; with ``verify``,
-    also one whose pages SQLite finds damaged (``PRAGMA quick_check``: it reads every page, a
-    fraction of a second at 100,000 products, so an audit verifies and a check only after a query
-    failed, see engine.gather.targets)."""
+    also one whose pages SQLite finds damaged (``PRAGMA quick_check`` reads every page: a third of
+    a second at 10,000 products, so a check verifies only after a query failed, see
+    engine.gather.targets, and an audit that finds damage removes the index, see engine/cli.py)."""
     file = root / INDEX_PATH
     stored = _open(file)
     if stored is not None and verify and not _intact(stored[0]):
