@@ -350,3 +350,19 @@ def test_a_descriptor_named_otherwise_claiming_a_taken_id_is_an_error_saying_so(
             ],
         )
     ]
+
+
+def test_a_standalone_contract_with_the_id_of_a_product_checked_with_it_is_an_error(govern, demo_copy):
+    """Findings are told apart by product id: the two would have shared each other's."""
+    contract = demo_copy / "c.odcs.yaml"
+    legacy = demo_copy / M / "orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml"
+    contract.write_text(legacy.read_text().replace("id: orders-legacy-feed-v1", "id: orders_legacy_feed"))
+    run = govern("check", "--now", NOW, "c.odcs.yaml", f"{M}/orders/legacy_feed", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    report = run.json()
+    why = f"its id 'orders_legacy_feed' is also that of {M}/orders/legacy_feed/dataproduct.yaml, checked in the same run"
+    assert [(p["id"], p["verdict"], p["errors"]) for p in report["products"]] == [
+        ("orders_legacy_feed", "fail", []),
+        ("c.odcs.yaml", "error", [f"c.odcs.yaml:1: {why}: check them apart"]),
+    ]
+    assert {f["location"]["file"] for f in report["findings"]} == {f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml"}

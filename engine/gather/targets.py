@@ -150,11 +150,17 @@ def check_targets(
         except LoadError as e:
             targets.append(error_target(path, e))
     seen: set[str] = set()
+    ids: dict[str, str] = {}  # id -> the source of the target that has it
     unique = []
     for t in targets:
-        if t.source not in seen:
-            seen.add(t.source)
-            unique.append(t)
+        if t.source in seen:
+            continue
+        seen.add(t.source)
+        if t.id in ids and t.product is None and not t.errors:  # a contract named like a product checked here
+            why = f"its id {t.id!r} is also that of {ids[t.id]}, checked in the same run: check them apart"
+            t = Target(id=t.source, name=t.source, domain=None, source=t.source, errors=[f"{t.source}:1: {why}"])
+        ids.setdefault(t.id, t.source)
+        unique.append(t)
     return mesh, unique
 
 
