@@ -25,8 +25,13 @@ def build_input(
     now: datetime,
 ) -> InputDocument:
     domain = product.product.domain if product else None
+    model = product.product if product else None
+    if model is not None and mesh is not None and any(port.product is None for port in model.inputPorts):
+        # (an ODPS port names only a contract: the document names the product that publishes it)
+        ports = [port.model_copy(update={"product": mesh.upstream_of(port)}) for port in model.inputPorts]
+        model = model.model_copy(update={"inputPorts": ports})
     return InputDocument(
-        product=product.product if product else None,
+        product=model,
         contracts=[c.contract for c in contracts],
         lineage=mesh.lineage(product) if (mesh and product) else Lineage(),
         domain=governance.domain_entry(domain),

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from .conftest import REPO
+
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"  # waivers and effective dates make findings depend on the date
 
@@ -282,6 +284,35 @@ def test_schema_input_prints_the_input_document_schema(govern):
     schema = json.loads(run.out)
     assert set(schema["properties"]) == {"product", "contracts", "lineage", "domain", "params", "now"}
     assert "Product" in schema["$defs"] and "Contract" in schema["$defs"]
+
+
+def test_every_input_document_of_the_demo_validates_against_the_printed_schema(govern):
+    """What the rules see is what `govern schema input` says they see; an ODPS input port, which
+    names only a contract, names the product that publishes it there too (docs/input.md)."""
+    from datetime import UTC, datetime
+
+    import jsonschema_rs
+
+    from engine.backends.embedded import EmbeddedEngine
+    from engine.config import load_settings
+    from engine.evaluate import Evaluator
+    from engine.gather.targets import check_targets
+    from engine.governance import load_governance
+    from engine.policy.library import load_library
+
+    validator = jsonschema_rs.validator_for(json.loads(govern("schema", "input").out))
+    settings = load_settings(start=REPO)
+    mesh, targets = check_targets([settings.mesh], settings.mesh)
+    library, governance = load_library(settings.policies), load_governance(settings.governance)
+    evaluator = Evaluator(library, governance, EmbeddedEngine(), mesh, datetime(2026, 11, 21, tzinfo=UTC))
+    documents = {t.id: json.loads(evaluator.request(t)[0]) for t in targets}
+    assert len(documents) == 14
+    for product, document in documents.items():
+        assert [e.message for e in validator.iter_errors(document)] == [], product
+    segments = documents["customers_segments"]
+    assert segments["product"]["format"] == "odps"
+    assert [port["product"] for port in segments["product"]["inputPorts"]] == ["customers_profiles"]
+    assert [u["product"] for u in segments["lineage"]["upstream"]] == ["customers_profiles"]
 
 
 def test_the_installed_command_checks_one_product(govern_process):

@@ -18,7 +18,7 @@ from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.files import load_one
-from engine.model import ColumnLineage, ColumnSource, DownstreamFact, Lineage, SchemaObject, UpstreamFact
+from engine.model import ColumnLineage, ColumnSource, DownstreamFact, InputPort, Lineage, SchemaObject, UpstreamFact
 from engine.parallel import Workers
 
 if TYPE_CHECKING:
@@ -191,12 +191,17 @@ class Mesh:
                 self._add_edge(e.upstream, e.downstream, contractId=None, declared=False, source=e.source)
         self._cycles, self._depth = graph_facts(self.graph)
 
+    def upstream_of(self, port: InputPort) -> str | None:
+        """The product an input port reads from: the one it names, else (an ODPS port names only a
+        contract) the one that publishes the contract it names."""
+        return port.product or self._publisher.get(port.contractId or "")
+
     def upstreams(self, loaded: LoadedProduct) -> list[LoadedProduct]:
         """The products the product's input ports read from (by name, or as the publisher of the
         contract a port names), each once."""
         found: dict[int, LoadedProduct] = {}
         for port in loaded.product.inputPorts:
-            up = self.product(port.product or self._publisher.get(port.contractId or ""))
+            up = self.product(self.upstream_of(port))
             if up is not None:
                 found.setdefault(id(up), up)
         return list(found.values())
@@ -209,7 +214,7 @@ class Mesh:
         """
         out = []
         for port in loaded.product.inputPorts:
-            up = self.product(port.product or self._publisher.get(port.contractId or ""))
+            up = self.product(self.upstream_of(port))
             if up is None:
                 continue
             contracts = self.contracts_of(up)
@@ -261,7 +266,7 @@ class Mesh:
         column_level = {s.product for c in columns for s in c.sources}
         upstream = []
         for port in p.inputPorts:
-            ref = port.product or self._publisher.get(port.contractId or "")
+            ref = self.upstream_of(port)
             up = self.product(ref)
             published = {o.contractId for o in up.product.outputPorts} if up else set()
             contract = self.contracts.get(port.contractId or "") if port.contractId in published else None
