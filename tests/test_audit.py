@@ -411,6 +411,27 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
     assert sum(1 for r in rows if r.is_displayed()) == 3
 
 
+def test_html_domain_filter_none_shows_only_the_findings_without_a_domain(govern, demo_copy, browser):
+    """A contract no product publishes, of no domain, is checked on its own: its finding has no
+    domain, which the filter offers as "(none)" (and "all" still shows everything)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    legacy = (demo_copy / M / "orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml").read_text()
+    orphan = demo_copy / M / "orphan/orphan-v1.odcs.yaml"
+    orphan.parent.mkdir()
+    orphan.write_text(legacy.replace("id: orders-legacy-feed-v1", "id: orphan-v1").replace("domain: orders\n", ""))
+    assert audit(govern, demo_copy, "--no-store", "--format", "html", "--output", "report.html").code == 1
+    browser.get((demo_copy / "report.html").as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.finding")
+    none = [r.get_attribute("data-fingerprint") for r in rows if r.get_attribute("data-domain") == ""]
+    assert none
+    Select(browser.find_element(By.ID, "filter-domain")).select_by_visible_text("(none)")
+    assert [r.get_attribute("data-fingerprint") for r in rows if r.is_displayed()] == none
+    Select(browser.find_element(By.ID, "filter-domain")).select_by_visible_text("all")
+    assert sum(1 for r in rows if r.is_displayed()) == len(rows)
+
+
 # --- scores -----------------------------------------------------------------------------------------
 
 
