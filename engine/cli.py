@@ -663,10 +663,10 @@ def _remember(report: Report, root: Path, store: Path) -> None:
     history = History(store)
     try:
         key = mesh_key(root)
-        products = Products.of(report)
-        report.changes = history.changes(key, report, products)
+        products, previous = Products.of(report), history.previous(key)
+        report.changes = history.changes(key, report, products, previous)
         report.trend = history.trend(key, report)
-        history.record(key, report, products)
+        history.record(key, report, products, previous)
     except GovernError as e:  # (the report is still written, with this error: exit 3)
         report.errors.append(str(e))
     finally:

@@ -119,6 +119,7 @@ def _reading(method: F) -> F:
 
 
 _IN = "(SELECT value FROM json_each(?))"
+Previous = tuple[int, str, dict[str, tuple[str, str | None]]]  # a stored audit: seq, id, fingerprint -> (product, file)
 
 
 def _source(shown: str, mesh: str) -> str:
@@ -204,9 +205,10 @@ class History:
         self.runs(mesh, TREND - 1)
 
     @_reading
-    def previous(self, mesh: str) -> tuple[int, str, dict[str, tuple[str, str | None]]] | None:
+    def previous(self, mesh: str) -> Previous | None:
         """The latest stored audit of the mesh: its seq, id and the fingerprints of its findings,
-        each with its product and the product's file."""
+        each with its product and the product's file (what :meth:`changes` compares with and
+        :meth:`record` carries from: read once for both)."""
         row = self.conn.execute("SELECT seq, id FROM runs WHERE mesh = ? ORDER BY seq DESC LIMIT 1", (mesh,)).fetchone()
         if row is None:
             return None
@@ -218,12 +220,12 @@ class History:
         }
         return row[0], row[1], prints
 
-    def changes(self, mesh: str, report: Report, products: Products) -> Changes:
-        """What changed since the previous audit of the mesh, by fingerprint (open and waived
+    @staticmethod
+    def changes(mesh: str, report: Report, products: Products, previous: Previous | None) -> Changes:
+        """What changed since the ``previous`` audit of the mesh, by fingerprint (open and waived
         findings alike). The earlier findings of a product this audit could not evaluate are
         ``unknown``: not fixed, and carried to the next comparison (see :meth:`record`)."""
         current = {f.fingerprint for f in report.findings}
-        previous = self.previous(mesh)
         if previous is None:
             return Changes(previous_run=None, new=sorted(current), fixed=[], persisting=0)
         _, run, before = previous
@@ -236,13 +238,12 @@ class History:
             unknown=len(unknown),
         )
 
-    def record(self, mesh: str, report: Report, products: Products) -> None:
-        """Store one audit, all or nothing."""
+    def record(self, mesh: str, report: Report, products: Products, previous: Previous | None) -> None:
+        """Store one audit, all or nothing (``previous``: the stored audit it was compared with)."""
         from engine.report.jsonfmt import chunks
 
         run, summary = report.run, report.summary
         changes = report.changes
-        previous = self.previous(mesh)
         try:
             with tempfile.TemporaryFile() as text, self.conn:
                 # The report's JSON (of an audit of a large mesh: hundreds of megabytes) goes to a
