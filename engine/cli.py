@@ -334,6 +334,7 @@ def check(
     findings at or above it, 2 usage error, 3 something could not be loaded or evaluated.
     """
     from engine.config import load_settings
+    from engine.gather.targets import paths_without
 
     settings = load_settings(policies, governance, mesh)
     report = _evaluate(
@@ -347,7 +348,7 @@ def check(
         use_index=index,
     )
     # (a folder with no product in it, say: a gate that checks nothing must not pass, not even beside others)
-    empty = _checked_nothing(list(paths), [p.source for p in report.products])
+    empty = paths_without(list(paths), [p.source for p in report.products])
     if empty:
         shown = ", ".join(display(p) for p in empty)
         raise UsageError(f"nothing to check in {shown}: no data product descriptor or data contract found")
@@ -357,14 +358,6 @@ def check(
             f.baseline = f.fingerprint in known
     _emit(report, fmt, output)
     sys.exit(exit_code(report, fail_on))
-
-
-def _checked_nothing(paths: list[Path], sources: list[str]) -> list[Path]:
-    """The PATHs of a check in which none of the report's products lies."""
-    from engine.gather.targets import _abs, _inside
-
-    found = [_abs(source) for source in sources]
-    return [path for path in paths if not any(_inside(source, _abs(path)) for source in found)]
 
 
 def _baseline_fingerprints(path: Path) -> set[str]:
@@ -858,7 +851,7 @@ def test(
     from engine.config import load_settings
     from engine.policy.library import load_library
     from engine.report.testrun import render_json, render_text
-    from engine.testing import TestResults, lint, load_tests, mirrored, opa_test_argv, within
+    from engine.testing import TestResults, lint, load_tests, mirrored, opa_test_argv
 
     settings = load_settings(policies)
     if paths:
@@ -888,12 +881,10 @@ def test(
     # Tests named inside the test folder answer for the part of the library they mirror: the lint
     # and the coverage are of that part (policy_tests/global/naming: policies/global/naming).
     scope = mirrored(test_paths, settings.policy_tests, settings.policies) if paths else None
-    outcomes = run.run(pattern)
-    covered = run.coverage() if coverage else None  # (of the tests just run)
     results = TestResults(
-        tests=outcomes,
+        tests=run.run(pattern),
         lint=lint(library, run.references(), test_paths, scope),
-        coverage=[f for f in covered if within(f.file, scope)] if covered is not None and scope is not None else covered,
+        coverage=run.coverage(scope) if coverage else None,  # (of the tests just run)
         threshold=threshold,
     )
     click.echo(render_json(results) if fmt == "json" else render_text(results, verbose), nl=False)

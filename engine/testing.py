@@ -217,12 +217,13 @@ class RegoTestRun:
                 refs[shown] = {ref_name(module["ast"]["package"]["refr"]), *_data_refs(module["ast"])}
         return refs
 
-    def coverage(self) -> list[FileCoverage]:
-        """Line coverage of the policy files by the tests run so far."""
+    def coverage(self, scope: list[Path] | None = None) -> list[FileCoverage]:
+        """Line coverage of the policy files (those in ``scope`` when given, see :func:`mirrored`)
+        by the tests run so far."""
         report = {f["path"]: f for f in json.loads(self.engine.get_coverage_report_as_json())["files"]}
         statements = {m["source"]["file"]: _statement_lines(m["ast"]) for m in self.modules}
         files = []
-        for shown in sorted(self.policy_files):
+        for shown in sorted(f for f in self.policy_files if scope is None or within(f, scope)):
             entry = report.get(shown)
             if entry is None:
                 files.append(FileCoverage(shown, [], statements.get(shown, [])))

@@ -164,6 +164,12 @@ def check_targets(
     return mesh, unique
 
 
+def paths_without(paths: list[Path], sources: list[str]) -> list[Path]:
+    """The ``paths`` of a check in which none of the checked files (``sources``) lies."""
+    found = [_abs(source) for source in sources]
+    return [path for path in paths if not any(_inside(source, _abs(path)) for source in found)]
+
+
 def batched_targets(index: MeshIndex, workers: Workers | None, size: int) -> Iterator[tuple[Mesh, list[Target]]]:
     """The targets of the whole mesh of ``index`` (up to date), a batch of about ``size`` products
     at a time, each loaded with :func:`load_batch`. Only one batch is held at once, so memory does
