@@ -98,22 +98,22 @@ def invalid_regexes(patterns: set[str]) -> set[str]:
 _UNKNOWN = re.compile(r"Unknown function: '(?P<name>[^']+)'")
 
 
-def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, tuple[str, str, int]]:
+def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, tuple[str, str]]:
     """For each rule (``data.<package>.deny`` of ``entries``) that calls a function the interpreter
-    does not have: the function, and the file and line of the call. The compiler of regorus'
-    virtual machine resolves every call when it compiles (the interpreter only when it reaches
-    one, on some input); each function it does not know is confirmed with the interpreter itself,
-    which is what evaluates. Other compile errors (of constructs the virtual machine lacks) say
-    nothing about a rule, and are not reported."""
+    does not have: the function, and the compiler's error (which names the file and line of the
+    call, as engine.policy.library.rego_error reads them). The compiler of regorus' virtual machine
+    resolves every call when it compiles (the interpreter only when it reaches one, on some input);
+    each function it does not know is confirmed with the interpreter itself, which is what
+    evaluates. Other compile errors (of constructs the virtual machine lacks) say nothing about a
+    rule, and are not reported."""
     if not entries or _compiles(modules, entries) is None:
         return {}
-    found: dict[str, tuple[str, str, int]] = {}
+    found: dict[str, tuple[str, str]] = {}
     probe = new_engine()
     for entry in entries:
-        error = _compiles(modules, [entry])
-        match = _UNKNOWN.search(error or "")
-        where = _LOCATION.search(error or "")
-        if match is None or where is None:
+        error = _compiles(modules, [entry]) or ""
+        match = _UNKNOWN.search(error)
+        if match is None:
             continue
         name = match.group("name")
         try:
@@ -122,11 +122,8 @@ def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dic
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             if f"could not find function {name}" in str(e):
-                found[entry] = (name, where.group("file"), int(where.group("line")))
+                found[entry] = (name, error)
     return found
-
-
-_LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):\d+")
 
 
 def _compiles(modules: list[tuple[str, str]], entries: list[str]) -> str | None:

@@ -390,13 +390,14 @@ def _check_functions(library: Library) -> None:
 
     entries = {f"data.{meta.package}.deny": meta for meta in library.rules}
     found = unknown_functions([(m.file, m.source) for m in library.modules], list(entries))
-    reported: set[tuple[str, str, int]] = set()
-    for entry, (name, file, line) in found.items():
-        if (name, file, line) not in reported:  # (a helper's call, once for all the rules using it)
-            reported.add((name, file, line))
-            message = f"calls {name}, which is neither a function of the library nor a builtin of the embedded engine"
-            library.problems.append(ConfigError(message, file, line))
+    reported: set[tuple[str, str | None, int | None]] = set()
+    for entry, (name, error) in found.items():
         meta = entries[entry]
+        at = rego_error(error, meta.file)  # (the call's file and line: a helper's, maybe)
+        if (name, at.file, at.line) not in reported:  # (a helper's call, once for all the rules using it)
+            reported.add((name, at.file, at.line))
+            message = f"calls {name}, which is neither a function of the library nor a builtin of the embedded engine"
+            library.problems.append(ConfigError(message, at.file, at.line))
         library.rules.remove(meta)
         library.modules.remove(next(m for m in library.modules if m.package == meta.package))
 
