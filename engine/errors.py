@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -62,3 +65,23 @@ def reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return str(e)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def raising(catch: tuple[type[BaseException], ...], error: Callable[[Any, BaseException], GovernError]) -> Callable[[F], F]:
+    """A decorator of methods: an exception of ``catch`` comes out as ``error(self, exception)``,
+    a GovernError that names the file (a database found damaged while it is queried, say)."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def translated(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except catch as e:
+                raise error(self, e) from None
+
+        return translated  # type: ignore[return-value]
+
+    return decorate

@@ -11,18 +11,15 @@ Runs are keyed by the mesh's resolved path, so one database can hold several mes
 
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
-from engine.errors import GovernError
+from engine.errors import GovernError, raising
 from engine.model import Changes, Report, TrendPoint
 
 SCHEMA_VERSION = 2  # 2: findings.source (version 1 stores are brought up to it)
@@ -101,21 +98,9 @@ def _unusable(error: sqlite3.Error, path: Path) -> GovernError:
     return GovernError(f"not a usable govern history database ({error}); move it aside or pass --store", path)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reading(method: F) -> F:
-    """A query of the history whose pages turn out damaged (or that waits too long for a lock) as
-    a GovernError naming the file, not a traceback."""
-
-    @functools.wraps(method)
-    def reading(self: History, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as e:
-            raise _unusable(e, self.path) from None
-
-    return reading  # type: ignore[return-value]
+# A query of the history whose pages turn out damaged (or that waits too long for a lock) as a
+# GovernError naming the file, not a traceback.
+_reading = raising((sqlite3.Error,), lambda history, e: _unusable(e, history.path))
 
 
 _IN = "(SELECT value FROM json_each(?))"

@@ -23,7 +23,6 @@ added, removed or renamed is not listed again (see _walk).
 
 from __future__ import annotations
 
-import functools
 import glob
 import hashlib
 import json
@@ -33,9 +32,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from engine.errors import GovernError
+from engine.errors import GovernError, raising
 from engine.gather.files import load_one
 from engine.gather.mesh import Facts, claims, graph_facts, kind_of_name, links_leaving, scan_folder, summary
 from engine.parallel import MIN_ITEMS, Workers
@@ -106,22 +105,10 @@ class Damaged(Exception):
     """The stored index cannot be used as it is (it is rebuilt)."""
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reading(method: F) -> F:
-    """A stored index found damaged while it is queried (its pages, or entries that are not what
-    govern writes) as a GovernError naming it. What refresh checks (its version, tables and
-    number of files) it rebuilds; the entries it trusts."""
-
-    @functools.wraps(method)
-    def reading(self: MeshIndex, *args: Any) -> Any:
-        try:
-            return method(self, *args)
-        except (sqlite3.DatabaseError, ValueError, TypeError) as e:
-            raise _damaged(self.root, e) from None
-
-    return reading  # type: ignore[return-value]
+# A stored index found damaged while it is queried (its pages, or entries that are not what govern
+# writes) as an IndexDamaged naming it. What refresh checks (its version, tables and number of
+# files) it rebuilds; the entries it trusts.
+_reading = raising((sqlite3.DatabaseError, ValueError, TypeError), lambda index, e: _damaged(index.root, e))
 
 
 class IndexDamaged(GovernError):
