@@ -358,6 +358,44 @@ def test_a_product_reading_from_an_upstream_with_a_file_that_cannot_be_loaded_is
     assert errors["orders_returns"] == run.json()["products"][0]["errors"] and errors["orders_order_items"] == [why]
 
 
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_product_naming_an_upstream_missing_while_a_descriptor_cannot_be_loaded_is_an_error(govern, demo_copy, index):
+    """orders_order_items reads customers_profiles: when that descriptor cannot be loaded its id is
+    unknown, so "not in the mesh" (CON-007, a blocking failure) cannot be vouched for: the product
+    is an error naming the file, in a check and in an audit alike."""
+    descriptor = demo_copy / M / "customers/profiles/dataproduct.yaml"
+    descriptor.write_text(descriptor.read_text() + "name: [\n")
+    line = len(descriptor.read_text().splitlines())  # the unclosed list, its last line
+    run = govern("check", "--now", NOW, index, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    why = f"{M}/customers/profiles/dataproduct.yaml:{line}: invalid YAML: while parsing a flow node"
+    why += " did not find expected node content"
+    missing = "but a file that could not be loaded may declare it"
+    expected = f"its input port names product customers_profiles, which is not in the mesh, {missing}: {why}"
+    assert [(p["id"], p["verdict"], p["errors"]) for p in run.json()["products"]] == [("orders_order_items", "error", [expected])]
+    assert run.json()["findings"] == []
+    audit = govern("audit", "--now", NOW, "--no-store", "--batch", "3", "--format", "json", cwd=demo_copy)
+    assert audit.code == 3
+    errors = {p["id"]: p["errors"] for p in audit.json()["products"] if p["verdict"] == "error"}
+    assert errors == {
+        f"{M}/customers/profiles/dataproduct.yaml": [why],
+        "orders_order_items": [expected],
+        "marketing_leads": [expected],
+        # an ODPS port names only a contract, which the file may publish
+        "customers_segments": [
+            f"its input port names contract customers-profiles-v1, which no product in the mesh publishes, {missing}: {why}"
+        ],
+        # an upstream missing from the demo: it may be that file too
+        "finance_ledger": [f"its input port names product finance_gl_raw, which is not in the mesh, {missing}: {why}"],
+    }
+    descriptor.unlink()  # gone, not broken: the upstream is not in the mesh
+    run = govern("check", "--now", NOW, index, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy)
+    assert run.code == 1
+    assert [(f["rule"], f["message"]) for f in run.json()["findings"]] == [
+        ("CON-007", 'input port names product "customers_profiles", which is not in the mesh')
+    ]
+
+
 @pytest.mark.parametrize("command", [["check", "--now", NOW, f"{M}/orders/order_items"], ["policies"], ["lineage"]])
 def test_output_dash_is_standard_output(govern, demo_copy, command):
     run = govern(*command, "--format", "json", "-o", "-", cwd=demo_copy)

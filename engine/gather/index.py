@@ -237,13 +237,25 @@ class MeshIndex:
             read=read,
         )
         # The files that could not be loaded beside these products: what they read may be among them
-        # (a contract's id is unknown until it loads), so a product reading from one is an error.
+        # (a contract's id is unknown until it loads), so a product reading from one is an error;
+        # and every descriptor that could not be loaded when one of them names an upstream that is
+        # not in the mesh: it may be that one.
         folders = {os.path.dirname(key) for _, key in products}
         taken = {seq for seq, _ in products} | {seq for seq, _ in contracts}
+        dangling = self._names_missing(entries)
         for seq, key, kind in self._rows("SELECT seq, key, kind FROM files WHERE id IS NULL"):
-            if seq not in taken and os.path.dirname(key) in folders:
+            if seq not in taken and (os.path.dirname(key) in folders or (dangling and kind == "product")):
                 (products if kind == "product" else contracts).append((seq, key))
         return [key for _, key in sorted(products)], [key for _, key in sorted(contracts)]
+
+    def _names_missing(self, entries: list[tuple[Any, ...]]) -> bool:
+        """Whether an input port of the products of ``entries`` names an upstream that is not in the
+        mesh (a product no file claims, or a contract no product publishes)."""
+        _, ports = _ports(entries)
+        refs = {ref for ref, _ in ports if ref}
+        cids = {cid for ref, cid in ports if not ref and cid}
+        known = {ref for (ref,) in self._rows(f"SELECT ref FROM refs WHERE ref IN {IN}", json.dumps(list(refs)))}
+        return bool(refs - known or cids - set(self._publishers(cids)))
 
     def _read_by(self, entries: list[tuple[Any, ...]]) -> set[str]:
         """The contract ids the products of ``entries`` (id, outputs, inputs) publish or read: an

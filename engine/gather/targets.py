@@ -164,6 +164,26 @@ def check_targets(
     return mesh, unique
 
 
+def _missing_upstreams(loaded: LoadedProduct, mesh: Mesh) -> list[str]:
+    """What the product's input ports name that is not in the mesh (a product, or for a port naming
+    only a contract, a contract no product publishes), each once, as a message needs it."""
+    missing: dict[str, None] = {}
+    for port in loaded.product.inputPorts:
+        if mesh.product(mesh.upstream_of(port)) is not None:
+            continue
+        if port.product:
+            missing.setdefault(f"product {port.product}, which is not in the mesh")
+        elif port.contractId:
+            missing.setdefault(f"contract {port.contractId}, which no product in the mesh publishes")
+    return list(missing)
+
+
+def _maybe_in(named: str, failures: list[Failure]) -> str:
+    first, more = failures[0], len(failures) - 1
+    others = f" (and {more} more file{'s' if more > 1 else ''} that could not be loaded)" if more else ""
+    return f"its input port names {named}, but a file that could not be loaded may declare it: {first.error}{others}"
+
+
 def paths_without(paths: list[Path], sources: list[str]) -> list[Path]:
     """The ``paths`` of a check in which none of the checked files (``sources``) lies."""
     found = [_abs(source) for source in sources]
@@ -213,6 +233,7 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
     failed_in: dict[Path, list[Failure]] = {}
     for failure in mesh.failures:
         failed_in.setdefault(_abs(failure.path).parent, []).append(failure)
+    failed_descriptors = sorted((f for f in mesh.failures if file_kind(f.path) != "contract"), key=lambda f: str(f.path))
     for loaded in mesh.products:
         if not wanted(loaded.doc.file):
             continue
@@ -224,6 +245,10 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
         for up in mesh.upstreams(loaded) if failed_in else []:
             for failure in failed_in.get(_abs(up.doc.file).parent, []):
                 target.errors.append(f"it reads from {up.product.id}, a file of which could not be loaded: {failure.error}")
+        # An upstream it names that is not in the mesh may be a descriptor that could not be loaded
+        # (its id is unknown): "not in the mesh" cannot be vouched for either.
+        for named in _missing_upstreams(loaded, mesh) if failed_descriptors else []:
+            target.errors.append(_maybe_in(named, failed_descriptors))
         targets.append(target)
     for failure in mesh.failures:
         # (a descriptor named on the command line may have any name)
