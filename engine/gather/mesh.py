@@ -118,6 +118,7 @@ class Failure:
 
     path: Path
     error: LoadError
+    declares: str | None = None  # the id it declares, when it loaded but another file has that id
 
 
 @dataclass
@@ -431,6 +432,7 @@ def load_mesh(
                         loaded_product.doc.file,
                         loaded_product.doc.line_of("name"),
                     ),
+                    pid,
                 )
             )
             continue

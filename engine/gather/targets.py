@@ -233,7 +233,10 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
     failed_in: dict[Path, list[Failure]] = {}
     for failure in mesh.failures:
         failed_in.setdefault(_abs(failure.path).parent, []).append(failure)
-    failed_descriptors = sorted((f for f in mesh.failures if file_kind(f.path) != "contract"), key=lambda f: str(f.path))
+    # (the descriptors that could not be loaded whose ids are unknown)
+    failed_descriptors = sorted(
+        (f for f in mesh.failures if file_kind(f.path) != "contract" and f.declares is None), key=lambda f: str(f.path)
+    )
     for loaded in mesh.products:
         if not wanted(loaded.doc.file):
             continue
