@@ -421,6 +421,30 @@ def test_a_descriptor_named_otherwise_claiming_a_taken_id_is_an_error_saying_so(
     ]
 
 
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_contract_no_product_publishes_with_the_id_of_a_product_of_the_mesh_is_an_error(govern, demo_copy, index):
+    """Reported under its id, it would share the product's entry: an audit that took them in
+    different batches listed orders_returns twice, with each other's findings."""
+    (demo_copy / M / "shared").mkdir()
+    returns = demo_copy / M / "orders/returns/orders-returns-v1.odcs.yaml"
+    (demo_copy / M / "shared/x.odcs.yaml").write_text(returns.read_text().replace("id: orders-returns-v1", "id: orders_returns"))
+    line = returns.read_text().splitlines().index("id: orders-returns-v1") + 1
+    why = (
+        f"{M}/shared/x.odcs.yaml:{line}: its id 'orders_returns' is also that of product orders_returns"
+        f" ({M}/orders/returns/dataproduct.yaml), and no product publishes it: a contract on its own is reported under"
+        " its id, so rename one of them"
+    )
+    run = govern("check", "--now", NOW, index, f"{M}/shared", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    assert [(p["id"], p["verdict"], p["errors"]) for p in run.json()["products"]] == [(f"{M}/shared/x.odcs.yaml", "error", [why])]
+    for batch in ("3", "100"):
+        audit = govern("audit", "--now", NOW, "--no-store", "--batch", batch, "--format", "json", cwd=demo_copy)
+        assert audit.code == 3
+        products = audit.json()["products"]
+        assert [p["verdict"] for p in products if p["id"] == "orders_returns"] == ["pass"]
+        assert [p["errors"] for p in products if p["verdict"] == "error"] == [[why]]
+
+
 def test_a_standalone_contract_with_the_id_of_a_product_checked_with_it_is_an_error(govern, demo_copy):
     """Findings are told apart by product id: the two would have shared each other's."""
     contract = demo_copy / "c.odcs.yaml"

@@ -221,6 +221,9 @@ class MeshIndex:
         wanted = {pid for pid, _, _ in entries if pid is not None}
         wanted.update(up for (up,) in self._rows(f"SELECT up FROM edges WHERE down IN {IN}", ids))
         wanted.update(down for (down,) in self._rows(f"SELECT down FROM edges WHERE up IN {IN}", ids))
+        # (and the products whose ids the contracts among these files have: a contract no product
+        # publishes must not share a product's id)
+        wanted.update(cid for (cid,) in self._rows(f"SELECT id FROM files WHERE seq IN {IN} AND kind = 'contract'", seqs))
         names = json.dumps(list(wanted))
         products = self._rows(
             f"SELECT seq, key FROM files WHERE kind = 'product' AND seq IN ({_values(':seqs')} UNION"

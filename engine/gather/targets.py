@@ -268,5 +268,18 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
     for cid, loaded in sorted(mesh.contracts.items()):
         folder = _abs(loaded.doc.file).parent
         if cid not in published_anywhere and folder not in failed_folders and wanted(loaded.doc.file):
-            targets.append(contract_target(loaded))
+            namesake = mesh.product(cid)
+            if namesake is not None and namesake.product.id == cid:
+                # (reported under its id, it would share the product's entry and findings)
+                targets.append(error_target(Path(loaded.doc.file), _namesake(loaded, namesake)))
+            else:
+                targets.append(contract_target(loaded))
     return targets
+
+
+def _namesake(loaded: LoadedContract, product: LoadedProduct) -> LoadError:
+    why = (
+        f"its id {loaded.contract.id!r} is also that of product {product.product.id} ({product.doc.file}), and no"
+        " product publishes it: a contract on its own is reported under its id, so rename one of them"
+    )
+    return LoadError(why, loaded.doc.file, loaded.doc.line_of("id"))
