@@ -20,7 +20,7 @@ from typing import Literal
 from engine.config import display, read_regular
 from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
-from engine.policy.library import Library, ref_name, rego_error, rule_names, text_names
+from engine.policy.library import Library, recursive, ref_name, rego_error, rule_names, text_names
 
 
 @dataclass
@@ -127,6 +127,15 @@ def _is_test_file(path: Path) -> bool:
     return path.name.endswith("_test.rego")
 
 
+def _engine(coverage: bool):  # type: ignore[no-untyped-def]
+    from engine.backends.embedded import new_engine
+
+    engine = new_engine()
+    engine.set_gather_prints(True)
+    engine.set_enable_coverage(coverage)
+    return engine
+
+
 class RegoTestRun:
     """Policies and test modules loaded into one embedded engine.
 
@@ -138,11 +147,7 @@ class RegoTestRun:
     def __init__(self, policies: Path, tests: list[Path], coverage: bool = False, problems: list[ConfigError] | None = None):
         """With ``problems``, a file that cannot be read or parsed is left out instead of stopping
         the run: a test file's problem is recorded there, a policy file's is the library's already."""
-        from engine.backends.embedded import new_engine
-
-        self.engine = new_engine()
-        self.engine.set_gather_prints(True)
-        self.engine.set_enable_coverage(coverage)
+        self.engine = _engine(coverage)
         policy_files = {_resolved(p): p for p in rego_files([policies]) if not _is_test_file(p)}
         test_files = {_resolved(p): p for p in rego_files(tests) if _resolved(p) not in policy_files}
         self.policy_files = [display(p) for p in policy_files.values()]
@@ -163,6 +168,19 @@ class RegoTestRun:
                     problems.append(e)
                 self.test_files.discard(shown)
         self.modules = json.loads(self.engine.get_ast_as_json())
+        looping = recursive(self.modules)  # (never to be evaluated: see engine.policy.library.recursive)
+        if looping:
+            if problems is None:
+                raise looping[0]
+            problems.extend(e for e in looping if e.file in self.test_files)
+            left_out = {e.file for e in looping}
+            self.test_files -= left_out
+            self.policy_files = [f for f in self.policy_files if f not in left_out]
+            kept = [m for m in self.modules if m["source"]["file"] not in left_out]
+            self.engine = _engine(coverage)
+            for module in kept:
+                self.engine.add_policy(module["source"]["file"], module["source"]["contents"])
+            self.modules = kept
         self.tests = self._discover()
 
     def _discover(self) -> list[RegoTest]:

@@ -148,6 +148,21 @@ def test_a_test_file_that_does_not_parse_names_file_and_line_and_exits_3(govern,
     assert run.err.startswith("error: policy_tests/global/naming/broken_test.rego:5: invalid Rego: ")
 
 
+def test_a_test_file_with_a_recursive_function_names_it_and_exits_3(govern, demo_copy):
+    """The interpreter follows recursion until its stack overflows, which ended the run with a
+    segmentation fault: no test is run."""
+    test = demo_copy / "policy_tests/global/naming/deep_test.rego"
+    test.write_text("package global.naming.deep_test\n\nf(n) := f(n + 1)\n\ntest_deep if f(0) > 0\n")
+    run = govern("test", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err == (
+        "error: policy_tests/global/naming/deep_test.rego:3: invalid Rego: function data.global.naming.deep_test.f is"
+        " recursive (data.global.naming.deep_test.f -> data.global.naming.deep_test.f): Rego has no recursion\n"
+    )
+    run = govern("validate", cwd=demo_copy)
+    assert run.code == 3 and "deep_test.rego:3: invalid Rego: function data.global.naming.deep_test.f is recursive" in run.out
+
+
 def test_json_output(govern):
     run = govern("test", "--format", "json", "--run", "product_name_test")
     assert run.code == 0

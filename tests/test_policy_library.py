@@ -230,3 +230,95 @@ def test_a_rule_calling_a_function_no_one_has_is_left_out_at_the_call(policies, 
     assert caught.message == f"calls {name}, which is neither a function of the library nor a builtin of the embedded engine"
     assert load_library(policies).rule("ORDERS-002") is None
     assert load_library(REPO / "policies").problems == []  # (the council's library calls nothing unknown)
+
+
+@pytest.mark.parametrize(
+    ("functions", "at", "chain"),
+    [
+        ("f(n) := 1 if n == 0\n\nf(n) := y if {\n\tn > 0\n\ty := f(n - 1) + 1\n}\n", "f(n) := 1", "f -> f"),
+        ("f(n) := y if y := me.g(n)\n\ng(n) := f(n)\n", "f(n) :=", "f -> g -> f"),  # through an import's alias
+        ("f(n) := y if y := 1 with count as f\n", "f(n) :=", "f -> f"),  # ``with … as f`` calls f
+    ],
+)
+def test_a_recursive_function_is_left_out_at_its_definition(policies, functions, at, chain):
+    """Rego has no recursion (OPA refuses it); the embedded interpreter follows it until its stack
+    overflows, which ended check, audit and test with a segmentation fault and no report."""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers").replace(
+        'deny contains "no consumers" if not input.product.access.consumers',
+        f'import data.domains.orders.consumers as me\n\ndeny contains "deep" if f(100000) > 0\n\n{functions}',
+    )
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.file.endswith("policies/domains/orders/consumers.rego")
+    assert caught.line == next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(at))
+    shown = " -> ".join(f"data.domains.orders.consumers.{f}" for f in chain.split(" -> "))
+    assert (
+        caught.message == f"invalid Rego: function data.domains.orders.consumers.f is recursive ({shown}): Rego has no recursion"
+    )
+    assert load_library(policies).rule("ORDERS-002") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # one module's ``with`` stopped every rule of every domain
+        ("x := count([1]) with count as nosuch\n\tx > 5", "use of undefined variable `nosuch` is unsafe"),
+        (
+            "msg := nosuchvar\n\tmsg",
+            'var nosuchvar is unsafe (path ["domains", "orders", "consumers", "nosuchvar"], scopes [{}])',
+        ),
+        ("p\n}\n\np if q\n\nq if p\n\nr if {\n\ttrue", "recursion detected when evaluating rule"),
+    ],
+)
+def test_a_rule_the_interpreter_cannot_evaluate_at_all_is_left_out_alone(policies, body, message):
+    """govern validate said these were valid; then every product of the domain (and with the
+    ``with``, of every domain) ended in error."""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers").replace(
+        'deny contains "no consumers" if not input.product.access.consumers', f'deny contains "x" if {{\n\t{body}\n}}'
+    )
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.file.endswith("policies/domains/orders/consumers.rego")
+    assert caught.message == f"invalid Rego: {message}"
+    library = load_library(policies)
+    assert library.rule("ORDERS-002") is None
+    assert len(library.rules) == len(load_library(REPO / "policies").rules)  # (the others all kept)
+
+
+def test_what_the_interpreter_writes_to_a_closed_standard_error_is_no_rule_error(policies, tmp_path):
+    """The interpreter writes some errors to standard error as well; when that is a closed pipe
+    (``govern validate | head``) its write fails, and every rule looked unevaluable: that was
+    reported, and kept in the cache for the runs after."""
+    import os
+    import subprocess
+    import sys
+
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers").replace("if not input.product.access.consumers", "if nosuchvar")
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    env = {**os.environ, "GOVERN_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [sys.executable, "-m", "engine", "validate", "--policies", str(policies), "--governance", str(REPO / "governance")]
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        closed = subprocess.run(argv, stdout=subprocess.PIPE, stderr=write, text=True, env=env, cwd=tmp_path, check=False)
+    finally:
+        os.close(write)
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    for run in (closed, again):
+        assert [line for line in run.stdout.splitlines() if "invalid Rego" in line] == [
+            "policies/domains/orders/consumers.rego:13: invalid Rego: use of undefined variable `nosuchvar` is unsafe"
+        ]
+    assert again.returncode == 3 and "could not schedule" not in again.stderr
+
+
+def test_a_function_put_in_another_ones_place_counts_as_called():
+    """``with f as g`` calls g wherever the body calls f: what a rule may not call (validate) and
+    what makes its results vary (engine/memo.py) are found there too."""
+    from engine.policy.library import parse_modules
+
+    source = "package t\n\nx := json.marshal(1)\n\ny if {\n\tjson.marshal(1) with json.marshal as uuid.rfc4122\n}\n"
+    (module,) = parse_modules([(Path("t.rego"), "t.rego")], contents={Path("t.rego"): source.encode()})
+    assert module.calls == [("json.marshal", 3), ("json.marshal", 6), ("uuid.rfc4122", 6)]

@@ -7,9 +7,11 @@ lines allowed, and ``RUST_BACKTRACE=0`` so error messages carry no backtrace.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from typing import Any
@@ -126,10 +128,56 @@ def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dic
     return found
 
 
+def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str]:
+    """The rules (``data.<package>.deny`` of ``entries``) the interpreter cannot evaluate on an
+    empty input, with its error: what is wrong before any input is read (a variable no statement
+    binds, a ``with`` that replaces a function by nothing, rules defined through each other). Such
+    errors stop every product, and one of them (a ``with``) every rule of the library."""
+    engine = new_engine()
+    for file, source in modules:
+        engine.add_policy(file, source)
+    engine.set_input_json("{}")
+    found: dict[str, str] = {}
+    with _stderr_discarded():
+        for entry in entries:
+            try:
+                engine.eval_rule_as_json(entry)
+            except BaseException as e:  # noqa: BLE001 - evaluation errors and panics alike
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                found[entry] = str(e)
+    return found
+
+
+@contextlib.contextmanager
+def _stderr_discarded() -> Iterator[None]:
+    """Standard error sent nowhere: the interpreter writes some of its errors there too (and fails
+    with "failed printing to stderr" when it is a closed pipe, which a probe must not take for the
+    rule's error)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # (closed)
+        saved = -1
+    nowhere = os.open(os.devnull, os.O_WRONLY)  # (2 itself when it was closed)
+    try:
+        os.dup2(nowhere, 2)
+        yield
+    finally:
+        if saved >= 0:
+            os.dup2(saved, 2)
+            os.close(saved)
+        else:
+            os.close(2)
+        if nowhere != 2:
+            os.close(nowhere)
+
+
 def _compiles(modules: list[tuple[str, str]], entries: list[str]) -> str | None:
     """None when the modules compile for the entry points, else the compiler's error."""
     try:
-        regorus.Program.compile_from_modules("{}", modules, entries)
+        with _stderr_discarded():
+            regorus.Program.compile_from_modules("{}", modules, entries)
     except BaseException as e:  # noqa: BLE001 - compile errors and panics alike
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise

@@ -100,15 +100,91 @@ def parse_modules(
             continue
         sources[shown] = (path, text)
     modules = []
-    for entry in json.loads(engine.get_ast_as_json()):
+    entries = json.loads(engine.get_ast_as_json())
+    looping = recursive(entries)
+    if looping and problems is None:
+        raise looping[0]
+    for entry in entries:
         shown = entry["source"]["file"]
+        if any(e.file == shown for e in looping):
+            continue
         ast = entry["ast"]
         pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
         calls, now = scan(ast)
         module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now, set_rules(ast))
         modules.append(module)
+    if problems is not None:
+        problems.extend(looping)
     return modules
+
+
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def recursive(entries: list[dict]) -> list[ConfigError]:
+    """The functions of the modules (``get_ast_as_json`` entries) that call themselves, directly or
+    through others, one error per cycle at the first definition of one of its functions. Rego has no
+    recursion (OPA refuses it when it compiles), and the embedded interpreter follows it until its
+    stack overflows, which ends the process: such modules must never be evaluated.
+
+    Only calls are followed (``f(x)``, and ``with g as f``, which calls f): a local name, an import's
+    alias or a ``data.`` reference, resolved as the module's scope resolves it."""
+    import networkx as nx
+
+    graph: nx.DiGraph = nx.DiGraph()
+    defined: dict[str, tuple[str, int]] = {}  # function -> (file, line) of its first definition
+    scopes = []
+    for entry in entries:
+        ast, shown = entry["ast"], entry["source"]["file"]
+        package = ref_name(ast["package"]["refr"]).removeprefix("data.")
+        local = {name for name, kind, _ in _heads(ast) if kind == "Func"}
+        for name, kind, line in _heads(ast):
+            if kind == "Func":
+                defined.setdefault(f"{package}.{name}", (shown, line))
+        aliases = {}
+        for imported in ast.get("imports", []):
+            path = ref_name(imported["refr"])
+            if not path.startswith("data."):
+                continue
+            span = imported.get("as")
+            alias = _ALIAS.search(entry["source"]["contents"].splitlines()[span["line"] - 1][span["col"] - 1 :]) if span else None
+            aliases[alias.group(0) if alias else path.rsplit(".", 1)[-1]] = path.removeprefix("data.")
+        scopes.append((ast, package, local, aliases))
+    if not defined:
+        return []
+    for ast, package, local, aliases in scopes:
+
+        def resolve(name: str, package: str = package, local: set[str] = local, aliases: dict[str, str] = aliases) -> str:
+            head, _, rest = name.partition(".")
+            if not rest:
+                return f"{package}.{name}" if name in local else name
+            if head == "data":
+                return rest
+            return f"{aliases[head]}.{rest}" if head in aliases else name
+
+        for rule in ast.get("rules", []):
+            spec = rule.get("Spec")
+            if not spec:
+                continue
+            head = spec["head"]
+            kind = next((k for k in ("Compr", "Set", "Func") if k in head), None)
+            caller = f"{package}.{ref_name(head[kind]['refr'])}" if kind else None
+            for callee, line in scan(rule)[0]:
+                target = resolve(callee)
+                if caller and target in defined:
+                    graph.add_edge(caller, target, line=line)
+    problems = []
+    for component in nx.strongly_connected_components(graph):
+        start = min(component)
+        if len(component) == 1 and not graph.has_edge(start, start):
+            continue
+        cycle = [start] + [v for _, v in nx.find_cycle(graph.subgraph(component), source=start)]
+        shown, line = defined[start]
+        chain = " -> ".join(f"data.{f}" for f in cycle)
+        why = f"invalid Rego: function data.{start} is recursive ({chain}): Rego has no recursion"
+        problems.append(ConfigError(why, shown, line))
+    return sorted(problems, key=lambda e: (e.file or "", e.line or 0))
 
 
 def source_text(data: bytes) -> str:
@@ -119,7 +195,8 @@ def source_text(data: bytes) -> str:
 def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
     """What a module's AST calls, and whether it may read the input document's ``now``, in one pass.
 
-    The calls are every function call (builtins and user functions alike) with its line. A module
+    The calls are every function call (builtins and user functions alike) with its line, and every
+    function put in another's place by ``with`` (a name it replaces something with, at least). A module
     may read ``now`` when it refers to ``input.now`` or ``input["now"]``, or to ``input`` other than
     through a constant field (``input.x``, ``input["x"]``, ``object.get(input, "x", default)``):
     ``input[k]``, ``import input`` or ``walk(input)`` could reach any field. engine/memo.py leaves
@@ -146,6 +223,13 @@ def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
                 if function == "object.get" and len(params) == 3:
                     name = _string(params[1])
                     fields += _is_input(params[0]) and isinstance(name, str) and name != "now"
+            # ``with f as g`` calls g wherever the body calls f: g is called too
+            for mod in item.get("with_mods") or []:
+                replacement = mod.get("as") if isinstance(mod, dict) else None
+                if isinstance(replacement, dict) and ("RefDot" in replacement or "Var" in replacement):
+                    function = ref_name(replacement)
+                    if function:
+                        found.append((function, mod["span"]["line"]))
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
@@ -169,7 +253,7 @@ def rego_error(message: str, shown: str) -> ConfigError:
     """A regorus error (``--> file:line:col`` then a caret picture) as a one-line ConfigError."""
     m = _LOCATION.search(message)
     lines = [ln.strip() for ln in message.splitlines() if ln.strip().startswith("error:")]
-    text = lines[0].removeprefix("error:").strip() if lines else message.strip().splitlines()[-1]
+    text = lines[0].removeprefix("error:").strip().rstrip(":") if lines else message.strip().splitlines()[-1]
     return ConfigError(f"invalid Rego: {text}", m.group("file") if m else shown, int(m.group("line")) if m else None)
 
 
@@ -342,6 +426,7 @@ def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes 
             library.rules.append(meta)
     _check_regex_defaults(library)
     _check_functions(library)
+    _check_evaluation(library)
     digest = hashlib.sha256()
     for module in sorted(library.modules, key=lambda m: m.file):
         digest.update(module.path.relative_to(root).as_posix().encode() + b"\0" + module.source.encode() + b"\0")
@@ -400,6 +485,31 @@ def _check_functions(library: Library) -> None:
             library.problems.append(ConfigError(message, at.file, at.line))
         library.rules.remove(meta)
         library.modules.remove(next(m for m in library.modules if m.package == meta.package))
+
+
+def _check_evaluation(library: Library) -> None:
+    """Leave out the modules whose rules the interpreter cannot evaluate at all (see
+    engine.backends.embedded.failing), each error reported once where it points; again without
+    them, until every rule left evaluates: an error in one module (a ``with`` replacing a function
+    by nothing) can stop every rule of the library."""
+    from engine.backends.embedded import failing
+
+    reported: set[tuple[str, str | None, int | None]] = set()
+    while library.rules:
+        entries = {f"data.{meta.package}.deny": meta for meta in library.rules}
+        found = failing([(m.file, m.source) for m in library.modules], list(entries))
+        if not found:
+            return
+        culprits = set()
+        for entry, error in found.items():
+            at = rego_error(error, entries[entry].file)
+            if (at.message, at.file, at.line) not in reported:
+                reported.add((at.message, at.file, at.line))
+                library.problems.append(at)
+            culprits.add(at.file if any(m.file == at.file for m in library.modules) else entries[entry].file)
+        for module in [m for m in library.modules if m.file in culprits]:
+            library.modules.remove(module)
+            library.rules = [meta for meta in library.rules if meta.package != module.package]
 
 
 def _to_cache(library: Library, root: Path) -> dict:
