@@ -138,7 +138,22 @@ def test_domain_rules_run_only_for_that_domains_products(govern, demo_copy):
     assert {f["product"] for f in result if f["rule"] == "ORDERS-001"} == {"orders_legacy_feed"}
 
 
-def test_policy_reaching_the_network_is_rejected(govern, demo_copy):
+@pytest.mark.parametrize(
+    ("call", "why"),
+    [
+        (
+            'http.send({"method": "get", "url": "http://x"})',
+            "policy calls http.send, which rules may not use (not evaluable everywhere, or reaches outside input)",
+        ),
+        # (put in another function's place, it is called all the same: OPA servers would send it; the
+        # embedded engine, which has no http.send, cannot evaluate the rule at all)
+        (
+            'x := json.marshal({"method": "get", "url": "http://x"}) with json.marshal as http.send',
+            "invalid Rego: use of undefined variable `http` is unsafe",
+        ),
+    ],
+)
+def test_policy_reaching_the_network_is_rejected(govern, demo_copy, call, why):
     write(
         demo_copy,
         "policies/domains/orders/leak.rego",
@@ -146,18 +161,14 @@ def test_policy_reaching_the_network_is_rejected(govern, demo_copy):
         .read_text()
         .replace("ORDERS-001", "ORDERS-002")
         .replace("package domains.orders.order_key", "package domains.orders.leak")
-        .replace(
-            "	not _has_column(object, key)\n",
-            '	not _has_column(object, key)\n	http.send({"method": "get", "url": "http://x"})\n',
-        ),
+        .replace("	not _has_column(object, key)\n", f"	not _has_column(object, key)\n	{call}\n"),
     )
     run = validate(govern, demo_copy)
     assert run.code == 3
     leak = (demo_copy / "policies/domains/orders/leak.rego").read_text().splitlines()
     line = next(i for i, text in enumerate(leak, 1) if "http.send" in text)
-    assert [text for text in run.out.splitlines() if "http.send" in text] == [
-        f"policies/domains/orders/leak.rego:{line}: policy calls http.send, which rules may not use "
-        "(not evaluable everywhere, or reaches outside input)"
+    assert [text for text in run.out.splitlines() if "leak.rego" in text and "has no tests" not in text] == [
+        f"policies/domains/orders/leak.rego:{line}: {why}"
     ]
 
 
