@@ -81,8 +81,16 @@ def test_parallel_workers_give_the_same_report_and_keep_file_and_line(govern, tm
     assert sorted(map(str, one["findings"])) == sorted(map(str, two["findings"]))
     assert one["products"] == two["products"] and one["errors"] == two["errors"]
     shown = str(broken.relative_to(out))
-    errors = [e for p in two["products"] for e in p["errors"]]
-    assert errors == [f"{shown}:2: duplicate key 'kind' (first on line 1)"], errors
+    why = f"{shown}:2: duplicate key 'kind' (first on line 1)"
+    name = next(line.split(": ", 1)[1] for line in broken.read_text().splitlines() if line.startswith("name: "))
+    errors = {p["source"]: p["errors"] for p in two["products"] if p["errors"]}
+    assert errors.pop(shown) == [why]
+    # (the products reading from it cannot be judged: their upstream is broken, not missing)
+    readers = [p["source"] for p in two["products"] if any(f"product {name}," in e for e in p["errors"])]
+    assert readers and sorted(errors) == sorted(readers)
+    assert set(map(tuple, errors.values())) == {
+        (f"its input port names product {name}, declared in a file that could not be loaded: {why}",)
+    }
 
 
 @pytest.mark.parametrize("day", ["9999-12-20", "0001-01-02"])

@@ -9,17 +9,18 @@ the contract rules only. Files that cannot be loaded become ``error`` targets wi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config import display
+from engine.config import TooLarge, display, read_regular
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract, load_contract
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.index import Batch, IndexDamaged, MeshIndex, refresh
 from engine.gather.mesh import Failure, Mesh, discover, file_kind, load_mesh, unidentified
-from engine.gather.yamlsrc import load_file
+from engine.gather.yamlsrc import MAX_FILE_BYTES, load_file
 from engine.parallel import Workers
 
 CONTRACT_RULES = {"contracts"}
@@ -164,24 +165,40 @@ def check_targets(
     return mesh, unique
 
 
-def _missing_upstreams(loaded: LoadedProduct, mesh: Mesh) -> list[str]:
-    """What the product's input ports name that is not in the mesh (a product, or for a port naming
-    only a contract, a contract no product publishes), each once, as a message needs it."""
-    missing: dict[str, None] = {}
+# What a descriptor that could not be loaded still says it is: a top-level name or id, and the
+# contract ids it writes (read from its text, its YAML being broken).
+_DECLARED = re.compile(r"""^(?:name|id)[ \t]*:[ \t]*["']?([^"'#\s]+)|contractId[ \t]*:[ \t]*["']?([^"'#\s,}]+)""", re.M)
+
+
+def _declared_in(failure: Failure) -> set[str]:
+    """The names, ids and contract ids the text of a descriptor that could not be loaded writes
+    (none for what cannot be read as a regular file of the mesh, or is not text)."""
+    if os.path.islink(failure.path):  # (not followed: it may lead outside the mesh)
+        return set()
+    try:
+        text = read_regular(failure.path, MAX_FILE_BYTES).decode("utf-8", "replace")
+    except (OSError, TooLarge):
+        return set()
+    return {name or cid for name, cid in _DECLARED.findall(text)}
+
+
+def _missing_upstreams(loaded: LoadedProduct, mesh: Mesh, failures: list[Failure], declared: dict[int, set[str]]) -> list[str]:
+    """For each upstream the product's input ports name that is not in the mesh (a product, or for
+    a port naming only a contract, a contract no product publishes) while a descriptor that could
+    not be loaded writes its name: why the product cannot be judged. CON-007's "not in the mesh"
+    would be a false blocking failure when that file is the upstream, broken."""
+    errors: dict[str, None] = {}
     for port in loaded.product.inputPorts:
-        if mesh.product(mesh.upstream_of(port)) is not None:
+        named = port.product or port.contractId
+        if not named or mesh.product(mesh.upstream_of(port)) is not None:
             continue
-        if port.product:
-            missing.setdefault(f"product {port.product}, which is not in the mesh")
-        elif port.contractId:
-            missing.setdefault(f"contract {port.contractId}, which no product in the mesh publishes")
-    return list(missing)
-
-
-def _maybe_in(named: str, failures: list[Failure]) -> str:
-    first, more = failures[0], len(failures) - 1
-    others = f" (and {more} more file{'s' if more > 1 else ''} that could not be loaded)" if more else ""
-    return f"its input port names {named}, but a file that could not be loaded may declare it: {first.error}{others}"
+        found = [f for f in failures if named in declared.setdefault(id(f), _declared_in(f))]
+        if not found:
+            continue
+        what = f"product {named}, declared" if port.product else f"contract {named}, published"
+        more = f" (and {len(found) - 1} more such file{'s' if len(found) > 2 else ''})" if len(found) > 1 else ""
+        errors.setdefault(f"its input port names {what} in a file that could not be loaded: {found[0].error}{more}")
+    return list(errors)
 
 
 def paths_without(paths: list[Path], sources: list[str]) -> list[Path]:
@@ -237,6 +254,7 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
     failed_descriptors = sorted(
         (f for f in mesh.failures if file_kind(f.path) != "contract" and f.declares is None), key=lambda f: str(f.path)
     )
+    declared: dict[int, set[str]] = {}  # (what each of them writes, read when a product needs it)
     for loaded in mesh.products:
         if not wanted(loaded.doc.file):
             continue
@@ -248,10 +266,8 @@ def select(mesh: Mesh, paths: list[Path] | None = None, files: set[Path] | None 
         for up in mesh.upstreams(loaded) if failed_in else []:
             for failure in failed_in.get(_abs(up.doc.file).parent, []):
                 target.errors.append(f"it reads from {up.product.id}, a file of which could not be loaded: {failure.error}")
-        # An upstream it names that is not in the mesh may be a descriptor that could not be loaded
-        # (its id is unknown): "not in the mesh" cannot be vouched for either.
-        for named in _missing_upstreams(loaded, mesh) if failed_descriptors else []:
-            target.errors.append(_maybe_in(named, failed_descriptors))
+        # An upstream it names that is not in the mesh may be a descriptor that could not be loaded.
+        target.errors.extend(_missing_upstreams(loaded, mesh, failed_descriptors, declared) if failed_descriptors else [])
         targets.append(target)
     for failure in mesh.failures:
         # (a descriptor named on the command line may have any name)
