@@ -10,7 +10,7 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Enforcement = Literal["blocking", "warning", "advisory"]
@@ -107,7 +107,10 @@ def declassification(value: Any) -> Declassification | None:
 class NativeInputPort(Strict):
     product: str
     contractId: str | None = None
-    declassification: Declassification | None = None
+    # (a method name alone, as in an ODPS port's custom property, or {method, description})
+    declassification: Annotated[
+        Declassification | None, BeforeValidator(lambda v: {"method": v} if isinstance(v, str) else v)
+    ] = None
 
 
 class NativeDescriptor(Strict):

@@ -208,3 +208,17 @@ def test_a_contract_no_product_can_publish_is_a_load_failure_saying_why(tmp_path
         ("a-list.odcs.yaml", 1, "a contract must be a mapping, not list: no product can publish it"),
         ("no-id.odcs.yaml", 1, "the contract has no id: no product can publish it"),
     ]
+
+
+def test_the_file_name_says_whether_a_descriptor_is_native_or_odps():
+    """(An apiVersion key made a native descriptor ODPS, and its absence an ODPS file native.)"""
+    native = (DEMO / "orders/order_items/dataproduct.yaml").read_text()
+    loaded = load_descriptor(load_text("apiVersion: v1.0.0\n" + native, "x/dataproduct.yaml"))
+    assert (loaded.product.format, loaded.product.id) == ("native", "orders_order_items")
+    odps = (DEMO / "customers/segments/customers_segments.odps.yaml").read_text()
+    without = "\n".join(line for line in odps.splitlines() if not line.startswith("apiVersion:"))
+    with pytest.raises(LoadError, match="invalid ODPS data product: apiVersion: Field required"):
+        load_descriptor(load_text(without, "x/customers_segments.odps.yaml"))
+    # a file of another name (named on the command line) is ODPS when it has an apiVersion
+    assert load_descriptor(load_text(odps, "x/segments.yaml")).product.format == "odps"
+    assert load_descriptor(load_text(native, "x/other.yaml")).product.format == "native"

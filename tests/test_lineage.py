@@ -231,3 +231,20 @@ def test_lineage_tree_shows_a_component_that_is_only_a_cycle(govern, demo_copy):
     lines = govern("lineage", M, cwd=demo_copy).out.splitlines()
     start = lines.index("InventoryWarehouses")
     assert lines[start : start + 3] == ["InventoryWarehouses", "  marketing_web_events", "    InventoryWarehouses  (see above)"]
+
+
+def test_a_native_port_takes_a_bare_declassification_method_as_an_odps_port_does(govern, demo_copy):
+    """(It was an error of the product: a native port took only {method, description}.)"""
+    leads = demo_copy / M / "marketing/leads/dataproduct.yaml"
+    original = leads.read_text()
+    reports = []
+    for value in ("masking", "{method: masking}"):
+        leads.write_text(
+            original.replace(
+                "  - product: customers_profiles\n", f"  - product: customers_profiles\n    declassification: {value}\n"
+            )
+        )
+        run = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "json", cwd=demo_copy)
+        assert run.code == 1, run.out
+        reports.append([(f["rule"], f["location"]["line"]) for f in run.json()["findings"]])
+    assert reports[0] == reports[1] and ("LIN-004", 31) in reports[0]

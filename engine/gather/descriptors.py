@@ -1,5 +1,6 @@
 """Product descriptors: the native ``dataproduct.yaml`` and Bitol ODPS v1.x, both to :class:`Product`."""
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,9 @@ from engine.model import (
     Support,
     declassification,
 )
+
+DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}  # native descriptors
+ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
 
 
 @dataclass
@@ -260,7 +264,8 @@ def _odps_input_ports(d: OdpsProduct, doc: Located) -> list[InputPort]:
 
 
 def load_descriptor(doc: Located) -> LoadedProduct:
-    """Dispatch on the document: ODPS when it has an ``apiVersion``, native otherwise."""
+    """Dispatch on the file's name (``*.odps.yaml``: ODPS, ``dataproduct.yaml``: native), else on
+    the document: ODPS when it has an ``apiVersion``, native otherwise."""
     data = require_mapping(doc, "data product descriptor")
     kind = data.get("kind")
     if kind != "DataProduct":
@@ -269,4 +274,9 @@ def load_descriptor(doc: Located) -> LoadedProduct:
             doc.file,
             doc.line_of("kind"),
         )
+    name = os.path.basename(doc.file).lower()
+    if name.endswith(ODPS_SUFFIXES):
+        return load_odps(doc)
+    if name in DESCRIPTOR_NAMES:
+        return load_native(doc)
     return load_odps(doc) if "apiVersion" in data else load_native(doc)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.config import display, escaped
 from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract
-from engine.gather.descriptors import LoadedProduct
+from engine.gather.descriptors import DESCRIPTOR_NAMES, ODPS_SUFFIXES, LoadedProduct
 from engine.gather.files import load_one
 from engine.model import ColumnLineage, ColumnSource, DownstreamFact, InputPort, Lineage, SchemaObject, UpstreamFact
 from engine.parallel import Workers
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     from engine.gather.imported import ImportedEdge
 
-DESCRIPTOR_NAMES = {"dataproduct.yaml", "dataproduct.yml"}
-ODPS_SUFFIXES = (".odps.yaml", ".odps.yml")
 CONTRACT_SUFFIXES = (".odcs.yaml", ".odcs.yml")
 T = TypeVar("T")
 
