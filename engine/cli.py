@@ -108,16 +108,29 @@ def _terminated(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+FAIL_ON_OPTION = click.option(
+    "--fail-on",
+    type=click.Choice(list(FAIL_ON)),
+    default="blocking",
+    show_default=True,
+    help="Exit 1 when an open finding is at or above this enforcement.",
+)
+
+
+def library_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--policies and --governance."""
+    command = click.option(
+        "--governance", metavar="DIR", help="Governance folder with council.yaml (default: from govern.toml)."
+    )(command)
+    return click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")(command)
+
+
 def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies)."),
-            click.option("--governance", metavar="DIR", help="Governance folder with council.yaml (default: from govern.toml)."),
-            click.option("--mesh", metavar="DIR", help="Mesh root, for contracts and lineage (default: from govern.toml)."),
-        ]
-    ):
-        command = option(command)
-    return command
+    """--policies, --governance and --mesh."""
+    command = click.option("--mesh", metavar="DIR", help="Mesh root, for contracts and lineage (default: from govern.toml).")(
+        command
+    )
+    return library_options(command)
 
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -291,13 +304,7 @@ def main() -> None:
     type=_Path(exists=True, dir_okay=False, path_type=Path),
     help="A JSON report of an earlier run: its findings (by fingerprint) are shown but do not count for the exit code.",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(list(FAIL_ON)),
-    default="blocking",
-    show_default=True,
-    help="Exit 1 when an open finding is at or above this enforcement.",
-)
+@FAIL_ON_OPTION
 @engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
 @lineage_options
@@ -436,7 +443,7 @@ def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 @location_options
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=_Output(), help="Write the report to FILE (- for standard output).")
-@click.option("--fail-on", type=click.Choice(list(FAIL_ON)), default="blocking", show_default=True)
+@FAIL_ON_OPTION
 @engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
 @click.option(
@@ -726,10 +733,10 @@ def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> 
 
 
 @main.command()
-@location_options
+@library_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Judge waiver lengths as of this time.")
 @handles_errors
-def validate(policies: str | None, governance: str | None, mesh: str | None, now: datetime) -> None:
+def validate(policies: str | None, governance: str | None, now: datetime) -> None:
     """Validate the council's and the domains' configuration, domain policies and waivers.
 
     Prints every problem with file:line. Exit 0 when the configuration is valid, 3 when not.
@@ -740,7 +747,7 @@ def validate(policies: str | None, governance: str | None, mesh: str | None, now
     from engine.policy.library import load_library
     from engine.testing import untested_in
 
-    settings = load_settings(policies, governance, mesh)
+    settings = load_settings(policies, governance)
     library = load_library(settings.policies)
     gov = load_governance(settings.governance)
     problems = validate_config(library, gov, now)

@@ -322,3 +322,41 @@ def test_a_function_put_in_another_ones_place_counts_as_called():
     source = "package t\n\nx := json.marshal(1)\n\ny if {\n\tjson.marshal(1) with json.marshal as uuid.rfc4122\n}\n"
     (module,) = parse_modules([(Path("t.rego"), "t.rego")], contents={Path("t.rego"): source.encode()})
     assert module.calls == [("json.marshal", 3), ("json.marshal", 6), ("uuid.rfc4122", 6)]
+
+
+def test_a_domain_module_too_declares_the_package_its_file_path_mirrors(policies):
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    (policies / "domains/orders/consumers.rego").write_text(RULE.format(package="domains.orders.other_name"))
+    caught = only_problem(policies)
+    assert (caught.line, caught.message) == (
+        11,
+        "package domains.orders.other_name does not mirror its file path: expected package domains.orders.consumers",
+    )
+
+
+@pytest.mark.parametrize(("key", "line"), [("enforcment: advisory", 10), ("parms: {x: {type: string, default: a}}", 10)])
+def test_an_unknown_key_of_an_annotations_custom_block_is_an_error_at_its_line(policies, key, line):
+    """A misspelt key did nothing: the rule stayed blocking, the parameter undeclared."""
+    path = policies / "global/naming/product_name.rego"
+    text = path.read_text().replace("#   remediation:", f"#   {key}\n#   remediation:", 1)
+    path.write_text(text)
+    caught = only_problem(policies)
+    name = key.split(":")[0]
+    assert caught.line == next(i for i, t in enumerate(text.splitlines(), 1) if t == f"#   {key}")
+    assert caught.message == (
+        f"invalid METADATA annotation: custom.{name}: unknown key (known: id, category, severity, enforcement,"
+        " override, params, effective_on, remediation, examples)"
+    )
+
+
+def test_a_domain_named_like_a_category_cannot_pass_its_rules_off_as_the_councils(policies):
+    (policies / "domains/con").mkdir(parents=True)
+    (policies / "domains/con/consumers.rego").write_text(
+        RULE.format(package="domains.con.consumers").replace("ORDERS-002", "CON-050")
+    )
+    caught = only_problem(policies)
+    assert (caught.line, caught.message) == (
+        5,
+        "rule id 'CON-050' of domain con would pass for a council rule's: a domain whose name is a category prefix"
+        " (NAM, ACC, CLS, STD, CON, LIN) cannot have rules of its own",
+    )

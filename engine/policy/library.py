@@ -29,6 +29,8 @@ from engine.model import RuleMeta
 
 RULE_ID = re.compile(r"^(NAM|ACC|CLS|STD|CON|LIN)-\d{3}$")
 DOMAIN_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
+# The keys of an annotation's custom block (a rule's fields beyond OPA's title and description).
+CUSTOM_KEYS = ("id", "category", "severity", "enforcement", "override", "params", "effective_on", "remediation", "examples")
 
 
 @dataclass
@@ -353,8 +355,14 @@ def _uncomment(line: str) -> str:
     return text[1:] if text.startswith(" ") else text
 
 
-def _expected_package(rel: Path) -> str:
-    return ".".join(rel.with_suffix("").parts)
+def _check_mirrors(module: Module, rel: Path) -> None:
+    expected = ".".join(rel.with_suffix("").parts)
+    if module.package != expected:
+        raise ConfigError(
+            f"package {module.package} does not mirror its file path: expected package {expected}",
+            module.file,
+            module.package_line,
+        )
 
 
 def load_library(root: Path) -> Library:
@@ -594,15 +602,10 @@ def _check_namespace(module: Module, rel: Path) -> str | None:
                 module.file,
                 module.package_line,
             )
+        _check_mirrors(module, rel)
         return domain
     if top == "global":
-        expected = _expected_package(rel)
-        if module.package != expected:
-            raise ConfigError(
-                f"package {module.package} does not mirror its file path: expected package {expected}",
-                module.file,
-                module.package_line,
-            )
+        _check_mirrors(module, rel)
         return None
     raise ConfigError(
         "policies live in policies/global/<category>/ or policies/domains/<domain>/", module.file, module.package_line
@@ -625,6 +628,11 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     custom = data.get("custom") or {}
     if not isinstance(custom, dict):
         raise ConfigError("METADATA 'custom' must be a mapping", module.file, line)
+    unknown = [key for key in custom if key not in CUSTOM_KEYS]
+    if unknown:  # (a misspelt key would silently do nothing: "enforcment: advisory")
+        where = _line_in_annotation(module, ["custom", str(unknown[0])]) or line
+        known = ", ".join(CUSTOM_KEYS)
+        raise ConfigError(f"invalid METADATA annotation: custom.{unknown[0]}: unknown key (known: {known})", module.file, where)
     fields = {
         **{k: v for k, v in custom.items() if k in RuleMeta.model_fields},
         "title": data.get("title"),
@@ -651,6 +659,15 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
         expected = "<DOMAIN>-<nnn>" if domain else "<CAT>-<nnn> with CAT one of NAM, ACC, CLS, STD, CON, LIN"
         where = _line_in_annotation(module, ["custom", "id"]) or line
         raise ConfigError(f"rule id {meta.id!r} is not of the form {expected}", module.file, where)
+    if domain and RULE_ID.match(f"{domain_prefix(domain)}-000"):
+        # (a domain named like a category, con: its prefix is the council's)
+        where = _line_in_annotation(module, ["custom", "id"]) or line
+        raise ConfigError(
+            f"rule id {meta.id!r} of domain {domain} would pass for a council rule's: a domain whose name is a category"
+            " prefix (NAM, ACC, CLS, STD, CON, LIN) cannot have rules of its own",
+            module.file,
+            where,
+        )
     if domain and meta.id.rsplit("-", 1)[0] != domain_prefix(domain):
         # (else a domain could take another domain's ids, or look like a council rule: NAM-050)
         where = _line_in_annotation(module, ["custom", "id"]) or line
