@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -58,7 +59,13 @@ class _Output(_Path):
         super().__init__(dir_okay=False, path_type=Path, allow_dash=True)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        return None if value == "-" else super().convert(value, param, ctx)
+        if value == "-":
+            return None
+        path = super().convert(value, param, ctx)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):  # (found now, not after a whole audit was run and stored)
+            self.fail(f"{str(value)!r}: there is no folder {folder} to write it in", param, ctx)
+        return path
 
 
 def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -409,19 +416,44 @@ def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
     if output is None:
         if sys.stdout is None:  # started with standard output closed: the report would be lost
             raise GovernError("cannot write the report: standard output is closed (give --output FILE)")
-        for piece in [text] if isinstance(text, str) else _joined(text):
-            click.echo(piece, nl=False)  # (bytes go to the binary stream beneath)
+        try:
+            for piece in [text] if isinstance(text, str) else _joined(text):
+                click.echo(piece, nl=False)  # (bytes go to the binary stream beneath)
+        except BrokenPipeError:  # a reader that stopped (govern check | head): nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_ERROR)
+        except OSError as e:  # a full disk, say
+            raise GovernError(f"cannot write the report to standard output: {e.strerror}") from None
         return
+    pieces = [text.encode()] if isinstance(text, str) else _joined(text)
     try:
-        if isinstance(text, str):
-            output.write_text(text, encoding="utf-8")
+        if os.path.lexists(output) and (os.path.islink(output) or not os.path.isfile(output)):
+            with output.open("wb") as f:  # (a link, a device, a pipe: written through, as named)
+                f.writelines(pieces)
         else:
-            with output.open("wb") as f:
-                for piece in _joined(text):
-                    f.write(piece)
+            _replace(output, pieces)
     except OSError as e:
         raise GovernError(f"cannot write {output}: {e.strerror}", output) from None
     click.echo(f"wrote {output}", err=True)
+
+
+def _replace(output: Path, pieces: Iterable[bytes]) -> None:
+    """Write a file beside ``output`` and rename it over ``output`` once whole: a write that fails
+    (a full disk, an interruption) leaves the earlier report as it was, never half of the new one."""
+    import tempfile
+
+    fd, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(output)), prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with open(fd, "wb") as f:
+            f.writelines(pieces)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(partial, 0o666 & ~mask)  # (as a file opened for writing would be; mkstemp's is 0600)
+        os.replace(partial, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:

@@ -486,3 +486,51 @@ def test_the_report_says_when_the_run_started_not_when_it_ended(monkeypatch, tmp
     assert exit.value.code == 0
     run = json.loads(out.read_text())["run"]
     assert (run["started_at"], run["now"]) == ("2020-01-01T12:00:00Z", NOW)
+
+
+def test_an_output_in_no_folder_is_a_usage_error_before_anything_is_run_or_stored(govern, demo_copy):
+    """(The whole mesh was evaluated and the run stored, then the report could not be written.)"""
+    run = audit(govern, demo_copy, "-o", "nowhere/report.json")
+    assert run.code == 2
+    assert "'nowhere/report.json': there is no folder" in run.err
+    assert not (demo_copy / M / ".govern/history.sqlite").exists()
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
+    """Written beside it and renamed over it once whole: a full disk, or an interruption, left the
+    first 64 KiB of the new report in place of the earlier one."""
+    import errno
+
+    from engine.cli import _write
+    from engine.errors import GovernError
+
+    report = tmp_path / "report.json"
+    report.write_text("the earlier report")
+
+    def pieces():
+        yield b"{" * 100_000
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(GovernError, match="cannot write .*report.json: No space left on device"):
+        _write(report, pieces())
+    assert report.read_text() == "the earlier report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # (nothing half-written left)
+    _write(report, iter([b"the new ", b"report"]))
+    assert report.read_text() == "the new report" and oct(report.stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_a_report_standard_output_cannot_take_is_an_error_saying_so():
+    """(It was a traceback, and exit 1: findings, to a CI job.)"""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "engine", "audit", M, "--no-store", "--now", NOW],
+            cwd=REPO,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert proc.returncode == 3
+    assert proc.stderr == "error: cannot write the report to standard output: No space left on device\n"
