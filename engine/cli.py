@@ -785,7 +785,7 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
     problems = validate_config(library, gov, now)
     tests = settings.policy_tests
     if tests.exists():
-        problems += untested_in(library, [tests])
+        problems += untested_in(library, tests)
     elif library.rules:
         problems.append(
             ConfigError(
@@ -909,14 +909,15 @@ def test(
         argv = opa_test_argv(
             settings.policies, test_paths, verbose=verbose, pattern=pattern, fmt=fmt, coverage=coverage, threshold=threshold
         )
-        problems = lint(library, load_tests(settings.policies, test_paths).references(), test_paths)
+        references = load_tests(settings.policies, test_paths, policy_tests=settings.policy_tests).references()
+        problems = lint(library, references, test_paths)
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         click.echo(proc.stdout, nl=False)
         click.echo(proc.stderr, nl=False, err=True)
         for problem in problems:
             click.echo(f"lint: {problem}", err=True)
         sys.exit(proc.returncode or (EXIT_FINDINGS if problems else EXIT_OK))
-    run = load_tests(settings.policies, test_paths, coverage=coverage)
+    run = load_tests(settings.policies, test_paths, coverage=coverage, policy_tests=settings.policy_tests)
     # Tests named inside the test folder answer for the part of the library they mirror: the lint
     # and the coverage are of that part (policy_tests/global/naming: policies/global/naming).
     scope = mirrored(test_paths, settings.policy_tests, settings.policies) if paths else None

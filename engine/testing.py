@@ -144,12 +144,22 @@ class RegoTestRun:
     policy_tests`` works as it does with ``opa test``.
     """
 
-    def __init__(self, policies: Path, tests: list[Path], coverage: bool = False, problems: list[ConfigError] | None = None):
+    def __init__(
+        self,
+        policies: Path,
+        tests: list[Path],
+        coverage: bool = False,
+        problems: list[ConfigError] | None = None,
+        policy_tests: Path | None = None,
+    ):
         """With ``problems``, a file that cannot be read or parsed is left out instead of stopping
-        the run: a test file's problem is recorded there, a policy file's is the library's already."""
+        the run: a test file's problem is recorded there, a policy file's is the library's already.
+        A test file in ``policy_tests``/domains/<domain>/ may only declare packages of that domain
+        (else a domain's test could define the council's tests again, passing)."""
         self.engine = _engine(coverage)
         policy_files = {_resolved(p): p for p in rego_files([policies]) if not _is_test_file(p)}
         test_files = {_resolved(p): p for p in rego_files(tests) if _resolved(p) not in policy_files}
+        domain_of = _domains_of(test_files, policy_tests)
         self.policy_files = [display(p) for p in policy_files.values()]
         self.test_files = {display(p) for p in test_files.values()}
         for path in [*policy_files.values(), *sorted(test_files.values())]:
@@ -168,12 +178,13 @@ class RegoTestRun:
                     problems.append(e)
                 self.test_files.discard(shown)
         self.modules = json.loads(self.engine.get_ast_as_json())
-        looping = recursive(self.modules)  # (never to be evaluated: see engine.policy.library.recursive)
-        if looping:
+        # (never to be evaluated: see engine.policy.library.recursive)
+        wrong = [*recursive(self.modules), *_outside_their_domain(self.modules, domain_of)]
+        if wrong:
             if problems is None:
-                raise looping[0]
-            problems.extend(e for e in looping if e.file in self.test_files)
-            left_out = {e.file for e in looping}
+                raise wrong[0]
+            problems.extend(e for e in wrong if e.file in self.test_files)
+            left_out = {e.file for e in wrong}
             self.test_files -= left_out
             self.policy_files = [f for f in self.policy_files if f not in left_out]
             kept = [m for m in self.modules if m["source"]["file"] not in left_out]
@@ -282,10 +293,40 @@ def _statement_lines(ast: dict) -> list[int]:
     return sorted(lines)
 
 
-def load_tests(policies: Path, tests: list[Path], coverage: bool = False) -> RegoTestRun:
+def _domains_of(files: dict[Path, Path], policy_tests: Path | None) -> dict[str, str]:
+    """The domain of each test file (as shown) that lies in ``policy_tests``/domains/<domain>/."""
+    if policy_tests is None:
+        return {}
+    root = _resolved(policy_tests) / "domains"
+    found = {}
+    for resolved, path in files.items():
+        if root in resolved.parents and len(resolved.relative_to(root).parts) > 1:
+            found[display(path)] = resolved.relative_to(root).parts[0]
+    return found
+
+
+def _outside_their_domain(modules: list[dict], domain_of: dict[str, str]) -> list[ConfigError]:
+    problems = []
+    for module in modules:
+        shown = module["source"]["file"]
+        domain = domain_of.get(shown)
+        package = ref_name(module["ast"]["package"]["refr"]).removeprefix("data.")
+        if domain is not None and not package.startswith(f"domains.{domain}."):
+            problems.append(
+                ConfigError(
+                    f"package {package} is outside domains.{domain}: a domain's tests may only declare packages under"
+                    f" domains.{domain}",
+                    shown,
+                    module["ast"]["package"]["span"]["line"],
+                )
+            )
+    return problems
+
+
+def load_tests(policies: Path, tests: list[Path], coverage: bool = False, policy_tests: Path | None = None) -> RegoTestRun:
     if not policies.is_dir():
         raise ConfigError(f"policy folder {display(policies)} does not exist (set --policies)")
-    return RegoTestRun(policies, tests, coverage)
+    return RegoTestRun(policies, tests, coverage, policy_tests=policy_tests)
 
 
 def tests_of(rule: RuleMeta, references: dict[str, set[str]]) -> list[str]:
@@ -340,12 +381,13 @@ def within(file: str, scope: list[Path]) -> bool:
     return any(here == (top := os.path.abspath(s)) or here.startswith(top + os.sep) for s in scope)
 
 
-def untested_in(library: Library, tests: list[Path]) -> list[ConfigError]:
-    """:func:`untested` for ``govern validate``: the test modules are parsed, not run; one that
-    cannot be parsed is a problem of its own (its rules' tests are then missing too)."""
+def untested_in(library: Library, tests: Path) -> list[ConfigError]:
+    """:func:`untested` for ``govern validate`` of the test folder ``tests``: the test modules are
+    parsed, not run; one that cannot be parsed is a problem of its own (its rules' tests are then
+    missing too)."""
     problems: list[ConfigError] = []
-    references = RegoTestRun(library.root, tests, problems=problems).references()
-    return [*problems, *untested(library, references, tests)]
+    references = RegoTestRun(library.root, [tests], problems=problems, policy_tests=tests).references()
+    return [*problems, *untested(library, references, [tests])]
 
 
 def opa_test_argv(

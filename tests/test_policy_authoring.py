@@ -163,6 +163,25 @@ def test_a_test_file_with_a_recursive_function_names_it_and_exits_3(govern, demo
     assert run.code == 3 and "deep_test.rego:3: invalid Rego: function data.global.naming.deep_test.f is recursive" in run.out
 
 
+def test_a_domains_test_file_may_not_define_the_councils_tests(govern, demo_copy):
+    """Defined again in a domain's file, the council's tests of a broken rule passed (PASS 138/138)."""
+    rule = demo_copy / "policies/global/naming/product_name.rego"
+    rule.write_text(
+        rule.read_text().replace("\tnot regex.match(pattern, name)\n", "\tnot regex.match(pattern, name)\n\tfalse\n", 1)
+    )
+    assert govern("test", cwd=demo_copy).code == 1
+    helper = demo_copy / "policy_tests/domains/orders/helper_test.rego"
+    helper.write_text("package global.naming.product_name_test\n\ntest_name_without_domain_prefix_fails if true\n")
+    why = (
+        "policy_tests/domains/orders/helper_test.rego:1: package global.naming.product_name_test is outside domains.orders:"
+        " a domain's tests may only declare packages under domains.orders"
+    )
+    run = govern("test", cwd=demo_copy)
+    assert (run.code, run.err) == (3, f"error: {why}\n")
+    run = govern("validate", cwd=demo_copy)
+    assert run.code == 3 and run.out.splitlines() == [why]
+
+
 def test_json_output(govern):
     run = govern("test", "--format", "json", "--run", "product_name_test")
     assert run.code == 0
