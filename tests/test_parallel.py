@@ -118,3 +118,46 @@ def test_govern_errors_cross_between_processes_with_their_file_and_line(tmp_path
         f"{tmp_path}/.govern/index.db: the mesh index is damaged (database disk image is malformed): remove it, and it is "
         "rebuilt",
     )
+
+
+SLOW_WORK = """
+import os, sys, time
+from engine.parallel import Workers
+
+def nap(item):
+    time.sleep(1)
+    return os.getpid()
+
+with Workers(2) as workers:
+    results = workers.map(nap, range(200), 200)
+    print(next(results), flush=True)  # a worker's process id
+    for _ in results:
+        pass
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (not ended, nor ended and waiting to be reaped by its new parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_workers_end_when_the_parent_is_killed(tmp_path):
+    """Killed with SIGKILL (a scheduler's timeout, the out-of-memory killer), the parent cannot stop
+    its workers: they went on with their batch (32 items of a second each here) beside the next run."""
+    script = tmp_path / "work.py"
+    script.write_text(SLOW_WORK)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    worker = int(parent.stdout.readline())
+    assert _running(worker)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    parent.stdout.close()
+    for _ in range(100):  # (an event awaited, up to 20 s, not a speed measured)
+        if not _running(worker):
+            break
+        time.sleep(0.2)
+    assert not _running(worker), f"worker {worker} still runs after its parent was killed"
