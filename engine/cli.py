@@ -544,7 +544,17 @@ def audit(
         raise UsageError(f"nothing to audit in {display(root)}: no data product descriptor or data contract found")
     if not no_store:
         _remember(report, root, history)
-    _emit(report, fmt, output)
+    try:
+        _emit(report, fmt, output)
+    except KeyboardInterrupt:
+        if no_store:
+            raise
+        # (a retried run would be compared with this one: its new findings would not show as new)
+        click.echo(
+            f"interrupted after the run was stored in {display(history)} (run {report.run.id}); its report was not written",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     from engine import cache
 
     cache.prune()  # entries unused for a month, once a day: the cache would otherwise only grow

@@ -534,3 +534,22 @@ def test_a_report_standard_output_cannot_take_is_an_error_saying_so():
         )
     assert proc.returncode == 3
     assert proc.stderr == "error: cannot write the report to standard output: No space left on device\n"
+
+
+def test_an_audit_interrupted_once_its_run_is_stored_says_so(govern, demo_copy, monkeypatch):
+    """The run is stored before its report is written: an interruption then (SIGTERM from a
+    scheduler) said only "interrupted", and a retried job, compared with the stored run, would not
+    show its new findings as new."""
+    import engine.cli
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.cli, "_emit", interrupted)
+    run = audit(govern, demo_copy)
+    assert run.code == 130
+    with closing(sqlite3.connect(demo_copy / M / ".govern/history.sqlite")) as db:
+        (run_id,) = db.execute("SELECT id FROM runs").fetchone()
+    assert run.err == (
+        f"interrupted after the run was stored in {M}/.govern/history.sqlite (run {run_id}); its report was not written\n"
+    )
