@@ -616,3 +616,23 @@ def test_an_audit_that_finds_index_pages_damaged_removes_the_index_and_says_to_r
     )
     assert not index.exists()
     assert govern("audit", "--now", NOW, "--no-store", "--batch", "5", cwd=demo_copy).code == 1
+
+
+def test_an_index_with_no_room_to_be_written_is_built_for_the_run_in_memory(govern, demo_copy, monkeypatch):
+    """A full disk beside the mesh (here: a database file SQLite may not grow) ended check and
+    audit with a traceback and exit 1; the index only ever saves time."""
+    import engine.gather.index as index
+
+    built = index._new
+
+    def full(file: Path):
+        conn, temporary = built(file)
+        if temporary is not None:
+            conn.execute("PRAGMA max_page_count = 8")  # (SQLite answers as to a full disk: SQLITE_FULL)
+        return conn, temporary
+
+    monkeypatch.setattr(index, "_new", full)
+    with_index = report(govern, demo_copy, f"{M}/orders/returns")
+    assert with_index == report(govern, demo_copy, f"{M}/orders/returns", index=False)
+    assert not (demo_copy / M / INDEX_PATH).exists()
+    assert [p.name for p in (demo_copy / M / ".govern").iterdir()] == []  # (no half-built file left)

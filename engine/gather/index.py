@@ -381,6 +381,11 @@ def refresh(root: Path, named: list[Path] | None = None, workers: Workers | None
         index = _refresh(root, named or [], workers, file, stored)
     except Damaged:
         index = _refresh(root, named or [], workers, file, None)
+    except sqlite3.OperationalError as e:
+        if e.sqlite_errorcode not in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            raise
+        # (no room beside the mesh: built in memory, for this run only, as where it cannot be written)
+        index = _refresh(root, named or [], workers, file, stored, in_memory=True)
     if stored is not None and index.conn is not stored[0]:
         stored[0].close()
     return index
@@ -418,7 +423,12 @@ def _connect(file: Path | str) -> sqlite3.Connection:
 
 
 def _refresh(
-    root: Path, named: list[Path], workers: Workers | None, file: Path, stored: tuple[sqlite3.Connection, Meta] | None
+    root: Path,
+    named: list[Path],
+    workers: Workers | None,
+    file: Path,
+    stored: tuple[sqlite3.Connection, Meta] | None,
+    in_memory: bool = False,
 ) -> MeshIndex:
     started = time.time_ns()  # (stored as written_ns: a file changed during the run is not trusted)
     written, digest, stored_files, stored_folders = stored[1] if stored is not None else (0, "", 0, "")
@@ -454,7 +464,7 @@ def _refresh(
             except sqlite3.Error:
                 pass  # (a mesh that cannot be written to: the index is used as it is)
         return MeshIndex(root, conn, walk.products, walk.unreadable)
-    conn, temporary = _new(file)
+    conn, temporary = (_connect(":memory:"), None) if in_memory else _new(file)
     try:
         meta = (started, hashed, len(walk.lines), walk.folders)
         products = walk.products
