@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.config import display
 from engine.errors import GovernError, raising
 from engine.model import Changes, Report, TrendPoint
 
@@ -95,6 +96,8 @@ def _unusable(error: sqlite3.Error, path: Path) -> GovernError:
     """Why the history database cannot be used, and what to do about it."""
     if isinstance(error, sqlite3.OperationalError) and any(word in str(error) for word in ("locked", "busy")):
         return GovernError(f"the history database is in use by another process ({error}, for 30 s): try again later", path)
+    if getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):  # (the disk, not the file)
+        return GovernError(f"cannot write the history database ({error}): make room, or pass --store", path)
     return GovernError(f"not a usable govern history database ({error}); move it aside or pass --store", path)
 
 
@@ -152,14 +155,22 @@ class History:
 
     def __init__(self, path: Path):
         self.path = path
+        new = not path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, timeout=30)
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as e:
+            if new:  # (an empty file left would be taken for a history the next time)
+                if hasattr(self, "conn"):
+                    self.conn.close()
+                path.unlink(missing_ok=True)
             raise _unusable(e, path) from None
         except OSError as e:
+            folder = next((f for f in [path.parent, *path.parent.parents] if os.path.lexists(f)), None)
+            if folder is not None and not folder.is_dir():
+                raise GovernError(f"cannot open the history database: {display(folder)} is a file, not a folder", path) from None
             raise GovernError(f"cannot open the history database: {e.strerror}", path) from None
 
     def _migrate(self) -> None:

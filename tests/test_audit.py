@@ -553,3 +553,31 @@ def test_an_audit_interrupted_once_its_run_is_stored_says_so(govern, demo_copy, 
     assert run.err == (
         f"interrupted after the run was stored in {M}/.govern/history.sqlite (run {run_id}); its report was not written\n"
     )
+
+
+def test_a_history_with_no_room_to_be_created_is_named_as_such_and_left_uncreated(govern, demo_copy, monkeypatch):
+    """A full disk was reported as "not a usable govern history database", and the empty file it
+    left was one the next audits refused."""
+    connect = sqlite3.connect
+
+    def full(path, *args, **kwargs):
+        conn = connect(path, *args, **kwargs)
+        if str(path).endswith("history.sqlite"):
+            conn.execute("PRAGMA max_page_count = 1")  # (SQLite answers as to a full disk: SQLITE_FULL)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    run = audit(govern, demo_copy)
+    assert run.code == 3
+    assert run.err == (
+        f"error: {M}/.govern/history.sqlite: cannot write the history database (database or disk is full):"
+        " make room, or pass --store\n"
+    )
+    assert not (demo_copy / M / ".govern/history.sqlite").exists()
+
+
+def test_a_history_folder_that_is_a_file_is_named(govern, demo_copy):
+    (demo_copy / M / ".govern").write_text("")
+    run = audit(govern, demo_copy)
+    assert run.code == 3
+    assert run.err.endswith(f"cannot open the history database: {M}/.govern is a file, not a folder\n")
