@@ -56,18 +56,26 @@ def _worker_start(initializer: Callable[..., None], *args: Any) -> None:
 def _die_with_parent() -> None:
     """Have the kernel end this worker when the parent dies without stopping it (killed with
     SIGKILL, by the out-of-memory killer): it would otherwise finish its batches for no one, beside
-    the next run. Linux only (prctl); elsewhere the workers end when their batch does."""
+    the next run. Linux only (prctl, found by the parent: a worker forked while the pool's threads
+    run must import nothing, whose lock one of them may have held)."""
+    if _prctl is None:
+        return
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != _parent:  # (it died before the call)
+        os._exit(1)
+
+
+def _find_prctl() -> Any:
     import ctypes
-    import multiprocessing
 
     try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return
-    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:  # (it died before the call)
-        os._exit(1)
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # (not Linux)
+        return None
+
+
+_prctl: Any = None
+_parent = 0
 
 
 class WorkerDied(GovernError):
@@ -165,6 +173,8 @@ class Workers:
             # thread; automatic collection is paused while these workers exist (see __enter__).
             gc.collect()
             cache.release()  # a database connection must not cross the fork
+            global _prctl, _parent
+            _prctl, _parent = _prctl or _find_prctl(), os.getpid()
             context = multiprocessing.get_context("fork")
             before = set(multiprocessing.active_children())
             self._pool = context.Pool(self.jobs, initializer=_worker_start, initargs=(self._initializer, *self._start_args))
