@@ -561,12 +561,10 @@ def audit(
     sys.exit(exit_code(report, fail_on))
 
 
-def _unreadable(index: Any, mesh: Any) -> list[str]:
-    """The run's errors for what of the mesh went unchecked (folders it could not list, names that
-    are not UTF-8): those of an audit's index, or those among a check's paths
-    (engine.gather.targets.check_targets)."""
-    found = index.unreadable if index is not None else mesh.unreadable if mesh is not None else []
-    return [f"{display(Path(folder))}: {why}" for folder, why in found]
+def _unreadable(index: Any, mesh: Any) -> list[tuple[str, str]]:
+    """What of the mesh went unchecked (folders it could not list, names that are not UTF-8), and
+    why: that of an audit's index, or that among a check's paths (engine.gather.targets.check_targets)."""
+    return index.unreadable if index is not None else mesh.unreadable if mesh is not None else []
 
 
 def _mesh_root(given: Path | None, settings: Any) -> Path:
@@ -675,6 +673,7 @@ def _evaluate(
                 outcome = evaluator.outcome(parts, whole_mesh, spool)
         finally:
             engine.close()
+    unchecked = _unreadable(index, found_mesh)
     report = build_report(
         command=command,
         now=now,
@@ -687,9 +686,10 @@ def _evaluate(
         findings=outcome.findings,
         rules=outcome.rules,
         waivers=outcome.waivers,
-        errors=import_errors + _unreadable(index, found_mesh),
+        errors=import_errors + [f"{display(Path(folder))}: {why}" for folder, why in unchecked],
         catalog=outcome.catalog,
     )
+    report.unchecked = [os.path.abspath(folder) for folder, _ in unchecked]
     if spool is not None:
         from engine.model import Graph
 
@@ -705,7 +705,7 @@ def _remember(report: Report, root: Path, store: Path) -> None:
     history = History(store)
     try:
         key = mesh_key(root)
-        products, previous = Products.of(report), history.previous(key)
+        products, previous = Products.of(report, root), history.previous(key)
         report.changes = history.changes(key, report, products, previous)
         report.trend = history.trend(key, report)
         history.record(key, report, products, previous)
@@ -847,7 +847,7 @@ def lineage(
         raise UsageError(f"product {product!r} is not in the mesh {root}")
     if product is not None:
         product = mesh.product(product).product.id  # type: ignore[union-attr]
-    unchecked = _unreadable(None, mesh)  # (folders it could not list, names that are not UTF-8)
+    unchecked = [f"{display(Path(folder))}: {why}" for folder, why in _unreadable(None, mesh)]
     for warning in [*(str(failure.error) for failure in mesh.failures), *unchecked]:
         click.echo(f"warning: {warning}", err=True)
     for problem in problems:

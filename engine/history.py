@@ -110,10 +110,11 @@ _IN = "(SELECT value FROM json_each(?))"
 Previous = tuple[int, str, dict[str, tuple[str, str | None]]]  # a stored audit: seq, id, fingerprint -> (product, file)
 
 
-def _source(shown: str, mesh: str) -> str:
-    """A product's file as the history keeps it: relative to the mesh (the same from any folder;
-    without resolving links, a few hundred thousand system calls at 100,000 products)."""
-    return os.path.relpath(os.path.abspath(shown), mesh)
+def _source(shown: str, base: str) -> str:
+    """A product's file as the history keeps it: relative to the mesh folder as the run names it
+    (the same from any folder, and through a link to the mesh; without resolving links, a few
+    hundred thousand system calls at 100,000 products)."""
+    return os.path.relpath(os.path.abspath(shown), base)
 
 
 @dataclass
@@ -123,31 +124,41 @@ class Products:
 
     files: dict[str, str]  # id -> file, as shown
     errored: list[str]
+    base: str  # the mesh folder, as the run names it (not resolved: its files are shown through it)
+    unchecked: list[str] = field(default_factory=list)  # folders the run could not look into, as kept
     _kept: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, report: Report) -> Products:
+    def of(cls, report: Report, root: Path) -> Products:
         files: dict[str, str] = {}
         errored: list[str] = []
         for p in report.products:
             files[p.id] = p.source
             if p.verdict == "error":
                 errored.append(p.id)
-        return cls(files, errored)
+        base = os.path.abspath(root)
+        return cls(files, errored, base, [_source(folder, base) for folder in report.unchecked])
 
-    def file(self, product: str, mesh: str) -> str | None:
+    def file(self, product: str) -> str | None:
         """The product's file as the history keeps it (:func:`_source`), worked out once."""
         if product not in self._kept:
             shown = self.files.get(product)
-            self._kept[product] = None if shown is None else _source(shown, mesh)
+            self._kept[product] = None if shown is None else _source(shown, self.base)
         return self._kept[product]
 
-    def unevaluated(self, before: dict[str, tuple[str, str | None]], mesh: str) -> set[str]:
+    def unevaluated(self, before: dict[str, tuple[str, str | None]]) -> set[str]:
         """The earlier findings (of ``before``) of the products not evaluated, known by id or, when
-        they could not even be loaded, by file."""
-        sources = {self.file(p, mesh) for p in self.errored}
+        they could not even be loaded, by file; and those in the folders the run could not look into."""
+        sources = {self.file(p) for p in self.errored}
         ids = set(self.errored)
-        return {fp for fp, (product, source) in before.items() if product in ids or (source is not None and source in sources)}
+        return {
+            fp
+            for fp, (product, source) in before.items()
+            if product in ids or (source is not None and (source in sources or self._unchecked(source)))
+        }
+
+    def _unchecked(self, source: str) -> bool:
+        return any(source == folder or source.startswith(folder + os.sep) for folder in self.unchecked)
 
 
 class History:
@@ -225,7 +236,7 @@ class History:
         if previous is None:
             return Changes(previous_run=None, new=sorted(current), fixed=[], persisting=0)
         _, run, before = previous
-        unknown = products.unevaluated(before, mesh) - current
+        unknown = products.unevaluated(before) - current
         return Changes(
             previous_run=run,
             new=sorted(current - before.keys()),
@@ -292,13 +303,13 @@ class History:
                             f.severity,
                             f.enforcement,
                             f.status,
-                            products.file(f.product, mesh),
+                            products.file(f.product),
                         )
                         for f in report.findings
                     ),
                 )
                 if previous is not None:  # the earlier findings of the products not evaluated, carried
-                    carried = list(products.unevaluated(previous[2], mesh))
+                    carried = list(products.unevaluated(previous[2]))
                     self.conn.execute(
                         "INSERT OR IGNORE INTO findings SELECT ?, fingerprint, rule, product, domain, severity, enforcement,"
                         f" 'carried', source FROM findings WHERE run_seq = ? AND fingerprint IN {_IN}",

@@ -570,6 +570,8 @@ class Report(Model):
     """The ``govern.report/v1`` document; every output format is rendered from it."""
 
     model_config = ConfigDict(populate_by_name=True)
+    # The mesh's folders the run could not look into (not a key of the document: its errors say so)
+    unchecked: list[str] = Field(default_factory=list, exclude=True, repr=False)
 
     schema_: Literal["govern.report/v1"] = Field("govern.report/v1", alias="schema")
     run: RunInfo

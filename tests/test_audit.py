@@ -581,3 +581,46 @@ def test_a_history_folder_that_is_a_file_is_named(govern, demo_copy):
     run = audit(govern, demo_copy)
     assert run.code == 3
     assert run.err.endswith(f"cannot open the history database: {M}/.govern is a file, not a folder\n")
+
+
+def _findings_of(report: dict, product: str) -> int:
+    return len([f for f in report["findings"] if f["product"] == product])
+
+
+def test_findings_in_a_folder_the_audit_could_not_list_are_unknown_not_fixed(govern, demo_copy, monkeypatch):
+    """The audit says the folder was not checked: its findings were counted fixed, then new again."""
+    import os
+
+    first = audit(govern, demo_copy, "--format", "json").json()
+    ledger = str(demo_copy / M / "finance/ledger")
+    scandir = os.scandir
+
+    def refused(path=".", *args):
+        if os.path.abspath(path) == ledger:
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path, *args)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    second = audit(govern, demo_copy, "--format", "json")
+    assert second.code == 3
+    changes = second.json()["changes"]
+    assert (changes["new"], changes["fixed"], changes["unknown"]) == ([], [], _findings_of(first, "finance_ledger"))
+    monkeypatch.setattr(os, "scandir", scandir)
+    third = audit(govern, demo_copy, "--format", "json").json()["changes"]
+    assert (third["new"], third["fixed"], third["unknown"]) == ([], [], 0)
+
+
+def test_an_audit_through_a_link_to_the_mesh_keeps_the_findings_of_a_broken_product_unknown(govern, demo_copy, tmp_path):
+    """The history keys a mesh by its resolved path but kept files relative to it, while the run
+    named them through the link: a broken product's findings were counted fixed."""
+    first = audit(govern, demo_copy, "--format", "json").json()
+    legacy = demo_copy / M / "orders/legacy_feed/dataproduct.yaml"
+    legacy.write_text(legacy.read_text() + "name: [unclosed\n")
+    link = tmp_path / "link"
+    link.symlink_to(demo_copy)
+    run = govern("audit", str(link / M), "--now", NOW, "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    changes = run.json()["changes"]
+    # (finance_ledger reads from it: not evaluated either)
+    unknown = _findings_of(first, "orders_legacy_feed") + _findings_of(first, "finance_ledger")
+    assert (changes["new"], changes["fixed"], changes["unknown"]) == ([], [], unknown)
