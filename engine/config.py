@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -43,8 +44,27 @@ def _read(path: Path) -> dict | None:
         section = tool.get("govern") if isinstance(tool, dict) else None  # (another tool's business otherwise)
         if section is not None and not isinstance(section, dict):
             raise ConfigError(f"[tool.govern] must be a table, not {type(section).__name__}", path)
-        return section
+        data = section
+    unknown = [key for key in data or {} if key not in KEYS]
+    if unknown:  # (a misspelt key would silently do nothing: polices = "rules")
+        line = _line_of_key(path, unknown[0], "[tool.govern]" if path.name == "pyproject.toml" else None)
+        raise ConfigError(f"unknown key {unknown[0]!r} (known: {', '.join(KEYS)})", display(path), line)
     return data
+
+
+KEYS = ("policies", "governance", "mesh", "policy_tests", "lineage_map", "coverage_threshold")
+
+
+def _line_of_key(path: Path, key: str, section: str | None) -> int | None:
+    """The line assigning ``key`` (below ``section``'s header when given), if it can be found."""
+    assigns = re.compile(rf'^\s*["\']?{re.escape(key)}["\']?\s*=')
+    inside = section is None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if section is not None and line.strip().startswith("["):
+            inside = line.strip() == section
+        elif inside and assigns.match(line):
+            return number
+    return None
 
 
 def find_config(start: Path) -> tuple[Path, dict] | None:

@@ -57,6 +57,24 @@ def test_a_settings_file_that_is_not_what_govern_reads_is_an_error(govern, tmp_p
     assert (run.code, run.err) == (3, f"error: {tmp_path / name}: {message}\n")
 
 
+KNOWN = "known: policies, governance, mesh, policy_tests, lineage_map, coverage_threshold"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line"),
+    [
+        ("govern.toml", 'policies = "policies"\npolices = "rules"\n', 2),
+        # (in pyproject.toml, only [tool.govern] is govern's: another table's polices is not)
+        ("pyproject.toml", '[project]\npolices = 1\n\n[tool.govern]\npolicies = "policies"\n"polices" = "rules"\n', 6),
+    ],
+)
+def test_an_unknown_key_of_the_settings_is_an_error_at_its_line(govern, tmp_path, name, content, line):
+    """A misspelt key silently did nothing: the default folder was used instead."""
+    (tmp_path / name).write_text(content)
+    run = govern("validate", cwd=tmp_path)
+    assert (run.code, run.err) == (3, f"error: {name}:{line}: unknown key 'polices' ({KNOWN})\n")
+
+
 def test_a_pyproject_without_a_govern_table_is_not_a_govern_configuration(govern, tmp_path):
     (tmp_path / "pyproject.toml").write_text("tool = 5\n")  # (another tool's business): the defaults apply
     run = govern("validate", cwd=tmp_path)
