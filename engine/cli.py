@@ -348,9 +348,10 @@ def check(
     findings at or above it, 2 usage error, 3 something could not be loaded or evaluated.
     """
     from engine.config import load_settings
-    from engine.gather.targets import paths_without
+    from engine.gather.targets import in_configured, paths_without
 
     settings = load_settings(policies, governance, mesh)
+    paths = in_configured(list(paths), settings.mesh)
     report = _evaluate(
         "check",
         settings,

@@ -458,3 +458,17 @@ def test_a_standalone_contract_with_the_id_of_a_product_checked_with_it_is_an_er
         ("c.odcs.yaml", "error", [f"c.odcs.yaml:1: {why}: check them apart"]),
     ]
     assert {f["location"]["file"] for f in report["findings"]} == {f"{M}/orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml"}
+
+
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_product_reached_through_a_link_to_the_repository_is_checked_in_the_configured_mesh(govern, demo_copy, tmp_path, index):
+    """Judged by its spelling, such a path lay outside the configured mesh: the product was checked
+    on its own, its upstreams missing (two false blocking CON-007), as wherever CI's paths and the
+    working folder resolve differently (/tmp and /private/tmp)."""
+    link = tmp_path / "link"
+    link.symlink_to(demo_copy)
+    direct = govern("check", "--now", NOW, index, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy)
+    through = govern("check", "--now", NOW, index, str(link / M / "orders/order_items"), "--format", "json", cwd=demo_copy)
+    assert direct.code == through.code == 0
+    assert {k: v for k, v in through.json().items() if k != "run"} == {k: v for k, v in direct.json().items() if k != "run"}
+    assert [p["source"] for p in through.json()["products"]] == [f"{M}/orders/order_items/dataproduct.yaml"]
