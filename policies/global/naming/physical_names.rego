@@ -16,8 +16,7 @@
 #       format: regex
 #       default: "^{domain}[._]"
 #       description: >-
-#         Regular expression for the physicalName; {domain} stands for the product's domain (the
-#         contract's domain when a contract is checked on its own).
+#         Regular expression for the physicalName; {domain} stands for the product's domain.
 #   remediation: >-
 #     Store the object under a name prefixed with its domain (a schema or name prefix, e.g.
 #     orders.order_items) and update physicalName in the contract.
