@@ -568,6 +568,10 @@ def _unreadable(index: Any, mesh: Any) -> list[tuple[str, str]]:
     return index.unreadable if index is not None else mesh.unreadable if mesh is not None else []
 
 
+def _unchecked_errors(unchecked: list[tuple[str, str]]) -> list[str]:
+    return [f"{display(Path(folder))}: {why}" for folder, why in unchecked]
+
+
 def _mesh_root(given: Path | None, settings: Any) -> Path:
     """The mesh of an audit or lineage: MESH (click checked it exists), else govern.toml's mesh."""
     if given is not None:
@@ -687,7 +691,7 @@ def _evaluate(
         findings=outcome.findings,
         rules=outcome.rules,
         waivers=outcome.waivers,
-        errors=import_errors + [f"{display(Path(folder))}: {why}" for folder, why in unchecked],
+        errors=import_errors + _unchecked_errors(unchecked),
         catalog=outcome.catalog,
     )
     report.unchecked = [os.path.abspath(folder) for folder, _ in unchecked]
@@ -848,7 +852,7 @@ def lineage(
         raise UsageError(f"product {product!r} is not in the mesh {root}")
     if product is not None:
         product = mesh.product(product).product.id  # type: ignore[union-attr]
-    unchecked = [f"{display(Path(folder))}: {why}" for folder, why in _unreadable(None, mesh)]
+    unchecked = _unchecked_errors(_unreadable(None, mesh))
     for warning in [*(str(failure.error) for failure in mesh.failures), *unchecked]:
         click.echo(f"warning: {warning}", err=True)
     for problem in problems:

@@ -20,7 +20,7 @@ from typing import Literal
 from engine.config import display, read_regular
 from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
-from engine.policy.library import Library, recursive, ref_name, rego_error, rule_names, text_names
+from engine.policy.library import Library, outside_domain, recursive, ref_name, rego_error, rule_names, text_names
 
 
 @dataclass
@@ -311,15 +311,9 @@ def _outside_their_domain(modules: list[dict], domain_of: dict[str, str]) -> lis
         shown = module["source"]["file"]
         domain = domain_of.get(shown)
         package = ref_name(module["ast"]["package"]["refr"]).removeprefix("data.")
-        if domain is not None and not package.startswith(f"domains.{domain}."):
-            problems.append(
-                ConfigError(
-                    f"package {package} is outside domains.{domain}: a domain's tests may only declare packages under"
-                    f" domains.{domain}",
-                    shown,
-                    module["ast"]["package"]["span"]["line"],
-                )
-            )
+        outside = outside_domain(package, domain, "tests") if domain is not None else None
+        if outside:
+            problems.append(ConfigError(outside, shown, module["ast"]["package"]["span"]["line"]))
     return problems
 
 

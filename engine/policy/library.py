@@ -355,6 +355,13 @@ def _uncomment(line: str) -> str:
     return text[1:] if text.startswith(" ") else text
 
 
+def outside_domain(package: str, domain: str, what: str) -> str | None:
+    """Why ``package`` may not be declared by a domain's ``what`` (policies, tests), if it may not."""
+    if package.startswith(f"domains.{domain}."):
+        return None
+    return f"package {package} is outside domains.{domain}: a domain's {what} may only declare packages under domains.{domain}"
+
+
 def _check_mirrors(module: Module, rel: Path) -> None:
     expected = ".".join(rel.with_suffix("").parts)
     if module.package != expected:
@@ -595,13 +602,9 @@ def _check_namespace(module: Module, rel: Path) -> str | None:
     top = rel.parts[0]
     if top == "domains" and len(rel.parts) > 2:
         domain = rel.parts[1]
-        if not module.package.startswith(f"domains.{domain}."):
-            raise ConfigError(
-                f"package {module.package} is outside domains.{domain}: a domain's policies may only declare "
-                f"packages under domains.{domain}",
-                module.file,
-                module.package_line,
-            )
+        outside = outside_domain(module.package, domain, "policies")
+        if outside:
+            raise ConfigError(outside, module.file, module.package_line)
         _check_mirrors(module, rel)
         return domain
     if top == "global":
