@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -522,6 +523,7 @@ def audit(
     settings = load_settings(policies, governance, mesh)
     root = _mesh_root(mesh_dir, settings)
     history = store or root / ".govern" / "history.sqlite"
+    created = [p for p in (history, root / ".govern") if not os.path.lexists(p)]  # (left as found when nothing is audited)
     if not no_store:
         from engine.history import History, mesh_key
 
@@ -542,6 +544,11 @@ def audit(
         why = f"the mesh index is damaged ({e.why}): it was removed; run the audit again, which rebuilds it"
         raise GovernError(why, e.file) from None
     if not report.products and not report.errors:  # (a wrong folder, say: an audit of nothing is not stored as passed)
+        for path in created:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         raise UsageError(f"nothing to audit in {display(root)}: no data product descriptor or data contract found")
     if not no_store:
         _remember(report, root, history)
