@@ -16,6 +16,7 @@ import gc
 import itertools
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -57,8 +58,13 @@ def _die_with_parent() -> None:
     """Have the kernel end this worker when the parent dies without stopping it (killed with
     SIGKILL, by the out-of-memory killer): it would otherwise finish its batches for no one, beside
     the next run. Linux only (prctl, found by the parent: a worker forked while the pool's threads
-    run must import nothing, whose lock one of them may have held)."""
-    if _prctl is None:
+    run must import nothing, whose lock one of them may have held).
+
+    Only for a worker forked by the thread that started the pool: the kernel signals a worker when
+    the thread that forked it ends, and one that replaced a dead worker was forked by the pool's
+    handler thread, which ends while the pool is stopped; killed then, the worker may hold the
+    lock of the pool's task queue, which stopping the pool takes (it waited for ever)."""
+    if _prctl is None or threading.get_ident() != _forker:  # (a fork keeps the forking thread's id)
         return
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != _parent:  # (it died before the call)
@@ -76,6 +82,7 @@ def _find_prctl() -> Any:
 
 _prctl: Any = None
 _parent = 0
+_forker = 0  # the thread that starts the pool
 
 
 class WorkerDied(GovernError):
@@ -173,8 +180,8 @@ class Workers:
             # thread; automatic collection is paused while these workers exist (see __enter__).
             gc.collect()
             cache.release()  # a database connection must not cross the fork
-            global _prctl, _parent
-            _prctl, _parent = _prctl or _find_prctl(), os.getpid()
+            global _prctl, _parent, _forker
+            _prctl, _parent, _forker = _prctl or _find_prctl(), os.getpid(), threading.get_ident()
             context = multiprocessing.get_context("fork")
             before = set(multiprocessing.active_children())
             self._pool = context.Pool(self.jobs, initializer=_worker_start, initargs=(self._initializer, *self._start_args))
