@@ -232,7 +232,8 @@ class MeshIndex:
             seqs=seqs,
             names=names,
         )
-        read = json.dumps(list(contract_ids | self._read_by(entries)))
+        read_by, dangling = self._reads(entries)
+        read = json.dumps(list(contract_ids | read_by))
         contracts = self._rows(
             f"SELECT seq, key FROM files WHERE kind = 'contract' AND seq IN ({_values(':seqs')} UNION"
             f" SELECT seq FROM files WHERE id IN ({_values(':read')}))",
@@ -245,25 +246,17 @@ class MeshIndex:
         # not in the mesh: it may be that one.
         folders = {os.path.dirname(key) for _, key in products}
         taken = {seq for seq, _ in products} | {seq for seq, _ in contracts}
-        dangling = self._names_missing(entries)
         for seq, key, kind in self._rows("SELECT seq, key, kind FROM files WHERE id IS NULL"):
             if seq not in taken and (os.path.dirname(key) in folders or (dangling and kind == "product")):
                 (products if kind == "product" else contracts).append((seq, key))
         return [key for _, key in sorted(products)], [key for _, key in sorted(contracts)]
 
-    def _names_missing(self, entries: list[tuple[Any, ...]]) -> bool:
-        """Whether an input port of the products of ``entries`` names an upstream that is not in the
-        mesh (a product no file claims, or a contract no product publishes)."""
-        _, ports = _ports(entries)
-        refs = {ref for ref, _ in ports if ref}
-        cids = {cid for ref, cid in ports if not ref and cid}
-        known = {ref for (ref,) in self._rows(f"SELECT ref FROM refs WHERE ref IN {IN}", json.dumps(list(refs)))}
-        return bool(refs - known or cids - set(self._publishers(cids)))
-
-    def _read_by(self, entries: list[tuple[Any, ...]]) -> set[str]:
+    def _reads(self, entries: list[tuple[Any, ...]]) -> tuple[set[str], bool]:
         """The contract ids the products of ``entries`` (id, outputs, inputs) publish or read: an
         input port reads the contract it names when its upstream publishes it, else every contract
-        of its upstream (as engine.gather.mesh.Mesh.upstream_objects resolves them)."""
+        of its upstream (as engine.gather.mesh.Mesh.upstream_objects resolves them); and whether a
+        port names an upstream that is not in the mesh (a product no file claims, or a contract no
+        product publishes)."""
         published, ports = _ports(entries)
         read = set(published)
         publisher = self._publishers({cid for ref, cid in ports if not ref and cid})
@@ -277,7 +270,8 @@ class MeshIndex:
         for (_, cid), up in zip(ports, upstreams, strict=True):
             upstream = outputs_of.get(up, [])
             read.update([cid] if cid in upstream else upstream)
-        return read
+        dangling = any((ref or cid) and up not in outputs_of for (ref, cid), up in zip(ports, upstreams, strict=True))
+        return read, dangling
 
     def _publishers(self, cids: Iterable[str]) -> dict[str, str]:
         return dict(self._rows(f"SELECT contract, product FROM publisher WHERE contract IN {IN}", json.dumps(list(cids))))
