@@ -478,8 +478,13 @@ def _check_regex_defaults(library: Library) -> None:
                 where,
             )
         )
-        library.rules.remove(meta)
-        library.modules.remove(module)
+        _leave_out(library, module)
+
+
+def _leave_out(library: Library, module: Module) -> None:
+    """Leave a module out of the library, with the rule of its package (a problem says why)."""
+    library.modules.remove(module)
+    library.rules = [meta for meta in library.rules if meta.package != module.package]
 
 
 def _check_functions(library: Library) -> None:
@@ -498,8 +503,7 @@ def _check_functions(library: Library) -> None:
             reported.add((name, at.file, at.line))
             message = f"calls {name}, which is neither a function of the library nor a builtin of the embedded engine"
             library.problems.append(ConfigError(message, at.file, at.line))
-        library.rules.remove(meta)
-        library.modules.remove(next(m for m in library.modules if m.package == meta.package))
+        _leave_out(library, next(m for m in library.modules if m.package == meta.package))
 
 
 def _check_evaluation(library: Library) -> None:
@@ -523,8 +527,7 @@ def _check_evaluation(library: Library) -> None:
                 library.problems.append(at)
             culprits.add(at.file if any(m.file == at.file for m in library.modules) else entries[entry].file)
         for module in [m for m in library.modules if m.file in culprits]:
-            library.modules.remove(module)
-            library.rules = [meta for meta in library.rules if meta.package != module.package]
+            _leave_out(library, module)
 
 
 def _to_cache(library: Library, root: Path) -> dict:
