@@ -80,7 +80,8 @@ def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_
 
 
 def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo_copy):
-    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [broken\n")
+    before = audit(govern, demo_copy, "--format", "json", "--no-store").json()["domains"]["orders"]
+    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\ndomain: orders  # ok\nname: [broken\n")
     run = audit(govern, demo_copy, "--format", "json", "--no-store")
     assert run.code == 3
     report = run.json()
@@ -88,8 +89,13 @@ def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo
     assert len(verdicts) == 14
     errored = [p for p in report["products"] if p["verdict"] == "error"]
     assert len(errored) == 1 and errored[0]["source"] == f"{M}/orders/returns/dataproduct.yaml"
-    assert "dataproduct.yaml:2: invalid YAML" in errored[0]["errors"][0]  # the file's last line
+    assert "dataproduct.yaml:3: invalid YAML" in errored[0]["errors"][0]  # the file's last line
     assert verdicts["orders_order_items"] == "pass"
+    # It stays in the domain its text names: the domain counts the error, not one product fewer
+    assert errored[0]["domain"] == "orders"
+    orders = report["domains"]["orders"]
+    assert (orders["products"], orders["verdicts"]["error"]) == (before["products"], 1)
+    assert sum(orders["verdicts"].values()) == before["products"]
 
 
 def test_an_unusable_store_is_refused_and_left_alone(govern, demo_copy, tmp_path):

@@ -90,8 +90,12 @@ def contract_target(loaded: LoadedContract) -> Target:
 
 
 def error_target(path: Path, error: LoadError) -> Target:
+    """A file that could not be loaded, known by its path, in the domain its text names if any (so
+    that its domain's verdicts count the error rather than the domain losing the product)."""
     shown = display(path)
-    return Target(id=shown, name=shown, domain=None, source=shown, errors=[str(error)])
+    text = _text_of(path)
+    found = _DOMAIN.search(text) if text is not None else None
+    return Target(id=shown, name=shown, domain=found and found[2], source=shown, errors=[str(error)])
 
 
 def check_targets(
@@ -168,18 +172,25 @@ def check_targets(
 # What a descriptor that could not be loaded still says it is: a top-level name or id, and the
 # contract ids it writes (read from its text, its YAML being broken).
 _DECLARED = re.compile(r"""^(?:name|id)[ \t]*:[ \t]*["']?([^"'#\s]+)|contractId[ \t]*:[ \t]*["']?([^"'#\s,}]+)""", re.M)
+# and its top-level domain, a plain name alone on its line
+_DOMAIN = re.compile(r"""^domain[ \t]*:[ \t]*(["']?)([A-Za-z0-9_.-]+)\1[ \t]*(?:#.*)?$""", re.M)
+
+
+def _text_of(path: Path) -> str | None:
+    """The text of a file that could not be loaded; None for what cannot be read as a regular file
+    of the mesh."""
+    if os.path.islink(path):  # (not followed: it may lead outside the mesh)
+        return None
+    try:
+        return read_regular(path, MAX_FILE_BYTES).decode("utf-8", "replace")
+    except (OSError, TooLarge):
+        return None
 
 
 def _declared_in(failure: Failure) -> set[str]:
-    """The names, ids and contract ids the text of a descriptor that could not be loaded writes
-    (none for what cannot be read as a regular file of the mesh, or is not text)."""
-    if os.path.islink(failure.path):  # (not followed: it may lead outside the mesh)
-        return set()
-    try:
-        text = read_regular(failure.path, MAX_FILE_BYTES).decode("utf-8", "replace")
-    except (OSError, TooLarge):
-        return set()
-    return {name or cid for name, cid in _DECLARED.findall(text)}
+    """The names, ids and contract ids the text of a descriptor that could not be loaded writes."""
+    text = _text_of(failure.path)
+    return {name or cid for name, cid in _DECLARED.findall(text)} if text is not None else set()
 
 
 def _missing_upstreams(loaded: LoadedProduct, mesh: Mesh, failures: list[Failure], declared: dict[int, set[str]]) -> list[str]:
