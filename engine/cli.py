@@ -780,9 +780,16 @@ def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> 
         raise UsageError(f"no audit history at {path} (run govern audit first)")
     db = History(path)
     try:
-        runs = db.runs(mesh_key(root) if root is not None else None, limit)
+        key = mesh_key(root) if root is not None else None
+        runs = db.runs(key, limit)
+        stored = db.meshes() if not runs else {}
     finally:
         db.close()
+    if not runs:
+        # (a mesh moved or copied elsewhere is another mesh: its runs are stored under the old path)
+        others = "".join(f"\n  {mesh} ({n} audit{'s' if n != 1 else ''})" for mesh, n in stored.items())
+        what = f"audits of {key}" if key is not None else "audits"
+        raise UsageError(f"no {what} stored in {path}" + (f"; it holds audits of:{others}" if others else ""))
     click.echo(render_history(runs, fmt), nl=False)
 
 

@@ -334,6 +334,10 @@ class History:
             out.append(StoredRun(*row, domains=domains))
         return out
 
+    def meshes(self) -> dict[str, int]:
+        """The meshes with stored audits, and how many each."""
+        return dict(self.conn.execute("SELECT mesh, count(*) FROM runs GROUP BY mesh ORDER BY mesh").fetchall())
+
     def trend(self, mesh: str, report: Report, limit: int = TREND) -> list[TrendPoint]:
         """The stored audits of the mesh and then this one, for the report's trend."""
         points = [

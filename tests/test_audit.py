@@ -166,6 +166,35 @@ def test_history_without_audits_is_a_usage_error(govern, demo_copy):
     assert "no audit history at" in run.err
 
 
+def test_history_of_a_mesh_a_shared_store_has_no_audits_of_names_the_meshes_it_has(govern, demo_copy, tmp_path):
+    """A store holding other meshes' audits only (a shared --store, or a mesh moved elsewhere, whose
+    runs are stored under its old path) is no history of this mesh: exit 2, saying whose it holds."""
+    store = tmp_path / "shared.sqlite"
+    assert audit(govern, demo_copy, "--store", str(store)).code == 1
+    elsewhere = tmp_path / "moved"
+    shutil.copytree(demo_copy / M, elsewhere)
+    run = govern("history", str(elsewhere), "--store", str(store), cwd=demo_copy)
+    assert run.code == 2
+    assert f"no audits of {elsewhere.resolve()} stored in {store}; it holds audits of:" in run.err
+    assert f"  {(demo_copy / M).resolve()} (1 audit)" in run.err
+
+
+def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_copy, tmp_path):
+    store = tmp_path / "shared.sqlite"
+    assert audit(govern, demo_copy, "--store", str(store)).code == 1
+    assert govern("audit", f"{M}/customers", "--now", NOW, "--store", str(store), cwd=demo_copy).code in (0, 1)
+    assert audit(govern, demo_copy, "--store", str(store)).code == 1
+    run = govern("history", "--store", str(store), cwd=tmp_path)  # (no govern.toml there: no mesh)
+    assert run.code == 0
+    whole, customers = (demo_copy / M).resolve(), (demo_copy / M / "customers").resolve()
+    sections = run.out.split("\nmesh ")
+    assert [s.splitlines()[0] for s in sections] == [f"mesh {whole}:", f"{customers}:"]
+    # each section's runs and domain trend are its mesh's alone
+    assert [line.split()[0] for line in sections[0].splitlines()[2:4]] == ["1", "3"]
+    assert "  orders " in sections[0] and "  orders " not in sections[1]
+    assert [line.split()[0] for line in sections[1].splitlines()[2:3]] == ["2"]
+
+
 # The audit's process is killed (SIGKILL: nothing of it runs afterwards) in the middle of storing
 # its run: the run's row, its report and its domain scores are written, its findings not yet.
 KILLED_WHILE_STORING = """

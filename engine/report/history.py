@@ -25,13 +25,23 @@ def _delta(first: float | None, last: float | None) -> str:
 
 
 def render_history(runs: list[StoredRun], fmt: str) -> str:
+    """The runs as JSON, or as text: a table of the runs and each domain's trend, one of each per
+    mesh when they are of several (a store shared by meshes, read without naming one)."""
     if fmt == "json":
         return json.dumps({"runs": [dataclasses.asdict(r) for r in runs]}, indent=2) + "\n"
     out = io.StringIO()
     console = Console(file=out, no_color=True, highlight=False, width=160)
-    if not runs:
-        console.print("no audits stored")
-        return out.getvalue()
+    meshes: dict[str, list[StoredRun]] = {}
+    for r in runs:
+        meshes.setdefault(r.mesh, []).append(r)
+    for n, (mesh, theirs) in enumerate(sorted(meshes.items())):
+        if len(meshes) > 1:
+            console.print(f"{chr(10) if n else ''}mesh {clean(mesh)}:")
+        _render_runs(console, theirs)
+    return out.getvalue()
+
+
+def _render_runs(console: Console, runs: list[StoredRun]) -> None:
     table = Table(box=None, pad_edge=False)
     for column in ("#", "run", "started", "as of", "score", "products", "open", "blocking", "new", "fixed"):
         table.add_column(column, justify="right" if column not in {"run", "started", "as of"} else "left")
@@ -59,4 +69,3 @@ def render_history(runs: list[StoredRun], fmt: str) -> str:
         trend = " -> ".join(_score(s) for s in scores)
         change = _delta(present[0], present[-1]) if len(present) > 1 else ""  # (over two audits at least)
         console.print(f"  {clean(domain).ljust(width)}  {trend}{change}")
-    return out.getvalue()
