@@ -411,6 +411,21 @@ def _emit(report: Report, fmt: str, output: Path | None) -> None:
 
     color = output is None and sys.stdout is not None and sys.stdout.isatty()
     _write(output, writer(fmt)(report, color=color))
+    if output is not None:
+        _say_errors(report, output)
+
+
+def _say_errors(report: Report, output: Path) -> None:
+    """What made the run fail to vouch for the mesh (exit 3), on standard error too when the report
+    went to a file: a scheduled run's log would otherwise show an exit code and no reason."""
+    shown = 10
+    for error in report.errors[:shown]:
+        click.echo(f"error: {error}", err=True)
+    if len(report.errors) > shown:
+        click.echo(f"error: ... and {len(report.errors) - shown} more", err=True)
+    if errored := report.summary.verdicts.error:
+        products = f"{errored} product{'s' if errored != 1 else ''}"
+        click.echo(f"error: {products} could not be loaded or evaluated: see {output}", err=True)
 
 
 def _write(output: Path | None, text: str | Iterable[bytes]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -521,6 +522,22 @@ def test_the_report_says_when_the_run_started_not_when_it_ended(monkeypatch, tmp
     assert exit.value.code == 0
     run = json.loads(out.read_text())["run"]
     assert (run["started_at"], run["now"]) == ("2020-01-01T12:00:00Z", NOW)
+
+
+def test_a_report_written_to_a_file_leaves_the_reasons_of_exit_3_on_standard_error(govern, demo_copy):
+    """A scheduled audit's log holds its standard error: the report in a file says what failed,
+    and so must the log, not only the exit code."""
+    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\nname: [broken\n")
+    os.mkdir(os.fsencode(demo_copy / M / "finance") + b"/caf\xe9")
+    run = audit(govern, demo_copy, "--no-store", "--format", "json", "-o", "report.json")
+    assert run.code == 3
+    report = json.loads((demo_copy / "report.json").read_text())
+    assert report["errors"] == [f"{M}/finance/caf\\xe9: its name is not UTF-8, which no report can hold: it was not checked"]
+    assert run.err.splitlines() == [
+        "wrote report.json",
+        f"error: {report['errors'][0]}",
+        "error: 1 product could not be loaded or evaluated: see report.json",
+    ]
 
 
 def test_an_output_in_no_folder_is_a_usage_error_before_anything_is_run_or_stored(govern, demo_copy):
