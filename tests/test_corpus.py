@@ -50,6 +50,38 @@ def test_odcs_example_loads_and_conforms(govern, corpora, path):
     assert [f for f in report["findings"] if f["rule"] == "CON-001"] == []
 
 
+ODPS_SCHEMAS = [
+    "bitol-odps/schema/odps-json-schema-v0.9.0.json",
+    "bitol-odps/schema/odps-json-schema-v1.0.0.json",
+    "dataproduct-cli-wheel/dataproduct/schemas/odps-1.1.0.schema.json",
+]
+
+
+@pytest.mark.parametrize("schema", ODPS_SCHEMAS, ids=lambda p: Path(p).name)
+def test_the_least_odps_product_each_version_allows_loads_with_its_owner(govern, corpora, tmp_path, schema):
+    """The fields each ODPS schema requires, and a team in its form (v0.9.0: the list of members;
+    v1.x: an object holding them; status optional since v1.1.0): the product loads and its owner
+    is the member whose role is owner."""
+    import json
+
+    import jsonschema_rs
+    import yaml
+
+    spec = json.loads((corpora / schema).read_text())
+    version = spec["properties"]["apiVersion"]["default"]
+    members = [{"username": "jane@example.com", "role": "owner"}]
+    team = members if spec["properties"]["team"].get("type") == "array" else {"members": members}
+    doc = {"apiVersion": version, "kind": "DataProduct", "id": "orders_least", "team": team}
+    doc |= {"status": "active"} if "status" in spec["required"] else {}
+    jsonschema_rs.validator_for(spec).validate(doc)  # (what the standard allows, as its schema says)
+    path = tmp_path / "least.odps.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    report = govern("check", "--now", NOW, str(path), "--format", "json").json()
+    assert [(p["id"], p["errors"]) for p in report["products"]] == [("orders_least", [])]
+    assert "owner" not in [f["location"]["path"] for f in report["findings"] if f["rule"] == "STD-001"]
+    assert sorted(spec["required"]) == sorted(["apiVersion", "kind", "id", *(["status"] if version != "v1.1.0" else [])])
+
+
 @pytest.mark.parametrize("path", _files("*.odps.yaml", CORPORA / "bitol-odps"), ids=lambda p: p.name)
 def test_odps_example_loads_as_a_product(govern, corpora, path):
     run = govern("check", "--now", NOW, str(path), "--format", "json")

@@ -2,9 +2,9 @@
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from engine.errors import LoadError
 from engine.gather.yamlsrc import Located, first_error, validation_error
@@ -107,6 +107,11 @@ class _OdpsTeam(_Odps):
     members: list[_OdpsMember] = Field(default_factory=list)
 
 
+def _team(value: Any) -> Any:
+    """ODPS v0.9.0 writes the team as the list of its members; v1.x as an object holding them."""
+    return {"members": value} if isinstance(value, list) else value
+
+
 class _OdpsSupport(_Odps):
     channel: str | None = None
     url: str | None = None
@@ -125,14 +130,14 @@ class OdpsProduct(_Odps):
     id: str
     name: str | None = None
     version: str | None = None
-    status: str
+    status: str | None = None  # (required up to v1.0.0, optional since v1.1.0)
     domain: str | None = None
     description: _OdpsDescription | None = None
     tags: list[str] = Field(default_factory=list)
     inputPorts: list[_OdpsPort] = Field(default_factory=list)
     outputPorts: list[_OdpsPort] = Field(default_factory=list)
     support: list[_OdpsSupport] = Field(default_factory=list)
-    team: _OdpsTeam | None = None
+    team: Annotated[_OdpsTeam | None, BeforeValidator(_team)] = None
     customProperties: list[_OdpsCustomProperty] = Field(default_factory=list)
 
 
