@@ -25,6 +25,7 @@
 package global.contracts.contract_active
 
 import data.global.lib.result
+import data.global.lib.values
 
 deny contains result.contract_fail(c, msg, "status", c.id) if {
 	not _exempt
@@ -32,7 +33,7 @@ deny contains result.contract_fail(c, msg, "status", c.id) if {
 	some c in input.contracts
 	status := object.get(c, "status", null)
 	not status in statuses
-	msg := sprintf("contract %s %s; it must be one of %s", [c.id, _has(status), concat(", ", statuses)])
+	msg := sprintf("contract %s %s; it must be one of %s", [values.contract(c), _has(status), concat(", ", statuses)])
 }
 
 # Not `not input.product.status in {...}`: with no product, OPA makes that literal undefined, not true.

@@ -31,6 +31,6 @@ deny contains result.contract_fail(c, msg, "domain", c.id) if {
 	domain != ""
 	domain != product_domain
 	msg := sprintf("contract %s declares domain %q, but the product belongs to domain %s", [
-		c.id, domain, values.show(product_domain),
+		values.contract(c), domain, values.show(product_domain),
 	])
 }

@@ -17,13 +17,14 @@
 package global.contracts.contract_version
 
 import data.global.lib.result
+import data.global.lib.values
 import data.global.lib.semver
 
 deny contains result.contract_fail(c, msg, "version", c.id) if {
 	some c in input.contracts
 	version := object.get(c, "version", null)
 	not semver.is_semver(version)
-	msg := sprintf("contract %s %s", [c.id, _problem(version)])
+	msg := sprintf("contract %s %s", [values.contract(c), _problem(version)])
 }
 
 _problem(version) := "has no version; use a semantic version such as 1.0.0" if version == null

@@ -29,7 +29,7 @@ deny contains result.contract_fail(c, msg, "slaProperties", c.id) if {
 	properties := input.params["CON-006"].properties
 	not _promises_freshness(c, properties)
 	msg := sprintf("contract %s has no freshness SLA: no slaProperties entry has property %s", [
-		c.id, concat(" or ", properties),
+		values.contract(c), concat(" or ", properties),
 	])
 }
 

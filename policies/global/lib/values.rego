@@ -15,6 +15,16 @@ show(v) := sprintf("%q", [v]) if is_string(v)
 
 show(v) := sprintf("%v", [v]) if not is_string(v)
 
+# A contract for a message: its id, or "without an id" when it has none (CON-001 reports that).
+contract(c) := c.id if _named(c)
+
+contract(c) := "without an id" if not _named(c)
+
+_named(c) if {
+	is_string(c.id)
+	c.id != ""
+}
+
 # Missing, null, blank text, or an empty list or object.
 empty(v) if v in {null, [], {}}
 

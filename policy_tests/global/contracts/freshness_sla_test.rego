@@ -43,3 +43,16 @@ test_properties_parameter_is_used if {
 		"params": {"CON-006": {"properties": ["timeliness"]}},
 	}
 }
+
+test_a_contract_without_an_id_is_named_as_such if {
+	freshness_sla.deny == {{
+		"msg": "contract without an id has no freshness SLA: no slaProperties entry has property freshness or latency",
+		"path": "slaProperties",
+		"resource": null,
+		"contract": null,
+	}} with input as {
+		"product": null,
+		"contracts": [{"id": null, "sla": []}],
+		"params": params,
+	}
+}
