@@ -364,6 +364,21 @@ def test_markdown_summarises_and_escapes(govern, demo_copy):
     assert "| rule | severity | enforcement | status | finding | where |" in lines
 
 
+def test_a_file_that_cannot_be_loaded_is_named_once_in_markdown_and_sarif(govern, demo_copy):
+    """A product in error is known by its file, in no domain when its text names none: no empty
+    "()" after its heading, and its errors, which begin with the file, are not prefixed with it again."""
+    broken = demo_copy / M / "marketing/leads/dataproduct.yaml"
+    broken.write_text("kind: DataProduct\nname: [x\n")
+    source = f"{M}/marketing/leads/dataproduct.yaml"
+    error = f"{source}:2: invalid YAML: while parsing a flow sequence"
+    md = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "markdown", cwd=demo_copy)
+    assert md.code == 3
+    assert f"### ⚠️ {source.replace('_', chr(92) + '_')} · error" in md.out.splitlines()
+    sarif = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "sarif", cwd=demo_copy)
+    (note,) = sarif.json()["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert note["message"]["text"].startswith(error)
+
+
 def test_markdown_shows_a_path_as_written_in_its_table_cell(govern, demo_copy):
     """A pipe in a path does not end the cell (GitHub splits cells on it even inside code), a
     backtick does not end the code span; rendered as GitHub-flavoured tables render."""

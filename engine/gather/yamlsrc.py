@@ -75,7 +75,8 @@ def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = 
             path = join(path, key)
         line = doc.line_of(path)
         first_line = first_line or line
-        parts.append(f"{path or '(document)'}: {err['msg']} (line {line})")
+        at = f" (line {line})" if line != first_line else ""  # (the message begins at the first's)
+        parts.append(f"{path or '(document)'}: {err['msg']}{at}")
     return LoadError(f"invalid {what}: " + "; ".join(parts), doc.file, first_line)
 
 

@@ -100,7 +100,8 @@ def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
 def render(report: Report, *, color: bool = False) -> str:
     rules = list(report.rules)
     index = {r.id: i for i, r in enumerate(rules)}
-    errors = [*report.errors, *(f"{p.id}: {e}" for p in report.products for e in p.errors)]
+    # (an error of a product known by its file already begins with it)
+    errors = [*report.errors, *(e if e.startswith(f"{p.id}:") else f"{p.id}: {e}" for p in report.products for e in p.errors)]
     root = source_root()
     run: dict[str, Any] = {
         "tool": {
