@@ -1,3 +1,3 @@
 """govern: federated computational governance for a data mesh."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -370,8 +370,8 @@ def check(
         raise UsageError(f"nothing to check in {shown}: no data product descriptor or data contract found")
     if baseline is not None:
         known = _baseline_fingerprints(baseline)
-        for f in report.findings:
-            f.baseline = f.fingerprint in known
+        for f in report.findings:  # (a report of govern before 0.2 has the positional fingerprints)
+            f.baseline = f.fingerprint in known or f.positional_fingerprint in known
     _emit(report, fmt, output)
     sys.exit(exit_code(report, fail_on))
 
@@ -733,6 +733,7 @@ def _remember(report: Report, root: Path, store: Path) -> None:
     try:
         key = mesh_key(root)
         products, previous = Products.of(report, root), history.previous(key)
+        previous = history.in_current_terms(previous, report)
         report.changes = history.changes(key, report, products, previous)
         report.trend = history.trend(key, report)
         history.record(key, report, products, previous)

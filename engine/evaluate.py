@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from engine.gather.yamlsrc import Located
 from engine.governance import Governance
 from engine.inputs import build_input
 from engine.memo import Memo
-from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers, json_bytes
+from engine.model import Finding, Location, ProductResult, RuleInfo, Waivers, fingerprint, json_bytes
 from engine.policy.federation import EffectiveRule, effective_rules
 from engine.policy.library import Library
 from engine.policy.waivers import WaiverBook
@@ -59,9 +58,16 @@ class Outcome:
     catalog: list[RuleInfo]
 
 
-def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
-    key = "\x1f".join([rule, product, contract or "", path or "", resource or ""])
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+def _tell_apart(findings: list[Finding]) -> None:
+    """Findings of a product that name the same resource at different positions of a list (two
+    columns of one name, say) would share a fingerprint: they keep their positions in it."""
+    by_print: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_print.setdefault(f.fingerprint, []).append(f)
+    for same in by_print.values():
+        if len({f.location.path for f in same}) > 1:
+            for f in same:
+                f.fingerprint = f.positional_fingerprint
 
 
 def score(rules: list[EffectiveRule], findings: list[Finding]) -> float:
@@ -202,6 +208,7 @@ class Evaluator:
                 )
                 continue
             findings.extend(self._finding(target, rule, item) for item in value)
+        _tell_apart(findings)
         findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.rule, f.message))
         self.waivers.apply(findings)
         target.errors.extend(errors)
@@ -251,6 +258,7 @@ class Evaluator:
             message=message,
             remediation=rule.meta.remediation,
             resource=resource,
+            contract=contract,
             location=Location(file=doc.file if doc else target.source, line=doc.line_of(path) if doc else None, path=path),
         )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
@@ -226,6 +227,27 @@ class History:
             )
         }
         return row[0], row[1], prints
+
+    @_reading
+    def in_current_terms(self, previous: Previous | None, report: Report) -> Previous | None:
+        """The ``previous`` audit with its fingerprints as this run computes them. govern before
+        0.2 kept the list positions of a finding's key path in its fingerprint even when the
+        finding names its resource (engine/model.py :func:`fingerprint`): each such stored
+        fingerprint that is the positional one of a finding of this run stands for that finding's,
+        so that an upgrade shows no finding as new and fixed."""
+        if previous is None:
+            return None
+        seq, run, before = previous
+        (version,) = self.conn.execute("SELECT govern_version FROM runs WHERE seq = ?", (seq,)).fetchone()
+        if tuple(int(n) for n in re.findall(r"\d+", version)[:2]) >= (0, 2):
+            return previous
+        renamed = {}
+        for f in report.findings:
+            if f.resource is not None and "[" in (f.location.path or ""):
+                old = f.positional_fingerprint
+                if old != f.fingerprint and old in before and f.fingerprint not in before:
+                    renamed[old] = f.fingerprint
+        return seq, run, {renamed.get(fp, fp): known for fp, known in before.items()}
 
     @staticmethod
     def changes(mesh: str, report: Report, products: Products, previous: Previous | None) -> Changes:

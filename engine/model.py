@@ -6,7 +6,9 @@ with ``from __future__ import annotations`` pydantic would resolve each annotati
 compiling it, about 5 ms of every command's start-up.
 """
 
+import hashlib
 import json
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -440,8 +442,36 @@ class Finding(Model):
     status: Literal["open", "waived"] = "open"
     waiver: dict[str, Any] | None = None
     resource: str | None = None
+    contract: str | None = Field(None, description="the id of the contract the finding is located in, if any")
     location: Location
     baseline: bool = Field(False, description="check --baseline: the finding is in the baseline report, so it does not count")
+
+    @property
+    def positional_fingerprint(self) -> str:
+        """The fingerprint with the key path's list positions, as govern computed every fingerprint
+        before 0.2 (and still does for findings that would otherwise share one)."""
+        return positional_fingerprint(self.rule, self.product, self.contract, self.location.path, self.resource)
+
+
+def _fingerprint(*parts: str | None) -> str:
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:32]
+
+
+_POSITION = re.compile(r"\[\d+\]")
+
+
+def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
+    """A finding's identity across runs: rule, product, contract, key path and resource, not the
+    message. A finding that names its resource is known by it rather than by the positions of the
+    lists it lies in (``schema[].properties[].classification`` for ``orders.email``), so that a
+    column or port added above it, or a list reordered, does not make it new."""
+    if resource is not None and path:
+        path = _POSITION.sub("[]", path)
+    return _fingerprint(rule, product, contract, path, resource)
+
+
+def positional_fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
+    return _fingerprint(rule, product, contract, path, resource)
 
 
 class RuleInfo(Model):

@@ -70,6 +70,101 @@ def test_audits_remember_new_and_fixed_findings(govern, demo_copy):
     assert runs[1]["domains"]["orders"] == 97.5
 
 
+SEGMENTS = f"{M}/customers/segments/customers-segments-v1.odcs.yaml"
+NEW_COLUMN = """      - name: tenant_id
+        logicalType: string
+        physicalType: varchar(36)
+        description: Tenant of the customer.
+        classification: internal
+"""
+
+
+def _column_first(root: Path) -> None:
+    """A column added as the first of segments: every other column moves one place and 5 lines down."""
+    contract = root / SEGMENTS
+    text = contract.read_text()
+    contract.write_text(text.replace("    properties:\n", "    properties:\n" + NEW_COLUMN, 1))
+
+
+def test_a_column_added_above_a_finding_keeps_it_the_same_finding(govern, demo_copy):
+    """CLS-004 on segments.email is known by its resource, not by the column's place: a column
+    added above it makes nothing new or fixed, in the history as against a --baseline."""
+    first = audit(govern, demo_copy, "--format", "json").json()
+    (email,) = [f for f in first["findings"] if f["rule"] == "CLS-004"]
+    assert (email["resource"], email["contract"], email["location"]["path"]) == (
+        "segments.email",
+        "customers-segments-v1",
+        "schema[0].properties[1].classification",
+    )
+    (demo_copy / "baseline.json").write_text(json.dumps(first))
+    _column_first(demo_copy)
+    second = audit(govern, demo_copy, "--format", "json").json()
+    (moved,) = [f for f in second["findings"] if f["rule"] == "CLS-004"]
+    assert moved["fingerprint"] == email["fingerprint"]
+    assert (moved["location"]["path"], moved["location"]["line"]) == (
+        "schema[0].properties[2].classification",
+        email["location"]["line"] + 5,
+    )
+    assert (second["changes"]["new"], second["changes"]["fixed"]) == ([], [])
+    check = govern(
+        "check", "--now", NOW, f"{M}/customers/segments", "--baseline", "baseline.json", "--format", "json", cwd=demo_copy
+    )
+    assert check.code == 0
+    found = [(f["rule"], f["baseline"]) for f in check.json()["findings"]]
+    assert found == [("CLS-004", True), ("LIN-005", True), ("CLS-005", True)]
+
+
+def test_two_columns_of_one_name_keep_apart_by_their_places(govern, demo_copy):
+    contract = demo_copy / SEGMENTS
+    text = contract.read_text()
+    contract.write_text(
+        text.replace(
+            "      - name: segment_code\n",
+            NEW_COLUMN.replace("tenant_id", "email").replace(
+                "classification: internal\n", "classification: internal\n        tags: [pii]\n"
+            )
+            + "      - name: segment_code\n",
+            1,
+        )
+    )
+    report = govern("check", "--now", NOW, f"{M}/customers/segments", "--format", "json", cwd=demo_copy).json()
+    found = [f for f in report["findings"] if f["rule"] == "CLS-004"]
+    assert [(f["resource"], f["location"]["path"]) for f in found] == [
+        ("segments.email", "schema[0].properties[1].classification"),
+        ("segments.email", "schema[0].properties[2].classification"),
+    ]
+    assert len({f["fingerprint"] for f in found}) == 2
+
+
+def _positional(finding: dict) -> str:
+    """A fingerprint as govern 0.1 computed it: the key path with its list positions."""
+    import hashlib
+
+    parts = [finding["rule"], finding["product"], finding["contract"], finding["location"]["path"], finding["resource"]]
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:32]
+
+
+def test_an_audit_after_an_upgrade_matches_the_fingerprints_govern_0_1_stored(govern, demo_copy):
+    """A run stored by govern 0.1 holds positional fingerprints: the next audit, with a column added
+    above a finding besides, shows no finding as new or fixed; a 0.1 report is a --baseline too."""
+    first = audit(govern, demo_copy, "--format", "json").json()
+    old = {f["fingerprint"]: _positional(f) for f in first["findings"]}
+    assert sum(a != b for a, b in old.items()) == 13  # (those naming a resource in a list)
+    with closing(sqlite3.connect(demo_copy / M / ".govern/history.sqlite")) as db, db:
+        db.execute("UPDATE runs SET govern_version = '0.1.0'")
+        db.executemany("UPDATE findings SET fingerprint = ? WHERE fingerprint = ?", [(b, a) for a, b in old.items()])
+    for f in first["findings"]:
+        f["fingerprint"] = old[f["fingerprint"]]
+    (demo_copy / "baseline.json").write_text(json.dumps(first))
+    second = audit(govern, demo_copy, "--format", "json").json()
+    assert (second["changes"]["new"], second["changes"]["fixed"], second["changes"]["persisting"]) == ([], [], 26)
+    check = govern("check", "--now", NOW, M, "--baseline", "baseline.json", "--format", "json", cwd=demo_copy)
+    assert [f["rule"] for f in check.json()["findings"] if not f["baseline"]] == []
+    _column_first(demo_copy)  # (now stored in the new form: the place of a column no longer counts)
+    third = audit(govern, demo_copy, "--format", "json").json()
+    assert (third["changes"]["new"], third["changes"]["fixed"], third["changes"]["persisting"]) == ([], [], 26)
+
+
 def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_copy):
     orders = demo_copy / "governance/domains/orders.yaml"
     orders.write_text(orders.read_text().replace("product: orders_legacy_feed", "product: orders_gone"))
@@ -313,7 +408,7 @@ def test_sarif_validates_against_the_sarif_schema(govern, corpora):
         "artifactLocation": {"uri": f"{M}/inventory/warehouses/dataproduct.yaml", "uriBaseId": "%SRCROOT%"},
         "region": {"startLine": 5},
     }
-    assert len(result["partialFingerprints"]["governFinding/v1"]) == 32
+    assert len(result["partialFingerprints"]["governFinding/v2"]) == 32
     assert rules[result["ruleIndex"]]["id"] == "NAM-001"
     waived = [r for r in sarif_run["results"] if r.get("suppressions")]
     assert [(r["ruleId"], r["suppressions"][0]["justification"]) for r in waived] == [

@@ -81,7 +81,7 @@ def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
         "ruleId": f.rule,
         "level": LEVEL[f.enforcement],
         "message": {"text": f.message},
-        "partialFingerprints": {"governFinding/v1": f.fingerprint},
+        "partialFingerprints": {"governFinding/v2": f.fingerprint},
         "properties": {"product": f.product, "domain": f.domain, "severity": f.severity, "enforcement": f.enforcement},
     }
     if f.rule in index:
