@@ -544,7 +544,7 @@ def audit(
 
         stored = History(history)  # an unusable history stops the audit before the mesh is evaluated
         try:
-            stored.verify(mesh_key(root))
+            stored.verify(mesh_key(root, history))
         finally:
             stored.close()
     imports = (dbt_manifests, openlineage, lineage_map)
@@ -731,7 +731,7 @@ def _remember(report: Report, root: Path, store: Path) -> None:
 
     history = History(store)
     try:
-        key = mesh_key(root)
+        key = mesh_key(root, store)
         products, previous = Products.of(report, root), history.previous(key)
         previous = history.in_current_terms(previous, report)
         report.changes = history.changes(key, report, products, previous)
@@ -796,15 +796,15 @@ def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> 
         raise UsageError(f"no audit history at {path} (run govern audit first)")
     db = History(path)
     try:
-        key = mesh_key(root) if root is not None else None
+        key = mesh_key(root, path) if root is not None else None
         runs = db.runs(key, limit)
         stored = db.meshes() if not runs else {}
     finally:
         db.close()
     if not runs:
-        # (a mesh moved or copied elsewhere is another mesh: its runs are stored under the old path)
+        # (a mesh elsewhere than its store is known by its path: moved, its runs are under the old one)
         others = "".join(f"\n  {mesh} ({n} audit{'s' if n != 1 else ''})" for mesh, n in stored.items())
-        what = f"audits of {key}" if key is not None else "audits"
+        what = f"audits of {root.resolve()}" if root is not None else "audits"
         raise UsageError(f"no {what} stored in {path}" + (f"; it holds audits of:{others}" if others else ""))
     click.echo(render_history(runs, fmt), nl=False)
 

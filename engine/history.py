@@ -6,7 +6,7 @@ interrupted, killed or fails leaves every earlier run as it was (SQLite's journa
 half-written transaction back on the next open). A file that is not a history database, or lacks
 one of its tables, is refused, never overwritten.
 
-Runs are keyed by the mesh's resolved path, so one database can hold several meshes.
+Runs are keyed by the mesh (:func:`mesh_key`), so one database can hold several meshes.
 """
 
 from __future__ import annotations
@@ -89,8 +89,20 @@ class StoredRun:
     domains: dict[str, float | None]
 
 
-def mesh_key(root: Path) -> str:
-    return str(root.resolve())
+MeshKey = tuple[str, ...]  # how a store knows a mesh: the key its runs are stored under, then older ones
+
+
+def mesh_key(root: Path, store: Path) -> MeshKey:
+    """How the store at ``store`` knows the mesh at ``root``: by its resolved path, or, when the
+    store lies inside the mesh (as by default, MESH/.govern/history.sqlite), by the way up from the
+    store's folder to the mesh (``..``), so that the history moves with the mesh (a repository
+    moved, a CI workspace at another path each run). Runs stored by govern before 0.2 were all
+    keyed by the resolved path, which is read too."""
+    mesh = root.resolve()
+    folder = store.resolve().parent
+    if folder != mesh and mesh not in folder.parents:
+        return (str(mesh),)
+    return (os.path.relpath(mesh, folder), str(mesh))
 
 
 def _unusable(error: sqlite3.Error, path: Path) -> GovernError:
@@ -206,18 +218,20 @@ class History:
     def close(self) -> None:
         self.conn.close()
 
-    def verify(self, mesh: str) -> None:
+    def verify(self, mesh: MeshKey) -> None:
         """Read what an audit of the mesh will read (its previous run's findings, the runs of its
         trend), so a damaged database stops the audit before the mesh is evaluated."""
         self.previous(mesh)
         self.runs(mesh, TREND - 1)
 
     @_reading
-    def previous(self, mesh: str) -> Previous | None:
+    def previous(self, mesh: MeshKey) -> Previous | None:
         """The latest stored audit of the mesh: its seq, id and the fingerprints of its findings,
         each with its product and the product's file (what :meth:`changes` compares with and
         :meth:`record` carries from: read once for both)."""
-        row = self.conn.execute("SELECT seq, id FROM runs WHERE mesh = ? ORDER BY seq DESC LIMIT 1", (mesh,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT seq, id FROM runs WHERE mesh IN {_IN} ORDER BY seq DESC LIMIT 1", (json.dumps(mesh),)
+        ).fetchone()
         if row is None:
             return None
         prints = {
@@ -250,7 +264,7 @@ class History:
         return seq, run, {renamed.get(fp, fp): known for fp, known in before.items()}
 
     @staticmethod
-    def changes(mesh: str, report: Report, products: Products, previous: Previous | None) -> Changes:
+    def changes(mesh: MeshKey, report: Report, products: Products, previous: Previous | None) -> Changes:
         """What changed since the ``previous`` audit of the mesh, by fingerprint (open and waived
         findings alike). The earlier findings of a product this audit could not evaluate are
         ``unknown``: not fixed, and carried to the next comparison (see :meth:`record`)."""
@@ -267,7 +281,7 @@ class History:
             unknown=len(unknown),
         )
 
-    def record(self, mesh: str, report: Report, products: Products, previous: Previous | None) -> None:
+    def record(self, mesh: MeshKey, report: Report, products: Products, previous: Previous | None) -> None:
         """Store one audit, all or nothing (``previous``: the stored audit it was compared with)."""
         from engine.report.jsonfmt import chunks
 
@@ -287,7 +301,7 @@ class History:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))",
                     (
                         run.id,
-                        mesh,
+                        mesh[0],
                         run.started_at,
                         run.now,
                         run.govern_version,
@@ -341,9 +355,9 @@ class History:
             raise GovernError(f"could not store the audit (earlier runs are unchanged): {e}", self.path) from None
 
     @_reading
-    def runs(self, mesh: str | None = None, limit: int | None = None) -> list[StoredRun]:
-        """Stored audits, oldest first (the last ``limit`` of them)."""
-        where, args = ("WHERE mesh = ?", [mesh]) if mesh else ("", [])
+    def runs(self, mesh: MeshKey | None = None, limit: int | None = None) -> list[StoredRun]:
+        """Stored audits, oldest first (the last ``limit`` of them), each with its mesh's path."""
+        where, args = (f"WHERE mesh IN {_IN}", [json.dumps(mesh)]) if mesh else ("", [])
         rows = self.conn.execute(
             "SELECT seq, id, mesh, started_at, now, score, products, open, waived, blocking, new, fixed FROM runs "
             f"{where} ORDER BY seq DESC LIMIT ?",
@@ -353,14 +367,22 @@ class History:
         for row in reversed(rows):
             scores = self.conn.execute("SELECT domain, score FROM domain_scores WHERE run_seq = ? ORDER BY domain", (row[0],))
             domains = dict(scores.fetchall())
-            out.append(StoredRun(*row, domains=domains))
+            seq, run, mesh, *rest = row
+            out.append(StoredRun(seq, run, self._path(mesh), *rest, domains=domains))
         return out
 
     def meshes(self) -> dict[str, int]:
-        """The meshes with stored audits, and how many each."""
-        return dict(self.conn.execute("SELECT mesh, count(*) FROM runs GROUP BY mesh ORDER BY mesh").fetchall())
+        """The paths of the meshes with stored audits, and how many each."""
+        found: dict[str, int] = {}
+        for mesh, n in self.conn.execute("SELECT mesh, count(*) FROM runs GROUP BY mesh"):
+            found[self._path(mesh)] = found.get(self._path(mesh), 0) + n
+        return dict(sorted(found.items()))
 
-    def trend(self, mesh: str, report: Report, limit: int = TREND) -> list[TrendPoint]:
+    def _path(self, mesh: str) -> str:
+        """The path of a mesh as a run is stored under it (:func:`mesh_key`)."""
+        return mesh if os.path.isabs(mesh) else os.path.normpath(os.path.join(self.path.resolve().parent, mesh))
+
+    def trend(self, mesh: MeshKey, report: Report, limit: int = TREND) -> list[TrendPoint]:
         """The stored audits of the mesh and then this one, for the report's trend."""
         points = [
             TrendPoint(run=r.id, started_at=r.started_at, now=r.now, score=r.score, open=r.open, domains=r.domains)

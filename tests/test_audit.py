@@ -275,6 +275,28 @@ def test_history_of_a_mesh_a_shared_store_has_no_audits_of_names_the_meshes_it_h
     assert f"  {(demo_copy / M).resolve()} (1 audit)" in run.err
 
 
+def test_the_history_inside_a_mesh_moves_with_it(govern, demo_copy, tmp_path):
+    """The default store (MESH/.govern/history.sqlite) knows its mesh as the folder above it: a
+    repository moved (or a CI workspace at another path) keeps its history. A run stored by govern
+    0.1, keyed by the mesh's resolved path, is still the previous one where the mesh has not moved."""
+    first = audit(govern, demo_copy, "--format", "json").json()
+    store = demo_copy / M / ".govern/history.sqlite"
+    with closing(sqlite3.connect(store)) as db, db:
+        assert db.execute("SELECT mesh FROM runs").fetchall() == [("..",)]
+        db.execute("UPDATE runs SET mesh = ?", (str((demo_copy / M).resolve()),))  # (as 0.1 kept it)
+    second = audit(govern, demo_copy, "--format", "json").json()
+    assert (second["changes"]["previous_run"], second["changes"]["new"]) == (first["run"]["id"], [])
+    moved = tmp_path / "elsewhere"
+    shutil.move(demo_copy, moved)
+    third = audit(govern, moved, "--format", "json").json()
+    assert (third["changes"]["previous_run"], third["changes"]["new"]) == (second["run"]["id"], [])
+    runs = govern("history", M, "--format", "json", cwd=moved).json()["runs"]
+    assert [(r["id"], r["mesh"]) for r in runs] == [
+        (second["run"]["id"], str((moved / M).resolve())),
+        (third["run"]["id"], str((moved / M).resolve())),
+    ]
+
+
 def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_copy, tmp_path):
     store = tmp_path / "shared.sqlite"
     assert audit(govern, demo_copy, "--store", str(store)).code == 1
