@@ -305,8 +305,8 @@ def test_an_untested_rule_fails_the_lint_and_shows_as_not_covered(govern, demo_c
         (
             "id: NAM-001",
             "id: NAM-002",
-            "package global.naming.product_name",
-            "rule id NAM-002 is already used by policies/global/naming/column_names.rego",
+            "id: NAM-002",
+            "rule id NAM-002 is also that of policies/global/naming/column_names.rego: an id is never reused",
         ),
     ],
 )

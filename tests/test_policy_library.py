@@ -97,7 +97,58 @@ def test_duplicate_rule_ids_are_rejected(policies):
     (policies / "global/naming/copy.rego").write_text(
         text.replace("package global.naming.product_name", "package global.naming.copy")
     )
-    assert re.search("rule id NAM-001 is already used", only_problem(policies).message)
+    caught = only_problem(policies)
+    # (copy.rego is read first: product_name.rego is the one left out, at its id)
+    assert re.fullmatch(r"rule id NAM-001 is also that of \S+/copy\.rego: an id is never reused .*", caught.message)
+    assert caught.file.endswith("product_name.rego") and caught.line == 7
+
+
+def test_a_rule_among_the_helpers_is_an_error_not_a_helper(policies):
+    """policies/global/lib/ is never evaluated as rules: a rule put there would silently not run."""
+    text = RULE.format(package="global.lib.consumers").replace("ORDERS-002", "ACC-099")
+    (policies / "global/lib/consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.file.endswith("policies/global/lib/consumers.rego") and caught.line == 5
+    assert caught.message.startswith("policies/global/lib/ holds helpers, which are never evaluated as rules")
+    (policies / "global/lib/consumers.rego").write_text('package global.lib.consumers\n\ndeny contains "x" if false\n')
+    assert only_problem(policies).line == 3
+
+
+@pytest.mark.parametrize(
+    ("where", "rule_id", "category", "line", "message"),
+    [
+        ("global/access/more.rego", "ACC-099", "naming", 6, "a council rule of category naming lives in policies/global/naming/"),
+        ("global/more.rego", "ACC-099", "access", 6, "a council rule of category access lives in policies/global/access/"),
+        (
+            "global/access/x/more.rego",
+            "ACC-099",
+            "access",
+            6,
+            "a council rule of category access lives in policies/global/access/",
+        ),
+        (
+            "global/access/more.rego",
+            "NAM-099",
+            "access",
+            5,
+            "rule id 'NAM-099' of category access must have its category's prefix: ACC-",
+        ),
+        ("global/standard_fields/more.rego", "STD-099", "standard-fields", None, None),
+    ],
+)
+def test_a_council_rule_lives_in_its_categorys_folder_with_its_prefix(policies, where, rule_id, category, line, message):
+    path = policies / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    package = ".".join(Path(where).with_suffix("").parts)
+    path.write_text(
+        RULE.format(package=package).replace("ORDERS-002", rule_id).replace("category: access", f"category: {category}")
+    )
+    library = load_library(policies)
+    if message is None:
+        assert library.problems == [] and library.rule(rule_id).category == category
+        return
+    (caught,) = library.problems
+    assert (caught.line, caught.message[: len(message)]) == (line, message)
 
 
 def test_malformed_rule_id_is_rejected(policies):

@@ -28,6 +28,15 @@ from engine.gather.yamlsrc import load_text
 from engine.model import RuleMeta
 
 RULE_ID = re.compile(r"^(NAM|ACC|CLS|STD|CON|LIN)-\d{3}$")
+# Each category's id prefix, and the folder of policies/global/ its council rules live in.
+CATEGORIES = {
+    "naming": ("NAM", "naming"),
+    "access": ("ACC", "access"),
+    "classification": ("CLS", "classification"),
+    "standard-fields": ("STD", "standard_fields"),
+    "contracts": ("CON", "contracts"),
+    "lineage": ("LIN", "lineage"),
+}
 DOMAIN_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{3}$")
 # The keys of an annotation's custom block (a rule's fields beyond OPA's title and description).
 CUSTOM_KEYS = ("id", "category", "severity", "enforcement", "override", "params", "effective_on", "remediation", "examples")
@@ -592,12 +601,49 @@ def _check_module(module: Module, root: Path, seen_packages: dict[str, str], see
         )
     seen_packages[module.package] = module.file
     if module.package.startswith("global.lib.") or module.package == "global.lib":
+        data, _ = metadata(module)
+        custom = (data or {}).get("custom")
+        declares = isinstance(custom, dict) and "id" in custom
+        if declares or "deny" in module.rules:  # (it would never be evaluated)
+            raise ConfigError(
+                "policies/global/lib/ holds helpers, which are never evaluated as rules: a rule (custom.id, a deny)"
+                " lives in policies/global/<category>/",
+                module.file,
+                _line_in_annotation(module, ["custom", "id"]) if declares else module.rules["deny"],
+            )
         return None
     meta = _rule_meta(module, domain)
+    if domain is None:
+        _check_category(module, meta, module.path.relative_to(root))
     if meta.id in seen_ids:
-        raise ConfigError(f"rule id {meta.id} is already used by {seen_ids[meta.id]}", module.file, meta.line)
+        first = seen_ids[meta.id]
+        raise ConfigError(
+            f"rule id {meta.id} is also that of {first}: an id is never reused (this module is left out; give one of"
+            " them a new id)",
+            module.file,
+            _line_in_annotation(module, ["custom", "id"]) or meta.line,
+        )
     seen_ids[meta.id] = module.file
     return meta
+
+
+def _check_category(module: Module, meta: RuleMeta, rel: Path) -> None:
+    """A council rule lives in the folder of its category, and its id has the category's prefix,
+    so that the catalog, ``--category`` and the ids agree (NAM-005 in policies/global/naming/)."""
+    prefix, folder = CATEGORIES[meta.category]
+    if rel.parts[1:-1] != (folder,):
+        raise ConfigError(
+            f"a council rule of category {meta.category} lives in policies/global/{folder}/ (package"
+            f" global.{folder}.<rule>), not in policies/{rel.parent.as_posix()}/",
+            module.file,
+            _line_in_annotation(module, ["custom", "category"]) or module.package_line,
+        )
+    if not meta.id.startswith(prefix + "-"):
+        raise ConfigError(
+            f"rule id {meta.id!r} of category {meta.category} must have its category's prefix: {prefix}-<nnn>",
+            module.file,
+            _line_in_annotation(module, ["custom", "id"]) or meta.line,
+        )
 
 
 def _check_namespace(module: Module, rel: Path) -> str | None:
