@@ -1027,6 +1027,15 @@ def explain(rule_id: str, policies: str | None, fmt: str) -> None:
     library = load_library(settings.policies)
     rule = library.rule(rule_id.upper())
     if rule is None:
+        # (a rule with a problem is left out of the library: say why, rather than that there is none)
+        declares = re.compile(rf"^#\s*id:\s*[\"']?{re.escape(rule_id.upper())}[\"']?\s*(?:#.*)?$", re.M)
+        for problem in library.problems:
+            try:
+                text = Path(problem.file).read_text(encoding="utf-8", errors="replace") if problem.file else ""
+            except OSError:
+                continue
+            if declares.search(text):
+                raise GovernError(f"rule {rule_id.upper()} is left out of the library: {problem}")
         close = difflib.get_close_matches(rule_id.upper(), [r.id for r in library.rules], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; govern policies lists them"
         raise UsageError(f"no rule {rule_id} in {display(settings.policies)}{hint}")

@@ -499,6 +499,19 @@ def test_explain_an_unknown_rule_suggests_close_ids(govern):
     assert run.err == "error: no rule NAM-01 in policies; did you mean NAM-001, NAM-004, NAM-003?\n"
 
 
+def test_explain_a_rule_left_out_of_the_library_says_why(govern, demo_copy):
+    """Its author would otherwise be told that the rule they just wrote does not exist."""
+    rule = demo_copy / RULE_FILE
+    rule.write_text(rule.read_text().replace("#   severity: high\n", "#   severity: high\n#   effective_on: 2027-02-30\n"))
+    run = govern("explain", "nam-001", cwd=demo_copy)
+    assert run.code == 3
+    line = _line_of(rule, "effective_on: 2027-02-30")
+    assert run.err == (
+        f"error: rule NAM-001 is left out of the library: {RULE_FILE}:{line}: invalid METADATA annotation: effective_on: "
+        "Value error, '2027-02-30' is not a date (YYYY-MM-DD)\n"
+    )
+
+
 def test_the_catalog_of_a_library_with_a_broken_rule_lists_the_others_and_exits_3(govern, demo_copy):
     (demo_copy / "policies/global/naming/broken.rego").write_text(
         "package global.naming.broken\n\ndeny contains x if {\n  x :=\n}\n"
