@@ -976,8 +976,22 @@ def test(
     sys.exit(EXIT_OK if results.ok else EXIT_FINDINGS)
 
 
+def _governance_of(settings: Any) -> tuple[Any, list[str]]:
+    """The governance the catalog shows the rules under (None without a council.yaml, for a policy
+    library kept apart), and what of it could not be read."""
+    from engine.governance import load_governance
+
+    if not (settings.governance / "council.yaml").is_file():
+        return None, []
+    try:
+        governance = load_governance(settings.governance)
+    except GovernError as e:
+        return None, [str(e)]
+    return governance, [str(p) for p in governance.problems]
+
+
 @main.command()
-@click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
+@library_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option(
     "--category",
@@ -987,17 +1001,20 @@ def test(
 )
 @click.option("--output", "-o", type=_Output(), help="Write the catalog to FILE (- for standard output).")
 @handles_errors
-def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:
-    """The catalog of rules, global and per domain, from their METADATA annotations.
+def policies(policies: str | None, governance: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:
+    """The catalog of rules, global and per domain, from their METADATA annotations and the
+    council's settings in council.yaml (enforcement, effective dates).
 
     --format markdown is a standards page the council can publish.
     """
     from engine.config import load_settings
     from engine.policy.library import load_library
-    from engine.report.catalog import render_catalog
+    from engine.report.catalog import as_set, render_catalog
 
-    library = load_library(load_settings(policies).policies)
-    rules = [r for r in library.rules if not category or r.category in category]
+    settings = load_settings(policies, governance)
+    library = load_library(settings.policies)
+    gov, unread = _governance_of(settings)
+    rules = [as_set(r, gov) for r in library.rules if not category or r.category in category]
     text = render_catalog(rules, fmt)
     if output is None:
         click.echo(text, nl=False)
@@ -1005,17 +1022,20 @@ def policies(policies: str | None, fmt: str, category: tuple[str, ...], output: 
         _write(output, text)
     for problem in library.problems:
         click.echo(f"warning: left out of the catalog: {problem}", err=True)
-    if library.problems:  # (the catalog is written, but it is not the whole library)
+    for problem in unread:
+        click.echo(f"warning: not applied to the catalog: {problem}", err=True)
+    if library.problems or unread:  # (the catalog is written, but it is not the whole library)
         sys.exit(EXIT_ERROR)
 
 
 @main.command()
 @click.argument("rule_id")
-@click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
+@library_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @handles_errors
-def explain(rule_id: str, policies: str | None, fmt: str) -> None:
-    """What rule RULE_ID checks, why, its parameters, how to fix a finding, examples and where it lives."""
+def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str) -> None:
+    """What rule RULE_ID checks, why, its parameters, how to fix a finding, examples, where it lives,
+    and what the council and the domains set for it."""
     import difflib
 
     from engine.config import load_settings
@@ -1023,7 +1043,7 @@ def explain(rule_id: str, policies: str | None, fmt: str) -> None:
     from engine.report.catalog import render_explain
     from engine.testing import load_tests, tests_of
 
-    settings = load_settings(policies)
+    settings = load_settings(policies, governance)
     library = load_library(settings.policies)
     rule = library.rule(rule_id.upper())
     if rule is None:
@@ -1042,7 +1062,12 @@ def explain(rule_id: str, policies: str | None, fmt: str) -> None:
     tests: list[str] = []
     if settings.policy_tests.is_dir():
         tests = tests_of(rule, load_tests(settings.policies, [settings.policy_tests]).references())
-    click.echo(render_explain(rule, fmt, tests), nl=False)
+    gov, unread = _governance_of(settings)
+    click.echo(render_explain(rule, fmt, tests, gov), nl=False)
+    for problem in unread:
+        click.echo(f"warning: not applied: {problem}", err=True)
+    if unread:
+        sys.exit(EXIT_ERROR)
 
 
 @main.command()

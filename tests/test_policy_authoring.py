@@ -424,6 +424,8 @@ def test_policies_json_lists_every_rule_with_its_annotation_fields(govern):
         "domain": None,
     }
     assert rules["ORDERS-001"]["domain"] == "orders"
+    # The council's settings in council.yaml are applied: the enforcement every domain gets
+    assert (rules["STD-004"]["enforcement"], rules["STD-004"]["effective_on"]) == ("blocking", "2027-03-01")
 
 
 def test_policies_text_and_category_filter(govern):
@@ -480,6 +482,9 @@ def test_explain_prints_what_a_domain_team_needs(govern):
         "  fails: name: OrderItems (domain: orders)\n"
         "  passes: name: orders_order_items (domain: orders)\n"
         "\n"
+        "Set by domains\n"
+        '  orders: pattern = "^orders_[a-z][a-z0-9_]*$"\n'
+        "\n"
         f"Defined in {RULE_FILE}:{line} (package global.naming.product_name)\n"
         f"Tested in {RULE_TEST}\n"
     )
@@ -491,6 +496,26 @@ def test_explain_json_names_the_rules_tests(govern):
     data = run.json()
     assert data["id"] == "STD-004" and data["tests"] == ["policy_tests/global/standard_fields/monitoring_test.rego"]
     assert data["remediation"] and data["examples"]["fail"] and data["examples"]["pass"]
+    # as the council set it in council.yaml (its annotation says warning, no date)
+    assert (data["enforcement"], data["effective_on"]) == ("blocking", "2027-03-01")
+    assert (data["council"], data["domains"]) == ({"enforcement": "blocking", "effective_on": "2027-03-01"}, {})
+
+
+def test_explain_shows_what_the_council_and_each_domain_set_for_a_rule(govern):
+    """What a council member needs before changing a rule: the council's own setting, and which
+    domains raised it, set its parameters or waived it."""
+    text = govern("explain", "STD-004").out.splitlines()
+    assert text[2:5] == [
+        "category standard-fields · severity medium · enforcement blocking · global",
+        "override params: domains may set its parameters within the council's limits",
+        "effective on 2027-03-01: before then a blocking finding only warns",
+    ]
+    line = _line_of(REPO / "governance/council.yaml", "STD-004:")
+    assert text[5] == f"set by the council in governance/council.yaml:{line}: enforcement blocking, effective on 2027-03-01"
+    waived = govern("explain", "STD-002").out
+    assert "\nSet by domains\n  orders: waiver for orders_legacy_feed until 2027-03-31\n" in waived
+    raised = govern("explain", "ACC-003", "--format", "json").json()
+    assert (raised["enforcement"], raised["domains"]) == ("warning", {"marketing": {"enforcement": "blocking"}})
 
 
 def test_explain_an_unknown_rule_suggests_close_ids(govern):
