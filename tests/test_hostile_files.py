@@ -1,6 +1,7 @@
 """Files that break on purpose or by accident, run through the real ``govern`` process: an alias
 bomb, a 50 MB file, a symbolic link loop, bytes that are not UTF-8, nesting deeper than libyaml can
-compose, a number too long to read, and a link leaving the mesh.
+compose, a number too long to read, a value its explicit tag cannot take, a control character, and
+a link leaving the mesh.
 
 Each ends with exit 3 and a message naming the file (and the line where there is one), and an
 audit of a mesh holding one of them still reports every other product.
@@ -54,13 +55,29 @@ def _write_bad(folder: Path, kind: str) -> tuple[Path, str, int | None]:
     if kind == "a number of 5,000 digits":  # (more than Python converts from text)
         path.write_text("kind: DataProduct\nname: ok\nversion: " + "1" * 5000 + "\n", encoding="utf-8")
         return path, "a number of 5000 characters is too long to read", 3
+    if kind == "an explicit tag its value cannot take":  # (PyYAML raised KeyError: a traceback, every check of the mesh)
+        path.write_text("kind: DataProduct\nname: ok\nowner: !!bool maybe\n", encoding="utf-8")
+        return path, "'maybe' is not a valid bool (tag !!bool)", 3
+    if kind == "a control character":
+        path.write_text('kind: DataProduct\nname: ok\ndescription: "a\x07b"\n', encoding="utf-8")
+        return path, "invalid YAML: character U+0007 is not allowed", 3
     if kind == "named pipe":  # (reading it would wait for a writer: the run would never end)
         os.mkfifo(path)
         return path, "cannot read file: not a regular file (a named pipe, a device or a socket)", None
     raise AssertionError(kind)
 
 
-KINDS = ["alias bomb", "50 MB", "symlink loop", "not UTF-8", "nested 50,000 deep", "a number of 5,000 digits", "named pipe"]
+KINDS = [
+    "alias bomb",
+    "50 MB",
+    "symlink loop",
+    "not UTF-8",
+    "nested 50,000 deep",
+    "a number of 5,000 digits",
+    "an explicit tag its value cannot take",
+    "a control character",
+    "named pipe",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -101,6 +101,15 @@ def test_scalars_resolve_as_the_safe_loader_resolves_them_every_time(quoted):
         ("x: !!python/object/apply:os.system [ls]\n", 1, "unsupported tag"),
         ("a: &a [*a]\n", 1, "an alias refers to a value that contains it"),
         ("a:\n  ? [1, 2]\n  : x\n", 2, "a mapping key must be a plain value"),
+        # an explicit tag forces its type on any text
+        ("name: x\nok: !!bool maybe\n", 2, "'maybe' is not a valid bool (tag !!bool)"),
+        ('a: !!bool ""\n', 1, "'' is not a valid bool (tag !!bool)"),
+        ('a: !!float ""\n', 1, "'' is not a valid float (tag !!float)"),
+        ("a: !!int notanint\n", 1, "'notanint' is not a valid int (tag !!int)"),
+        # characters YAML does not allow, at their line
+        ('name: x\nb: "a\x07b"\n', 2, "invalid YAML: character U+0007 is not allowed (control characters are not allowed)"),
+        ("name: x\r\nc: 1\r\nb: a\x00b\n", 3, "invalid YAML: character U+0000 is not allowed"),
+        ("a: 1\nb: \ufffe\n", 2, "invalid YAML: character U+FFFE is not allowed"),
     ],
 )
 def test_bad_yaml_is_an_error_with_file_and_line(text, line, message):

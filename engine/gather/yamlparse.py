@@ -109,6 +109,10 @@ def parse(text: str, display: str) -> Located:
             raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line) from None
         what = " ".join(s for s in (e.context, e.problem) if s)
         raise LoadError(f"invalid YAML: {what}", display, line) from None
+    except yaml.reader.ReaderError as e:  # (a character YAML does not allow: a control character, U+FFFE)
+        line = _shown(real, text.count("\n", 0, e.position) + 1)
+        code = e.character if isinstance(e.character, int) else ord(e.character)
+        raise LoadError(f"invalid YAML: character U+{code:04X} is not allowed ({e.reason})", display, line) from None
     except yaml.YAMLError as e:
         raise LoadError(f"invalid YAML: {e}", display) from None
     finally:
@@ -254,14 +258,23 @@ class _Builder:
             if value is _CONSTRUCTED:
                 try:
                     value = self.loader.construct_object(node)
-                except ValueError:  # (Python reads at most sys.get_int_max_str_digits() digits)
-                    raise self.fail(f"a number of {len(node.value)} characters is too long to read", node) from None
+                except (ValueError, KeyError, IndexError):  # (a value its explicit tag cannot take: !!bool maybe)
+                    raise self.fail(_unreadable(tag, node.value), node) from None
                 if len(_CONSTRUCTED) < 4096:
                     _CONSTRUCTED[key] = value
             if tag == _FLOAT and not math.isfinite(value):
                 self.nonfinite = True
             return value
         raise self.fail(f"unsupported tag {tag}", node)
+
+
+def _unreadable(tag: str, text: str) -> str:
+    """Why a plain value could not be read as its tag says (an explicit tag such as ``!!int x``
+    forces one on any text; untagged, only what the type allows resolves to it)."""
+    if re.fullmatch(r"[-+]?[0-9_]{100,}(\.[0-9_]*)?", text):  # (Python reads at most sys.get_int_max_str_digits() digits)
+        return f"a number of {len(text)} characters is too long to read"
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return f"{shown!r} is not a valid {tag.rsplit(':', 1)[-1]} (tag !!{tag.rsplit(':', 1)[-1]})"
 
 
 # Null, booleans and numbers are immutable: each written form is constructed once per process.
