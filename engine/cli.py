@@ -387,6 +387,11 @@ def _baseline_fingerprints(path: Path) -> set[str]:
         raise LoadError(f"the baseline is not JSON: {e.msg}", path, e.lineno) from None
     except RecursionError:  # (the standard library's parser is recursive)
         raise LoadError("the baseline is JSON nested too deeply to read", path) from None
+    except ValueError:  # (a number of more digits than Python reads)
+        from engine.gather.imported import TOO_LONG, too_long_at
+
+        line = too_long_at(path.read_text(encoding="utf-8"))
+        raise LoadError(f"the baseline holds {TOO_LONG}, too long to read", path, line) from None
     if not isinstance(data, dict) or data.get("schema") != "govern.report/v1" or not isinstance(data.get("findings"), list):
         raise LoadError("the baseline is not a govern.report/v1 JSON report (govern check --format json)", path)
     return {f["fingerprint"] for f in data["findings"] if isinstance(f, dict) and isinstance(f.get("fingerprint"), str)}

@@ -91,6 +91,16 @@ def test_a_pyproject_without_a_govern_table_is_not_a_govern_configuration(govern
             "ol.ndjson:4: not valid JSON: Expecting property name enclosed in double quotes",
         ),
         ("deep.json", "[" * 100_000 + "]" * 100_000, "deep.json: JSON nested too deeply to read"),
+        (  # (more digits than Python reads: json.loads raised a ValueError, a traceback)
+            "long.json",
+            '{"eventType": "COMPLETE",\n "n": ' + "9" * 5000 + "}",
+            "long.json:2: a number of more than 4300 digits is too long to read",
+        ),
+        (
+            "long.ndjson",
+            EVENT % "[]" + "\n" + '{"n": ' + "9" * 5000 + "}\n",
+            "long.ndjson:2: a number of more than 4300 digits is too long to read",
+        ),
     ],
 )
 def test_openlineage_events_that_are_not_what_govern_reads_are_errors_naming_them(govern, demo_copy, name, content, problem):
@@ -112,6 +122,18 @@ def test_a_baseline_nested_too_deeply_is_an_error_naming_it(govern, demo_copy):
     (demo_copy / "baseline.json").write_text("[" * 100_000 + "]" * 100_000)
     run = govern("check", "--now", NOW, "examples/mesh/orders", "--baseline", "baseline.json", cwd=demo_copy)
     assert (run.code, run.err) == (3, "error: baseline.json: the baseline is JSON nested too deeply to read\n")
+
+
+def test_a_baseline_or_manifest_with_a_number_too_long_to_read_is_an_error_at_its_line(govern, demo_copy):
+    (demo_copy / "long.json").write_text('{"nodes": {},\n "n": ' + "9" * 5000 + "}")
+    run = govern("check", "--now", NOW, "examples/mesh/orders", "--baseline", "long.json", cwd=demo_copy)
+    assert (run.code, run.err) == (
+        3,
+        "error: long.json:2: the baseline holds a number of more than 4300 digits, too long to read\n",
+    )
+    run = govern("check", "--now", NOW, "examples/mesh/orders", "--dbt-manifest", "long.json", cwd=demo_copy)
+    assert run.code == 3
+    assert "\n! long.json:2: a number of more than 4300 digits is too long to read\n" in run.out
 
 
 def test_a_time_before_the_first_utc_time_is_a_usage_error(govern, demo_copy):

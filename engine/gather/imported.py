@@ -24,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,18 @@ def _read_json(path: Path, result: LineageImport) -> Any:
     except RecursionError:  # (the standard library's parser is recursive)
         result.errors.append(LoadError("JSON nested too deeply to read", shown, number or None))
         return NOTHING
+    except ValueError:  # (Python reads at most sys.get_int_max_str_digits() digits of a number)
+        result.errors.append(LoadError(f"{TOO_LONG} is too long to read", shown, number or too_long_at(text)))
+        return NOTHING
+
+
+TOO_LONG = f"a number of more than {sys.get_int_max_str_digits()} digits"
+
+
+def too_long_at(text: str) -> int | None:
+    """The line of the first number of a JSON text that has more digits than Python reads."""
+    found = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1}}}", text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 # --- dbt ---------------------------------------------------------------------------------------------
