@@ -57,7 +57,8 @@ KEYS = ("policies", "governance", "mesh", "policy_tests", "lineage_map", "covera
 
 def _line_of_key(path: Path, key: str, section: str | None) -> int | None:
     """The line assigning ``key`` (below ``section``'s header when given), if it can be found."""
-    assigns = re.compile(rf'^\s*["\']?{re.escape(key)}["\']?\s*=')
+    # (an assignment, or in govern.toml a table of that name: [tool])
+    assigns = re.compile(rf'^\s*(?:["\']?{re.escape(key)}["\']?\s*=|\[\s*["\']?{re.escape(key)}["\']?\s*[\].])')
     inside = section is None
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if section is not None and line.strip().startswith("["):
@@ -92,33 +93,43 @@ def load_settings(
     else:
         source, data, root = None, {}, Path.cwd()
 
-    def pick(option: str | None, key: str, default: str | None) -> Path | None:
+    def at(key: str) -> int | None:
+        """The line of govern.toml (or pyproject.toml) that sets ``key``."""
+        return _line_of_key(source, key, "[tool.govern]" if source.name == "pyproject.toml" else None) if source else None
+
+    def pick(option: str | None, key: str, default: str | None, kind: str = "folder") -> Path | None:
         if option is not None:
             return Path(option)
-        value = data.get(key, default)
-        if value is None:
-            return None
+        if key not in data:
+            return None if default is None else root / default
+        value = data[key]
         if not isinstance(value, str):
-            raise ConfigError(f"'{key}' must be a path string", source)
-        return root / value
+            raise ConfigError(f"'{key}' must be a path string", source and display(source), at(key))
+        path = root / value
+        # (a misspelt folder would otherwise be taken for an empty one: a check of a product without
+        # its mesh reports its upstreams as missing, CON-007)
+        if not (path.is_dir() if kind == "folder" else path.is_file()):
+            raise ConfigError(f"'{key}' names {display(path)}, which is not a {kind}", source and display(source), at(key))
+        return path
 
+    threshold = data.get("coverage_threshold")
     return Settings(
         root=root,
         policies=pick(policies, "policies", "policies"),  # type: ignore[arg-type]
         governance=pick(governance, "governance", "governance"),  # type: ignore[arg-type]
         mesh=pick(mesh, "mesh", None),
         source=source,
-        lineage_map=pick(None, "lineage_map", None),
+        lineage_map=pick(None, "lineage_map", None, "file"),
         policy_tests=pick(None, "policy_tests", "policy_tests"),  # type: ignore[arg-type]
-        coverage_threshold=_percentage(data.get("coverage_threshold"), source),
+        coverage_threshold=_percentage(threshold, source, at("coverage_threshold") if threshold is not None else None),
     )
 
 
-def _percentage(value: object, source: Path | None) -> float | None:
+def _percentage(value: object, source: Path | None, line: int | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise ConfigError(f"'coverage_threshold' must be a number from 0 to 100, not {value!r}", source and display(source))
+        raise ConfigError(f"'coverage_threshold' must be a number from 0 to 100, not {value!r}", source and display(source), line)
     return float(value)
 
 

@@ -168,16 +168,32 @@ def test_a_history_missing_a_table_is_refused_and_left_as_it_is(govern, demo_cop
     assert history.read_bytes() == before
 
 
-@pytest.mark.parametrize("command", ["audit", "lineage"])
+@pytest.mark.parametrize("command", [["audit"], ["lineage"], ["check", "examples/mesh/orders/order_items"], ["test"]])
 def test_a_mesh_folder_in_govern_toml_that_does_not_exist_is_an_error_and_nothing_is_created(govern, demo_copy, command):
+    """(A check ignored it, and judged the product without its mesh: its upstreams not in the mesh.)"""
     settings = demo_copy / "govern.toml"
     settings.write_text(settings.read_text().replace('mesh = "examples/mesh"', 'mesh = "examples/mesh-typo"'))
-    run = govern(command, cwd=demo_copy)
-    assert (run.code, run.err) == (
-        3,
-        f"error: {settings}: the mesh folder examples/mesh-typo set in govern.toml is not a folder\n",
-    )
+    run = govern(*command, cwd=demo_copy)
+    line = settings.read_text().splitlines().index('mesh = "examples/mesh-typo"') + 1
+    assert (run.code, run.err) == (3, f"error: govern.toml:{line}: 'mesh' names examples/mesh-typo, which is not a folder\n")
     assert not (demo_copy / "examples/mesh-typo").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('mesh = "."\ncoverage_threshold = 150\n', "2: 'coverage_threshold' must be a number from 0 to 100, not 150"),
+        ('mesh = "."\npolicies = 3\n', "2: 'policies' must be a path string"),
+        ('mesh = "."\n\n[tool]\nx = 1\n', "3: unknown key 'tool' (known: "),
+        ('policies = "policy"\n', "1: 'policies' names policy, which is not a folder"),
+        ('lineage_map = "lineage.yaml"\n', "1: 'lineage_map' names lineage.yaml, which is not a file"),
+    ],
+)
+def test_a_setting_govern_toml_gets_wrong_is_an_error_at_its_line(govern, tmp_path, content, message):
+    (tmp_path / "govern.toml").write_text(content)
+    run = govern("validate", cwd=tmp_path)
+    assert run.code == 3
+    assert run.err.startswith(f"error: govern.toml:{message}")
 
 
 def _damage(database: Path, *names: str) -> None:
