@@ -636,3 +636,16 @@ def test_an_index_with_no_room_to_be_written_is_built_for_the_run_in_memory(gove
     assert with_index == report(govern, demo_copy, f"{M}/orders/returns", index=False)
     assert not (demo_copy / M / INDEX_PATH).exists()
     assert [p.name for p in (demo_copy / M / ".govern").iterdir()] == []  # (no half-built file left)
+
+
+@pytest.mark.parametrize(
+    ("root", "path", "key"),
+    [("/srv/mesh", "/srv/mesh/orders/x/dataproduct.yaml", "orders/x/dataproduct.yaml"), ("/srv/mesh", "/srv/mesh", ".")]
+    + [("/", "/srv/mesh/orders", "srv/mesh/orders")],  # (a mesh at the root: its separator is the root's one character)
+)
+def test_a_files_key_is_its_path_below_the_mesh_also_when_the_mesh_is_the_root(root, path, key):
+    """(With the mesh at /, the walk dropped the first character of every key: tmp became mp, and
+    nothing checked was found in the index.)"""
+    from engine.gather.index import _key
+
+    assert _key(Path(root), path) == key

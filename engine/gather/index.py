@@ -333,9 +333,9 @@ def _row(entry: dict[str, Any] | str | None) -> tuple[str | None, str | None, st
 
 def _key(root: Path, path: Path | str) -> str:
     """``path`` relative to ``root``, as text (the index's key)."""
-    base, text = str(root), str(path)
-    if text.startswith(base + os.sep):
-        return text[len(base) + 1 :]
+    base, text = os.path.join(str(root), ""), str(path)
+    if text.startswith(base):
+        return text[len(base) :]
     return os.path.relpath(text, base) if text != base else "."
 
 
@@ -517,7 +517,7 @@ def _build(conn: sqlite3.Connection, root: Path, file: Path, workers: Workers | 
             raise Damaged from e
         same = matched == stored_total == total  # the same files as before
     walk.recent.clear()  # (in a first index, every file: not inherited by the workers either)
-    base = str(root) + os.sep
+    base = os.path.join(str(root), "")  # (with one separator at its end, also for /)
 
     def path(n: int, key: str) -> str:
         return walk.paths.get(n) or base + key
@@ -712,10 +712,11 @@ def _walk(root: Path, stored: Any, trusted: int, found: Callable[[], None] | Non
     walk = Walk(trusted, found=found)
     out: list[str] = []
     base = str(root)
+    skip = len(os.path.join(base, ""))  # (the root and its separator: one character for /)
     stack = [base]
     while stack:
         folder = stack.pop()
-        key = folder[len(base) + 1 :]
+        key = folder[skip:]
         prefix = f"{key}{os.sep}" if key else ""
         st = _stat(folder)
         if st is None:
