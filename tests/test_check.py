@@ -395,6 +395,21 @@ def test_a_product_naming_an_upstream_whose_descriptor_cannot_be_loaded_is_an_er
     ]
 
 
+def test_an_upstream_descriptor_over_the_size_limit_is_named_by_its_readers_as_broken(govern, demo_copy):
+    """A file over the limit is not read whole, but its top still says which product it is."""
+    descriptor = demo_copy / M / "customers/profiles/dataproduct.yaml"
+    with descriptor.open("a") as f:
+        f.write("notes: " + "A" * (17 << 20) + "\n")
+    run = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy)
+    assert run.code == 3
+    ((verdict, errors),) = [(p["verdict"], p["errors"]) for p in run.json()["products"]]
+    assert verdict == "error"
+    assert errors == [
+        "its input port names product customers_profiles, declared in a file that could not be loaded: "
+        f"{M}/customers/profiles/dataproduct.yaml: file is {descriptor.stat().st_size} bytes, larger than the limit of 16777216"
+    ]
+
+
 @pytest.mark.parametrize("command", [["check", "--now", NOW, f"{M}/orders/order_items"], ["policies"], ["lineage"]])
 def test_output_dash_is_standard_output(govern, demo_copy, command):
     run = govern(*command, "--format", "json", "-o", "-", cwd=demo_copy)

@@ -183,7 +183,13 @@ def _text_of(path: Path) -> str | None:
         return None
     try:
         return read_regular(path, MAX_FILE_BYTES).decode("utf-8", "replace")
-    except (OSError, TooLarge):
+    except TooLarge:  # (a regular file: what it says of itself is at its top, read up to the limit)
+        try:
+            with open(path, "rb") as file:
+                return file.read(MAX_FILE_BYTES).decode("utf-8", "replace")
+        except OSError:
+            return None
+    except OSError:
         return None
 
 
