@@ -20,7 +20,16 @@ from typing import Literal
 from engine.config import display, read_regular
 from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
-from engine.policy.library import Library, outside_domain, recursive, ref_name, rego_error, rule_names, text_names
+from engine.policy.library import (
+    Library,
+    outside_domain,
+    recursive,
+    ref_name,
+    rego_error,
+    rule_names,
+    source_text,
+    text_names,
+)
 
 
 @dataclass
@@ -166,9 +175,11 @@ class RegoTestRun:
             shown = display(path)
             try:
                 try:
-                    self.engine.add_policy(shown, read_regular(path).decode("utf-8"))
-                except (OSError, UnicodeDecodeError) as e:
+                    text = source_text(read_regular(path), shown)
+                except OSError as e:
                     raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
+                try:
+                    self.engine.add_policy(shown, text)
                 except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
                     raise rego_error(str(e), shown) from None
             except ConfigError as e:

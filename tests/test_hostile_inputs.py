@@ -45,6 +45,21 @@ def test_a_policy_that_is_a_loop_of_links_is_an_error_naming_it(govern, demo_cop
 
 
 @pytest.mark.parametrize(
+    ("command", "path"),
+    [("validate", "policies/global/naming/product_name.rego"), ("test", "policy_tests/global/naming/product_name_test.rego")],
+)
+def test_a_policy_or_test_that_is_not_utf8_is_an_error_at_the_line_of_the_byte(govern, demo_copy, command, path):
+    """(Python's codec text, with no line: 'utf-8' codec can't decode byte 0xe9 in position 1165.)"""
+    file = demo_copy / path
+    data = file.read_bytes() + b"# caf\xe9\n"
+    file.write_bytes(data)
+    run = govern(command, cwd=demo_copy)
+    assert run.code == 3
+    line, offset = data.count(b"\n"), len(data) - 2
+    assert f"{path}:{line}: cannot read policy: not valid UTF-8 (byte 0xe9 at offset {offset})" in run.out + run.err
+
+
+@pytest.mark.parametrize(
     ("name", "content", "message"),
     [
         ("pyproject.toml", b"[tool]\ngovern = 5\n", "[tool.govern] must be a table, not int"),

@@ -97,8 +97,8 @@ def parse_modules(
                 data = contents[path] if contents is not None else read_regular(path)
                 if isinstance(data, OSError):
                     raise data
-                text = source_text(data)
-            except (OSError, UnicodeDecodeError) as e:
+                text = source_text(data, shown)
+            except OSError as e:
                 raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
             try:
                 engine.add_policy(shown, text)
@@ -198,9 +198,15 @@ def recursive(entries: list[dict]) -> list[ConfigError]:
     return sorted(problems, key=lambda e: (e.file or "", e.line or 0))
 
 
-def source_text(data: bytes) -> str:
-    """A policy file's text: UTF-8, with line ends made ``\\n`` (as reading it as text does)."""
-    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+def source_text(data: bytes, shown: str) -> str:
+    """A policy file's text: UTF-8, with line ends made ``\\n`` (as reading it as text does);
+    bytes that are not UTF-8 are an error at their line."""
+    from engine.gather.yamlsrc import decode
+
+    try:
+        return decode(data, shown).replace("\r\n", "\n").replace("\r", "\n")
+    except LoadError as e:
+        raise ConfigError(f"cannot read policy: {e.message}", shown, e.line) from None
 
 
 def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
@@ -572,7 +578,7 @@ def _from_cache(root: Path, stored: dict, contents: dict[Path, bytes | OSError])
             Module(
                 path,
                 m["file"],
-                source_text(source),
+                source_text(source, m["file"]),
                 m["package"],
                 m["rules"],
                 m["package_line"],
