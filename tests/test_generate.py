@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,20 @@ def test_generate_outside_a_govern_repository_needs_a_policy_library(govern, tmp
         "error: no policy library at policies: run govern generate in a govern repository, or give --policies DIR\n",
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda base: (base / "file").touch() or base / "file" / "sub", "Not a directory"),
+        (lambda base: os.symlink(base / "loop", base / "loop") or base / "loop", "Too many levels of symbolic links"),
+    ],
+)
+def test_generate_into_a_folder_it_cannot_create_is_a_usage_error(govern, tmp_path, make, why):
+    """(A traceback, exit 1.)"""
+    out = make(tmp_path)
+    run = govern("generate", str(out), "--products", "2")
+    assert (run.code, run.err) == (2, f"error: cannot create {out}/governance/domains: {why}\n")
 
 
 def test_parallel_workers_give_the_same_report_and_keep_file_and_line(govern, tmp_path):
