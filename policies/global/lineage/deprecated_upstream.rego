@@ -2,7 +2,7 @@
 # title: Deprecated upstreams are replaced
 # description: >-
 #   A deprecated product will be retired: products reading it should plan the move before it
-#   happens. Good: every input port reads an active product.
+#   happens. Good: every input port reads an active product (a product retired itself is exempt).
 # custom:
 #   id: LIN-002
 #   category: lineage
@@ -22,5 +22,9 @@ import data.global.lib.values
 deny contains result.fail_on(msg, u.path, u.product) if {
 	some u in values.items(input.lineage.upstream)
 	u.status == "deprecated"
+	not _retired
 	msg := sprintf("input port reads product %s, which is deprecated", [values.show(u.product)])
 }
+
+# (a product retired itself is no longer read: it has nothing to move)
+_retired if input.product.status == "retired"

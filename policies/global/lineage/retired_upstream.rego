@@ -2,7 +2,8 @@
 # title: No retired upstreams
 # description: >-
 #   A retired product is no longer maintained or refreshed: whatever is built on it is silently
-#   stale. Good: every input port reads an active (or at worst deprecated) product.
+#   stale. Good: every input port reads an active (or at worst deprecated) product; a product
+#   retired itself is no longer read, and is exempt.
 # custom:
 #   id: LIN-001
 #   category: lineage
@@ -22,5 +23,9 @@ import data.global.lib.values
 deny contains result.fail_on(msg, u.path, u.product) if {
 	some u in values.items(input.lineage.upstream)
 	u.status == "retired"
+	not _retired
 	msg := sprintf("input port reads product %s, which is retired", [values.show(u.product)])
 }
+
+# (a product retired itself is no longer read: it has nothing to move)
+_retired if input.product.status == "retired"

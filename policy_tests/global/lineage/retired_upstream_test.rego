@@ -15,3 +15,11 @@ test_retired_upstream_fails if {
 		"resource": "orders_feed",
 	}} with input as {"lineage": {"upstream": [upstream("retired")]}}
 }
+
+test_a_retired_product_reading_a_retired_one_passes if {
+	count(retired_upstream.deny) == 0 with input as {"product": {"status": "retired"}, "lineage": {"upstream": [upstream("retired")]}}
+}
+
+test_a_deprecated_product_reading_a_retired_one_fails if {
+	count(retired_upstream.deny) == 1 with input as {"product": {"status": "deprecated"}, "lineage": {"upstream": [upstream("retired")]}}
+}
