@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.gather.mesh import load_mesh
 
 M = "examples/mesh"
@@ -197,6 +199,28 @@ def test_lineage_product_shows_downstream_impact(govern):
         "    finance_ledger  (distance 1)",
         "    finance_payments  (distance 1)",
     ]
+
+
+@pytest.mark.parametrize("product", ["customers_profiles", "orders_order_items", "finance_invoices"])
+def test_lineage_of_a_product_in_json_and_dot_is_its_impact_alone(govern, product):
+    """The same products as the text: P, its upstream and its downstream, not the other upstreams
+    of a product downstream of P (which the graph drew as if P's change reached them)."""
+    text = govern("lineage", M, "--product", product).out.splitlines()
+    named = {product} | {p.strip() for p in text[1].split(": ", 1)[1].split(",") if p.strip() != "none"}
+    named |= {line.split()[0] for line in text[3:]}
+    doc = govern("lineage", M, "--product", product, "--format", "json").json()
+    assert {n["id"] for n in doc["nodes"]} == named
+    assert all(e["from"] in named and e["to"] in named for e in doc["edges"])
+    dot = govern("lineage", M, "--product", product, "--format", "dot").out
+    assert {line.split('"')[1] for line in dot.splitlines() if "[label=" in line and "->" not in line} == named
+
+
+def test_dot_keeps_the_characters_of_a_name(govern, demo_copy):
+    """Graphviz reads no \\u escapes: orders_caf\\u00e9 would name no product."""
+    descriptor = demo_copy / M / "orders/returns/dataproduct.yaml"
+    descriptor.write_text(descriptor.read_text().replace("name: orders_returns", 'name: "orders_café"'))
+    dot = govern("lineage", M, "--format", "dot", cwd=demo_copy).out
+    assert '    "orders_café" [label="orders_café"];' in dot.splitlines()
 
 
 def test_lineage_dot_and_unknown_product(govern):

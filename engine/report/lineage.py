@@ -59,8 +59,8 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
         import networkx as nx  # here: an audit's batches (GraphCollector) import this module, not networkx
 
         keep = {product} | nx.ancestors(mesh.graph, product) | nx.descendants(mesh.graph, product)
-        keep |= {e["from"] for e in edges if e["to"] in keep}
-        edges = [e for e in edges if e["to"] in keep]
+        # (its impact alone: not the other upstreams of a product downstream of it)
+        edges = [e for e in edges if e["to"] in keep and e["from"] in keep]
         nodes = {k: v for k, v in nodes.items() if k in keep}
     return {"nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges}
 
@@ -86,6 +86,11 @@ def render_json(mesh: Mesh, product: str | None = None) -> str:
     return json.dumps(graph_document(mesh, product), indent=2) + "\n"
 
 
+def _dot(text: str) -> str:
+    """A DOT quoted string: Graphviz reads no \\u escapes, so names keep their characters."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def render_dot(mesh: Mesh, product: str | None = None) -> str:
     doc = graph_document(mesh, product)
     lines = ["digraph mesh {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
@@ -93,17 +98,17 @@ def render_dot(mesh: Mesh, product: str | None = None) -> str:
     for node in doc["nodes"]:
         by_domain.setdefault(node["domain"] or "", []).append(node)
     for i, (domain, members) in enumerate(sorted(by_domain.items())):
-        lines.append(f"  subgraph cluster_{i} {{ label={json.dumps(domain or '(no domain)')};")
+        lines.append(f"  subgraph cluster_{i} {{ label={_dot(domain or '(no domain)')};")
         for node in members:
             style = ", style=dashed" if node["missing"] else ""
-            lines.append(f"    {json.dumps(node['id'])} [label={json.dumps(node['id'])}{style}];")
+            lines.append(f"    {_dot(node['id'])} [label={_dot(node['id'])}{style}];")
         lines.append("  }")
     for e in doc["edges"]:
-        attrs = [f"label={json.dumps(e['contractId'])}"] if e["contractId"] else []
+        attrs = [f"label={_dot(e['contractId'])}"] if e["contractId"] else []
         if not e["declared"]:
             attrs.append("style=dashed")
         label = f" [{', '.join(attrs)}]" if attrs else ""
-        lines.append(f"  {json.dumps(e['from'])} -> {json.dumps(e['to'])}{label};")
+        lines.append(f"  {_dot(e['from'])} -> {_dot(e['to'])}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
