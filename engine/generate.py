@@ -10,6 +10,7 @@ of the waivable ones are waived. The same seed, sizes and ``--as-of`` date give 
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -86,17 +87,20 @@ class Product:
         return f"{self.domain}-team"
 
 
-def domain_names(count: int) -> list[str]:
-    return [
+def domain_names(count: int, taken: frozenset[str] = frozenset()) -> list[str]:
+    """``count`` domain names, none of ``taken`` (the domains with rules of their own in the policy
+    library, which would break them besides the deliberate violations)."""
+    names = (
         DOMAIN_NAMES[i % len(DOMAIN_NAMES)] + (str(i // len(DOMAIN_NAMES)) if i >= len(DOMAIN_NAMES) else "")
-        for i in range(count)
-    ]
+        for i in itertools.count()
+    )
+    return list(itertools.islice((n for n in names if n not in taken), count))
 
 
-def plan(products: int, domains: int, seed: int) -> list[Product]:
+def plan(products: int, domains: int, seed: int, taken: frozenset[str] = frozenset()) -> list[Product]:
     """Who is who: names, classifications, lineage and violations, before anything is written."""
     rng = random.Random(seed)
-    names = domain_names(domains)
+    names = domain_names(domains, taken)
     planned: list[Product] = []
     for i in range(products):
         domain = names[i % domains]
@@ -124,6 +128,11 @@ def plan(products: int, domains: int, seed: int) -> list[Product]:
             upstream.readers.add(product.domain)
             if upstream.classification == "restricted":
                 product.classification = "restricted"  # LIN-005: at least as classified as what it reads
+    for product in planned:
+        # A draft contract read across domains breaks LIN-004 too, and a retired product's is exempt
+        # (CON-004): the audit would not find what the summary says.
+        if "draft_contract" in product.violations and (product.status != "active" or product.readers - {product.domain}):
+            product.violations.remove("draft_contract")
     return planned
 
 
@@ -234,9 +243,11 @@ def generate(out: Path, products: int, domains: int, seed: int, policies: Path, 
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty: generate into a new folder")
     domains = min(domains, products)
-    planned = plan(products, domains, seed)
+    own = policies / "domains"
+    taken = frozenset(d.name for d in own.iterdir() if d.is_dir()) if own.is_dir() else frozenset()
+    planned = plan(products, domains, seed, taken)
     rng = random.Random(seed + 1)
-    names = domain_names(domains)
+    names = domain_names(domains, taken)
     try:
         (out / "governance" / "domains").mkdir(parents=True)
     except OSError as e:  # (a file on the way, a link to nowhere, a loop of links)
@@ -256,7 +267,8 @@ def generate(out: Path, products: int, domains: int, seed: int, policies: Path, 
         {
             "council": {"members": MEMBERS, "max_waiver_days": 180},
             "classification_levels": ["public", "internal", "restricted", "confidential"],
-            "domains": {d: {"owners": [f"{d}-team"], "description": f"Synthetic domain {d}"} for d in names},
+            # (and those with rules of their own in the library: registered, with no products)
+            "domains": {d: {"owners": [f"{d}-team"], "description": f"Synthetic domain {d}"} for d in [*names, *sorted(taken)]},
         },
     )
     waivers: dict[str, list[dict]] = {d: [] for d in names}

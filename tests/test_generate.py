@@ -36,13 +36,26 @@ def test_the_generated_mesh_is_valid_and_breaks_every_rule_it_says(govern, tmp_p
     assert run.out.startswith(f"wrote 300 products in 5 domains to {out}\ndeliberate violations: ")
     valid = govern("validate", "--now", "2026-11-21T09:00:00Z", cwd=out)
     assert valid.code == 0, valid.out
-    assert valid.out.startswith("valid: 34 rules, 5 registered domains, ")
+    assert valid.out.startswith("valid: 34 rules, 6 registered domains, ")  # (and orders, which has rules of its own)
     audit = govern("audit", "--no-store", "--now", "2026-11-21T09:00:00Z", "--format", "json", cwd=out)
     assert audit.code == 1
     report = audit.json()
     assert report["summary"]["products"] == 300 and report["summary"]["verdicts"]["error"] == 0
     assert set(VIOLATIONS.values()) <= {f["rule"] for f in report["findings"]}
     assert report["summary"]["findings"]["waived"] > 0
+    # What it says it broke is exactly what the audit finds: per rule, the products with a finding
+    # (no LIN-004 from a draft contract read across domains, no rule of a domain of the library's
+    # own), and every waiver it wrote applied.
+    said = run.out.splitlines()[1].removeprefix("deliberate violations: ")
+    broken, waivers = said.split("; waivers: ")
+    found: dict[str, set[str]] = {}
+    for f in report["findings"]:
+        found.setdefault(f["rule"], set()).add(f["product"])
+    assert {rule: len(products) for rule, products in found.items()} == {
+        rule: int(n) for rule, n in (item.split() for item in broken.split(", "))
+    }
+    assert report["summary"]["findings"]["waived"] == int(waivers)
+    assert report["waivers"]["unused"] == []
     columns = len(next((out / "mesh").rglob("*.odcs.yaml")).read_text().split("- name: ")) - 2
     assert 28 <= columns <= 34
 
