@@ -400,6 +400,20 @@ def test_an_unknown_key_of_an_annotations_custom_block_is_an_error_at_its_line(p
     )
 
 
+def test_an_unknown_key_of_a_rules_examples_is_an_error_at_its_line(policies):
+    """(fial: was shown by explain and silently left off the published standards page.)"""
+    text = RULE.format(package="global.access.more").replace("ORDERS-002", "ACC-099")
+    text = text.replace(
+        "#   remediation: List the consumers.\n", "#   remediation: List the consumers.\n#   examples:\n#     fial: x\n"
+    )
+    (policies / "global/access/more.rego").write_text(text)
+    caught = only_problem(policies)
+    assert (caught.line, caught.message) == (
+        12,
+        "invalid METADATA annotation: custom.examples.fial: unknown key (known: fail, pass)",
+    )
+
+
 def test_a_domain_named_like_a_category_cannot_pass_its_rules_off_as_the_councils(policies):
     (policies / "domains/con").mkdir(parents=True)
     (policies / "domains/con/consumers.rego").write_text(

@@ -691,6 +691,13 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
         where = _line_in_annotation(module, ["custom", str(unknown[0])]) or line
         known = ", ".join(CUSTOM_KEYS)
         raise ConfigError(f"invalid METADATA annotation: custom.{unknown[0]}: unknown key (known: {known})", module.file, where)
+    examples = custom.get("examples")
+    odd = [key for key in examples if key not in ("fail", "pass")] if isinstance(examples, dict) else []
+    if odd:  # (a misspelt fial: would be shown by explain and left off the standards page)
+        where = _line_in_annotation(module, ["custom", "examples", str(odd[0])]) or line
+        raise ConfigError(
+            f"invalid METADATA annotation: custom.examples.{odd[0]}: unknown key (known: fail, pass)", module.file, where
+        )
     fields = {
         **{k: v for k, v in custom.items() if k in RuleMeta.model_fields},
         "title": data.get("title"),
