@@ -97,7 +97,7 @@ def load_settings(
         """The line of govern.toml (or pyproject.toml) that sets ``key``."""
         return _line_of_key(source, key, "[tool.govern]" if source.name == "pyproject.toml" else None) if source else None
 
-    def pick(option: str | None, key: str, default: str | None, kind: str = "folder") -> Path | None:
+    def pick(option: str | None, key: str, default: str | None, kind: str | None = "folder") -> Path | None:
         if option is not None:
             return Path(option)
         if key not in data:
@@ -108,7 +108,7 @@ def load_settings(
         path = root / value
         # (a misspelt folder would otherwise be taken for an empty one: a check of a product without
         # its mesh reports its upstreams as missing, CON-007)
-        if not (path.is_dir() if kind == "folder" else path.is_file()):
+        if kind and not (path.is_dir() if kind == "folder" else path.is_file()):
             raise ConfigError(f"'{key}' names {display(path)}, which is not a {kind}", source and display(source), at(key))
         return path
 
@@ -120,7 +120,8 @@ def load_settings(
         mesh=pick(mesh, "mesh", None),
         source=source,
         lineage_map=pick(None, "lineage_map", None, "file"),
-        policy_tests=pick(None, "policy_tests", "policy_tests"),  # type: ignore[arg-type]
+        # (a missing test folder is validate's and test's to say, in their words)
+        policy_tests=pick(None, "policy_tests", "policy_tests", None),  # type: ignore[arg-type]
         coverage_threshold=_percentage(threshold, source, at("coverage_threshold") if threshold is not None else None),
     )
 

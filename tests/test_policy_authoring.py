@@ -342,7 +342,8 @@ def test_coverage_threshold_in_govern_toml_must_be_a_percentage(govern, demo_cop
     toml.write_text(toml.read_text().replace("coverage_threshold = 90", 'coverage_threshold = "high"'))
     run = govern("test", cwd=demo_copy)
     assert run.code == 3
-    assert run.err == "error: govern.toml: 'coverage_threshold' must be a number from 0 to 100, not 'high'\n"
+    line = toml.read_text().splitlines().index('coverage_threshold = "high"') + 1
+    assert run.err == f"error: govern.toml:{line}: 'coverage_threshold' must be a number from 0 to 100, not 'high'\n"
 
 
 # --- --engine opa -------------------------------------------------------------------------------------
