@@ -204,7 +204,7 @@ class Evaluator:
             if malformed is not None:  # (a rule's bug: what it found cannot be shown for what it is)
                 errors.append(
                     f"rule {rule.meta.id} could not be evaluated: it denied {json.dumps(malformed)[:200]}, which is neither "
-                    "a message nor an object with a msg"
+                    f"a message nor an object with a msg (the rule is at {rule.meta.file}:{rule.meta.line})"
                 )
                 continue
             findings.extend(self._finding(target, rule, item) for item in value)

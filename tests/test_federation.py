@@ -428,6 +428,8 @@ def test_a_rule_denying_what_is_no_finding_ends_the_product_in_error_saying_what
     assert run.code == 3
     (product,) = run.json()["products"]
     assert product["verdict"] == "error"
+    at = f"policies/domains/orders/order_key.rego:{head.count(chr(10)) + 1}"
     assert product["errors"] == [
         f"rule ORDERS-001 could not be evaluated: it denied {shown}, which is neither a message nor an object with a msg"
+        f" (the rule is at {at})"
     ]

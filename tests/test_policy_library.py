@@ -78,11 +78,35 @@ def test_package_must_mirror_the_file_path(policies):
     assert re.search("expected package global.naming.product_name", only_problem(policies).message)
 
 
+def test_a_file_name_no_package_can_mirror_says_to_rename_it(policies):
+    (policies / "global/access/name-length.rego").write_text(RULE.format(package="global.access.name_length"))
+    caught = only_problem(policies)
+    assert (caught.line, caught.message) == (
+        11,
+        "'name-length' in the file's path is no Rego name (letters, digits and _), so no package can mirror it: rename it,"
+        " e.g. 'name_length'",
+    )
+
+
 def test_rule_without_metadata_is_rejected(policies):
     (policies / "global/naming/bare.rego").write_text('package global.naming.bare\n\ndeny contains "x" if false\n')
     caught = only_problem(policies)
     assert re.search("needs a # METADATA annotation", caught.message)
     assert caught.line == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (RULE.replace("package {package}", "\npackage {package}"), ": its comment block must be '# METADATA' and then"),
+        (RULE.replace("# METADATA", "#METADATA"), ": its comment block must be '# METADATA' and then"),
+        ('package {package}\n\nshow(x) := sprintf("%v", [x])\n', " (a module of helpers belongs in policies/global/lib/)"),
+    ],
+)
+def test_an_annotation_out_of_place_or_a_helper_out_of_lib_says_so(policies, text, hint):
+    (policies / "global/access/more.rego").write_text(text.format(package="global.access.more").replace("ORDERS-002", "ACC-099"))
+    caught = only_problem(policies)
+    assert caught.message.startswith("a rule package needs a # METADATA annotation with custom.id" + hint)
 
 
 def test_incomplete_metadata_names_the_missing_fields(policies):

@@ -378,7 +378,16 @@ def outside_domain(package: str, domain: str, what: str) -> str | None:
 
 
 def _check_mirrors(module: Module, rel: Path) -> None:
-    expected = ".".join(rel.with_suffix("").parts)
+    parts = rel.with_suffix("").parts
+    odd = next((p for p in parts if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p)), None)
+    if odd is not None:  # (no package can mirror it: name-length would be global.naming.name-length)
+        raise ConfigError(
+            f"{odd!r} in the file's path is no Rego name (letters, digits and _), so no package can mirror it:"
+            f" rename it, e.g. {re.sub(r'[^A-Za-z0-9_]', '_', odd)!r}",
+            module.file,
+            module.package_line,
+        )
+    expected = ".".join(parts)
     if module.package != expected:
         raise ConfigError(
             f"package {module.package} does not mirror its file path: expected package {expected}",
@@ -678,7 +687,12 @@ def domain_prefix(domain: str) -> str:
 def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     data, line = metadata(module)
     if data is None:
-        raise ConfigError("a rule package needs a # METADATA annotation with custom.id", module.file, module.package_line)
+        why = "a rule package needs a # METADATA annotation with custom.id"
+        if re.search(r"^\s*#\s*METADATA\s*$", module.source, re.M):  # (written, but not where OPA reads it)
+            why += ": its comment block must be '# METADATA' and then the annotation, right above the package line"
+        elif domain is None and not module.package.startswith("global.lib"):
+            why += " (a module of helpers belongs in policies/global/lib/)"
+        raise ConfigError(why, module.file, module.package_line)
     if "deny" not in module.rules:
         raise ConfigError("a rule package must define 'deny contains ...'", module.file, module.package_line)
     if "deny" not in module.sets:  # (deny := ..., deny if ...: no finding could come of it)
