@@ -880,8 +880,15 @@ def lineage(
     settings = load_settings()
     root = _mesh_root(mesh_dir, settings)
     mesh = load_mesh(root)
+    if not (mesh.products or mesh.contracts or mesh.failures or mesh.unreadable):  # (as check and audit say)
+        raise UsageError(f"nothing in {display(root)}: no data product descriptor or data contract found")
     problems = add_imported_lineage(mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
     if product is not None and mesh.product(product) is None:
+        from engine.gather.targets import declared_in
+
+        broken = next((f for f in mesh.failures if product in declared_in(f)), None)
+        if broken is not None:  # (not missing: its descriptor is there, and broken)
+            raise GovernError(f"product {product!r} is declared in a file that could not be loaded: {broken.error}")
         raise UsageError(f"product {product!r} is not in the mesh {root}")
     if product is not None:
         product = mesh.product(product).product.id  # type: ignore[union-attr]

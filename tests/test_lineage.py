@@ -223,6 +223,23 @@ def test_dot_keeps_the_characters_of_a_name(govern, demo_copy):
     assert '    "orders_café" [label="orders_café"];' in dot.splitlines()
 
 
+def test_lineage_of_a_product_whose_descriptor_is_broken_says_so_and_of_nothing_is_a_usage_error(govern, demo_copy, tmp_path):
+    """(It said 'not in the mesh', exit 2, and an empty folder had an empty lineage, exit 0.)"""
+    descriptor = demo_copy / M / "orders/returns/dataproduct.yaml"
+    descriptor.write_text(descriptor.read_text() + "  bad: [x\n")
+    run = govern("lineage", M, "--product", "orders_returns", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err.startswith(
+        f"error: product 'orders_returns' is declared in a file that could not be loaded: {M}/orders/returns/dataproduct.yaml:"
+    )
+    (tmp_path / "empty").mkdir()
+    run = govern("lineage", str(tmp_path / "empty"))
+    assert (run.code, run.err) == (
+        2,
+        f"error: nothing in {tmp_path / 'empty'}: no data product descriptor or data contract found\n",
+    )
+
+
 def test_lineage_dot_and_unknown_product(govern):
     dot = govern("lineage", M, "--format", "dot")
     assert (

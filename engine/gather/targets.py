@@ -193,7 +193,7 @@ def _text_of(path: Path) -> str | None:
         return None
 
 
-def _declared_in(failure: Failure) -> set[str]:
+def declared_in(failure: Failure) -> set[str]:
     """The names, ids and contract ids the text of a descriptor that could not be loaded writes."""
     text = _text_of(failure.path)
     return {name or cid for name, cid in _DECLARED.findall(text)} if text is not None else set()
@@ -209,7 +209,7 @@ def _missing_upstreams(loaded: LoadedProduct, mesh: Mesh, failures: list[Failure
         named = port.product or port.contractId
         if not named or mesh.product(mesh.upstream_of(port)) is not None:
             continue
-        found = [f for f in failures if named in declared.setdefault(id(f), _declared_in(f))]
+        found = [f for f in failures if named in declared.setdefault(id(f), declared_in(f))]
         if not found:
             continue
         what = f"product {named}, declared" if port.product else f"contract {named}, published"
