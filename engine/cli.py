@@ -735,7 +735,7 @@ def _remember(report: Report, root: Path, store: Path) -> None:
     history = History(store)
     try:
         key = mesh_key(root, store)
-        products, previous = Products.of(report, root), history.previous(key)
+        products, previous = Products.of(report, root), history.previous(key, report.run.now)
         previous = history.in_current_terms(previous, report)
         report.changes = history.changes(key, report, products, previous)
         report.trend = history.trend(key, report)

@@ -225,12 +225,15 @@ class History:
         self.runs(mesh, TREND - 1)
 
     @_reading
-    def previous(self, mesh: MeshKey) -> Previous | None:
-        """The latest stored audit of the mesh: its seq, id and the fingerprints of its findings,
+    def previous(self, mesh: MeshKey, now: str = "9999") -> Previous | None:
+        """The latest stored audit of the mesh as of ``now`` at the latest (runs are ordered by the
+        time they were judged as of, ``--now``, then stored: an audit previewing a later date is not
+        the previous one of an audit of today): its seq, id and the fingerprints of its findings,
         each with its product and the product's file (what :meth:`changes` compares with and
         :meth:`record` carries from: read once for both)."""
         row = self.conn.execute(
-            f"SELECT seq, id FROM runs WHERE mesh IN {_IN} ORDER BY seq DESC LIMIT 1", (json.dumps(mesh),)
+            f"SELECT seq, id FROM runs WHERE mesh IN {_IN} AND now <= ? ORDER BY now DESC, seq DESC LIMIT 1",
+            (json.dumps(mesh), now),
         ).fetchone()
         if row is None:
             return None
@@ -355,12 +358,13 @@ class History:
             raise GovernError(f"could not store the audit (earlier runs are unchanged): {e}", self.path) from None
 
     @_reading
-    def runs(self, mesh: MeshKey | None = None, limit: int | None = None) -> list[StoredRun]:
-        """Stored audits, oldest first (the last ``limit`` of them), each with its mesh's path."""
-        where, args = (f"WHERE mesh IN {_IN}", [json.dumps(mesh)]) if mesh else ("", [])
+    def runs(self, mesh: MeshKey | None = None, limit: int | None = None, until: str = "9999") -> list[StoredRun]:
+        """Stored audits as of ``until`` at the latest, oldest first (by the time they were judged as
+        of, then stored; the last ``limit`` of them), each with its mesh's path."""
+        where, args = (f"WHERE mesh IN {_IN} AND now <= ?", [json.dumps(mesh), until]) if mesh else ("WHERE now <= ?", [until])
         rows = self.conn.execute(
             "SELECT seq, id, mesh, started_at, now, score, products, open, waived, blocking, new, fixed FROM runs "
-            f"{where} ORDER BY seq DESC LIMIT ?",
+            f"{where} ORDER BY now DESC, seq DESC LIMIT ?",
             [*args, limit if limit is not None else -1],
         ).fetchall()
         out = []
@@ -386,7 +390,7 @@ class History:
         """The stored audits of the mesh and then this one, for the report's trend."""
         points = [
             TrendPoint(run=r.id, started_at=r.started_at, now=r.now, score=r.score, open=r.open, domains=r.domains)
-            for r in self.runs(mesh, limit - 1)
+            for r in self.runs(mesh, limit - 1, report.run.now)
         ]
         points.append(
             TrendPoint(

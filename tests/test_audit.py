@@ -275,6 +275,23 @@ def test_history_of_a_mesh_a_shared_store_has_no_audits_of_names_the_meshes_it_h
     assert f"  {(demo_copy / M).resolve()} (1 audit)" in run.err
 
 
+def test_an_audit_as_of_a_later_day_is_not_the_previous_one_of_an_audit_of_an_earlier_day(govern, demo_copy):
+    """Runs follow the time they were judged as of (--now): a preview of a later date stored first
+    is neither the baseline of today's audit nor in its trend; it is the previous one of a later audit."""
+
+    def at(day: str) -> dict:
+        return govern("audit", M, "--now", f"{day}T09:00:00Z", "--format", "json", cwd=demo_copy).json()
+
+    preview = at("2027-01-10")
+    today = at("2026-11-21")
+    assert (today["changes"]["previous_run"], [p["run"] for p in today["trend"]]) == (None, [today["run"]["id"]])
+    later = at("2027-02-01")
+    assert later["changes"]["previous_run"] == preview["run"]["id"]
+    assert [p["run"] for p in later["trend"]] == [today["run"]["id"], preview["run"]["id"], later["run"]["id"]]
+    runs = govern("history", M, "--format", "json", cwd=demo_copy).json()["runs"]
+    assert [r["now"][:10] for r in runs] == ["2026-11-21", "2027-01-10", "2027-02-01"]
+
+
 def test_the_history_inside_a_mesh_moves_with_it(govern, demo_copy, tmp_path):
     """The default store (MESH/.govern/history.sqlite) knows its mesh as the folder above it: a
     repository moved (or a CI workspace at another path) keeps its history. A run stored by govern
