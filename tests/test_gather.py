@@ -50,6 +50,8 @@ def test_native_descriptor_is_normalized_with_port_paths():
         (("status: active", "status: live"), 5, "status: Input should be 'draft', 'active', 'deprecated' or 'retired'"),
         (("  consumers: [a-team]", "  consumers: a-team"), 8, "access.consumers: Input should be a valid list"),
         (("name: orders_items\n", ""), 1, "name: Field required"),
+        # (pydantic names its model class there: "a valid dictionary or instance of NativeAccess")
+        (("  model: restricted\n  consumers: [a-team]\n", "  - restricted\n"), 6, "access: Input should be a mapping"),
         (("kind: DataProduct", "kind: DataProdukt"), 1, "unknown kind 'DataProdukt': expected DataProduct"),
     ],
 )

@@ -76,7 +76,9 @@ def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = 
         line = doc.line_of(path)
         first_line = first_line or line
         at = f" (line {line})" if line != first_line else ""  # (the message begins at the first's)
-        parts.append(f"{path or '(document)'}: {err['msg']}{at}")
+        # (pydantic names its model class where a mapping is wanted: "instance of _OdpsTeam")
+        message = "Input should be a mapping" if err["type"] in ("model_type", "model_attributes_type") else err["msg"]
+        parts.append(f"{path or '(document)'}: {message}{at}")
     return LoadError(f"invalid {what}: " + "; ".join(parts), doc.file, first_line)
 
 
