@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,14 +61,22 @@ class Outcome:
 
 def _tell_apart(findings: list[Finding]) -> None:
     """Findings of a product that name the same resource at different positions of a list (two
-    columns of one name, say) would share a fingerprint: they keep their positions in it."""
+    ports reading one upstream, two columns of one name) would share a fingerprint: in the order
+    of their key paths, each after the first has its occurrence in it (:func:`fingerprint`)."""
     by_print: dict[str, list[Finding]] = {}
     for f in findings:
         by_print.setdefault(f.fingerprint, []).append(f)
     for same in by_print.values():
-        if len({f.location.path for f in same}) > 1:
+        paths = sorted({f.location.path or "" for f in same}, key=_natural)
+        if len(paths) > 1:
             for f in same:
-                f.fingerprint = f.positional_fingerprint
+                occurrence = paths.index(f.location.path or "")
+                f.fingerprint = fingerprint(f.rule, f.product, f.contract, f.location.path, f.resource, occurrence)
+
+
+def _natural(path: str) -> list[Any]:
+    """A key path's sort key: list positions as numbers (inputPorts[2] before inputPorts[10])."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
 def score(rules: list[EffectiveRule], findings: list[Finding]) -> float:

@@ -256,7 +256,9 @@ class History:
             return None
         seq, run, before = previous
         (version,) = self.conn.execute("SELECT govern_version FROM runs WHERE seq = ?", (seq,)).fetchone()
-        if tuple(int(n) for n in re.findall(r"\d+", version)[:2]) >= (0, 2):
+        # (a run of 0.2 holds those of 0.1 too when it carried the findings of a product it could not evaluate)
+        carried = self.conn.execute("SELECT 1 FROM findings WHERE run_seq = ? AND status = 'carried' LIMIT 1", (seq,))
+        if tuple(int(n) for n in re.findall(r"\d+", version)[:2]) >= (0, 2) and carried.fetchone() is None:
             return previous
         renamed = {}
         for f in report.findings:

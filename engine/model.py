@@ -449,7 +449,7 @@ class Finding(Model):
     @property
     def positional_fingerprint(self) -> str:
         """The fingerprint with the key path's list positions, as govern computed every fingerprint
-        before 0.2 (and still does for findings that would otherwise share one)."""
+        before 0.2."""
         return positional_fingerprint(self.rule, self.product, self.contract, self.location.path, self.resource)
 
 
@@ -460,13 +460,19 @@ def _fingerprint(*parts: str | None) -> str:
 _POSITION = re.compile(r"\[\d+\]")
 
 
-def fingerprint(rule: str, product: str, contract: str | None, path: str | None, resource: str | None) -> str:
+def fingerprint(
+    rule: str, product: str, contract: str | None, path: str | None, resource: str | None, occurrence: int = 0
+) -> str:
     """A finding's identity across runs: rule, product, contract, key path and resource, not the
     message. A finding that names its resource is known by it rather than by the positions of the
     lists it lies in (``schema[].properties[].classification`` for ``orders.email``), so that a
-    column or port added above it, or a list reordered, does not make it new."""
+    column or port added above it, or a list reordered, does not make it new. Of findings that
+    would share one (two ports reading one upstream), each after the first in the file's order
+    has its ``occurrence`` in it: one added below another leaves it as it was."""
     if resource is not None and path:
         path = _POSITION.sub("[]", path)
+    if occurrence:
+        return _fingerprint(rule, product, contract, path, resource, str(occurrence))
     return _fingerprint(rule, product, contract, path, resource)
 
 

@@ -136,6 +136,24 @@ def test_two_columns_of_one_name_keep_apart_by_their_places(govern, demo_copy):
     assert len({f["fingerprint"] for f in found}) == 2
 
 
+def test_a_look_alike_finding_added_below_leaves_the_first_as_it_was(govern, demo_copy):
+    """LIN-001 on finance_ledger's third port: a fourth port reading the same retired product is a
+    new finding of its own, and the first keeps its fingerprint (one new, none fixed); removed
+    again, it alone is fixed."""
+    ledger = demo_copy / M / "finance/ledger/dataproduct.yaml"
+    original = ledger.read_text()
+    first = audit(govern, demo_copy, "--format", "json").json()
+    (lin,) = [f["fingerprint"] for f in first["findings"] if f["rule"] == "LIN-001"]
+    ledger.write_text(original + "  - product: orders_legacy_feed\n    contractId: orders-legacy-feed-v1\n")
+    second = audit(govern, demo_copy, "--format", "json").json()
+    both = [f["fingerprint"] for f in second["findings"] if f["rule"] == "LIN-001"]
+    assert both[0] == lin and len(set(both)) == 2
+    assert (second["changes"]["new"], second["changes"]["fixed"]) == ([both[1]], [])
+    ledger.write_text(original)
+    third = audit(govern, demo_copy, "--format", "json").json()
+    assert (third["changes"]["new"], third["changes"]["fixed"]) == ([], [both[1]])
+
+
 def _positional(finding: dict) -> str:
     """A fingerprint as govern 0.1 computed it: the key path with its list positions."""
     import hashlib
@@ -161,6 +179,24 @@ def test_an_audit_after_an_upgrade_matches_the_fingerprints_govern_0_1_stored(go
     check = govern("check", "--now", NOW, M, "--baseline", "baseline.json", "--format", "json", cwd=demo_copy)
     assert [f["rule"] for f in check.json()["findings"] if not f["baseline"]] == []
     _column_first(demo_copy)  # (now stored in the new form: the place of a column no longer counts)
+    third = audit(govern, demo_copy, "--format", "json").json()
+    assert (third["changes"]["new"], third["changes"]["fixed"], third["changes"]["persisting"]) == ([], [], 26)
+
+
+def test_findings_carried_from_a_run_of_govern_0_1_are_matched_when_their_product_is_back(govern, demo_copy):
+    """finance_ledger cannot be loaded in the first audit after the upgrade: its findings, stored by
+    0.1, are carried into that run in their old form, and matched when it loads again."""
+    first = audit(govern, demo_copy, "--format", "json").json()
+    old = {f["fingerprint"]: _positional(f) for f in first["findings"]}
+    with closing(sqlite3.connect(demo_copy / M / ".govern/history.sqlite")) as db, db:
+        db.execute("UPDATE runs SET govern_version = '0.1.0'")
+        db.executemany("UPDATE findings SET fingerprint = ? WHERE fingerprint = ?", [(b, a) for a, b in old.items()])
+    ledger = demo_copy / M / "finance/ledger/dataproduct.yaml"
+    original = ledger.read_text()
+    ledger.write_text(original + "x: [\n")
+    second = audit(govern, demo_copy, "--format", "json").json()
+    assert (second["changes"]["new"], second["changes"]["fixed"], second["changes"]["unknown"]) == ([], [], 4)
+    ledger.write_text(original)
     third = audit(govern, demo_copy, "--format", "json").json()
     assert (third["changes"]["new"], third["changes"]["fixed"], third["changes"]["persisting"]) == ([], [], 26)
 
