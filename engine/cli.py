@@ -351,7 +351,7 @@ def check(
     from engine.config import load_settings
     from engine.gather.targets import in_configured, paths_without
 
-    settings = load_settings(policies, governance, mesh)
+    settings = load_settings(policies, governance, mesh, lineage_map=lineage_map)
     paths = in_configured(list(paths), settings.mesh)
     report = _evaluate(
         "check",
@@ -540,7 +540,7 @@ def audit(
     """
     from engine.config import load_settings
 
-    settings = load_settings(policies, governance, mesh)
+    settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
     history = store or root / ".govern" / "history.sqlite"
     created = [p for p in (history, root / ".govern") if not os.path.lexists(p)]  # (left as found when nothing is audited)
@@ -675,7 +675,7 @@ def _evaluate(
         else:
             index = None  # loaded whole, below
             found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
-            import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
+            import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, settings.lineage_map)
             total, shown = len(targets), display(found_mesh.root) if found_mesh else None
         # An audit's results, findings and product graph go to a spool on disk as batches arrive.
         spool = None
@@ -791,7 +791,8 @@ def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> 
     from engine.history import History, mesh_key
     from engine.report.history import render_history
 
-    root = mesh_dir or load_settings().mesh
+    # (given only --store, every mesh of that store: govern.toml's mesh is not looked at)
+    root = mesh_dir or (load_settings().mesh if store is None else None)
     if root is None and store is None:
         raise UsageError("no mesh: give MESH, --store, or set mesh in govern.toml")
     path = store or root / ".govern" / "history.sqlite"  # type: ignore[operator]
@@ -877,12 +878,12 @@ def lineage(
     from engine.gather.mesh import load_mesh
     from engine.report.lineage import RENDERERS
 
-    settings = load_settings()
+    settings = load_settings(mesh=mesh_dir, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
     mesh = load_mesh(root)
     if not (mesh.products or mesh.contracts or mesh.failures or mesh.unreadable):  # (as check and audit say)
         raise UsageError(f"nothing in {display(root)}: no data product descriptor or data contract found")
-    problems = add_imported_lineage(mesh, dbt_manifests, openlineage, lineage_map or settings.lineage_map)
+    problems = add_imported_lineage(mesh, dbt_manifests, openlineage, settings.lineage_map)
     if product is not None and mesh.product(product) is None:
         from engine.gather.targets import declared_in
 

@@ -83,9 +83,12 @@ def find_config(start: Path) -> tuple[Path, dict] | None:
 def load_settings(
     policies: str | None = None,
     governance: str | None = None,
-    mesh: str | None = None,
+    mesh: str | Path | None = None,
     start: Path | None = None,
+    lineage_map: str | Path | None = None,
 ) -> Settings:
+    """The settings of the nearest govern.toml, each replaced by the command's option when given
+    (the key is then not looked at)."""
     found = find_config((start or Path.cwd()).resolve())
     if found:
         source, data = found
@@ -97,7 +100,7 @@ def load_settings(
         """The line of govern.toml (or pyproject.toml) that sets ``key``."""
         return _line_of_key(source, key, "[tool.govern]" if source.name == "pyproject.toml" else None) if source else None
 
-    def pick(option: str | None, key: str, default: str | None, kind: str | None = "folder") -> Path | None:
+    def pick(option: str | Path | None, key: str, default: str | None, kind: str | None = "folder") -> Path | None:
         if option is not None:
             return Path(option)
         if key not in data:
@@ -119,7 +122,7 @@ def load_settings(
         governance=pick(governance, "governance", "governance"),  # type: ignore[arg-type]
         mesh=pick(mesh, "mesh", None),
         source=source,
-        lineage_map=pick(None, "lineage_map", None, "file"),
+        lineage_map=pick(lineage_map, "lineage_map", None, "file"),
         # (a missing test folder is validate's and test's to say, in their words)
         policy_tests=pick(None, "policy_tests", "policy_tests", None),  # type: ignore[arg-type]
         coverage_threshold=_percentage(threshold, source, at("coverage_threshold") if threshold is not None else None),

@@ -357,6 +357,8 @@ def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_
     assert audit(govern, demo_copy, "--store", str(store)).code == 1
     run = govern("history", "--store", str(store), cwd=tmp_path)  # (no govern.toml there: no mesh)
     assert run.code == 0
+    # the same inside the repository: given only --store, govern.toml's mesh is not looked at
+    assert govern("history", "--store", str(store), cwd=demo_copy).out == run.out
     whole, customers = (demo_copy / M).resolve(), (demo_copy / M / "customers").resolve()
     sections = run.out.split("\nmesh ")
     assert [s.splitlines()[0] for s in sections] == [f"mesh {whole}:", f"{customers}:"]

@@ -194,6 +194,23 @@ def test_a_mesh_folder_in_govern_toml_that_does_not_exist_is_an_error_and_nothin
     assert not (demo_copy / "examples/mesh-typo").exists()
 
 
+def test_a_mesh_or_lineage_map_given_on_the_command_line_replaces_a_wrong_key(govern, demo_copy):
+    """The key is not looked at when the command names its own (MESH, --mesh, --lineage-map)."""
+    settings = demo_copy / "govern.toml"
+    text = settings.read_text().replace('mesh = "examples/mesh"', 'mesh = "examples/mesh-typo"')
+    settings.write_text(text + 'lineage_map = "no-such-map.yaml"\n')
+    (demo_copy / "map.yaml").write_text("{}\n")
+    assert govern("audit", "--now", NOW, "--no-store", "examples/mesh", "--lineage-map", "map.yaml", cwd=demo_copy).code == 1
+    assert govern("lineage", "examples/mesh", "--lineage-map", "map.yaml", cwd=demo_copy).code == 0
+    run = govern(
+        "check", "--now", NOW, "--mesh", "examples/mesh", "--lineage-map", "map.yaml", "examples/mesh/orders", cwd=demo_copy
+    )
+    assert run.code == 1
+    run = govern("check", "--now", NOW, "--mesh", "examples/mesh", "examples/mesh/orders", cwd=demo_copy)
+    line = len(text.splitlines()) + 1
+    assert (run.code, run.err) == (3, f"error: govern.toml:{line}: 'lineage_map' names no-such-map.yaml, which is not a file\n")
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
