@@ -98,11 +98,12 @@ def mesh_key(root: Path, store: Path) -> MeshKey:
     store's folder to the mesh (``..``), so that the history moves with the mesh (a repository
     moved, a CI workspace at another path each run). Runs stored by govern before 0.2 were all
     keyed by the resolved path, which is read too."""
-    mesh = root.resolve()
-    folder = store.resolve().parent
+    # (as named, links not followed: a store linked to a file elsewhere is still the one inside
+    # the mesh, and its .. still the mesh)
+    mesh, folder = Path(os.path.abspath(root)), Path(os.path.abspath(store)).parent
     if folder != mesh and mesh not in folder.parents:
-        return (str(mesh),)
-    return (os.path.relpath(mesh, folder), str(mesh))
+        return (str(root.resolve()),)
+    return (os.path.relpath(mesh, folder), str(root.resolve()))
 
 
 def _unusable(error: sqlite3.Error, path: Path) -> GovernError:
@@ -386,7 +387,7 @@ class History:
 
     def _path(self, mesh: str) -> str:
         """The path of a mesh as a run is stored under it (:func:`mesh_key`)."""
-        return mesh if os.path.isabs(mesh) else os.path.normpath(os.path.join(self.path.resolve().parent, mesh))
+        return mesh if os.path.isabs(mesh) else os.path.normpath(os.path.join(os.path.abspath(self.path.parent), mesh))
 
     def trend(self, mesh: MeshKey, report: Report, limit: int = TREND) -> list[TrendPoint]:
         """The stored audits of the mesh and then this one, for the report's trend."""

@@ -350,6 +350,21 @@ def test_the_history_inside_a_mesh_moves_with_it(govern, demo_copy, tmp_path):
     ]
 
 
+def test_a_default_store_linked_to_a_file_elsewhere_keeps_the_history_of_its_mesh(govern, demo_copy, tmp_path):
+    """(A history kept on persistent storage and linked back, in CI, say: its .. was read from the
+    link's target folder, and the next audit was the first.)"""
+    first = audit(govern, demo_copy, "--format", "json").json()
+    store = demo_copy / M / ".govern/history.sqlite"
+    kept = tmp_path / "kept" / "history.sqlite"
+    kept.parent.mkdir()
+    shutil.move(store, kept)
+    store.symlink_to(kept)
+    second = audit(govern, demo_copy, "--format", "json").json()
+    assert (second["changes"]["previous_run"], second["changes"]["new"]) == (first["run"]["id"], [])
+    runs = govern("history", M, "--format", "json", cwd=demo_copy).json()["runs"]
+    assert {r["mesh"] for r in runs} == {str(demo_copy / M)}
+
+
 def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_copy, tmp_path):
     store = tmp_path / "shared.sqlite"
     assert audit(govern, demo_copy, "--store", str(store)).code == 1
