@@ -201,18 +201,28 @@ def test_lineage_product_shows_downstream_impact(govern):
     ]
 
 
-@pytest.mark.parametrize("product", ["customers_profiles", "orders_order_items", "finance_invoices"])
-def test_lineage_of_a_product_in_json_and_dot_is_its_impact_alone(govern, product):
+@pytest.mark.parametrize(
+    ("product", "missing"),
+    [
+        ("customers_profiles", set()),
+        ("orders_order_items", set()),
+        ("finance_invoices", set()),
+        ("finance_ledger", {"finance_gl_raw"}),
+    ],
+)
+def test_lineage_of_a_product_in_json_and_dot_is_its_impact_alone(govern, product, missing):
     """The same products as the text: P, its upstream and its downstream, not the other upstreams
-    of a product downstream of P (which the graph drew as if P's change reached them)."""
+    of a product downstream of P (which the graph drew as if P's change reached them); and the
+    products missing from the mesh that P's upstream names, marked."""
     text = govern("lineage", M, "--product", product).out.splitlines()
     named = {product} | {p.strip() for p in text[1].split(": ", 1)[1].split(",") if p.strip() != "none"}
     named |= {line.split()[0] for line in text[3:]}
     doc = govern("lineage", M, "--product", product, "--format", "json").json()
-    assert {n["id"] for n in doc["nodes"]} == named
-    assert all(e["from"] in named and e["to"] in named for e in doc["edges"])
+    assert {n["id"] for n in doc["nodes"]} == named | missing
+    assert {n["id"] for n in doc["nodes"] if n["missing"]} == missing
+    assert all(e["from"] in named | missing and e["to"] in named for e in doc["edges"])
     dot = govern("lineage", M, "--product", product, "--format", "dot").out
-    assert {line.split('"')[1] for line in dot.splitlines() if "[label=" in line and "->" not in line} == named
+    assert {line.split('"')[1] for line in dot.splitlines() if "[label=" in line and "->" not in line} == named | missing
 
 
 def test_dot_keeps_the_characters_of_a_name(govern, demo_copy):

@@ -58,7 +58,10 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
     if product is not None:
         import networkx as nx  # here: an audit's batches (GraphCollector) import this module, not networkx
 
-        keep = {product} | nx.ancestors(mesh.graph, product) | nx.descendants(mesh.graph, product)
+        upstream = {product} | nx.ancestors(mesh.graph, product)
+        keep = upstream | nx.descendants(mesh.graph, product)
+        # and the missing products it reads from, directly or through its upstream (not in the graph)
+        keep |= {e["from"] for e in edges if e["to"] in upstream and nodes.get(e["from"], {}).get("missing")}
         # (its impact alone: not the other upstreams of a product downstream of it)
         edges = [e for e in edges if e["to"] in keep and e["from"] in keep]
         nodes = {k: v for k, v in nodes.items() if k in keep}
