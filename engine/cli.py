@@ -987,9 +987,10 @@ def test(
     sys.exit(EXIT_OK if results.ok else EXIT_FINDINGS)
 
 
-def _governance_of(settings: Any) -> tuple[Any, list[str]]:
+def _governance_of(settings: Any, domains: bool) -> tuple[Any, list[str]]:
     """The governance the catalog shows the rules under (None without a council.yaml, for a policy
-    library kept apart), and what of it could not be read."""
+    library kept apart), and what of it could not be read (of the domains' files, when they are
+    shown: the catalog shows the council's settings only)."""
     from engine.governance import load_governance
 
     if not (settings.governance / "council.yaml").is_file():
@@ -998,7 +999,7 @@ def _governance_of(settings: Any) -> tuple[Any, list[str]]:
         governance = load_governance(settings.governance)
     except GovernError as e:
         return None, [str(e)]
-    return governance, [str(p) for p in governance.problems]
+    return governance, [str(p) for p in governance.problems] if domains else []
 
 
 @main.command()
@@ -1024,7 +1025,7 @@ def policies(policies: str | None, governance: str | None, fmt: str, category: t
 
     settings = load_settings(policies, governance)
     library = load_library(settings.policies)
-    gov, unread = _governance_of(settings)
+    gov, unread = _governance_of(settings, domains=False)
     rules = [as_set(r, gov) for r in library.rules if not category or r.category in category]
     text = render_catalog(rules, fmt)
     if output is None:
@@ -1073,7 +1074,7 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
     tests: list[str] = []
     if settings.policy_tests.is_dir():
         tests = tests_of(rule, load_tests(settings.policies, [settings.policy_tests]).references())
-    gov, unread = _governance_of(settings)
+    gov, unread = _governance_of(settings, domains=True)
     click.echo(render_explain(rule, fmt, tests, gov), nl=False)
     for problem in unread:
         click.echo(f"warning: not applied: {problem}", err=True)

@@ -502,6 +502,18 @@ def test_explain_json_names_the_rules_tests(govern):
     assert (data["council"], data["domains"]) == ({"enforcement": "blocking", "effective_on": "2027-03-01"}, {})
 
 
+def test_the_catalog_is_not_stopped_by_a_domain_file_it_does_not_read(govern, demo_copy):
+    """The catalog shows the council's settings only: a domain's broken file is validate's (and
+    explain's, which shows what domains set) to report, not a failure of the standards page."""
+    (demo_copy / "governance/domains/finance.yaml").write_text("oops: [\n")
+    run = govern("policies", "--format", "markdown", cwd=demo_copy)
+    assert (run.code, run.err) == (0, "")
+    assert run.out == (REPO / "docs/standards.md").read_text()
+    explained = govern("explain", "NAM-001", cwd=demo_copy)
+    assert explained.code == 3
+    assert explained.err.startswith("warning: not applied: governance/domains/finance.yaml:")
+
+
 def test_explain_shows_what_the_council_and_each_domain_set_for_a_rule(govern):
     """What a council member needs before changing a rule: the council's own setting, and which
     domains raised it, set its parameters or waived it."""

@@ -138,7 +138,7 @@ def render_explain(rule: RuleMeta, fmt: str, tests: list[str], governance: Gover
     scope = f"domain {rule.domain}" if rule.domain else "global"
     out.append(f"category {rule.category} · severity {rule.severity} · enforcement {rule.enforcement} · {scope}")
     out.append(f"override {rule.override}: {OVERRIDE_MEANING[rule.override]}")
-    if rule.effective_on:
+    if rule.effective_on and rule.enforcement == "blocking":
         out.append(f"effective on {rule.effective_on}: before then a blocking finding only warns")
     if line := _council_line(rule, governance):
         out.append(line)
