@@ -541,6 +541,18 @@ def test_junit_parses_as_junit_xml(govern):
     assert isinstance(legacy["STD-002 Schema objects carry the metadata columns"].result[0], Skipped)
 
 
+def test_junit_of_a_check_whose_blocking_findings_are_all_in_the_baseline_has_no_failure(govern, demo_copy):
+    """The gate passes (exit 0): a CI test view must not show the product failing."""
+    from junitparser import Failure, JUnitXml
+
+    assert govern("check", "--now", NOW, M, "--format", "json", "-o", "base.json", cwd=demo_copy).code == 1
+    run = govern("check", "--now", NOW, M, "--baseline", "base.json", "--format", "junit", cwd=demo_copy)
+    assert run.code == 0
+    xml = JUnitXml.fromstring(run.out.encode())
+    assert [(suite.name, case.name) for suite in xml for case in suite if any(isinstance(r, Failure) for r in case.result)] == []
+    assert sum(suite.failures for suite in xml) == 0
+
+
 def test_markdown_summarises_and_escapes(govern, demo_copy):
     leads = demo_copy / M / "marketing/leads/dataproduct.yaml"
     leads.write_text(leads.read_text().replace("name: marketing_leads", "name: marketing_leads|<b>x</b>"))
