@@ -106,7 +106,7 @@ def load_settings(
         if key not in data:
             return None if default is None else root / default
         value = data[key]
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not value.strip():  # ("" would be the settings file's own folder)
             raise ConfigError(f"'{key}' must be a path string", source and display(source), at(key))
         path = root / value
         # (a misspelt folder would otherwise be taken for an empty one: a check of a product without

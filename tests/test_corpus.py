@@ -80,6 +80,13 @@ def test_the_least_odps_product_each_version_allows_loads_with_its_owner(govern,
     assert [(p["id"], p["errors"]) for p in report["products"]] == [("orders_least", [])]
     assert "owner" not in [f["location"]["path"] for f in report["findings"] if f["rule"] == "STD-001"]
     assert sorted(spec["required"]) == sorted(["apiVersion", "kind", "id", *(["status"] if version != "v1.1.0" else [])])
+    if "status" in spec["required"]:  # (and without it, the version that requires it is not met)
+        del doc["status"]
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        (product,) = govern("check", "--now", NOW, str(path), "--format", "json").json()["products"]
+        assert product["errors"] == [
+            f"{path}:1: invalid ODPS data product: status: required by ODPS {version} (optional from v1.1.0)"
+        ]
 
 
 @pytest.mark.parametrize("path", _files("*.odps.yaml", CORPORA / "bitol-odps"), ids=lambda p: p.name)

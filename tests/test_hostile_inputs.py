@@ -218,6 +218,7 @@ def test_a_mesh_or_lineage_map_given_on_the_command_line_replaces_a_wrong_key(go
         ('mesh = "."\npolicies = 3\n', "2: 'policies' must be a path string"),
         ('mesh = "."\n\n[tool]\nx = 1\n', "3: unknown key 'tool' (known: "),
         ('policies = "policy"\n', "1: 'policies' names policy, which is not a folder"),
+        ('mesh = ""\n', "1: 'mesh' must be a path string"),  # (not the settings file's own folder)
         ('lineage_map = "lineage.yaml"\n', "1: 'lineage_map' names lineage.yaml, which is not a file"),
     ],
 )

@@ -196,6 +196,8 @@ def load_odps(doc: Located) -> LoadedProduct:
         raise validation_error(e, doc, "ODPS data product") from None
     if not d.apiVersion.startswith(("v1.", "v0.9")):
         raise LoadError(f"unsupported ODPS apiVersion {d.apiVersion!r} (expected v1.x)", doc.file, doc.line_of("apiVersion"))
+    if d.status is None and d.apiVersion.startswith(("v0.9", "v1.0")):
+        raise LoadError(f"invalid ODPS data product: status: required by ODPS {d.apiVersion} (optional from v1.1.0)", doc.file, 1)
     _locate_custom(d, doc)
     custom = _custom(d.customProperties)
     owner = next((m.username or m.name for m in (d.team.members if d.team else []) if (m.role or "").lower() == "owner"), None)
