@@ -429,6 +429,13 @@ def _say_errors(report: Report, output: Path) -> None:
     if len(report.errors) > shown:
         click.echo(f"error: ... and {len(report.errors) - shown} more", err=True)
     if errored := report.summary.verdicts.error:
+        said = 0
+        for product in report.products:  # (the first few, with their first reason)
+            if product.verdict == "error" and product.errors:
+                click.echo(f"error: {product.named_errors()[0]}", err=True)
+                said += 1
+                if said == shown:
+                    break
         products = f"{errored} product{'s' if errored != 1 else ''}"
         click.echo(f"error: {products} could not be loaded or evaluated: see {output}", err=True)
 

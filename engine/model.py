@@ -504,6 +504,10 @@ class ProductResult(Model):
     rules: int = 0
     errors: list[str] = Field(default_factory=empty_list)
 
+    def named_errors(self) -> list[str]:
+        """Its errors, each naming the product (one known by its file begins with it already)."""
+        return [e if e.startswith(f"{self.id}:") else f"{self.id}: {e}" for e in self.errors]
+
 
 class EngineInfo(Model):
     name: str

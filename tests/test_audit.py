@@ -747,9 +747,11 @@ def test_a_report_written_to_a_file_leaves_the_reasons_of_exit_3_on_standard_err
     assert run.code == 3
     report = json.loads((demo_copy / "report.json").read_text())
     assert report["errors"] == [f"{M}/finance/caf\\xe9: its name is not UTF-8, which no report can hold: it was not checked"]
+    (broken,) = [p for p in report["products"] if p["verdict"] == "error"]
     assert run.err.splitlines() == [
         "wrote report.json",
         f"error: {report['errors'][0]}",
+        f"error: {broken['errors'][0]}",  # (the product is known by its file, which its error begins with)
         "error: 1 product could not be loaded or evaluated: see report.json",
     ]
 

@@ -100,8 +100,7 @@ def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
 def render(report: Report, *, color: bool = False) -> str:
     rules = list(report.rules)
     index = {r.id: i for i, r in enumerate(rules)}
-    # (an error of a product known by its file already begins with it)
-    errors = [*report.errors, *(e if e.startswith(f"{p.id}:") else f"{p.id}: {e}" for p in report.products for e in p.errors)]
+    errors = [*report.errors, *(e for p in report.products for e in p.named_errors())]
     root = source_root()
     run: dict[str, Any] = {
         "tool": {
