@@ -216,6 +216,8 @@ def test_lineage_of_a_product_in_json_and_dot_is_its_impact_alone(govern, produc
     products missing from the mesh that P's upstream names, marked."""
     text = govern("lineage", M, "--product", product).out.splitlines()
     named = {product} | {p.strip() for p in text[1].split(": ", 1)[1].split(",") if p.strip() != "none"}
+    if missing:  # (the text names them too)
+        assert text.pop(2) == f"  not in the mesh ({len(missing)}): {', '.join(sorted(missing))}"
     named |= {line.split()[0] for line in text[3:]}
     doc = govern("lineage", M, "--product", product, "--format", "json").json()
     assert {n["id"] for n in doc["nodes"]} == named | missing
