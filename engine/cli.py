@@ -817,7 +817,7 @@ def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> 
         others = "".join(f"\n  {mesh} ({n} audit{'s' if n != 1 else ''})" for mesh, n in stored.items())
         what = f"audits of {root.resolve()}" if root is not None else "audits"
         raise UsageError(f"no {what} stored in {path}" + (f"; it holds audits of:{others}" if others else ""))
-    click.echo(render_history(runs, fmt), nl=False)
+    click.echo(render_history(runs, fmt, named=root is None), nl=False)
 
 
 @main.command()

@@ -374,6 +374,13 @@ def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_
     assert run.code == 0
     # the same inside the repository: given only --store, govern.toml's mesh is not looked at
     assert govern("history", "--store", str(store), cwd=demo_copy).out == run.out
+    # one mesh only: still named, since no mesh was
+    alone = tmp_path / "alone.sqlite"
+    assert govern("audit", f"{M}/customers", "--now", NOW, "--store", str(alone), cwd=demo_copy).code in (0, 1)
+    assert (
+        govern("history", "--store", str(alone), cwd=demo_copy).out.splitlines()[0]
+        == f"mesh {(demo_copy / M / 'customers').resolve()}:"
+    )
     whole, customers = (demo_copy / M).resolve(), (demo_copy / M / "customers").resolve()
     sections = run.out.split("\nmesh ")
     assert [s.splitlines()[0] for s in sections] == [f"mesh {whole}:", f"{customers}:"]

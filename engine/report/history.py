@@ -24,9 +24,10 @@ def _delta(first: float | None, last: float | None) -> str:
     return "  (=)" if change == 0 else f"  ({change:+g})"
 
 
-def render_history(runs: list[StoredRun], fmt: str) -> str:
+def render_history(runs: list[StoredRun], fmt: str, named: bool = False) -> str:
     """The runs as JSON, or as text: a table of the runs and each domain's trend, one of each per
-    mesh when they are of several (a store shared by meshes, read without naming one)."""
+    mesh, headed by its path when they are of several or ``named`` (a store read without naming
+    a mesh: which one it holds is not otherwise said)."""
     if fmt == "json":
         return json.dumps({"runs": [dataclasses.asdict(r) for r in runs]}, indent=2) + "\n"
     out = io.StringIO()
@@ -35,7 +36,7 @@ def render_history(runs: list[StoredRun], fmt: str) -> str:
     for r in runs:
         meshes.setdefault(r.mesh, []).append(r)
     for n, (mesh, theirs) in enumerate(sorted(meshes.items())):
-        if len(meshes) > 1:
+        if len(meshes) > 1 or named:
             console.print(f"{chr(10) if n else ''}mesh {clean(mesh)}:")
         _render_runs(console, theirs)
     return out.getvalue()
