@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +116,6 @@ def load_settings(
             raise ConfigError(f"'{key}' names {display(path)}, which is not a {kind}", source and display(source), at(key))
         return path
 
-    threshold = data.get("coverage_threshold")
     return Settings(
         root=root,
         policies=pick(policies, "policies", "policies"),  # type: ignore[arg-type]
@@ -125,15 +125,17 @@ def load_settings(
         lineage_map=pick(lineage_map, "lineage_map", None, "file"),
         # (a missing test folder is validate's and test's to say, in their words)
         policy_tests=pick(None, "policy_tests", "policy_tests", None),  # type: ignore[arg-type]
-        coverage_threshold=_percentage(threshold, source, at("coverage_threshold") if threshold is not None else None),
+        coverage_threshold=_percentage(data.get("coverage_threshold"), source, lambda: at("coverage_threshold")),
     )
 
 
-def _percentage(value: object, source: Path | None, line: int | None) -> float | None:
+def _percentage(value: object, source: Path | None, line: Callable[[], int | None]) -> float | None:
+    """The coverage threshold; ``line`` finds the key's line, read from the file only to say it is wrong."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise ConfigError(f"'coverage_threshold' must be a number from 0 to 100, not {value!r}", source and display(source), line)
+        why = f"'coverage_threshold' must be a number from 0 to 100, not {value!r}"
+        raise ConfigError(why, source and display(source), line())
     return float(value)
 
 
