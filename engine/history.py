@@ -101,9 +101,10 @@ def mesh_key(root: Path, store: Path) -> MeshKey:
     # (as named, links not followed: a store linked to a file elsewhere is still the one inside
     # the mesh, and its .. still the mesh)
     mesh, folder = Path(os.path.abspath(root)), Path(os.path.abspath(store)).parent
+    resolved = str(root.resolve())
     if folder != mesh and mesh not in folder.parents:
-        return (str(root.resolve()),)
-    return (os.path.relpath(mesh, folder), str(root.resolve()))
+        return (resolved,)
+    return (os.path.relpath(mesh, folder), resolved)
 
 
 def _unusable(error: sqlite3.Error, path: Path) -> GovernError:
@@ -382,7 +383,8 @@ class History:
         """The paths of the meshes with stored audits, and how many each."""
         found: dict[str, int] = {}
         for mesh, n in self.conn.execute("SELECT mesh, count(*) FROM runs GROUP BY mesh"):
-            found[self._path(mesh)] = found.get(self._path(mesh), 0) + n
+            path = self._path(mesh)  # (runs of one mesh may be under its two keys)
+            found[path] = found.get(path, 0) + n
         return dict(sorted(found.items()))
 
     def _path(self, mesh: str) -> str:
