@@ -191,10 +191,13 @@ def test_a_file_larger_than_its_size_says_is_refused_after_reading_at_most_the_l
         "\u2028\u2028kind: DataProduct\nkind: DataProduct\n",  # Unicode line separators
         "\x85kind: DataProduct\nkind: DataProduct\n",  # NEL
         "kind: DataProduct\r\nkind: DataProduct\r\n",  # Windows line ends
+        "kind: DataProduct\rkind: DataProduct\r",  # classic Mac line ends: no newline in the file
+        "\u2028kind: DataProduct\rkind: DataProduct\r",
     ],
 )
 def test_lines_are_counted_as_editors_count_them(text):
-    """libyaml also breaks lines at NEL, U+2028 and U+2029; editors and grep count only newlines."""
+    """libyaml also breaks lines at NEL, U+2028 and U+2029; editors and grep count only newlines (or,
+    in a file without any, carriage returns)."""
     with pytest.raises(LoadError) as e:
         load_text(text, "f.yaml")
     assert (e.value.line, e.value.message) == (2, "duplicate key 'kind' (first on line 1)")
@@ -204,4 +207,10 @@ def test_an_error_at_the_end_names_the_last_line():
     with pytest.raises(LoadError) as e:
         load_text("a: 1\nb: [", "f.yaml")
     assert e.value.line == 2
+    with pytest.raises(LoadError) as e:
+        load_text("a: 1\rb: 2\rc: [\r", "f.yaml")
+    assert e.value.line == 3
+    with pytest.raises(LoadError) as e:
+        load_text("a: 1\rb: 2\rc: \x01\r", "f.yaml")
+    assert e.value.line == 3
     assert load_text("\u2028a: 1\nb: 2\n", "f.yaml").lines == {"": 1, "a": 1, "b": 2}

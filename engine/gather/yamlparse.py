@@ -101,7 +101,8 @@ def parse(text: str, display: str) -> Located:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         # At the end of the stream libyaml points past the last line: name the last line instead.
-        last = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+        newline = _newline(text)
+        last = max(1, text.count(newline) + (0 if text.endswith(newline) else 1))
         line = min(_shown(real, mark.line + 1), last) if mark else None
         if e.problem and "maximum nesting depth" in e.problem:
             # libyaml 0.2.6 (in PyYAML 6.0.4's wheels) stops at a nesting level of its own, 1,000,
@@ -110,7 +111,7 @@ def parse(text: str, display: str) -> Located:
         what = " ".join(s for s in (e.context, e.problem) if s)
         raise LoadError(f"invalid YAML: {what}", display, line) from None
     except yaml.reader.ReaderError as e:  # (a character YAML does not allow: a control character, U+FFFE)
-        line = _shown(real, text.count("\n", 0, e.position) + 1)
+        line = _shown(real, text.count(_newline(text), 0, e.position) + 1)
         code = e.character if isinstance(e.character, int) else ord(e.character)
         raise LoadError(f"invalid YAML: character U+{code:04X} is not allowed ({e.reason})", display, line) from None
     except yaml.YAMLError as e:
@@ -144,15 +145,23 @@ def _check_depth(text: str, display: str, real: list[int] | None) -> None:
 _BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
+def _newline(text: str) -> str:
+    """What ends a line of ``text`` for people: ``\\n`` (also in ``\\r\\n``), or ``\\r`` in a file with
+    no ``\\n`` at all (classic Mac line ends, which editors show as lines too)."""
+    return "\r" if "\r" in text and "\n" not in text else "\n"
+
+
 def _people_lines(text: str) -> list[int] | None:
     """For text with line breaks other than ``\\n`` and ``\\r\\n``: the line as editors and grep number
-    it (counting ``\\n`` only) of each of libyaml's lines (which also break at a lone ``\\r``, NEL, and
-    the Unicode line and paragraph separators). None for ordinary text, where they agree."""
-    if not any(ch in text for ch in "\x85\u2028\u2029") and text.count("\r") == text.count("\r\n"):
+    it (counting ``\\n`` only, or ``\\r`` in a file without ``\\n``) of each of libyaml's lines (which
+    also break at a lone ``\\r``, NEL, and the Unicode line and paragraph separators). None for
+    ordinary text, where they agree."""
+    newline = _newline(text)
+    if not any(ch in text for ch in "\x85\u2028\u2029") and (newline == "\r" or text.count("\r") == text.count("\r\n")):
         return None
     real, line = [1], 1
     for m in _BREAKS.finditer(text):
-        line += "\n" in m.group()
+        line += newline in m.group()
         real.append(line)
     return real
 
