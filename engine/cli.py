@@ -53,6 +53,24 @@ class _Path(click.Path):
         return super().convert(value, param, ctx)
 
 
+class _Store(_Path):
+    """``--store``: an SQLite file, or a PostgreSQL database named by its URL (kept as the text)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+            return value
+        return super().convert(value, param, ctx)
+
+
+STORE_HELP = (
+    "History database: an SQLite file, or a PostgreSQL URL (postgresql://user@host/db) [env var: GOVERN_STORE;"
+    " default: MESH/.govern/history.sqlite]."
+)
+
+
 class _Output(_Path):
     """``--output FILE``; ``-`` is standard output, as for most command-line tools."""
 
@@ -507,9 +525,7 @@ def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 @FAIL_ON_OPTION
 @engine_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Evaluate as of this time (waivers, effective dates).")
-@click.option(
-    "--store", type=_Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
-)
+@click.option("--store", type=_Store(), envvar="GOVERN_STORE", help=STORE_HELP)
 @click.option("--no-store", is_flag=True, help="Neither read nor write the history (no changes, no trend).")
 @click.option(
     "--batch",
@@ -532,7 +548,7 @@ def audit(
     opa_urls: tuple[str, ...],
     jobs: int | None,
     now: datetime,
-    store: Path | None,
+    store: Path | str | None,
     no_store: bool,
     dbt_manifests: tuple[Path, ...],
     openlineage: tuple[Path, ...],
@@ -550,13 +566,15 @@ def audit(
     settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
     history = store or root / ".govern" / "history.sqlite"
-    created = [p for p in (history, root / ".govern") if not os.path.lexists(p)]  # (left as found when nothing is audited)
+    project = settings.source.parent if settings.source else None  # (a PostgreSQL store knows a mesh by its path in it)
+    # (left as found when nothing is audited)
+    created = [p for p in (history, root / ".govern") if isinstance(p, Path) and not os.path.lexists(p)]
     if not no_store:
         from engine.history import History, mesh_key
 
         stored = History(history)  # an unusable history stops the audit before the mesh is evaluated
         try:
-            stored.verify(mesh_key(root, history))
+            stored.verify(mesh_key(root, history, project))
         finally:
             stored.close()
     imports = (dbt_manifests, openlineage, lineage_map)
@@ -578,15 +596,17 @@ def audit(
                 path.unlink(missing_ok=True)
         raise UsageError(f"nothing to audit in {display(root)}: no data product descriptor or data contract found")
     if not no_store:
-        _remember(report, root, history)
+        _remember(report, root, history, project)
     try:
         _emit(report, fmt, output)
     except KeyboardInterrupt:
         if no_store:
             raise
         # (a retried run would be compared with this one: its new findings would not show as new)
+        from engine.history import shown_store
+
         click.echo(
-            f"interrupted after the run was stored in {display(history)} (run {report.run.id}); its report was not written",
+            f"interrupted after the run was stored in {shown_store(history)} (run {report.run.id}); its report was not written",
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
@@ -735,13 +755,13 @@ def _evaluate(
     return report
 
 
-def _remember(report: Report, root: Path, store: Path) -> None:
+def _remember(report: Report, root: Path, store: Path | str, project: Path | None) -> None:
     """Compare with the previous audit, add the trend, and store this run; a store failure is a report error."""
     from engine.history import History, Products, mesh_key
 
     history = History(store)
     try:
-        key = mesh_key(root, store)
+        key = mesh_key(root, store, project)
         products, previous = Products.of(report, root), history.previous(key, report.run.now)
         previous = history.in_current_terms(previous, report)
         report.changes = history.changes(key, report, products, previous)
@@ -786,28 +806,29 @@ class _progress:
 
 @main.command()
 @click.argument("mesh_dir", metavar="[MESH]", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--store", type=_Path(dir_okay=False, path_type=Path), help="History database (default: MESH/.govern/history.sqlite)."
-)
+@click.option("--store", type=_Store(), envvar="GOVERN_STORE", help=STORE_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show the last N audits.")
 @handles_errors
-def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> None:
+def history(mesh_dir: Path | None, store: Path | str | None, fmt: str, limit: int) -> None:
     """Stored audits of the mesh with their scores, and each domain's trend."""
     from engine.config import load_settings
-    from engine.history import History, mesh_key
+    from engine.history import History, mesh_key, shown_store
     from engine.report.history import render_history
 
     # (given only --store, every mesh of that store: govern.toml's mesh is not looked at)
-    root = mesh_dir or (load_settings().mesh if store is None else None)
+    settings = load_settings() if mesh_dir is None and store is None or isinstance(store, str) else None
+    root = mesh_dir or (settings.mesh if settings is not None and store is None else None)
     if root is None and store is None:
         raise UsageError("no mesh: give MESH, --store, or set mesh in govern.toml")
     path = store or root / ".govern" / "history.sqlite"  # type: ignore[operator]
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         raise UsageError(f"no audit history at {path} (run govern audit first)")
     db = History(path)
+    shown = shown_store(path) if isinstance(path, str) else path  # (a URL without its password)
     try:
-        key = mesh_key(root, path) if root is not None else None
+        project = settings.source.parent if settings is not None and settings.source else None
+        key = mesh_key(root, db.path, project) if root is not None else None
         runs = db.runs(key, limit)
         stored = db.meshes() if not runs else {}
     finally:
@@ -816,7 +837,7 @@ def history(mesh_dir: Path | None, store: Path | None, fmt: str, limit: int) -> 
         # (a mesh elsewhere than its store is known by its path: moved, its runs are under the old one)
         others = "".join(f"\n  {mesh} ({n} audit{'s' if n != 1 else ''})" for mesh, n in stored.items())
         what = f"audits of {root.resolve()}" if root is not None else "audits"
-        raise UsageError(f"no {what} stored in {path}" + (f"; it holds audits of:{others}" if others else ""))
+        raise UsageError(f"no {what} stored in {shown}" + (f"; it holds audits of:{others}" if others else ""))
     click.echo(render_history(runs, fmt, named=root is None), nl=False)
 
 

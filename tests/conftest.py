@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,71 @@ def require_reference() -> None:
         if os.environ.get("GOVERN_REQUIRE_REFERENCE") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (initdb, pg_ctl): Debian's, or on PATH."""
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name), reverse=True)
+    found = debian[0] if debian else shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _missing_postgres(message: str) -> None:
+    """Skip, or fail under GOVERN_REQUIRE_POSTGRES=1, which scripts/test sets (it installs PostgreSQL)."""
+    if os.environ.get("GOVERN_REQUIRE_POSTGRES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server, for the history stored in PostgreSQL: the one GOVERN_TEST_POSTGRES
+    names (the URL of a database of a server where the tests may create databases), or else a
+    throwaway cluster made with initdb in a temporary folder, listening on a Unix socket there
+    only, stopped at the end of the session. Yields the URL of its ``postgres`` database."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _missing_postgres("psycopg is not installed (pip install -e '.[test]')")
+    given = os.environ.get("GOVERN_TEST_POSTGRES")
+    if given:
+        yield given
+        return
+    binaries = _postgres_bin()
+    if binaries is None:
+        _missing_postgres("no PostgreSQL server programs (Debian: apt-get install postgresql)")
+    # (a folder of its own in /tmp: pytest's are private to the user running the tests, and initdb
+    # refuses to run as root, so the cluster then belongs to Debian's postgres user)
+    folder = Path(tempfile.mkdtemp(prefix="govern-postgres-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = folder / "data"
+    initdb = [*as_user, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "govern"]
+    ctl = [*as_user, str(binaries / "pg_ctl"), "-D", str(data)]
+    try:
+        subprocess.run(initdb, check=True, capture_output=True)
+        options = f"-k {folder} -c listen_addresses='' -F"
+        subprocess.run([*ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"], check=True, capture_output=True)
+        yield f"postgresql://govern@/postgres?host={folder}"
+    finally:
+        subprocess.run([*ctl, "-m", "immediate", "-w", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_store(postgres_server: str) -> str:
+    """The URL of a new, empty database of the test server."""
+    import uuid
+
+    import psycopg
+
+    name = f"govern_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = postgres_server.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
 @pytest.fixture(autouse=True, scope="session")
