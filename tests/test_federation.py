@@ -69,6 +69,22 @@ def test_parameters_reach_rules_as_input_params(govern, demo_copy):
             3,
             "params: NAM-003.pattern is not a valid regular expression: '^{domain}_(?=raw)'",
         ),
+        # taken by the embedded interpreter, not by OPA's RE2: every product would be an error under OPA
+        (
+            'NAM-001: {pattern: "^customers_[a-z0-9_]++$"}',
+            3,
+            "params: NAM-001.pattern is not a valid regular expression: '^customers_[a-z0-9_]++$'",
+        ),
+        (
+            'NAM-001: {pattern: "(?x) ^customers_ [a-z]+"}',
+            3,
+            "params: NAM-001.pattern is not a valid regular expression: '(?x) ^customers_ [a-z]+'",
+        ),
+        (
+            'NAM-001: {pattern: "^customers_a{1001}"}',
+            3,
+            "params: NAM-001.pattern is not a valid regular expression: '^customers_a{1001}'",
+        ),
     ],
 )
 def test_invalid_parameters_are_rejected_with_file_and_line(govern, demo_copy, params, line, message):

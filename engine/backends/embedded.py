@@ -89,12 +89,25 @@ invalid contains pattern if {
 
 
 def invalid_regexes(patterns: set[str]) -> set[str]:
-    """The patterns the rules' regex builtins cannot compile (asked of the interpreter itself: its
-    syntax is not Python's)."""
+    """The patterns the rules' regex builtins cannot compile, in the embedded interpreter (asked of
+    it: its syntax is not Python's) or in OPA, whose builtins take RE2's syntax (asked of RE2
+    itself): a pattern only one of them takes (``a++``, ``(?x)``, ``a{1001}`` compile in the
+    interpreter, not in OPA) would make every product it is matched against an error under the
+    other."""
+    import re2
+
     engine = new_engine()
     engine.add_policy("govern/validate.rego", _REGEX_CHECK)
     engine.set_input_json(json.dumps(sorted(patterns)))
-    return set(json.loads(engine.eval_rule_as_json("data.govern.validate.invalid")))
+    invalid = set(json.loads(engine.eval_rule_as_json("data.govern.validate.invalid")))
+    options = re2.Options()
+    options.log_errors = False  # (RE2 would log every pattern it refuses on standard error)
+    for pattern in patterns - invalid:
+        try:
+            re2.compile(pattern, options)
+        except re2.error:
+            invalid.add(pattern)
+    return invalid
 
 
 _UNKNOWN = re.compile(r"Unknown function: '(?P<name>[^']+)'")
