@@ -9,8 +9,12 @@ server backend's tests run against it always, and against a real ``opa run --ser
   with the others → 400 ``{"code": "invalid_parameter", "message": "error(s) occurred while compiling
   module(s)", "errors": [{"code", "message", "location": {"file": <id>, "row", "col"}}]}`` and is not kept;
 - ``PUT /v1/data/<path>`` (JSON) → 204, replacing the document at that path;
-- ``POST /v1/data/<path>`` with ``{"input": ...}`` → 200 ``{"result": value}``, or ``{}`` when the
-  document is undefined; an evaluation error → 500 ``{"code": "internal_error", "message"}``.
+- ``POST /v1/data/<path>?strict-builtin-errors=true`` with ``{"input": ...}`` → 200 ``{"result":
+  value}``, or ``{}`` when the document is undefined; an evaluation error, a builtin's error
+  included → 500 ``{"code": "internal_error", "message"}``. Without ``strict-builtin-errors`` OPA
+  takes a builtin's error for undefined, which the Go library below cannot be told to do: the
+  stand-in answers such a query 400, so that a client which does not ask for strict errors fails
+  here as it would be wrong against OPA (a rule dividing by zero would silently find nothing).
 
 Evaluation is done by the reference engine, the OPA Go library (``opa-golib-python-bindings``), so the
 answers are OPA's. ``unavailable`` makes the next N queries answer 503, to exercise retries.
@@ -23,6 +27,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 _ERROR = re.compile(r"(?P<file>\S+?):(?P<row>\d+): (?P<code>rego_\w+): (?P<message>.*)$", re.MULTILINE)
 
@@ -173,6 +178,11 @@ class StandinOpa:
             def do_POST(self) -> None:
                 body = self._body()
                 if self.path.startswith("/v1/data"):
+                    strict = parse_qs(urlsplit(self.path).query).get("strict-builtin-errors", [""])
+                    if not any(value.lower() == "true" for value in strict):
+                        message = "this stand-in evaluates with strict-builtin-errors=true only"
+                        self._send(400, {"code": "invalid_parameter", "message": message})
+                        return
                     self._send(*opa.query(self._parts("/v1/data"), json.loads(body or b"{}")))
                 else:
                     self._send(404, {"code": "resource_not_found", "message": self.path})

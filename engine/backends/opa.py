@@ -21,6 +21,7 @@ loopback port) and stopped afterwards; without either the run stops with exit 2 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -38,6 +39,12 @@ TIMEOUT = 10.0  # seconds per request
 RETRIES = 2  # further attempts of a failed request, each on the next server
 IN_FLIGHT = 4  # concurrent requests per server
 POLICY_PREFIX = "govern"  # policy ids on the server: govern/<file>
+# A builtin's error (a division by zero, a pattern that does not compile) is an error of the rule, as
+# under the embedded and reference engines; OPA's default takes it for undefined, so that the rule
+# silently finds nothing (or, under `not`, something).
+STRICT = {"strict-builtin-errors": "true"}
+_POLICY_ID = re.compile(rf"\b{POLICY_PREFIX}/(?P<file>[^\s:]+\.rego):")
+_FILE = r"\g<file>:"
 DATA_ROOT = "govern"  # the rules read data.govern.*; nothing else on the server is touched
 
 
@@ -180,7 +187,9 @@ class OpaServerEngine(Batched):
             index = (server + attempt) % len(self._clients)
             url = self.urls[index]
             try:
-                return self._clients[index].query_rule(input_data=document, package_path=package, rule_name=rule)
+                return self._clients[index].query_rule(
+                    input_data=document, package_path=package, rule_name=rule, query_params=STRICT
+                )
             except requests.HTTPError as e:
                 status = e.response.status_code if e.response is not None else 0
                 if status not in (502, 503, 504):
@@ -188,7 +197,8 @@ class OpaServerEngine(Batched):
                         message = e.response.json().get("message", str(e))
                     except (ValueError, AttributeError):
                         message = str(e)
-                    return RuleError(f"OPA at {url}: {message}")
+                    # (OPA names a module by its policy id, govern/<file>: the file is what the user has)
+                    return RuleError(f"OPA at {url}: {_POLICY_ID.sub(_FILE, message)}")
                 problem = f"OPA at {url}: HTTP {status}"
             except (requests.ConnectionError, requests.Timeout) as e:
                 problem = f"OPA at {url}: {type(e).__name__}"
