@@ -150,6 +150,9 @@ def test_a_rule_that_errs_marks_only_that_rule_and_product(govern, opa_server, d
     assert set(errors) == {"orders_order_items", "orders_returns", "orders_legacy_feed"}
     assert all(len(e) == 1 and e[0].startswith("rule ORDERS-001 could not be evaluated: ") for e in errors.values())
     assert "replace" in errors["orders_returns"][0]
+    # (named by its file, as the user has it, not by its policy id on the server, govern/<file>)
+    line = len(rule.read_text().splitlines()) - 1
+    assert f" {ORDER_KEY}:{line}: " in errors["orders_returns"][0] and "govern/" not in errors["orders_returns"][0]
     assert findings_of(served) == findings_of(embedded)
 
 
@@ -191,3 +194,18 @@ def test_the_reference_engine_gives_the_same_fingerprints(govern, embedded_demo)
     run = check(govern, "--engine", "reference")
     assert findings(run) == embedded_demo
     assert run.json()["run"]["engine"]["name"] == "reference"
+
+
+def test_a_policy_the_reference_engine_rejects_stops_the_run_at_its_file_and_line(govern, demo_copy):
+    """The Go library compiles at the first query: a rule it rejects was an error of every rule of
+    every product (40 lines each) rather than one message at the rule's line."""
+    require_reference()
+    rule = demo_copy / ORDER_KEY
+    source = rule.read_text()
+    rule.write_text(
+        source.rstrip() + '\n\ndeny contains msg if {\n\tinput.product.name\n\tn := 3\n\tmsg := sprintf("%d tags", n)\n}\n'
+    )
+    line = len(source.rstrip().splitlines()) + 5
+    run = check(govern, "--engine", "reference", cwd=demo_copy)
+    assert (run.code, run.out) == (3, "")
+    assert run.err == f"error: {ORDER_KEY}:{line}: OPA rejected the policy: rego_type_error: sprintf: invalid argument(s)\n"

@@ -54,6 +54,12 @@ class ReferenceEngine(Sequential):
             except OpaError as e:
                 raise opa_error(e.message) from None
         self._engine.add_data(data)
+        try:
+            # The Go library compiles (and type-checks) the modules at the first query: a module
+            # it rejects would otherwise come out as an error of every rule of every product.
+            self._engine.eval_query("true")
+        except OpaError as e:
+            raise opa_error(e.message) from None
 
     def _entry(self, packages: list[str]) -> str:
         key = frozenset(packages)
