@@ -92,6 +92,17 @@ def test_a_failure_shows_the_tests_print_output(govern, demo_copy):
     assert run.out.endswith("PASS: 0/1\nFAIL: 1/1\n")
 
 
+def test_a_rules_print_output_stays_out_of_check_and_audit(govern_process, demo_copy):
+    """The embedded engine wrote a rule's print() to standard error, into a check's output (and
+    each worker's into an audit's), where the reference engine drops it."""
+    rule = demo_copy / "policies/global/naming/product_name.rego"
+    rule.write_text(rule.read_text().replace("if {", 'if {\n\tprint("seen", input.product.name)', 1))
+    for args in (("check", "examples/mesh/orders/order_items"), ("audit", "examples/mesh", "--no-store", "--jobs", "2")):
+        run = govern_process(*args, "--now", "2026-11-21T09:00:00Z", cwd=demo_copy)
+        assert run.code in (0, 1)
+        assert "seen" not in run.out + run.err
+
+
 def test_a_test_that_stops_with_an_error_is_an_error_naming_where(govern, demo_copy):
     test_file = demo_copy / "policy_tests/global/naming/erring_test.rego"
     test_file.write_text(
@@ -356,21 +367,27 @@ def test_engine_opa_without_an_opa_binary_says_so(govern):
     assert "no opa binary is on PATH" in run.err and "use the embedded engine" in run.err
 
 
-def test_engine_opa_delegates_to_opa_test_with_the_same_paths(govern, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("opa_exit", "exit_code"),
+    [(0, 0), (2, 1), (1, 3)],  # opa test: 2 tests failed or coverage too low, 1 policies or tests not loaded
+)
+def test_engine_opa_delegates_to_opa_test_with_the_same_paths(govern, tmp_path, monkeypatch, opa_exit, exit_code):
     """Stand-in: no opa binary can be installed on these machines, so a script named opa records the
-    command line it is given and answers as opa test does. The test below runs the real opa when present."""
+    command line it is given and answers as opa test does (exit codes from OPA's cmd/test.go). The
+    test below runs the real opa when present. Its exit codes become govern's: a failing test 1, a
+    file that does not load 3 (2 is govern's usage error)."""
     record = tmp_path / "argv.json"
     fake = tmp_path / "bin" / "opa"
     fake.parent.mkdir()
     fake.write_text(
         "#!/usr/bin/env python3\nimport json, sys\n"
         f"json.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n"
-        "print('FAIL: 1/2')\nsys.exit(2)\n"
+        f"print('FAIL: 1/2')\nsys.exit({opa_exit})\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     run = govern("test", "--engine", "opa", "policy_tests", "-v", "--run", "naming", "--threshold", "95")
-    assert (run.code, run.out) == (2, "FAIL: 1/2\n")
+    assert (run.code, run.out) == (exit_code, "FAIL: 1/2\n")
     assert json.loads(record.read_text()) == [
         "test",
         "policies",

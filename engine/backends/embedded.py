@@ -31,6 +31,9 @@ MAX_LINES = 100_000
 def new_engine() -> regorus.Engine:
     engine = regorus.Engine()
     engine.set_policy_length_config(max_col=MAX_COLUMNS, max_file_bytes=MAX_FILE_BYTES, max_lines=MAX_LINES)
+    # A rule's print() output is kept, not written to standard error, where it would run into a
+    # report (govern test shows each test's; check and audit drop it, as the reference engine does).
+    engine.set_gather_prints(True)
     return engine
 
 
@@ -69,6 +72,7 @@ class EmbeddedEngine(Sequential):
             if value == "<undefined>" or value is None:
                 value = []
             out[package] = value if isinstance(value, list) else RuleError(f"deny is not a set: {value!r}")
+        self._engine.take_prints()  # (dropped: see new_engine)
         return out
 
 
