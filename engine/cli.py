@@ -1000,7 +1000,10 @@ def test(
         click.echo(proc.stderr, nl=False, err=True)
         for problem in problems:
             click.echo(f"lint: {problem}", err=True)
-        sys.exit(proc.returncode or (EXIT_FINDINGS if problems else EXIT_OK))
+        # (opa test exits 2 when tests fail or coverage is below the threshold, 1 when it cannot
+        # load the policies or tests: govern's codes for those are 1 and 3, as without --engine opa)
+        code = {0: EXIT_OK, 2: EXIT_FINDINGS}.get(proc.returncode, EXIT_ERROR)
+        sys.exit(code or (EXIT_FINDINGS if problems else EXIT_OK))
     run = load_tests(settings.policies, test_paths, coverage=coverage, policy_tests=settings.policy_tests)
     # Tests named inside the test folder answer for the part of the library they mirror: the lint
     # and the coverage are of that part (policy_tests/global/naming: policies/global/naming).
