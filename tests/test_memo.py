@@ -140,6 +140,17 @@ def test_a_library_with_a_non_deterministic_builtin_is_always_evaluated(govern, 
     assert stored("results") == 0
 
 
+def test_a_library_that_prints_keeps_its_results(govern, evaluated, demo_copy):
+    """print() output is dropped by check and audit: one domain's rule that prints turned the reuse
+    of results off for every domain."""
+    rule = demo_copy / "policies/domains/orders/office_hours.rego"
+    rule.write_text(READS_NOW.replace("CALL", 'print("looked at", input.product.name)'))
+    for _ in range(2):
+        report(govern, "--now", NOW, "examples/mesh/orders/legacy_feed", cwd=demo_copy)
+    assert evaluated == ["orders_legacy_feed"]
+    assert stored("results") == 1
+
+
 def test_results_with_a_rule_error_are_not_stored(govern, evaluated, demo_copy):
     rule = demo_copy / "policies/domains/orders/office_hours.rego"
     rule.write_text(READS_NOW.replace("CALL", 'to_number("not a number") > 0'))
