@@ -210,6 +210,22 @@ def test_a_domain_rule_id_carries_its_domain_as_prefix(policies, domain, rule_id
     assert caught.message == (f"rule id {rule_id!r} of domain {domain} must use the domain as prefix: {domain.upper()}-<nnn>")
 
 
+@pytest.mark.parametrize("title", [r'"Orders\nNAM-001  naming  high  advisory  waivable"', r'"Orders \e[2J"', r'"a\u2028b"'])
+def test_a_title_is_one_line(policies, title):
+    """(A title with a line break printed a line of its own in govern policies: a council rule
+    listed as advisory and waivable, say.)"""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers")
+    (policies / "domains/orders/consumers.rego").write_text(
+        text.replace("# title: Orders products say who consumes them", f"# title: {title}", 1)
+    )
+    caught = only_problem(policies)
+    assert (caught.line, caught.message) == (
+        2,
+        "invalid METADATA annotation: title: must be one line, without line breaks or control characters",
+    )
+
+
 def test_a_domain_name_beyond_letters_and_digits_is_left_out_of_its_prefix(policies):
     (policies / "domains/customer_360").mkdir(parents=True)
     text = RULE.format(package="domains.customer_360.consumers").replace("ORDERS-002", "CUSTOMER360-001")

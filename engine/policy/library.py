@@ -131,6 +131,7 @@ def parse_modules(
 
 
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MULTILINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def recursive(entries: list[dict]) -> list[ConfigError]:
@@ -733,6 +734,13 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
         keys = [field_name] if field_name in ("title", "description") else ["custom", field_name]
         where = _line_in_annotation(module, keys) or line
         raise ConfigError(f"invalid METADATA annotation: {problems}", module.file, where) from None
+    if _MULTILINE.search(meta.title):
+        # (a title is a cell of the catalog's line: one with a line break in it could print a line
+        # of its own there, such as another rule's with other settings)
+        where = _line_in_annotation(module, ["title"]) or line
+        raise ConfigError(
+            "invalid METADATA annotation: title: must be one line, without line breaks or control characters", module.file, where
+        )
     pattern = DOMAIN_RULE_ID if domain else RULE_ID
     if not pattern.match(meta.id):
         expected = "<DOMAIN>-<nnn>" if domain else "<CAT>-<nnn> with CAT one of NAM, ACC, CLS, STD, CON, LIN"
