@@ -759,7 +759,11 @@ def _remember(report: Report, root: Path, store: Path | str, project: Path | Non
     """Compare with the previous audit, add the trend, and store this run; a store failure is a report error."""
     from engine.history import History, Products, mesh_key
 
-    history = History(store)
+    try:
+        history = History(store)
+    except GovernError as e:  # (locked or damaged since the audit began: the report is still written)
+        report.errors.append(str(e))
+        return
     try:
         key = mesh_key(root, store, project)
         products, previous = Products.of(report, root), history.previous(key, report.run.now)

@@ -239,6 +239,33 @@ def test_an_unusable_store_is_refused_and_left_alone(govern, demo_copy, tmp_path
     assert store.read_bytes() == b"this is not a database, and it must survive" * 100
 
 
+def test_a_store_locked_when_the_run_is_stored_still_leaves_the_report(govern, demo_copy, monkeypatch, tmp_path):
+    """The store is opened twice: before the mesh is evaluated (an unusable one stops the audit
+    there) and to store the run. Locked by another process at that second time, the whole run was
+    lost: no report, only the error."""
+    import engine.history as history
+
+    opened = history.History.__init__
+    calls = []
+
+    def locked_the_second_time(self, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise history._unusable(sqlite3.OperationalError("database is locked"), path)
+        opened(self, path)
+
+    monkeypatch.setattr(history.History, "__init__", locked_the_second_time)
+    out = tmp_path / "report.json"
+    run = audit(govern, demo_copy, "--format", "json", "-o", str(out))
+    assert run.code == 3
+    report = json.loads(out.read_text())
+    assert report["errors"] == [
+        f"{M}/.govern/history.sqlite: the history database is in use by another process (database is locked, for 30 s):"
+        " try again later"
+    ]
+    assert len(report["findings"]) == 26
+
+
 @pytest.mark.parametrize("break_it", ["descriptor", "contract"])
 def test_findings_of_a_product_that_could_not_be_evaluated_are_neither_fixed_nor_new_again(govern, demo_copy, break_it):
     """marketing_leads cannot be loaded for one audit (its descriptor, or its contract, is broken):
