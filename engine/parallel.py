@@ -184,7 +184,11 @@ class Workers:
             _prctl, _parent, _forker = _prctl or _find_prctl(), os.getpid(), threading.get_ident()
             context = multiprocessing.get_context("fork")
             before = set(multiprocessing.active_children())
-            self._pool = context.Pool(self.jobs, initializer=_worker_start, initargs=(self._initializer, *self._start_args))
+            try:
+                self._pool = context.Pool(self.jobs, initializer=_worker_start, initargs=(self._initializer, *self._start_args))
+            except OSError as e:  # (a limit on processes, no /dev/shm for the pool's locks: Pool stops those it made)
+                why = f"cannot start {self.jobs} worker processes ({e.strerror or e})"
+                raise GovernError(f"{why}: run with --jobs 1 for one process") from None
             self._processes = [p for p in multiprocessing.active_children() if p not in before]
 
     def evaluate(self, requests: Iterable[tuple[str, list[str]] | None], total: int) -> Iterator[Any] | None:

@@ -161,3 +161,30 @@ def test_the_workers_end_when_the_parent_is_killed(tmp_path):
             break
         time.sleep(0.2)
     assert not _running(worker), f"worker {worker} still runs after its parent was killed"
+
+
+NO_FORK = """
+import os, sys
+
+def refused():
+    raise BlockingIOError(11, "Resource temporarily unavailable")
+
+os.fork = refused  # (as under a container's limit on processes)
+sys.argv = ["govern", *sys.argv[1:]]
+from engine.cli import run
+
+run()
+"""
+
+
+def test_workers_that_cannot_be_started_are_an_error_saying_so(govern, tmp_path):
+    """(A traceback and exit 1, the code of open findings, before.)"""
+    mesh = tmp_path / "mesh"
+    assert govern("generate", str(mesh), "--products", "100", "--domains", "2", "--seed", "3").code == 0
+    cmd = [sys.executable, "-c", NO_FORK, "audit", str(mesh / "mesh"), "--no-store", "--jobs", "2"]
+    proc = subprocess.run(cmd, cwd=mesh, capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stdout) == (3, ""), proc.stderr
+    assert (
+        proc.stderr
+        == "error: cannot start 2 worker processes (Resource temporarily unavailable): run with --jobs 1 for one process\n"
+    )
