@@ -371,6 +371,10 @@ def check(
 
     settings = load_settings(policies, governance, mesh, lineage_map=lineage_map)
     paths = in_configured(list(paths), settings.mesh)
+    from engine.gather.index import INDEX_PATH
+
+    meshes = [settings.mesh, *(p for p in paths if p.is_dir())]
+    _refuse_own_files(output, *(m / INDEX_PATH for m in meshes if m is not None))
     report = _evaluate(
         "check",
         settings,
@@ -474,14 +478,36 @@ def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
         return
     pieces = [text.encode()] if isinstance(text, str) else _joined(text)
     try:
-        if os.path.lexists(output) and (os.path.islink(output) or not os.path.isfile(output)):
-            with output.open("wb") as f:  # (a link, a device, a pipe: written through, as named)
+        # (through a link, its target is replaced: the link stays, and a failed write leaves the
+        # earlier report there too)
+        target = Path(os.path.realpath(output)) if os.path.islink(output) else output
+        if os.path.lexists(target) and not os.path.isfile(target):
+            with output.open("wb") as f:  # (a device, a pipe: written through, as named)
                 f.writelines(pieces)
         else:
-            _replace(output, pieces)
+            _replace(target, pieces)
     except OSError as e:
         raise GovernError(f"cannot write {output}: {e.strerror}", output) from None
     click.echo(f"wrote {output}", err=True)
+
+
+def _refuse_own_files(output: Path | None, *kept: Path | str | None) -> None:
+    """An --output that names a file govern keeps (the history, a mesh index, the cache) would
+    destroy it with a report: a usage error before anything is run."""
+    if output is None:
+        return
+    from engine import cache
+    from engine.gather.index import INDEX_PATH
+
+    folder = cache.folder()
+    files = [*kept, folder / cache.DATABASE if folder is not None else None]
+    target = os.path.realpath(output)
+    for f in files:
+        if isinstance(f, Path) and os.path.realpath(f) == target:
+            names = {INDEX_PATH.name: "the mesh index", cache.DATABASE: "govern's cache"}
+            what = names.get(f.name, "the history")
+            also = "" if display(f) == display(output) else f" ({display(f)})"
+            raise UsageError(f"--output {display(output)} is {what}{also}: name another file for the report")
 
 
 def _replace(output: Path, pieces: Iterable[bytes]) -> None:
@@ -567,6 +593,9 @@ def audit(
     root = _mesh_root(mesh_dir, settings)
     history = store or root / ".govern" / "history.sqlite"
     project = settings.source.parent if settings.source else None  # (a PostgreSQL store knows a mesh by its path in it)
+    from engine.gather.index import INDEX_PATH
+
+    _refuse_own_files(output, history, root / INDEX_PATH)
     # (left as found when nothing is audited)
     created = [p for p in (history, root / ".govern") if isinstance(p, Path) and not os.path.lexists(p)]
     if not no_store:
@@ -578,7 +607,7 @@ def audit(
         finally:
             stored.close()
     imports = (dbt_manifests, openlineage, lineage_map)
-    from engine.gather.index import INDEX_PATH, IndexDamaged
+    from engine.gather.index import IndexDamaged
 
     try:
         report = _evaluate("audit", settings, [root], root, (engine_name, opa_urls, jobs), now, imports, batch=batch)

@@ -821,6 +821,46 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
     assert report.read_text() == "the new report" and oct(report.stat().st_mode & 0o777) != oct(0o600)
 
 
+def test_a_report_through_a_link_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
+    """(A link was written through, truncated first: a full disk left half a report.)"""
+    import errno
+
+    from engine.cli import _write
+    from engine.errors import GovernError
+
+    (tmp_path / "reports").mkdir()
+    report = tmp_path / "reports" / "2026-12-07.json"
+    report.write_text("the earlier report")
+    latest = tmp_path / "latest.json"
+    latest.symlink_to(report)
+
+    def pieces():
+        yield b"{" * 100_000
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(GovernError, match="cannot write .*latest.json: No space left on device"):
+        _write(latest, pieces())
+    assert report.read_text() == "the earlier report"
+    assert sorted(p.name for p in report.parent.iterdir()) == ["2026-12-07.json"]
+    _write(latest, iter([b"the new ", b"report"]))
+    assert latest.is_symlink() and report.read_text() == "the new report"
+
+
+@pytest.mark.parametrize("own", ["store", "index"])
+def test_an_output_naming_a_file_govern_keeps_is_a_usage_error(govern, demo_copy, own):
+    """(-o MESH/.govern/history.sqlite replaced the history with a report: every run was lost.)"""
+    assert audit(govern, demo_copy).code == 1
+    kept = demo_copy / M / ".govern" / ("history.sqlite" if own == "store" else "index.db")
+    before = kept.read_bytes()
+    run = audit(govern, demo_copy, "-o", str(kept))
+    assert run.code == 2
+    what = "the history" if own == "store" else "the mesh index"
+    assert run.err == f"error: --output {M}/.govern/{kept.name} is {what}: name another file for the report\n"
+    assert kept.read_bytes() == before
+    check = govern("check", M, "-o", f"{M}/.govern/index.db", cwd=demo_copy)
+    assert check.code == 2 and "is the mesh index" in check.err
+
+
 def test_a_report_standard_output_cannot_take_is_an_error_saying_so():
     """(It was a traceback, and exit 1: findings, to a CI job.)"""
     if not Path("/dev/full").exists():
