@@ -20,8 +20,10 @@ from typing import Literal
 from engine.config import display, read_regular
 from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
+from engine.policy.isolated import syntax_trees
 from engine.policy.library import (
     Library,
+    module_tree,
     outside_domain,
     recursive,
     ref_name,
@@ -171,24 +173,31 @@ class RegoTestRun:
         domain_of = _domains_of(test_files, policy_tests)
         self.policy_files = [display(p) for p in policy_files.values()]
         self.test_files = {display(p) for p in test_files.values()}
+        read: list[tuple[str, str]] = []
+        failed: list[ConfigError] = []
         for path in [*policy_files.values(), *sorted(test_files.values())]:
             shown = display(path)
             try:
-                try:
-                    text = source_text(read_regular(path), shown)
-                except OSError as e:
-                    raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
-                try:
-                    self.engine.add_policy(shown, text)
-                except BaseException as e:  # noqa: BLE001 - parse errors and panics alike
-                    raise rego_error(str(e), shown) from None
+                read.append((shown, source_text(read_regular(path), shown)))
+            except OSError as e:
+                failed.append(ConfigError(f"cannot read policy: {reason(e)}", shown))
             except ConfigError as e:
-                if problems is None:
-                    raise
-                if shown in self.test_files:
-                    problems.append(e)
-                self.test_files.discard(shown)
-        self.modules = json.loads(self.engine.get_ast_as_json())
+                failed.append(e)
+        # (parsed in a child process first: a file that crashes the parser, or takes it for ever,
+        # is named rather than taking govern down; see engine/policy/isolated.py)
+        self.modules = []
+        for (shown, text), tree in zip(read, syntax_trees(read, module_tree, rego_error), strict=True):
+            if isinstance(tree, ConfigError):
+                failed.append(tree)
+                continue
+            self.engine.add_policy(shown, text)
+            self.modules.extend(tree)
+        for e in failed:
+            if problems is None:
+                raise e
+            if e.file in self.test_files:
+                problems.append(e)
+            self.test_files.discard(e.file or "")
         # (never to be evaluated: see engine.policy.library.recursive)
         wrong = [*recursive(self.modules), *_outside_their_domain(self.modules, domain_of)]
         if wrong:

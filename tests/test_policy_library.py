@@ -226,6 +226,54 @@ def test_a_title_is_one_line(policies, title):
     )
 
 
+CRASHED = (
+    "the Rego parser crashed on this file (brackets or operators nested thousands deep overflow its stack): nest less deeply"
+)
+TOO_DEEP = (
+    "this module is nested too deeply for govern to read (its syntax tree is more than 400 levels deep: an expression of"
+    " hundreds of terms, or brackets nested hundreds deep): split it"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("+".join(["1"] * 500), TOO_DEEP),  # (Python's JSON reader stopped at it: a traceback in every command)
+        ("[" * 5000 + "1" + "]" * 5000, CRASHED),  # (the process died of SIGSEGV, without a word)
+        ("-" * 3000 + "1", CRASHED),
+        ("+".join(["1"] * 100), None),  # (long, but within reach)
+    ],
+    ids=["500 terms", "5000 brackets", "3000 minus signs", "100 terms"],
+)
+def test_a_module_the_parser_cannot_take_is_a_problem_at_its_file(policies, value, message):
+    """A domain's file that crashes the Rego parser, or nests deeper than govern's walks of its
+    syntax tree go, is left out with a problem naming it; the rest of the library loads."""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers") + f"\n_k := {value}\n"
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    if message is None:
+        assert load_library(policies).problems == []
+        return
+    caught = only_problem(policies)
+    assert (caught.file, caught.line, caught.message) == (str(policies / "domains/orders/consumers.rego"), None, message)
+    assert load_library(policies).rule("NAM-001") is not None
+
+
+def test_a_module_the_parser_takes_too_long_over_is_a_problem_at_its_file(policies, monkeypatch):
+    """regorus' time doubles with each level of nested list brackets (26 levels: hours)."""
+    import engine.policy.isolated as isolated
+
+    monkeypatch.setattr(isolated, "PARSE_SECONDS", 0.5)
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = RULE.format(package="domains.orders.consumers") + "\n_k := " + "[" * 22 + "1" + "]" * 22 + "\n"
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    caught = only_problem(policies)
+    assert caught.message == (
+        "the Rego parser did not finish this file in 0.5 s (its time doubles with each level of nested brackets):"
+        " nest less deeply"
+    )
+
+
 def test_a_domain_name_beyond_letters_and_digits_is_left_out_of_its_prefix(policies):
     (policies / "domains/customer_360").mkdir(parents=True)
     text = RULE.format(package="domains.customer_360.consumers").replace("ORDERS-002", "CUSTOMER360-001")

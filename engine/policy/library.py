@@ -13,7 +13,6 @@ Annotations are parsed here, in Python, because the embedded interpreter has no
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,10 +72,13 @@ class Library:
         ]
 
 
-def _parser():  # type: ignore[no-untyped-def]
+def module_tree(name: str, text: str) -> str:
+    """The syntax tree of one module, as regorus gives it (``get_ast_as_json``: a list of one entry)."""
     from engine.backends.embedded import new_engine
 
-    return new_engine()
+    engine = new_engine()
+    engine.add_policy(name, text)
+    return str(engine.get_ast_as_json())
 
 
 def parse_modules(
@@ -84,34 +86,39 @@ def parse_modules(
     problems: list[ConfigError] | None = None,
     contents: dict[Path, bytes | OSError] | None = None,
 ) -> list[Module]:
-    """Parse Rego files with the embedded interpreter; a syntax error names file:line.
+    """Parse Rego files with the embedded interpreter (each in a child process: see
+    engine/policy/isolated.py); a syntax error names file:line.
 
     With ``problems``, a file that cannot be parsed is recorded there and left out; without, it
     raises. ``contents`` holds the files' bytes when they were read already (or why they could not be).
     """
-    engine = _parser()
-    sources: dict[str, tuple[Path, str]] = {}
+    from engine.policy.isolated import syntax_trees
+
+    read: list[tuple[Path, str, str]] = []
     for path, shown in paths:
         try:
             try:
                 data = contents[path] if contents is not None else read_regular(path)
                 if isinstance(data, OSError):
                     raise data
-                text = source_text(data, shown)
+                read.append((path, shown, source_text(data, shown)))
             except OSError as e:
                 raise ConfigError(f"cannot read policy: {reason(e)}", shown) from None
-            try:
-                engine.add_policy(shown, text)
-            except BaseException as e:  # regorus raises RuntimeError, or a PanicException on bugs
-                raise rego_error(str(e), shown) from None
         except ConfigError as e:
             if problems is None:
                 raise
             problems.append(e)
+    sources: dict[str, tuple[Path, str]] = {}
+    entries: list[dict] = []
+    for (path, shown, text), tree in zip(read, syntax_trees([(s, t) for _, s, t in read], module_tree, rego_error), strict=True):
+        if isinstance(tree, ConfigError):
+            if problems is None:
+                raise tree
+            problems.append(tree)
             continue
         sources[shown] = (path, text)
+        entries.extend(tree)
     modules = []
-    entries = json.loads(engine.get_ast_as_json())
     looping = recursive(entries)
     if looping and problems is None:
         raise looping[0]

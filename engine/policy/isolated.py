@@ -1,0 +1,182 @@
+"""Rego parsed where the parser cannot take govern down with it.
+
+A policy file is a domain team's, and every command of every domain reads it. regorus' parser
+recurses: a file nested some thousands of levels deep (a 10 KB list literal, a long chain of unary
+minus) overflows its stack and kills the process (SIGSEGV, no message); some nestings take a time
+that doubles with each level (a list literal 26 levels deep: hours); and an expression of a few
+hundred terms gives a syntax tree deeper than Python's JSON reader goes (RecursionError).
+
+So each file is parsed in a forked child process, one after another: the child sends each file's
+syntax tree (as JSON text) or its error back through a pipe, announcing each file before it parses
+it. When the child dies, or takes longer than :data:`PARSE_SECONDS` over one file, that file is
+the one it was parsing: it is reported at its name, and a new child parses the files after it.
+Where no child can be forked (a limit on processes), the files are parsed in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import struct
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import ConfigError
+
+PARSE_SECONDS = 20  # for one file: the library's largest takes a few milliseconds
+MAX_DEPTH = 400  # levels of a module's syntax tree (as JSON) that govern's own walks of it may take
+
+_FRAME = struct.Struct("!cI")  # a message: its kind (B: begins file i, A: its tree, E: its error) and a number
+
+
+def syntax_trees(
+    items: list[tuple[str, str]], parse: Callable[[str, str], str], error: Callable[[str, str], ConfigError]
+) -> list[list[dict[str, Any]] | ConfigError]:
+    """For each (name, text) of ``items``, the entries ``parse(name, text)`` gives (regorus'
+    ``get_ast_as_json`` of an engine holding that module alone), or why it has none: ``error(message,
+    name)`` of the parser's error, or a ConfigError saying the parser crashed, took too long or made
+    a tree too deep to walk."""
+    out: list[list[dict[str, Any]] | ConfigError] = []
+    while len(out) < len(items):
+        out.extend(_in_child(items[len(out) :], parse, error))
+    return out
+
+
+def _in_child(
+    items: list[tuple[str, str]], parse: Callable[[str, str], str], error: Callable[[str, str], ConfigError]
+) -> list[list[dict[str, Any]] | ConfigError]:
+    """What a child makes of ``items`` until it dies or stalls (the file it was on then included)."""
+    read_end, write_end = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            # (Python 3.12 warns of a fork in a process with threads: this child runs only the parser)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return [_decoded(*_parse_one(name, text, parse), name, error) for name, text in items]
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        try:
+            for i, (name, text) in enumerate(items):
+                _send(write_end, b"B", i)
+                kind, payload = _parse_one(name, text, parse)
+                _send(write_end, kind, len(payload), payload)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    out: list[list[dict[str, Any]] | ConfigError] = []
+    reader = _Reader(read_end)
+    try:
+        while len(out) < len(items):
+            name = items[len(out)][0]
+            begun = reader.frame(PARSE_SECONDS)
+            result = reader.frame(PARSE_SECONDS) if begun is not None else None
+            payload = reader.exactly(result[1], PARSE_SECONDS) if result is not None else None
+            if result is None or payload is None:  # (dead, or stalled: on this file)
+                out.append(_stopped(name, reader.timed_out))
+                return out
+            out.append(_decoded(result[0], payload, name, error))
+        return out
+    finally:
+        os.close(read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def _parse_one(name: str, text: str, parse: Callable[[str, str], str]) -> tuple[bytes, bytes]:
+    try:
+        return b"A", parse(name, text).encode()
+    except BaseException as e:  # noqa: BLE001 - regorus raises RuntimeError, or a PanicException on bugs
+        return b"E", str(e).encode()
+
+
+def _decoded(
+    kind: bytes, payload: bytes, name: str, error: Callable[[str, str], ConfigError]
+) -> list[dict[str, Any]] | ConfigError:
+    if kind == b"E":
+        return error(payload.decode(errors="replace"), name)
+    try:
+        entries = json.loads(payload)
+    except RecursionError:
+        entries = None
+    if entries is None or _depth(entries) > MAX_DEPTH:
+        return ConfigError(
+            f"this module is nested too deeply for govern to read (its syntax tree is more than {MAX_DEPTH} levels deep:"
+            " an expression of hundreds of terms, or brackets nested hundreds deep): split it",
+            name,
+        )
+    return entries
+
+
+def _depth(value: Any) -> int:
+    """How deep a JSON value is, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _stopped(name: str, timed_out: bool) -> ConfigError:
+    if timed_out:
+        why = (
+            f"the Rego parser did not finish this file in {PARSE_SECONDS} s (its time doubles with each level of"
+            " nested brackets): nest less deeply"
+        )
+    else:
+        why = (
+            "the Rego parser crashed on this file (brackets or operators nested thousands deep overflow its stack):"
+            " nest less deeply"
+        )
+    return ConfigError(why, name)
+
+
+def _send(fd: int, kind: bytes, number: int, payload: bytes = b"") -> None:
+    data = _FRAME.pack(kind, number) + payload
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+class _Reader:
+    """Frames from the child's pipe, each within a time limit."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = bytearray()
+        self.timed_out = False
+        self.poll = select.poll()  # (not select.select: it cannot wait on a descriptor numbered 1024 or more)
+        self.poll.register(fd, select.POLLIN)
+
+    def exactly(self, size: int, seconds: float) -> bytes | None:
+        """The next ``size`` bytes; None when the child is gone or silent for ``seconds`` first."""
+        deadline = time.monotonic() + seconds
+        while len(self.buffer) < size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.poll.poll(left * 1000):
+                self.timed_out = True
+                return None
+            chunk = os.read(self.fd, max(size - len(self.buffer), 1 << 16))
+            if not chunk:
+                return None
+            self.buffer += chunk
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def frame(self, seconds: float) -> tuple[bytes, int] | None:
+        head = self.exactly(_FRAME.size, seconds)
+        return None if head is None else _FRAME.unpack(head)
