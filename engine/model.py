@@ -368,10 +368,44 @@ class ParamSpec(Model):
 
     type: Literal["string", "array", "number", "integer", "boolean", "object"]
     # "regex": a regular expression in the syntax of Rego's regex builtins, where {domain} stands
-    # for the product's domain (validate refuses a domain's value that is not one)
-    format: Literal["regex"] | None = None
+    # for the product's domain (validate refuses a domain's value that is not one);
+    # "classification-level": one of the council's classification_levels (for an array, each item)
+    format: Literal["regex", "classification-level"] | None = None
     default: Any  # rules always get every parameter: a domain that sets none gets the default
     description: str | None = None
+    # The council's limits on what a domain may set (the default is held to them too): the values
+    # allowed (for an array, of each item), and bounds of a number.
+    enum: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def limits(self) -> list[str]:
+        """What a domain's value must be besides its type, in words (for the catalog)."""
+        level = "classification levels of the council" if self.type == "array" else "a classification level of the council"
+        out = {"regex": ["a regular expression"], "classification-level": [level]}.get(self.format or "", [])
+        if self.enum is not None:
+            out.append(f"{'items ' if self.type == 'array' else ''}one of {', '.join(json.dumps(v) for v in self.enum)}")
+        if self.minimum is not None:
+            out.append(f"at least {self.minimum:g}")
+        if self.maximum is not None:
+            out.append(f"at most {self.maximum:g}")
+        return out
+
+    def outside_limits(self, value: Any) -> str | None:
+        """Why ``value`` (of the declared type) is outside the limits of ``enum``, ``minimum`` and
+        ``maximum``, or None when it is within them."""
+        items = value if self.type == "array" else [value]
+        if self.enum is not None:
+            odd = [item for item in items if item not in self.enum]
+            if odd:
+                allowed = ", ".join(json.dumps(v) for v in self.enum)
+                return f"{'items' if self.type == 'array' else 'value'} must be one of {allowed}, not {json.dumps(odd[0])}"
+        if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
+            return f"must be at least {self.minimum:g}, not {json.dumps(value)}"
+        if self.maximum is not None and isinstance(value, int | float) and value > self.maximum:
+            return f"must be at most {self.maximum:g}, not {json.dumps(value)}"
+        return None
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` is of the declared type (true and false are not numbers) and can reach
@@ -392,6 +426,13 @@ class ParamSpec(Model):
             raise ValueError(f"default {json.dumps(self.default)} is not of type {self.type}")
         if self.format == "regex" and self.type != "string":
             raise ValueError(f"format regex is for strings, not {self.type}")
+        if self.format == "classification-level" and self.type not in ("string", "array"):
+            raise ValueError(f"format classification-level is for strings and arrays of them, not {self.type}")
+        if (self.minimum is not None or self.maximum is not None) and self.type not in ("number", "integer"):
+            raise ValueError(f"minimum and maximum are for numbers, not {self.type}")
+        outside = self.outside_limits(self.default)
+        if outside is not None:
+            raise ValueError(f"default: {outside}")
         return self
 
 

@@ -69,6 +69,18 @@ def test_parameters_reach_rules_as_input_params(govern, demo_copy):
             3,
             "params: NAM-003.pattern is not a valid regular expression: '^{domain}_(?=raw)'",
         ),
+        # the council's limits: a level the council has not, a value it does not allow
+        (
+            "CLS-004: {min_level: nosuchlevel}",
+            3,
+            "params: CLS-004.min_level must name classification levels of the council (public, internal, restricted,"
+            ' confidential), not "nosuchlevel"',
+        ),
+        (
+            "ACC-001: {models: [public, open]}",
+            3,
+            'params: ACC-001.models items must be one of "public", "restricted", "confidential", not "open"',
+        ),
         # taken by the embedded interpreter, not by OPA's RE2: every product would be an error under OPA
         (
             'NAM-001: {pattern: "^customers_[a-z0-9_]++$"}',

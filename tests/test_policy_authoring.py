@@ -444,6 +444,9 @@ def test_policies_json_lists_every_rule_with_its_annotation_fields(govern):
                 "format": "regex",
                 "default": "^{domain}_[a-z][a-z0-9_]*$",
                 "description": "Regular expression for the name; {domain} stands for the product's domain.",
+                "enum": None,
+                "minimum": None,
+                "maximum": None,
             }
         },
         "effective_on": None,
@@ -503,7 +506,7 @@ def test_explain_prints_what_a_domain_team_needs(govern):
         "anyone can tell from the name who owns a product and what it holds.\n"
         "\n"
         "Parameters\n"
-        '  pattern (string, default "^{domain}_[a-z][a-z0-9_]*$")\n'
+        '  pattern (string, a regular expression, default "^{domain}_[a-z][a-z0-9_]*$")\n'
         "    Regular expression for the name; {domain} stands for the product's domain.\n"
         "\n"
         "Remediation\n"

@@ -326,6 +326,31 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
         ("n: {type: number, default: .inf}", "params.n: Value error, default Infinity is not of type number", "#   params:"),
         ("n: {type: integer, format: regex, default: 1}", "params.n: Value error, format regex is for strings", "#   params:"),
         (
+            "n: {type: integer, default: 5, minimum: 10}",
+            "params.n: Value error, default: must be at least 10, not 5",
+            "#   params:",
+        ),
+        (
+            "n: {type: integer, default: 50, maximum: 10}",
+            "params.n: Value error, default: must be at most 10, not 50",
+            "#   params:",
+        ),
+        (
+            "n: {type: string, default: a, minimum: 1}",
+            "params.n: Value error, minimum and maximum are for numbers",
+            "#   params:",
+        ),
+        (
+            'n: {type: string, default: "c", enum: [a, b]}',
+            'params.n: Value error, default: value must be one of "a", "b", not "c"',
+            "#   params:",
+        ),
+        (
+            "n: {type: integer, format: classification-level, default: 1}",
+            "params.n: Value error, format classification-level is",
+            "#   params:",
+        ),
+        (
             'n: {type: string, format: regex, default: "^{domain}_[x"}',
             "invalid METADATA annotation: params.n: default '^{domain}_[x' is not a valid regular expression",
             "#     n: {type: string",

@@ -92,6 +92,12 @@ def validate(library: Library, governance: Governance, now: datetime) -> list[Co
     return problems
 
 
+def _not_levels(value: Any, governance: Governance) -> str | None:
+    """The first of ``value`` (a string, or an array of them) that is no classification level, as JSON."""
+    odd = [v for v in (value if isinstance(value, list) else [value]) if v not in governance.council.classification_levels]
+    return json.dumps(odd[0]) if odd else None
+
+
 def _validate_domain(library: Library, governance: Governance, df: DomainFile, now: datetime) -> list[ConfigError]:
     problems: list[ConfigError] = []
     config, file = df.config, df.doc.file
@@ -116,6 +122,14 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
             elif not spec.accepts(value):
                 problem(
                     f"params: {rule_id}.{name} must be of type {spec.type}, not {json.dumps(value)}",
+                    f"params.{rule_id}.{name}",
+                )
+            elif (outside := spec.outside_limits(value)) is not None:  # (the council's limits)
+                problem(f"params: {rule_id}.{name} {outside}", f"params.{rule_id}.{name}")
+            elif spec.format == "classification-level" and (odd := _not_levels(value, governance)):
+                levels = ", ".join(governance.council.classification_levels)
+                problem(
+                    f"params: {rule_id}.{name} must name classification levels of the council ({levels}), not {odd}",
                     f"params.{rule_id}.{name}",
                 )
             elif spec.format == "regex":

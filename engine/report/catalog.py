@@ -146,7 +146,7 @@ def render_explain(rule: RuleMeta, fmt: str, tests: list[str], governance: Gover
     if rule.params:
         out += ["", "Parameters"]
         for name, spec in rule.params.items():
-            out.append(f"  {name} ({spec.type}, default {_value(spec.default)})")
+            out.append(f"  {name} ({', '.join([spec.type, *spec.limits])}, default {_value(spec.default)})")
             if spec.description:
                 out.append(f"    {spec.description}")
     out += ["", "Remediation", f"  {rule.remediation.strip()}"]

@@ -14,6 +14,7 @@
 #     models:
 #       type: array
 #       default: ["public", "restricted", "confidential"]
+#       enum: ["public", "restricted", "confidential"]
 #       description: The access models a product may declare.
 #   remediation: >-
 #     Add an access section with a model from the allowed list, e.g. access: {model: restricted,

@@ -13,6 +13,7 @@
 #   params:
 #     restricted_from:
 #       type: string
+#       format: classification-level
 #       default: restricted
 #       description: The lowest classification level that may not use the public access model.
 #   remediation: >-

@@ -13,6 +13,7 @@
 #   params:
 #     level:
 #       type: string
+#       format: classification-level
 #       default: confidential
 #       description: The lowest classification level that must never be published on a public port.
 #   remediation: >-

@@ -17,6 +17,7 @@
 #       description: Column tags that mark personal data (compared case-insensitively).
 #     min_level:
 #       type: string
+#       format: classification-level
 #       default: restricted
 #       description: The lowest classification level allowed for a column with one of those tags.
 #   remediation: >-
