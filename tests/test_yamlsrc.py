@@ -214,3 +214,26 @@ def test_an_error_at_the_end_names_the_last_line():
         load_text("a: 1\rb: 2\rc: \x01\r", "f.yaml")
     assert e.value.line == 3
     assert load_text("\u2028a: 1\nb: 2\n", "f.yaml").lines == {"": 1, "a": 1, "b": 2}
+
+
+def test_a_whole_number_beyond_what_rego_reads_is_an_error_at_its_line():
+    """(regorus reads numbers as 64-bit floats: an input document with a 310-digit number stopped
+    every audit and check of the mesh with a traceback.)"""
+    with pytest.raises(LoadError) as e:
+        load_text("a: 1\nb:\n  value: 1" + "0" * 309 + "\n", "f.yaml")
+    assert (e.value.line, e.value.message) == (
+        3,
+        "the number 100000000000... (310 characters) is beyond ±1.8e308, the largest Rego reads",
+    )
+    assert load_text("value: -1" + "0" * 307 + "\n", "f.yaml").data == {"value": -(10**307)}
+
+
+def test_an_input_document_the_engine_cannot_read_is_an_error_of_that_product_alone():
+    from engine.backends import RuleError
+    from engine.backends.embedded import EmbeddedEngine
+
+    engine = EmbeddedEngine()
+    engine.load([("p.rego", 'package p\n\ndeny contains "x" if input.a\n')], {})
+    out = engine.evaluate('{"a": 1' + "0" * 400 + "}", ["p"])
+    assert out["p"] == RuleError("the engine cannot read the input document: number out of range at line 1 column 407")
+    assert engine.evaluate('{"a": true}', ["p"]) == {"p": ["x"]}

@@ -59,7 +59,14 @@ class EmbeddedEngine(Sequential):
         self._engine.add_data_json(json.dumps(data))
 
     def evaluate(self, document: str, packages: list[str]) -> dict[str, list[Any] | RuleError]:
-        self._engine.set_input_json(document)
+        try:
+            self._engine.set_input_json(document)
+        except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            # (a document the engine cannot read: every rule is in error for this product alone)
+            error = RuleError(f"the engine cannot read the input document: {_first_error_line(str(e))}")
+            return dict.fromkeys(packages, error)
         out: dict[str, list[Any] | RuleError] = {}
         for package in packages:
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any
 
 import yaml
@@ -74,6 +75,7 @@ class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
 
 _MERGE = "tag:yaml.org,2002:merge"
 _FLOAT = "tag:yaml.org,2002:float"
+_INT = "tag:yaml.org,2002:int"
 _SCALARS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
@@ -273,6 +275,11 @@ class _Builder:
                     _CONSTRUCTED[key] = value
             if tag == _FLOAT and not math.isfinite(value):
                 self.nonfinite = True
+            elif tag == _INT and abs(value) > sys.float_info.max:
+                # (regorus reads numbers as 64-bit floats: an input document holding this one could
+                # not be evaluated at all)
+                why = f"the number {node.value[:12]}... ({len(node.value)} characters) is beyond ±1.8e308, the largest Rego reads"
+                raise self.fail(why, node)
             return value
         raise self.fail(f"unsupported tag {tag}", node)
 
