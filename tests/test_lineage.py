@@ -301,3 +301,22 @@ def test_a_native_port_takes_a_bare_declassification_method_as_an_odps_port_does
         assert run.code == 1, run.out
         reports.append([(f["rule"], f["location"]["line"]) for f in run.json()["findings"]])
     assert reports[0] == reports[1] and ("LIN-004", 31) in reports[0]
+
+
+def test_the_text_tree_of_a_chain_deeper_than_pythons_recursion_is_printed(govern, tmp_path):
+    """(The tree was walked by recursion: a chain of about a thousand products, or a cycle of
+    them, stopped `govern lineage` with a RecursionError.)"""
+    mesh = tmp_path / "mesh"
+    n = 1200
+    for i in range(n):
+        folder = mesh / "customers" / f"p{i:05d}"
+        folder.mkdir(parents=True)
+        upstream = f"\ninputPorts:\n  - {{product: customers_p{i - 1:05d}}}" if i else ""
+        (folder / "dataproduct.yaml").write_text(
+            f"kind: DataProduct\nname: customers_p{i:05d}\ndomain: customers\nversion: 1.0.0\nstatus: active\n"
+            f"owner: customers-team{upstream}\n"
+        )
+    run = govern("lineage", str(mesh), cwd=tmp_path)
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines == [f"{'  ' * i}customers_p{i:05d}" for i in range(n)]

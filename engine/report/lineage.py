@@ -139,21 +139,21 @@ def render_text(mesh: Mesh, product: str | None = None) -> str:
     # Each product is expanded once (later mentions say so), so the tree stays as large as the
     # graph however many paths lead to a product; roots are the first member of every group of
     # products nothing else feeds, so a component that is only a cycle is shown too.
+    # (walked with a stack of its own, not by recursion: a chain of a thousand products is deeper
+    # than Python's recursion goes)
     expanded: set[str] = set()
-
-    def walk(node: str, depth: int) -> None:
-        if node in expanded:
-            out.append(f"{'  ' * depth}{clean(node)}  (see above)")
-            return
-        expanded.add(node)
-        out.append(f"{'  ' * depth}{clean(node)}")
-        for child in sorted(graph.successors(node)):
-            walk(child, depth + 1)
-
     condensed = nx.condensation(graph)
     roots = sorted(min(condensed.nodes[c]["members"]) for c in condensed.nodes if condensed.in_degree(c) == 0)
     for root in roots:
-        walk(root, 0)
+        stack = [(root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if node in expanded:
+                out.append(f"{'  ' * depth}{clean(node)}  (see above)")
+                continue
+            expanded.add(node)
+            out.append(f"{'  ' * depth}{clean(node)}")
+            stack.extend((child, depth + 1) for child in sorted(graph.successors(node), reverse=True))
     return "\n".join(out) + "\n"
 
 
