@@ -211,9 +211,13 @@ def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_
     assert sorted(p.name for p in (demo_copy / M / ".govern").iterdir()) == ["index.db"]
 
 
-def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo_copy):
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_broken_product_is_an_error_verdict_and_the_audit_goes_on(govern, demo_copy, newline):
     before = audit(govern, demo_copy, "--format", "json", "--no-store").json()["domains"]["orders"]
-    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("kind: DataProduct\ndomain: orders  # ok\nname: [broken\n")
+    text = "kind: DataProduct\ndomain: orders  # ok\nname: [broken\n"
+    if newline != "\n":  # (and no comment after the domain, which used to take the \r in)
+        text = text.replace("  # ok", "").replace("\n", newline)
+    (demo_copy / M / "orders/returns/dataproduct.yaml").write_bytes(text.encode())
     run = audit(govern, demo_copy, "--format", "json", "--no-store")
     assert run.code == 3
     report = run.json()

@@ -172,8 +172,8 @@ def check_targets(
 # What a descriptor that could not be loaded still says it is: a top-level name or id, and the
 # contract ids it writes (read from its text, its YAML being broken).
 _DECLARED = re.compile(r"""^(?:name|id)[ \t]*:[ \t]*["']?([^"'#\s]+)|contractId[ \t]*:[ \t]*["']?([^"'#\s,}]+)""", re.M)
-# and its top-level domain, a plain name alone on its line
-_DOMAIN = re.compile(r"""^domain[ \t]*:[ \t]*(["']?)([A-Za-z0-9_.-]+)\1[ \t]*(?:#.*)?$""", re.M)
+# and its top-level domain, a plain name alone on its line (before the \r of a Windows line end too)
+_DOMAIN = re.compile(r"""^domain[ \t]*:[ \t]*(["']?)([A-Za-z0-9_.-]+)\1[ \t]*(?:#[^\r\n]*)?\r?$""", re.M)
 
 
 def _text_of(path: Path) -> str | None:
