@@ -69,8 +69,9 @@ def _tell_apart(findings: list[Finding]) -> None:
     for same in by_print.values():
         paths = sorted({f.location.path or "" for f in same}, key=_natural)
         if len(paths) > 1:
+            rank = {path: i for i, path in enumerate(paths)}  # (not paths.index: thousands of look-alikes)
             for f in same:
-                occurrence = paths.index(f.location.path or "")
+                occurrence = rank[f.location.path or ""]
                 f.fingerprint = fingerprint(f.rule, f.product, f.contract, f.location.path, f.resource, occurrence)
 
 
