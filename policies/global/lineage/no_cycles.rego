@@ -20,5 +20,5 @@ import data.global.lib.result
 
 deny contains result.fail(msg, "inputPorts") if {
 	input.lineage.on_cycle == true
-	msg := sprintf("product is on a lineage cycle: %s", [concat(" -> ", input.lineage.cycle)])
+	msg := sprintf("product is on a lineage cycle with: %s (sorted by name)", [concat(", ", input.lineage.cycle)])
 }

@@ -8,7 +8,7 @@ test_product_off_cycles_passes if {
 
 test_product_on_a_cycle_fails if {
 	no_cycles.deny == {{
-		"msg": "product is on a lineage cycle: orders_a -> orders_b",
+		"msg": "product is on a lineage cycle with: orders_a, orders_b (sorted by name)",
 		"path": "inputPorts",
 	}} with input as {"lineage": {"on_cycle": true, "cycle": ["orders_a", "orders_b"]}}
 }
