@@ -60,9 +60,9 @@ class _Store(_Path):
         super().__init__(dir_okay=False, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
-            return value
-        return super().convert(value, param, ctx)
+        from engine.history import is_url
+
+        return value if is_url(value) else super().convert(value, param, ctx)
 
 
 STORE_HELP = (
