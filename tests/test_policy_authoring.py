@@ -103,12 +103,15 @@ def test_a_rules_print_output_stays_out_of_check_and_audit(govern_process, demo_
         assert "seen" not in run.out + run.err
 
 
-def test_a_test_file_that_crashes_the_parser_is_named_and_exits_3(govern, demo_copy):
-    """(The Rego parser overflows its stack on brackets nested thousands deep: govern died of it.)"""
+def test_a_test_file_that_crashes_the_parser_is_named_and_exits_3(govern_process, demo_copy, monkeypatch):
+    """(The Rego parser overflows its stack on brackets nested thousands deep: govern died of it.)
+    Nothing else is said: not the dump of a fault handler (PYTHONFAULTHANDLER) of the process that
+    crashed parsing it."""
+    monkeypatch.setenv("PYTHONFAULTHANDLER", "1")
     deep = "[" * 5000 + "1" + "]" * 5000
     test_file = demo_copy / "policy_tests/global/naming/crash_test.rego"
     test_file.write_text(f"package global.naming.crash_test\n\ntest_deep if {{\n\tx := {deep}\n\tx\n}}\n")
-    run = govern("test", cwd=demo_copy)
+    run = govern_process("test", cwd=demo_copy)
     assert run.code == 3
     assert run.err == (
         "error: policy_tests/global/naming/crash_test.rego: the Rego parser crashed on this file (brackets or operators"

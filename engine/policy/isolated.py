@@ -16,6 +16,7 @@ Where no child can be forked (a limit on processes), the files are parsed in thi
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import select
@@ -63,6 +64,10 @@ def _in_child(
         return [_decoded(*_parse_one(name, text, parse), name, error) for name, text in items]
     if pid == 0:  # the child: never returns
         os.close(read_end)
+        # (what it has to say goes through the pipe: a Rust panic's message, or a fault handler's
+        # dump of the crash it is there to survive, would reach the user's terminal)
+        faulthandler.disable()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         try:
             for i, (name, text) in enumerate(items):
                 _send(write_end, b"B", i)
