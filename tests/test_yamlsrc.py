@@ -134,6 +134,15 @@ def test_deep_nesting_is_refused():
         load_text("a: " + "[" * 200 + "]" * 200 + "\n", "deep.yaml")
 
 
+@pytest.mark.parametrize("levels", [150, 1200])
+def test_deep_block_nesting_is_refused_at_the_line_it_passes_the_limit(levels):
+    """(Past libyaml's own limit, 1,000 levels, the error named the line where libyaml stopped.)"""
+    lines = ["kind: DataProduct", "custom:", *(" " * i + f"k{i}:" for i in range(1, levels + 1))]
+    with pytest.raises(LoadError) as caught:
+        load_text("\n".join(lines) + " x\n", "deep.yaml")
+    assert (caught.value.line, caught.value.message) == (103, "document is nested deeper than 100 levels")
+
+
 @pytest.mark.parametrize(
     "text, line",
     [

@@ -108,7 +108,12 @@ def parse(text: str, display: str) -> Located:
         line = min(_shown(real, mark.line + 1), last) if mark else None
         if e.problem and "maximum nesting depth" in e.problem:
             # libyaml 0.2.6 (in PyYAML 6.0.4's wheels) stops at a nesting level of its own, 1,000,
-            # before the events would reach govern's: the same document, the same error.
+            # before the events would reach govern's: the same document, the same error, at the
+            # line where it passes govern's level (found by its events), not libyaml's.
+            try:
+                _check_depth(text, display, real)
+            except yaml.YAMLError:
+                pass
             raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line) from None
         what = " ".join(s for s in (e.context, e.problem) if s)
         raise LoadError(f"invalid YAML: {what}", display, line) from None
