@@ -857,7 +857,7 @@ def history(mesh_dir: Path | None, store: Path | str | None, fmt: str, limit: in
     path = store or root / ".govern" / "history.sqlite"  # type: ignore[operator]
     if isinstance(path, Path) and not path.is_file():
         raise UsageError(f"no audit history at {path} (run govern audit first)")
-    db = History(path)
+    db = History(path, writing=False)
     shown = shown_store(path) if isinstance(path, str) else path  # (a URL without its password)
     try:
         project = settings.source.parent if settings is not None and settings.source else None

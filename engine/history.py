@@ -259,8 +259,9 @@ class History:
     """The history database at ``path``: an SQLite file (created, with its folder, on first use) or
     a PostgreSQL URL (its tables created on first use)."""
 
-    def __init__(self, path: Store):
+    def __init__(self, path: Store, writing: bool = True):
         self.path = path
+        self.writing = writing  # (a store only read, by govern history, is not brought up to date)
         self.pg = is_url(path)
         self.shown = shown_store(path)
         if self.pg:
@@ -341,7 +342,7 @@ class History:
             missing = _TABLES - tables - {"sqlite_sequence"}  # (made by SQLite with the first run stored)
             if missing:
                 raise sqlite3.DatabaseError(f"no table {', '.join(sorted(missing))}")
-            if version == 1:
+            if version == 1 and self.writing:  # (read only, version 1 answers what govern history asks)
                 with self.conn:
                     self.conn.executescript(f"BEGIN IMMEDIATE; {_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
             return

@@ -302,6 +302,12 @@ def test_a_history_of_the_first_schema_is_brought_up_to_date_and_keeps_its_runs(
             " enforcement TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (run_seq, fingerprint));"
             "INSERT INTO findings SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 1;"
         )
+    # govern history only reads: it lists the runs and leaves the store as it is (on a read-only
+    # disk, an upgrade made it "not a usable history database")
+    listed = govern("history", M, "--format", "json", cwd=demo_copy)
+    assert [r["id"] for r in listed.json()["runs"]] == [first["run"]["id"]]
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
     second = audit(govern, demo_copy, "--format", "json")
     assert second.code == 1
     changes = second.json()["changes"]
