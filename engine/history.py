@@ -461,9 +461,14 @@ class History:
                 # The report's JSON (of an audit of a large mesh: hundreds of megabytes) goes to a
                 # file, compressed (gzip: a thirteenth of it at 2,000 generated products), and from
                 # there into the row (a BLOB), a piece at a time.
-                with gzip.GzipFile(fileobj=text, mode="wb", compresslevel=6, mtime=0) as packed:
-                    for piece in chunks(report, None):
-                        packed.write(piece)
+                try:
+                    with gzip.GzipFile(fileobj=text, mode="wb", compresslevel=6, mtime=0) as packed:
+                        for piece in chunks(report, None):
+                            packed.write(piece)
+                except OSError as e:  # (the temporary folder's disk, not the store's)
+                    folder = tempfile.gettempdir()
+                    why = f"cannot write its report to the temporary folder {folder} ({e.strerror}): make room, or set TMPDIR"
+                    raise GovernError(f"could not store the audit (earlier runs are unchanged): {why}", self.shown) from None
                 values = (
                     run.id,
                     mesh[0],

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
@@ -926,6 +927,28 @@ def test_a_history_with_no_room_to_be_created_is_named_as_such_and_left_uncreate
         " make room, or pass --store\n"
     )
     assert not (demo_copy / M / ".govern/history.sqlite").exists()
+
+
+def test_a_temporary_folder_with_no_room_is_named_rather_than_the_store(govern, demo_copy, monkeypatch, tmp_path):
+    """The compressed report is written in the temporary folder before it goes into the store: a
+    full TMPDIR was reported as the store's failure."""
+    import errno
+    import gzip
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    assert audit(govern, demo_copy).code == 1
+    monkeypatch.setattr(gzip.GzipFile, "write", full)
+    out = tmp_path / "report.json"
+    run = audit(govern, demo_copy, "--format", "json", "-o", str(out))
+    monkeypatch.undo()
+    assert run.code == 3
+    assert json.loads(out.read_text())["errors"] == [
+        f"{M}/.govern/history.sqlite: could not store the audit (earlier runs are unchanged): cannot write its report to the"
+        f" temporary folder {tempfile.gettempdir()} (No space left on device): make room, or set TMPDIR"
+    ]
+    assert len(govern("history", M, "--format", "json", cwd=demo_copy).json()["runs"]) == 1
 
 
 def test_a_history_folder_that_is_a_file_is_named(govern, demo_copy):
