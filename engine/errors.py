@@ -70,16 +70,21 @@ def reason(e: BaseException) -> str:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def raising(catch: tuple[type[BaseException], ...], error: Callable[[Any, BaseException], GovernError]) -> Callable[[F], F]:
-    """A decorator of methods: an exception of ``catch`` comes out as ``error(self, exception)``,
-    a GovernError that names the file (a database found damaged while it is queried, say)."""
+Catch = tuple[type[BaseException], ...]
+
+
+def raising(catch: Catch | Callable[[], Catch], error: Callable[[Any, BaseException], GovernError]) -> Callable[[F], F]:
+    """A decorator of methods: an exception of ``catch`` (or of what it returns when called, for
+    exception classes known only at run time) comes out as ``error(self, exception)``, a
+    GovernError that names the file (a database found damaged while it is queried, say)."""
 
     def decorate(method: F) -> F:
         @functools.wraps(method)
         def translated(self: Any, *args: Any, **kwargs: Any) -> Any:
+            caught: Catch = catch() if callable(catch) else catch
             try:
                 return method(self, *args, **kwargs)
-            except catch as e:
+            except caught as e:
                 raise error(self, e) from None
 
         return translated  # type: ignore[return-value]

@@ -16,7 +16,6 @@ Runs are keyed by the mesh (:func:`mesh_key`), so one database can hold several 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gzip
 import json
 import os
@@ -24,14 +23,14 @@ import re
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from engine.config import display
-from engine.errors import GovernError, UsageError
+from engine.errors import GovernError, UsageError, raising
 from engine.model import Changes, Report, TrendPoint
 
 SCHEMA_VERSION = 2  # 2: findings.source (version 1 stores are brought up to it)
@@ -183,21 +182,9 @@ def _database_errors() -> tuple[type[Exception], ...]:
     return (sqlite3.Error, pg.Error) if pg is not None else (sqlite3.Error,)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reading(method: F) -> F:
-    """A query of the history whose pages turn out damaged (or that waits too long for a lock, or
-    loses its server) as a GovernError naming the store, not a traceback."""
-
-    @functools.wraps(method)
-    def translated(self: History, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except _database_errors() as e:
-            raise _unusable(e, self.path) from None
-
-    return translated  # type: ignore[return-value]
+# A query of the history whose pages turn out damaged (or that waits too long for a lock, or loses
+# its server) as a GovernError naming the store, not a traceback.
+_reading = raising(_database_errors, lambda history, e: _unusable(e, history.path))
 
 
 _IN = "(SELECT value FROM json_each(?))"
