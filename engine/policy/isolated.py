@@ -32,17 +32,18 @@ from engine.errors import ConfigError
 PARSE_SECONDS = 20  # for one file: the library's largest takes a few milliseconds
 MAX_DEPTH = 400  # levels of a module's syntax tree (as JSON) that govern's own walks of it may take
 
+Trees = list[dict[str, Any]]  # a module's entries of regorus' get_ast_as_json
 _FRAME = struct.Struct("!cI")  # a message: its kind (B: begins file i, A: its tree, E: its error) and a number
 
 
 def syntax_trees(
     items: list[tuple[str, str]], parse: Callable[[str, str], str], error: Callable[[str, str], ConfigError]
-) -> list[list[dict[str, Any]] | ConfigError]:
+) -> list[Trees | ConfigError]:
     """For each (name, text) of ``items``, the entries ``parse(name, text)`` gives (regorus'
     ``get_ast_as_json`` of an engine holding that module alone), or why it has none: ``error(message,
     name)`` of the parser's error, or a ConfigError saying the parser crashed, took too long or made
     a tree too deep to walk."""
-    out: list[list[dict[str, Any]] | ConfigError] = []
+    out: list[Trees | ConfigError] = []
     while len(out) < len(items):
         out.extend(_in_child(items[len(out) :], parse, error))
     return out
@@ -50,7 +51,7 @@ def syntax_trees(
 
 def _in_child(
     items: list[tuple[str, str]], parse: Callable[[str, str], str], error: Callable[[str, str], ConfigError]
-) -> list[list[dict[str, Any]] | ConfigError]:
+) -> list[Trees | ConfigError]:
     """What a child makes of ``items`` until it dies or stalls (the file it was on then included)."""
     read_end, write_end = os.pipe()
     try:
@@ -76,7 +77,7 @@ def _in_child(
         finally:
             os._exit(0)
     os.close(write_end)
-    out: list[list[dict[str, Any]] | ConfigError] = []
+    out: list[Trees | ConfigError] = []
     reader = _Reader(read_end)
     try:
         while len(out) < len(items):
@@ -103,9 +104,7 @@ def _parse_one(name: str, text: str, parse: Callable[[str, str], str]) -> tuple[
         return b"E", str(e).encode()
 
 
-def _decoded(
-    kind: bytes, payload: bytes, name: str, error: Callable[[str, str], ConfigError]
-) -> list[dict[str, Any]] | ConfigError:
+def _decoded(kind: bytes, payload: bytes, name: str, error: Callable[[str, str], ConfigError]) -> Trees | ConfigError:
     if kind == b"E":
         return error(payload.decode(errors="replace"), name)
     try:
