@@ -501,10 +501,10 @@ def _refuse_own_files(output: Path | None, *kept: Path | str | None) -> None:
 
     folder = cache.folder()
     files = [*kept, folder / cache.DATABASE if folder is not None else None]
+    names = {INDEX_PATH.name: "the mesh index", cache.DATABASE: "govern's cache"}
     target = os.path.realpath(output)
     for f in files:
         if isinstance(f, Path) and os.path.realpath(f) == target:
-            names = {INDEX_PATH.name: "the mesh index", cache.DATABASE: "govern's cache"}
             what = names.get(f.name, "the history")
             also = "" if display(f) == display(output) else f" ({display(f)})"
             raise UsageError(f"--output {display(output)} is {what}{also}: name another file for the report")
