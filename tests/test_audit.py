@@ -809,23 +809,25 @@ def test_an_output_in_no_folder_is_a_usage_error_before_anything_is_run_or_store
     assert not (demo_copy / M / ".govern/history.sqlite").exists()
 
 
+def _full_disk():
+    """A report's pieces, the disk full after the first."""
+    import errno
+
+    yield b"{" * 100_000
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
 def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
     """Written beside it and renamed over it once whole: a full disk, or an interruption, left the
     first 64 KiB of the new report in place of the earlier one."""
-    import errno
-
     from engine.cli import _write
     from engine.errors import GovernError
 
     report = tmp_path / "report.json"
     report.write_text("the earlier report")
 
-    def pieces():
-        yield b"{" * 100_000
-        raise OSError(errno.ENOSPC, "No space left on device")
-
     with pytest.raises(GovernError, match="cannot write .*report.json: No space left on device"):
-        _write(report, pieces())
+        _write(report, _full_disk())
     assert report.read_text() == "the earlier report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # (nothing half-written left)
     _write(report, iter([b"the new ", b"report"]))
@@ -834,8 +836,6 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
 
 def test_a_report_through_a_link_that_cannot_be_written_whole_leaves_the_earlier_one(tmp_path):
     """(A link was written through, truncated first: a full disk left half a report.)"""
-    import errno
-
     from engine.cli import _write
     from engine.errors import GovernError
 
@@ -845,12 +845,8 @@ def test_a_report_through_a_link_that_cannot_be_written_whole_leaves_the_earlier
     latest = tmp_path / "latest.json"
     latest.symlink_to(report)
 
-    def pieces():
-        yield b"{" * 100_000
-        raise OSError(errno.ENOSPC, "No space left on device")
-
     with pytest.raises(GovernError, match="cannot write .*latest.json: No space left on device"):
-        _write(latest, pieces())
+        _write(latest, _full_disk())
     assert report.read_text() == "the earlier report"
     assert sorted(p.name for p in report.parent.iterdir()) == ["2026-12-07.json"]
     _write(latest, iter([b"the new ", b"report"]))
