@@ -19,21 +19,19 @@ import contextlib
 import faulthandler
 import json
 import os
-import select
 import signal
-import struct
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.frames import Reader, frame, send, within
 
 PARSE_SECONDS = 20  # for one file: the library's largest takes a few milliseconds
 MAX_DEPTH = 400  # levels of a module's syntax tree (as JSON) that govern's own walks of it may take
 
 Trees = list[dict[str, Any]]  # a module's entries of regorus' get_ast_as_json
-_FRAME = struct.Struct("!cI")  # a message: its kind (B: begins file i, A: its tree, E: its error) and a number
+# (messages: B begins file i; A its syntax tree, E its error, each of a length and that many bytes)
 
 
 def syntax_trees(
@@ -71,20 +69,20 @@ def _in_child(
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         try:
             for i, (name, text) in enumerate(items):
-                _send(write_end, b"B", i)
+                send(write_end, frame(b"B", i))
                 kind, payload = _parse_one(name, text, parse)
-                _send(write_end, kind, len(payload), payload)
+                send(write_end, frame(kind, len(payload), payload))
         finally:
             os._exit(0)
     os.close(write_end)
     out: list[Trees | ConfigError] = []
-    reader = _Reader(read_end)
+    reader = Reader(read_end)
     try:
         while len(out) < len(items):
             name = items[len(out)][0]
-            begun = reader.frame(PARSE_SECONDS)
-            result = reader.frame(PARSE_SECONDS) if begun is not None else None
-            payload = reader.exactly(result[1], PARSE_SECONDS) if result is not None else None
+            begun = reader.frame(within(PARSE_SECONDS))
+            result = reader.frame(within(PARSE_SECONDS)) if begun is not None else None
+            payload = reader.exactly(result[1], within(PARSE_SECONDS)) if result is not None else None
             if result is None or payload is None:  # (dead, or stalled: on this file)
                 out.append(_stopped(name, reader.timed_out))
                 return out
@@ -147,40 +145,3 @@ def _stopped(name: str, timed_out: bool) -> ConfigError:
             " nest less deeply"
         )
     return ConfigError(why, name)
-
-
-def _send(fd: int, kind: bytes, number: int, payload: bytes = b"") -> None:
-    data = _FRAME.pack(kind, number) + payload
-    while data:
-        data = data[os.write(fd, data) :]
-
-
-class _Reader:
-    """Frames from the child's pipe, each within a time limit."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-        self.buffer = bytearray()
-        self.timed_out = False
-        self.poll = select.poll()  # (not select.select: it cannot wait on a descriptor numbered 1024 or more)
-        self.poll.register(fd, select.POLLIN)
-
-    def exactly(self, size: int, seconds: float) -> bytes | None:
-        """The next ``size`` bytes; None when the child is gone or silent for ``seconds`` first."""
-        deadline = time.monotonic() + seconds
-        while len(self.buffer) < size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.poll.poll(left * 1000):
-                self.timed_out = True
-                return None
-            chunk = os.read(self.fd, max(size - len(self.buffer), 1 << 16))
-            if not chunk:
-                return None
-            self.buffer += chunk
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
-
-    def frame(self, seconds: float) -> tuple[bytes, int] | None:
-        head = self.exactly(_FRAME.size, seconds)
-        return None if head is None else _FRAME.unpack(head)
