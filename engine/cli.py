@@ -699,7 +699,7 @@ def _evaluate(
     ensure_valid(library, gov, now)
     engine_name, opa_urls, jobs = engine_spec
     with Workers(jobs or default_jobs()) as workers:
-        workers.configure([(m.file, m.source) for m in library.modules], gov.data())
+        workers.configure([(m.file, m.source) for m in library.modules], gov.data(), settings.rule_time_limit)
         dbt_manifests, openlineage, lineage_map = imports
         # Imported lineage adds edges the index does not know of: then the whole mesh is loaded.
         imported = bool(dbt_manifests or openlineage)
@@ -719,7 +719,7 @@ def _evaluate(
                 # index is read: they never hold a copy of it.
                 from engine.shards import start
 
-                start(workers, library, gov, now, root)
+                start(workers, library, gov, now, root, settings.rule_time_limit)
             # An audited mesh is indexed: for its batches, and for the checks that follow. Files
             # it reads are then restored from the cache wherever they are loaded again.
             index = refresh(root, [], workers)
@@ -741,7 +741,7 @@ def _evaluate(
             spool = Spool()
         # Only the embedded engine evaluates in the workers: OPA servers have their own concurrency,
         # and the OPA Go library must not be forked after it is loaded.
-        engine = make_engine(engine_name, opa_urls, workers if engine_name == "embedded" else None)
+        engine = make_engine(engine_name, opa_urls, workers if engine_name == "embedded" else None, settings.rule_time_limit)
         try:
             evaluator = Evaluator(library, gov, engine, found_mesh, now)
             with _progress(total if whole_mesh else 0) as advance:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from engine.errors import ConfigError
 
+RULE_TIME_LIMIT = 30.0  # seconds, by default (engine/backends/sidecar.py)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -28,6 +30,7 @@ class Settings:
     policy_tests: Path  # Rego unit tests of the policies (govern test, govern validate)
     lineage_map: Path | None = None  # dataset name patterns -> products, for imported lineage
     coverage_threshold: float | None = None  # govern test --coverage fails below this percentage
+    rule_time_limit: float = RULE_TIME_LIMIT  # seconds a rule may run on one product (0: no limit)
 
 
 def _read(path: Path) -> dict | None:
@@ -53,7 +56,7 @@ def _read(path: Path) -> dict | None:
     return data
 
 
-KEYS = ("policies", "governance", "mesh", "policy_tests", "lineage_map", "coverage_threshold")
+KEYS = ("policies", "governance", "mesh", "policy_tests", "lineage_map", "coverage_threshold", "rule_time_limit")
 
 
 def _line_of_key(path: Path, key: str, section: str | None) -> int | None:
@@ -126,6 +129,7 @@ def load_settings(
         # (a missing test folder is validate's and test's to say, in their words)
         policy_tests=pick(None, "policy_tests", "policy_tests", None),  # type: ignore[arg-type]
         coverage_threshold=_percentage(data.get("coverage_threshold"), source, lambda: at("coverage_threshold")),
+        rule_time_limit=_seconds(data.get("rule_time_limit"), source, lambda: at("rule_time_limit")),
     )
 
 
@@ -135,6 +139,16 @@ def _percentage(value: object, source: Path | None, line: Callable[[], int | Non
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
         why = f"'coverage_threshold' must be a number from 0 to 100, not {value!r}"
+        raise ConfigError(why, source and display(source), line())
+    return float(value)
+
+
+def _seconds(value: object, source: Path | None, line: Callable[[], int | None]) -> float:
+    """The time limit of a rule on one product; ``line`` finds the key's line, read from the file only to say it is wrong."""
+    if value is None:
+        return RULE_TIME_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+        why = f"'rule_time_limit' must be a number of seconds from 0 (no limit) to 86400, not {value!r}"
         raise ConfigError(why, source and display(source), line())
     return float(value)
 

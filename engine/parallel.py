@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from engine import cache
+from engine.config import RULE_TIME_LIMIT
 from engine.errors import GovernError
 
 MIN_ITEMS = 64
@@ -37,11 +38,11 @@ def default_jobs() -> int:
 PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
 
 
-def _start(modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
+def _start(modules: list[tuple[str, str]], data: dict[str, Any], time_limit: float) -> None:
     global _engine
     from engine.backends.embedded import EmbeddedEngine
 
-    _engine = EmbeddedEngine()
+    _engine = EmbeddedEngine(time_limit=time_limit)
     _engine.load(modules, data)
 
 
@@ -71,7 +72,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _find_prctl() -> Any:
+def find_prctl() -> Any:
     import ctypes
 
     try:
@@ -89,7 +90,7 @@ class WorkerDied(GovernError):
     """A worker process ended in the middle of a run (killed, out of memory, a crash)."""
 
 
-def _ended(code: int) -> str:
+def ended(code: int) -> str:
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
@@ -108,8 +109,9 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _evaluate(request: tuple[str, list[str]] | None) -> Any:
-    return None if request is None else _engine.evaluate(*request)
+def _evaluate(chunk: list[tuple[str, list[str]] | None]) -> list[Any]:
+    answers = iter(_engine.evaluate_many([request for request in chunk if request is not None]))
+    return [None if request is None else next(answers) for request in chunk]
 
 
 class Workers:
@@ -121,11 +123,12 @@ class Workers:
         self._processes: list[Any] = []  # the pool's worker processes, as forked
         self._gc_was_enabled = True
         self._initializer: Callable[..., None] = _start
-        self._start_args: tuple[Any, ...] = ([], {})
+        self._start_args: tuple[Any, ...] = ([], {}, RULE_TIME_LIMIT)
 
-    def configure(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
-        """The policies and data each worker loads (before the pool starts)."""
-        self._start_args = (modules, data)
+    def configure(self, modules: list[tuple[str, str]], data: dict[str, Any], time_limit: float) -> None:
+        """The policies and data each worker loads (before the pool starts), and the time a rule
+        may run on one product there."""
+        self._start_args = (modules, data, time_limit)
 
     def restart(self, initializer: Callable[..., None], *args: Any) -> None:
         """Stop the workers; the next :meth:`map` forks new ones that run ``initializer(*args)``
@@ -166,7 +169,7 @@ class Workers:
                 dead = [p for p in self._processes if p.exitcode is not None]
                 if dead:
                     raise WorkerDied(
-                        f"a worker process ended in the middle of the run ({_ended(dead[0].exitcode)}: out of memory,"
+                        f"a worker process ended in the middle of the run ({ended(dead[0].exitcode)}: out of memory,"
                         " or a crash); nothing was reported"
                     ) from None
 
@@ -181,7 +184,7 @@ class Workers:
             gc.collect()
             cache.release()  # a database connection must not cross the fork
             global _prctl, _parent, _forker
-            _prctl, _parent, _forker = _prctl or _find_prctl(), os.getpid(), threading.get_ident()
+            _prctl, _parent, _forker = _prctl or find_prctl(), os.getpid(), threading.get_ident()
             context = multiprocessing.get_context("fork")
             before = set(multiprocessing.active_children())
             try:
@@ -196,7 +199,9 @@ class Workers:
         pool's feeder thread draws from ``requests``), or None when ``total`` is small enough for the parent."""
         if self.in_parent(total):
             return None
-        return self.map(_evaluate, requests, total)
+        self.start()
+        chunks = self._watched(self._pool.imap(_evaluate, _chunks(requests, CHUNK)))
+        return (result for results in chunks for result in results)
 
     def close(self) -> None:
         if self._pool is not None:

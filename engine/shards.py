@@ -57,17 +57,17 @@ def shard_size(products: int, jobs: int, batch: int) -> int:
 _evaluator: Evaluator | None = None
 
 
-def _start(library: Library, governance: Governance, now: datetime) -> None:
+def _start(library: Library, governance: Governance, now: datetime, time_limit: float) -> None:
     global _evaluator
     from engine.backends.embedded import EmbeddedEngine
 
-    _evaluator = Evaluator(library, governance, EmbeddedEngine(), None, now)
+    _evaluator = Evaluator(library, governance, EmbeddedEngine(time_limit=time_limit), None, now)
     # The same engine (the library's modules, the council's data) evaluates what the parent sends
     # these workers outside batches (engine.parallel: a mesh found too small for batches).
     engine.parallel._engine = _evaluator.engine
 
 
-def start(workers: Workers, library: Library, governance: Governance, now: datetime, root: Path) -> None:
+def start(workers: Workers, library: Library, governance: Governance, now: datetime, root: Path, time_limit: float) -> None:
     """Make ``workers`` evaluators of an audit's batches (they parse what the mesh index reads
     meanwhile), forked now when the mesh at ``root`` is likely large enough to use them, before its
     index is read: its stored index, from the last run, holds at least engine.parallel.MIN_ITEMS
@@ -75,7 +75,7 @@ def start(workers: Workers, library: Library, governance: Governance, now: datet
     that many files (engine.gather.index); a smaller mesh (fewer than MIN_ITEMS products stay in
     the parent) only when they are first given work, which saves a small audit starting them for
     nothing."""
-    workers.restart(_start, library, governance, now)
+    workers.restart(_start, library, governance, now, time_limit)
     if stored_files(root) >= engine.parallel.MIN_ITEMS:
         workers.start()
 

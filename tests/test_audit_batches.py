@@ -258,7 +258,7 @@ def test_a_worker_releases_a_batch_before_the_next(govern, tmp_path, monkeypatch
     index = refresh(settings.mesh)
     monkeypatch.setattr(engine.shards, "_evaluator", None)
     monkeypatch.setattr(engine.parallel, "_engine", None)
-    engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc))
+    engine.shards._start(load_library(settings.policies), load_governance(settings.governance), datetime.now(timezone.utc), 30.0)
     alive_at_load = track_loads(monkeypatch, engine.gather.targets)
     enabled = gc.isenabled()
     gc.disable()

@@ -72,7 +72,7 @@ def test_a_settings_file_that_is_not_what_govern_reads_is_an_error(govern, tmp_p
     assert (run.code, run.err) == (3, f"error: {tmp_path / name}: {message}\n")
 
 
-KNOWN = "known: policies, governance, mesh, policy_tests, lineage_map, coverage_threshold"
+KNOWN = "known: policies, governance, mesh, policy_tests, lineage_map, coverage_threshold, rule_time_limit"
 
 
 @pytest.mark.parametrize(

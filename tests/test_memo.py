@@ -33,14 +33,15 @@ def evaluated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     with a cache of the test's own."""
     monkeypatch.setenv("GOVERN_CACHE_DIR", str(tmp_path / "cache"))
     seen: list[str] = []
-    original = EmbeddedEngine.evaluate
+    original = EmbeddedEngine.evaluate_many
 
-    def evaluate(self: EmbeddedEngine, document: str, packages: list[str]):  # noqa: ANN202
-        product = json.loads(document)["product"]
-        seen.append(product["id"] if product else "?")
-        return original(self, document, packages)
+    def evaluate_many(self: EmbeddedEngine, requests: list[tuple[str, list[str]]]):  # noqa: ANN202
+        for document, _ in requests:
+            product = json.loads(document)["product"]
+            seen.append(product["id"] if product else "?")
+        return original(self, requests)
 
-    monkeypatch.setattr(EmbeddedEngine, "evaluate", evaluate)
+    monkeypatch.setattr(EmbeddedEngine, "evaluate_many", evaluate_many)
     return seen
 
 

@@ -101,14 +101,16 @@ def library_order(modules: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(modules, key=lambda m: (0 if "/lib/" in m[0].replace("\\", "/") else 1, m[0]))
 
 
-def make_engine(name: str, opa_urls: Sequence[str] = (), workers: Any = None) -> PolicyEngine:
-    """The engine ``name``; ``workers`` (engine.parallel.Workers) spread the embedded engine over processes."""
+def make_engine(name: str, opa_urls: Sequence[str] = (), workers: Any = None, time_limit: float | None = None) -> PolicyEngine:
+    """The engine ``name``; ``workers`` (engine.parallel.Workers) spread the embedded engine over
+    processes, which stops a rule after ``time_limit`` seconds on one product (default:
+    engine.config.RULE_TIME_LIMIT; 0: no limit)."""
     if opa_urls and name != "opa":
         raise UsageError("--opa-url needs --engine opa")
     if name == "embedded":
         from engine.backends.embedded import EmbeddedEngine
 
-        return EmbeddedEngine(workers)
+        return EmbeddedEngine(workers) if time_limit is None else EmbeddedEngine(workers, time_limit)
     if name == "reference":
         from engine.backends.reference import ReferenceEngine
 

@@ -8,11 +8,13 @@ lines allowed, and ``RUST_BACKTRACE=0`` so error messages carry no backtrace.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import version
 from typing import Any
 
@@ -21,6 +23,8 @@ os.environ["RUST_BACKTRACE"] = "0"
 import regorus  # noqa: E402  (must come after RUST_BACKTRACE is set)
 
 from engine.backends import Request, Results, RuleError, Sequential  # noqa: E402
+from engine.backends.sidecar import BEGAN, RULE, Sidecar  # noqa: E402
+from engine.config import RULE_TIME_LIMIT  # noqa: E402
 from engine.parallel import Workers  # noqa: E402
 
 MAX_COLUMNS = 100_000
@@ -41,46 +45,89 @@ class EmbeddedEngine(Sequential):
     name = "embedded"
     memoizable = True  # govern loads all it holds: its results may be reused (engine/memo.py)
 
-    def __init__(self, workers: Workers | None = None) -> None:
+    def __init__(self, workers: Workers | None = None, time_limit: float = RULE_TIME_LIMIT) -> None:
+        """``time_limit``: seconds a rule may run on one product (engine/backends/sidecar.py); 0 for
+        none (rules are then evaluated in this process)."""
         self.version = f"regorus {version('gordon-to-regorus')}"
         self._engine = new_engine()
         self._workers = workers
+        self.time_limit = time_limit
+        self._sidecar: Sidecar | None = None
 
     def evaluate_stream(self, requests: Iterable[Request | None], total: int) -> Iterator[Results | None]:
         if self._workers is not None:
             answers = self._workers.evaluate(requests, total)
             if answers is not None:
                 return answers
-        return (None if r is None else self.evaluate(*r) for r in requests)
+        return super().evaluate_stream(requests, total)
 
     def load(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
+        self.close()  # (a child evaluates what the engine held when it was forked)
         for file, source in modules:
             self._engine.add_policy(file, source)
         self._engine.add_data_json(json.dumps(data))
 
-    def evaluate(self, document: str, packages: list[str]) -> dict[str, list[Any] | RuleError]:
+    def evaluate(self, document: str, packages: list[str]) -> Results:
+        return self.evaluate_many([(document, packages)])[0]
+
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Results]:
+        if self.time_limit > 0:
+            if self._sidecar is None:
+                self._sidecar = Sidecar(functools.partial(interpret, self._engine), self.time_limit)
+            asked = self._sidecar.evaluate_many(requests)
+            if asked is not None:
+                return [{**_results(answer, done), **errors} for done, answer, errors in asked]
+        return [
+            _results(json.loads(interpret(self._engine, document, packages, None)), packages) for document, packages in requests
+        ]
+
+    def close(self) -> None:
+        if self._sidecar is not None:
+            self._sidecar.close()
+
+
+def interpret(engine: regorus.Engine, document: str, packages: list[str], page: memoryview | None) -> str:
+    """The engine's answer for each package's deny on ``document``, as one JSON text (read by
+    :func:`_results` with one parse, not one per rule): a list of [0, the deny set] or [1, the
+    error], or {"input": the error} when the engine cannot read the document. Each rule is marked
+    on ``page`` as it begins (engine/backends/sidecar.py)."""
+    try:
+        engine.set_input_json(document)
+    except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return json.dumps({"input": str(e)})
+    parts = []
+    for rule, package in enumerate(packages, 1):
+        if page is not None:
+            page[BEGAN] = time.monotonic()
+            page[RULE] = rule
         try:
-            self._engine.set_input_json(document)
+            parts.append(f"[0,{engine.eval_rule_as_json(f'data.{package}.deny')}]")
         except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
-            # (a document the engine cannot read: every rule is in error for this product alone)
-            error = RuleError(f"the engine cannot read the input document: {_first_error_line(str(e))}")
-            return dict.fromkeys(packages, error)
-        out: dict[str, list[Any] | RuleError] = {}
-        for package in packages:
-            try:
-                value = json.loads(self._engine.eval_rule_as_json(f"data.{package}.deny"))
-            except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
-                out[package] = RuleError(_first_error_line(str(e)))
-                continue
-            if value == "<undefined>" or value is None:
-                value = []
+            parts.append(f"[1,{json.dumps(str(e))}]")
+    if page is not None:
+        page[RULE] = len(packages) + 1
+    engine.take_prints()  # (dropped: see new_engine)
+    return f"[{','.join(parts)}]"
+
+
+def _results(answers: Any, packages: list[str]) -> Results:
+    """Each package's results from :func:`interpret`'s answer (parsed)."""
+    if isinstance(answers, dict):  # (a document the engine cannot read: every rule is in error for this product alone)
+        error = RuleError(f"the engine cannot read the input document: {_first_error_line(answers['input'])}")
+        return dict.fromkeys(packages, error)
+    out: Results = {}
+    for package, (failed, value) in zip(packages, answers, strict=True):
+        if failed:
+            out[package] = RuleError(_first_error_line(value))
+        elif value == "<undefined>" or value is None:
+            out[package] = []
+        else:
             out[package] = value if isinstance(value, list) else RuleError(f"deny is not a set: {value!r}")
-        self._engine.take_prints()  # (dropped: see new_engine)
-        return out
+    return out
 
 
 def _first_error_line(message: str) -> str:

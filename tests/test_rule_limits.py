@@ -1,0 +1,279 @@
+"""A rule that runs for ever, takes the machine's memory or crashes the interpreter on some products
+(engine/backends/sidecar.py): the run goes on, and the rule is an error of those products alone.
+
+The time limits here are short so the tests end soon (runs that meet a runaway rule are processes
+with a timeout, should the limit fail); what they assert is the outcome, never how long a run took."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.backends import RuleError
+from engine.backends.embedded import EmbeddedEngine
+from engine.backends.sidecar import BEGAN, RULE, Sidecar
+
+NOW = "2026-12-01T00:00:00Z"
+
+# A domain rule whose first statement fails on an empty input (so validate passes it), then runs
+# through 10^10 pairs on every product with a contract.
+RUNAWAY = textwrap.dedent(
+    """\
+    # METADATA
+    # title: Contracts are looked at pair by pair
+    # description: >-
+    #   Takes hours on every product with a contract.
+    # custom:
+    #   id: {id}
+    #   category: contracts
+    #   severity: low
+    #   enforcement: advisory
+    #   override: none
+    #   remediation: None.
+    package domains.{domain}.runaway
+
+    deny contains {{"msg": "never", "resource": "x"}} if {{
+    \tsome contract in input.contracts
+    \tsome a in numbers.range(1, 100000)
+    \tsome b in numbers.range(1, 100000)
+    \ta == b + 100000
+    }}
+    """
+)
+
+STOPPED = "stopped after 1 s on this product (the time limit: rule_time_limit in govern.toml)"
+STOPPED_FOR_RUN = "stopped for this run: it ran longer than the 1 s time limit on another product"
+
+
+def _limit(root: Path, seconds: float | str) -> None:
+    toml = root / "govern.toml"
+    toml.write_text(toml.read_text() + f"rule_time_limit = {seconds}\n")
+
+
+def _rule_errors(report: dict) -> dict[str, list[str]]:
+    return {p["id"]: p["errors"] for p in report["products"] if p.get("errors")}
+
+
+def _without(report: dict, rule: str) -> dict:
+    """What a report says of everything but ``rule`` (and the run's own facts)."""
+    return {
+        "findings": [f for f in report["findings"] if f["rule"] != rule],
+        "products": [
+            {key: value for key, value in p.items() if key not in ("verdict", "score", "errors", "rules")}
+            for p in report["products"]
+        ],
+    }
+
+
+def test_a_check_stops_a_rule_that_runs_for_ever_and_reports_the_other_rules(govern_process, demo_copy):
+    before = govern_process("check", "examples/mesh/orders/order_items", "--now", NOW, "--format", "json", cwd=demo_copy)
+    assert before.code in (0, 1), before.err
+    (demo_copy / "policies/domains/orders/runaway.rego").write_text(RUNAWAY.format(id="ORDERS-009", domain="orders"))
+    _limit(demo_copy, 1)
+    run = govern_process("check", "examples/mesh/orders/order_items", "--now", NOW, cwd=demo_copy)
+    assert run.code == 3, run.err
+    assert f"  ! rule ORDERS-009 could not be evaluated: {STOPPED}\n" in run.out
+    after = govern_process("check", "examples/mesh/orders/order_items", "--now", NOW, "--format", "json", cwd=demo_copy).json()
+    assert _rule_errors(after) == {"orders_order_items": [f"rule ORDERS-009 could not be evaluated: {STOPPED}"]}
+    assert _without(after, "ORDERS-009") == _without(before.json(), "ORDERS-009")
+
+
+def test_an_audit_stops_the_rule_once_and_goes_on(govern_process, demo_copy):
+    """The first product it runs too long on is stopped after the limit; the rule is not evaluated
+    again for the rest of the run (in the same process); every other rule and domain is reported."""
+    args = ("audit", "--now", NOW, "--format", "json", "--no-store", "--jobs", "1")
+    before = govern_process(*args, cwd=demo_copy)
+    assert before.code in (0, 1), before.err
+    (demo_copy / "policies/domains/orders/runaway.rego").write_text(RUNAWAY.format(id="ORDERS-009", domain="orders"))
+    _limit(demo_copy, 1)
+    run = govern_process(*args, cwd=demo_copy)
+    assert run.code == 3, run.err
+    report = run.json()
+    # (in path order: the legacy feed is the first orders product with a contract; shipments has none)
+    assert _rule_errors(report) == {
+        "orders_legacy_feed": [f"rule ORDERS-009 could not be evaluated: {STOPPED}"],
+        "orders_order_items": [f"rule ORDERS-009 could not be evaluated: {STOPPED_FOR_RUN}"],
+        "orders_returns": [f"rule ORDERS-009 could not be evaluated: {STOPPED_FOR_RUN}"],
+    }
+    assert _without(report, "ORDERS-009") == _without(before.json(), "ORDERS-009")
+    assert [p["verdict"] for p in report["products"] if p["domain"] != "orders"] == [
+        p["verdict"] for p in before.json()["products"] if p["domain"] != "orders"
+    ]
+
+
+def test_an_audit_in_worker_processes_stops_the_rule_in_each(govern, govern_process, tmp_path, demo_copy):
+    """Batches evaluated in two workers (engine/shards.py): each worker stops the rule the first time
+    it meets it, so one or two products (as the workers take the batches) are stopped after the
+    limit, every other product of the domain is not evaluated by the rule, and nothing else changes."""
+    root = tmp_path / "gen"
+    policies = demo_copy / "policies"
+    made = govern(
+        "generate",
+        str(root),
+        "--products",
+        "120",
+        "--domains",
+        "3",
+        "--seed",
+        "5",
+        "--as-of",
+        NOW[:10],
+        "--policies",
+        str(policies),
+    )
+    assert made.code == 0, made.err
+    args = ("audit", "mesh", "--now", NOW, "--format", "json", "--no-store", "--jobs", "2")
+    before = govern_process(*args, cwd=root)
+    assert before.code in (0, 1), before.err
+    domain = min(p["domain"] for p in before.json()["products"])
+    (policies / "domains" / domain).mkdir(parents=True, exist_ok=True)
+    (policies / "domains" / domain / "runaway.rego").write_text(RUNAWAY.format(id=f"{domain.upper()}-009", domain=domain))
+    _limit(root, 1)
+    run = govern_process(*args, cwd=root)
+    assert (run.code, run.out[:1]) == (3, "{"), run.err
+    report = run.json()
+    errors = _rule_errors(report)
+    # (every generated product has a contract)
+    assert set(errors) == {p["id"] for p in report["products"] if p["domain"] == domain}
+    messages = sorted(e for product_errors in errors.values() for e in product_errors)
+    rule = f"{domain.upper()}-009"
+    stopped = messages.count(f"rule {rule} could not be evaluated: {STOPPED}")
+    assert 1 <= stopped <= 2
+    assert messages.count(f"rule {rule} could not be evaluated: {STOPPED_FOR_RUN}") == len(messages) - stopped
+    assert _without(report, rule) == _without(before.json(), rule)
+
+
+def test_a_rule_that_asks_for_more_memory_than_a_rule_may_take_is_an_error_of_the_product():
+    """The child may grow by 4 GiB: numbers.range(1, 10^9) asks for more at once. (Were the memory
+    limit gone, the time limit would still end the rule within a second, with another message.)"""
+    engine = EmbeddedEngine(time_limit=1)
+    engine.load(
+        [
+            ("hog.rego", "package hog\ndeny contains n if { n := count([y | some y in numbers.range(1, 1000000000)]) }\n"),
+            ("fine.rego", "package fine\ndeny contains input.name if { true }\n"),
+        ],
+        {},
+    )
+    try:
+        first = engine.evaluate('{"name": "a"}', ["hog", "fine"])
+        second = engine.evaluate('{"name": "b"}', ["fine", "hog"])
+    finally:
+        engine.close()
+    memory = RuleError(
+        "the Rego interpreter stopped evaluating this rule on this product (killed by SIGABRT: more than the 4 GiB"
+        " of memory a rule may take, or a crash)"
+    )
+    assert first == {"hog": memory, "fine": ["a"]}
+    # (a crash is the product's alone: the rule is evaluated again for the next)
+    assert second == {"fine": ["b"], "hog": memory}
+
+
+def _work(document: str, packages: list[str], page) -> str:
+    """An engine's work as engine.backends.embedded.interpret does it (each rule marked on the page
+    as it begins), answering ``<document><package>`` for each package; ``slow`` on document 2 does not
+    end (30 s: were it not stopped, its answer would fail the test), ``boom`` on document 1 kills the
+    process, document ``hang`` is never read."""
+    if document == "hang":
+        time.sleep(30)
+    answers = []
+    for rule, package in enumerate(packages, 1):
+        page[BEGAN], page[RULE] = time.monotonic(), rule
+        if package == "slow" and document == "2":
+            time.sleep(30)
+        if package == "boom" and document == "1":
+            os.kill(os.getpid(), signal.SIGKILL)
+        answers.append(f"[0,{json.dumps([document + package])}]")
+    return f"[{','.join(answers)}]"
+
+
+def _outcomes(asked) -> list[dict]:
+    return [{**{p: a[1] for p, a in zip(done, answer, strict=True)}, **errors} for done, answer, errors in asked]
+
+
+def test_a_batch_keeps_every_answer_but_the_stopped_and_crashed_rules():
+    """Products before the one a rule ran too long on keep its results, those after it are not
+    evaluated by it; a crash is an error of its product and rule alone; a document the child never
+    finishes reading is an error of every rule of its product."""
+    sidecar = Sidecar(_work, 0.5)
+    try:
+        asked = sidecar.evaluate_many(
+            [
+                ("0", ["a", "slow"]),
+                ("1", ["a", "boom", "slow"]),
+                ("2", ["a", "slow", "boom"]),
+                ("hang", ["a", "slow"]),
+                ("3", ["slow", "a"]),
+            ]
+        )
+        later = sidecar.evaluate_many([("4", ["slow", "boom"])])
+    finally:
+        sidecar.close()
+    crashed = RuleError(
+        "the Rego interpreter stopped evaluating this rule on this product (killed by SIGKILL: more than the 4 GiB"
+        " of memory a rule may take, or a crash)"
+    )
+    stopped = RuleError("stopped after 0.5 s on this product (the time limit: rule_time_limit in govern.toml)")
+    for_run = RuleError("stopped for this run: it ran longer than the 0.5 s time limit on another product")
+    assert _outcomes(asked) == [
+        {"a": ["0a"], "slow": ["0slow"]},
+        {"a": ["1a"], "boom": crashed, "slow": ["1slow"]},
+        {"a": ["2a"], "slow": stopped, "boom": ["2boom"]},
+        {"a": RuleError("stopped: the engine spent more than 0.5 s reading the input document"), "slow": for_run},
+        {"slow": for_run, "a": ["3a"]},
+    ]
+    assert _outcomes(later) == [{"slow": for_run, "boom": ["4boom"]}]
+
+
+def test_without_a_child_process_the_engine_evaluates_in_its_own(monkeypatch):
+    """Where no process can be forked (a limit on processes), rules are evaluated as they were
+    without a time limit."""
+
+    def refused() -> int:
+        raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+    modules = [("p.rego", "package p\ndeny contains x if { some x in input.xs }\n")]
+    limited, unlimited = EmbeddedEngine(time_limit=5), EmbeddedEngine(time_limit=0)
+    for engine in (limited, unlimited):
+        engine.load(modules, {})
+    monkeypatch.setattr(os, "fork", refused)
+    requests = [('{"xs": [1, 2]}', ["p"]), ("{", ["p"]), ('{"xs": []}', ["p"])]
+    assert limited.evaluate_many(requests) == unlimited.evaluate_many(requests)
+    assert limited.evaluate_many(requests)[0] == {"p": [1, 2]}
+    assert unlimited._sidecar is None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [('"soon"', "'soon'"), ("true", "True"), ("-1", "-1"), ("nan", "nan"), ("100000", "100000")],
+)
+def test_a_time_limit_that_is_no_number_of_seconds_is_an_error_at_its_line(govern, demo_copy, value, shown):
+    _limit(demo_copy, value)
+    line = len((demo_copy / "govern.toml").read_text().splitlines())
+    run = govern("check", "examples/mesh/orders/order_items", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err == (
+        f"error: govern.toml:{line}: 'rule_time_limit' must be a number of seconds from 0 (no limit) to 86400, not {shown}\n"
+    )
+
+
+def test_no_time_limit_evaluates_in_the_process_and_finds_the_same(govern, demo_copy, monkeypatch):
+    args = ("audit", "--now", NOW, "--format", "json", "--no-store", "--jobs", "1")
+    limited = govern(*args, cwd=demo_copy)
+    _limit(demo_copy, 0)
+
+    def forbidden(*args: object) -> None:
+        raise AssertionError("evaluated in a child process without a time limit")
+
+    monkeypatch.setattr(Sidecar, "evaluate_many", forbidden)
+    unlimited = govern(*args, cwd=demo_copy)
+    assert unlimited.code == limited.code == 1
+    assert unlimited.json()["findings"] == limited.json()["findings"]
+    assert unlimited.json()["products"] == limited.json()["products"]
+
