@@ -277,3 +277,16 @@ def test_no_time_limit_evaluates_in_the_process_and_finds_the_same(govern, demo_
     assert unlimited.json()["findings"] == limited.json()["findings"]
     assert unlimited.json()["products"] == limited.json()["products"]
 
+
+def test_a_rule_that_runs_for_ever_on_an_empty_input_is_a_problem_of_its_file(govern_process, demo_copy):
+    """Library loading evaluates each rule on an empty input (what fails there fails on every
+    product): a rule that loops there is stopped after 10 s and left out, and every command says so
+    (it made every command, validate included, run for hours)."""
+    looping = RUNAWAY.format(id="ORDERS-009", domain="orders").replace("\tsome contract in input.contracts\n", "")
+    (demo_copy / "policies/domains/orders/runaway.rego").write_text(looping)
+    run = govern_process("validate", cwd=demo_copy, timeout=120)
+    assert run.code == 3, run.err
+    assert run.out == (
+        "policies/domains/orders/runaway.rego: invalid Rego: this rule ran longer than 10 s on an empty input:"
+        " a rule must end on every input\n"
+    )

@@ -199,24 +199,36 @@ def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dic
     return found
 
 
+PROBE_SECONDS = 10  # a rule evaluated on an empty input by failing() is stopped after this long
+
+
 def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str]:
     """The rules (``data.<package>.deny`` of ``entries``) the interpreter cannot evaluate on an
     empty input, with its error: what is wrong before any input is read (a variable no statement
     binds, a ``with`` that replaces a function by nothing, rules defined through each other). Such
-    errors stop every product, and one of them (a ``with``) every rule of the library."""
+    errors stop every product, and one of them (a ``with``) every rule of the library. A rule that
+    runs longer than :data:`PROBE_SECONDS` on it is stopped (engine/backends/sidecar.py): it would
+    run as long on every product."""
     engine = new_engine()
     for file, source in modules:
         engine.add_policy(file, source)
-    engine.set_input_json("{}")
-    found: dict[str, str] = {}
-    with _stderr_discarded():
-        for entry in entries:
-            try:
-                engine.eval_rule_as_json(entry)
-            except BaseException as e:  # noqa: BLE001 - evaluation errors and panics alike
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
-                found[entry] = str(e)
+    packages = {entry.removeprefix("data.").removesuffix(".deny"): entry for entry in entries}
+    sidecar = Sidecar(functools.partial(interpret, engine), PROBE_SECONDS)
+    try:
+        with _stderr_discarded():
+            asked = sidecar.evaluate_many([("{}", list(packages))])
+            if asked is None:  # (no child: in this process, without a limit)
+                asked = [(list(packages), json.loads(interpret(engine, "{}", list(packages), None)), {})]
+    finally:
+        sidecar.close()
+    [(done, answers, errors)] = asked
+    found = {packages[package]: error for package, (failed, error) in zip(done, answers, strict=True) if failed}
+    for package, error in errors.items():
+        if package in sidecar.stopped:
+            why = f"this rule ran longer than {PROBE_SECONDS} s on an empty input: a rule must end on every input"
+            found[packages[package]] = why
+        else:
+            found[packages[package]] = error.message
     return found
 
 
