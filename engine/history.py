@@ -363,6 +363,8 @@ class History:
                 others = ", ".join(sorted(tables & _PG_TABLES))
                 why = f"not a usable govern history database (it has tables {others} that are not govern's)"
                 raise GovernError(why, self.shown)
+            if not self.writing:  # (read only: the tables are an audit's to make, as an SQLite store's file is)
+                raise UsageError(f"no audit history in {self.shown} (run govern audit first)")
             self.conn.execute(PG_SCHEMA)
             self.conn.execute("INSERT INTO govern_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
 

@@ -160,6 +160,12 @@ def test_a_database_with_tables_of_another_application_is_refused_and_left_alone
     assert tables(postgres_store) == before == {"runs": [("r1", "must survive")]}
 
 
+def test_the_history_of_a_database_no_audit_stored_in_is_none_and_makes_no_tables(govern, demo_copy, postgres_store):
+    run = govern("history", M, "--store", postgres_store, cwd=demo_copy)
+    assert (run.code, run.err) == (2, f"error: no audit history in {postgres_store} (run govern audit first)\n")
+    assert tables(postgres_store) == {}
+
+
 def test_a_history_of_another_schema_version_is_refused(govern, demo_copy, postgres_store):
     import psycopg
 
