@@ -21,6 +21,7 @@ import click
 from engine.config import display
 from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError, reason
 from engine.model import ENFORCEMENT_RANK, Report
+from engine.report import clean, one_line
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
@@ -109,7 +110,7 @@ def _paths_exist(ctx: click.Context, param: click.Parameter, value: tuple[Path, 
 
 
 def _fail(error: GovernError) -> None:
-    click.echo(f"error: {error}", err=True)
+    click.echo(f"error: {clean(error)}", err=True)
     sys.exit(error.exit_code)
 
 
@@ -235,7 +236,7 @@ def add_imported_lineage(
     edges, mapped = product_edges(imported, mesh, datasets)
     mesh.add_imported(edges)
     for skipped in imported.skipped:
-        click.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+        click.echo(one_line(f"skipped {skipped.path}: {skipped.reason}"), err=True)
     click.echo(
         f"imported lineage: {imported.files} file(s), {imported.events} OpenLineage event(s), "
         f"{imported.graph.number_of_nodes()} datasets ({len(mapped)} mapped to products), "
@@ -447,14 +448,14 @@ def _say_errors(report: Report, output: Path) -> None:
     went to a file: a scheduled run's log would otherwise show an exit code and no reason."""
     shown = 10
     for error in report.errors[:shown]:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {one_line(error)}", err=True)
     if len(report.errors) > shown:
         click.echo(f"error: ... and {len(report.errors) - shown} more", err=True)
     if errored := report.summary.verdicts.error:
         said = 0
         for product in report.products:  # (the first few, with their first reason)
             if product.verdict == "error" and product.errors:
-                click.echo(f"error: {product.named_errors()[0]}", err=True)
+                click.echo(f"error: {one_line(product.named_errors()[0])}", err=True)
                 said += 1
                 if said == shown:
                     break
@@ -903,7 +904,7 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
             )
         )
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(one_line(problem))
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(EXIT_ERROR)
@@ -956,9 +957,9 @@ def lineage(
         product = mesh.product(product).product.id  # type: ignore[union-attr]
     unchecked = _unchecked_errors(_unreadable(None, mesh))
     for warning in [*(str(failure.error) for failure in mesh.failures), *unchecked]:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {one_line(warning)}", err=True)
     for problem in problems:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {one_line(problem)}", err=True)
     _write(output, RENDERERS[fmt](mesh, product))
     if mesh.failures or problems or unchecked:
         sys.exit(EXIT_ERROR)
@@ -1032,7 +1033,7 @@ def test(
         click.echo(proc.stdout, nl=False)
         click.echo(proc.stderr, nl=False, err=True)
         for problem in problems:
-            click.echo(f"lint: {problem}", err=True)
+            click.echo(f"lint: {one_line(problem)}", err=True)
         # (opa test exits 2 when tests fail or coverage is below the threshold, 1 when it cannot
         # load the policies or tests: govern's codes for those are 1 and 3, as without --engine opa)
         code = {0: EXIT_OK, 2: EXIT_FINDINGS}.get(proc.returncode, EXIT_ERROR)
@@ -1097,9 +1098,9 @@ def policies(policies: str | None, governance: str | None, fmt: str, category: t
     else:
         _write(output, text)
     for problem in library.problems:
-        click.echo(f"warning: left out of the catalog: {problem}", err=True)
+        click.echo(f"warning: left out of the catalog: {one_line(problem)}", err=True)
     for problem in unread:
-        click.echo(f"warning: not applied to the catalog: {problem}", err=True)
+        click.echo(f"warning: not applied to the catalog: {one_line(problem)}", err=True)
     if library.problems or unread:  # (the catalog is written, but it is not the whole library)
         sys.exit(EXIT_ERROR)
 
@@ -1141,7 +1142,7 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
     gov, unread = _governance_of(settings, domains=True)
     click.echo(render_explain(rule, fmt, tests, gov), nl=False)
     for problem in unread:
-        click.echo(f"warning: not applied: {problem}", err=True)
+        click.echo(f"warning: not applied: {one_line(problem)}", err=True)
     if unread:
         sys.exit(EXIT_ERROR)
 

@@ -11,6 +11,7 @@ and JUnit XML show control characters as ``\\x1b``/``\\u202e`` and escape their 
 from __future__ import annotations
 
 import json
+import textwrap
 import unicodedata
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -132,3 +133,59 @@ def test_a_run_started_with_standard_output_or_error_closed_ends_with_its_code(c
     else:
         assert (code, err.read_text()) == (1, "")
         assert out.read_text().startswith("orders_legacy_feed  (orders)  FAIL")
+
+
+FAKE_LINES = textwrap.dedent(
+    """\
+    # METADATA
+    # title: Orders products say all is well
+    # description: >-
+    #   A message of several lines, the second made to look like a line of govern's.
+    # custom:
+    #   id: ORDERS-009
+    #   category: contracts
+    #   severity: low
+    #   enforcement: advisory
+    #   override: none
+    #   remediation: None.
+    package domains.orders.fake_lines
+
+    deny contains {"msg": "ok\\n\\norders_order_items  (orders)  PASS  score 100", "resource": "x"} if {
+    \tinput.product.name == "orders_order_items"
+    }
+    """
+)
+
+
+def test_a_message_of_several_lines_is_one_line_of_the_text_report(govern, demo_copy):
+    """A rule's message, a name or an error with newlines would print lines of its own in the text
+    report, as govern's: they are shown as \\n."""
+    (demo_copy / "policies/domains/orders/fake_lines.rego").write_text(FAKE_LINES)
+    run = govern("check", "--now", NOW, "examples/mesh/orders/order_items", cwd=demo_copy)
+    assert run.code == 0, run.err
+    assert "  ✗ ORDERS-009  low · advisory  ok\\n\\norders_order_items  (orders)  PASS  score 100\n" in run.out
+    assert [ln for ln in run.out.splitlines() if ln.startswith("orders_order_items")] == [
+        "orders_order_items  (orders)  PASS  score 99.3  examples/mesh/orders/order_items/dataproduct.yaml"
+    ]
+
+
+def test_errors_on_a_terminal_show_control_sequences_instead_of_sending_them(demo_copy, monkeypatch):
+    """An audit written to a file says its errors on standard error, where a terminal would act on
+    escape sequences in a folder's name (click removes them only when the output is no terminal:
+    here it is told to keep them, as on a terminal)."""
+    from click.testing import CliRunner
+
+    import engine.cli
+
+    folder = demo_copy / "examples/mesh/orders/bad\x1b[2J\x1b]0;pwned\x07x"
+    folder.mkdir()
+    (folder / "dataproduct.yaml").write_text("name: [unclosed\n")
+    monkeypatch.chdir(demo_copy)
+    args = ["audit", "--now", NOW, "--no-store", "--output", str(demo_copy / "report.json")]
+    result = CliRunner().invoke(engine.cli.main, args, color=True)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[1] == (
+        "error: examples/mesh/orders/bad\\x1b[2J\\x1b]0;pwned\\x07x/dataproduct.yaml:1: invalid YAML: while parsing a flow"
+        " sequence did not find expected ',' or ']'"
+    )
+    assert invisible(result.stderr) == set()

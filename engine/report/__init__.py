@@ -46,6 +46,13 @@ def clean(value: object) -> str:
 _HIDDEN = {"Cc", "Cf", "Cs"}  # control and format characters, surrogates
 
 
+def one_line(value: object) -> str:
+    """:func:`clean` for output read line by line (the text report, ``govern lineage``, messages on
+    standard error): newlines shown as ``\\n`` too, so a finding's message, a name or an error cannot
+    make a line of its own that reads as govern's."""
+    return clean(value).replace("\n", "\\n")
+
+
 def _visible(ch: str) -> str:
     code = ord(ch)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.history import StoredRun
-from engine.report import clean
+from engine.report import one_line
 
 
 def _score(value: float | None) -> str:
@@ -37,7 +37,7 @@ def render_history(runs: list[StoredRun], fmt: str, named: bool = False) -> str:
         meshes.setdefault(r.mesh, []).append(r)
     for n, (mesh, theirs) in enumerate(sorted(meshes.items())):
         if len(meshes) > 1 or named:
-            console.print(f"{chr(10) if n else ''}mesh {clean(mesh)}:")
+            console.print(f"{chr(10) if n else ''}mesh {one_line(mesh)}:")
         _render_runs(console, theirs)
     return out.getvalue()
 
@@ -69,4 +69,4 @@ def _render_runs(console: Console, runs: list[StoredRun]) -> None:
         present = [s for s in scores if s is not None]
         trend = " -> ".join(_score(s) for s in scores)
         change = _delta(present[0], present[-1]) if len(present) > 1 else ""  # (over two audits at least)
-        console.print(f"  {clean(domain).ljust(width)}  {trend}{change}")
+        console.print(f"  {one_line(domain).ljust(width)}  {trend}{change}")

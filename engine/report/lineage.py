@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.gather.descriptors import LoadedProduct
 from engine.gather.mesh import Mesh
-from engine.report import clean
+from engine.report import one_line
 
 if TYPE_CHECKING:
     from engine.gather.targets import Target
@@ -125,15 +125,15 @@ def render_text(mesh: Mesh, product: str | None = None) -> str:
     if product is not None:
         up = sorted(nx.ancestors(graph, product))
         down = nx.descendants(graph, product)
-        out.append(f"{clean(product)}")
-        out.append(f"  upstream ({len(up)}): {', '.join(clean(p) for p in up) or 'none'}")
+        out.append(f"{one_line(product)}")
+        out.append(f"  upstream ({len(up)}): {', '.join(one_line(p) for p in up) or 'none'}")
         missing = sorted(n["id"] for n in graph_document(mesh, product)["nodes"] if n["missing"])
         if missing:  # (named by an input port of it or of its upstream; not in the graph)
-            out.append(f"  not in the mesh ({len(missing)}): {', '.join(clean(p) for p in missing)}")
+            out.append(f"  not in the mesh ({len(missing)}): {', '.join(one_line(p) for p in missing)}")
         lengths = nx.single_source_shortest_path_length(graph, product)
         impact = sorted(down, key=lambda p: (lengths[p], p))
         out.append(f"  downstream impact ({len(impact)}):")
-        out.extend(f"    {clean(p)}  (distance {lengths[p]})" for p in impact)
+        out.extend(f"    {one_line(p)}  (distance {lengths[p]})" for p in impact)
         return "\n".join(out) + "\n"
 
     # Each product is expanded once (later mentions say so), so the tree stays as large as the
@@ -149,10 +149,10 @@ def render_text(mesh: Mesh, product: str | None = None) -> str:
         while stack:
             node, depth = stack.pop()
             if node in expanded:
-                out.append(f"{'  ' * depth}{clean(node)}  (see above)")
+                out.append(f"{'  ' * depth}{one_line(node)}  (see above)")
                 continue
             expanded.add(node)
-            out.append(f"{'  ' * depth}{clean(node)}")
+            out.append(f"{'  ' * depth}{one_line(node)}")
             stack.extend((child, depth + 1) for child in sorted(graph.successors(node), reverse=True))
     return "\n".join(out) + "\n"
 

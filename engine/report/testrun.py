@@ -6,7 +6,7 @@ import json
 
 import click
 
-from engine.report import clean
+from engine.report import one_line
 from engine.testing import RegoTest, TestResults
 
 RULE = "-" * 80
@@ -24,8 +24,8 @@ def _duration(ns: int) -> str:
 def _test_lines(test: RegoTest) -> list[str]:
     lines = [f"{test.id}: {click.style(test.outcome.upper(), fg=STYLE[test.outcome])} ({_duration(test.duration_ns)})"]
     if test.outcome != "pass":
-        lines.append(f"  {test.at}: {clean(test.message)}")
-        lines.extend(f"  print: {clean(p)}" for p in test.prints)
+        lines.append(f"  {test.at}: {one_line(test.message)}")
+        lines.extend(f"  print: {one_line(p)}" for p in test.prints)
     return lines
 
 

@@ -6,7 +6,7 @@ import io
 import shutil
 
 from engine.model import Finding, Report
-from engine.report import clean
+from engine.report import one_line
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
@@ -62,43 +62,43 @@ def render(report: Report, *, color: bool = False) -> str:
         by_product.setdefault(f.product, []).append(f)
     for p in report.products:
         head = Text()
-        head.append(clean(p.name), style="bold")
+        head.append(one_line(p.name), style="bold")
         if p.domain:
-            head.append(f"  ({clean(p.domain)})")
+            head.append(f"  ({one_line(p.domain)})")
         head.append("  ")
         head.append(p.verdict.upper(), style=VERDICT_STYLE[p.verdict])
         if p.score is not None:
             head.append(f"  score {p.score:g}")
-        head.append(f"  {clean(p.source)}", style="dim")
+        head.append(f"  {one_line(p.source)}", style="dim")
         console.print(head)
         for error in p.errors:
-            console.print(Text("  ! ", style="magenta") + Text(clean(error)))
+            console.print(Text("  ! ", style="magenta") + Text(one_line(error)))
         for f in by_product.get(p.id, []):
             line = Text("  ")
             line.append(f"{STATUS_MARK[f.status]} {f.rule}", style=SEVERITY_STYLE[f.severity])
             line.append(f"  {f.severity} · {f.enforcement}", style=SEVERITY_STYLE[f.severity])
             if f.status == "waived" and f.waiver:
-                ticket = f" {clean(f.waiver['ticket'])}" if f.waiver.get("ticket") else ""
-                line.append(f"  waived{ticket} until {clean(f.waiver.get('expires'))}", style="dim")
+                ticket = f" {one_line(f.waiver['ticket'])}" if f.waiver.get("ticket") else ""
+                line.append(f"  waived{ticket} until {one_line(f.waiver.get('expires'))}", style="dim")
             if f.baseline:
                 line.append("  baseline", style="dim")
-            line.append(f"  {clean(f.message)}")
+            line.append(f"  {one_line(f.message)}")
             console.print(line)
             where = f.location.file or ""
             if f.location.line:
                 where += f":{f.location.line}"
             if f.location.path:
-                where += f" ({clean(f.location.path)})"
-            console.print(Text(f"      at {clean(where)}", style="dim"))
-            console.print(Text(f"      fix: {clean(f.remediation)}", style="dim"))
+                where += f" ({one_line(f.location.path)})"
+            console.print(Text(f"      at {one_line(where)}", style="dim"))
+            console.print(Text(f"      fix: {one_line(f.remediation)}", style="dim"))
         console.print()
     for error in report.errors:
-        console.print(Text("! ", style="magenta") + Text(clean(error)))
+        console.print(Text("! ", style="magenta") + Text(one_line(error)))
     for state, style in (("expired", "red"), ("expiring", "yellow"), ("unused", "dim")):
         for w in getattr(report.waivers, state):
             console.print(
                 Text(f"waiver {state}: ", style=style)
-                + Text(clean(f"{w['rule']} for {w['product']} (expires {w['expires']}) at {w['file']}:{w['line']}"))
+                + Text(one_line(f"{w['rule']} for {w['product']} (expires {w['expires']}) at {w['file']}:{w['line']}"))
             )
     s = report.summary
     v = s.verdicts
