@@ -1,5 +1,6 @@
-"""Messages between govern and a child process it forked to run something that may crash or stall
-(the Rego parser, engine/policy/isolated.py; rule evaluation, engine/backends/sidecar.py).
+"""Child processes govern forks to run what may crash or stall (the Rego parser,
+engine/policy/isolated.py; rule evaluation, engine/backends/sidecar.py), and the messages between
+them.
 
 A message is a frame, its kind (one byte) and a number (often the length of a payload that
 follows), written whole to a pipe. The reader waits for each read only as long as the caller's
@@ -8,11 +9,17 @@ follows), written whole to a pipe. The reader waits for each read only as long a
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import functools
 import os
 import select
+import signal
 import struct
 import time
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 FRAME = struct.Struct("!cI")
 
@@ -66,3 +73,76 @@ class Reader:
     def frame(self, wait: Wait | None) -> tuple[bytes, int] | None:
         head = self.exactly(FRAME.size, wait)
         return None if head is None else FRAME.unpack(head)
+
+
+def start_child(run: Callable[[int, int], None]) -> tuple[int, int, int] | None:
+    """Fork a child that runs ``run(requests, answers)`` (the read end of a pipe from this process,
+    the write end of one to it), then exits: its pid, the write end to it and the read end from it;
+    None when no process can be forked (a limit on processes). The child leaves Ctrl-C to this
+    process (which stops it), ends with it (Linux), and writes nothing to the terminal: what it has
+    to say goes through the pipe (a Rust panic's message, or a fault handler's dump of the crash
+    govern is there to survive, would reach the user's terminal)."""
+    prctl, parent = find_prctl(), os.getpid()  # (found here: a child of a process with threads must import nothing)
+    down_read, down_write = os.pipe()
+    up_read, up_write = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            # (Python 3.12 warns of a fork in a process with threads: the child runs none of them)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        for fd in (down_read, down_write, up_read, up_write):
+            os.close(fd)
+        return None
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(down_write)
+            os.close(up_read)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if prctl is not None:
+                prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() == parent:  # (else the parent died before the call)
+                faulthandler.disable()
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+                run(down_read, up_write)
+        finally:
+            os._exit(0)
+    os.close(down_read)
+    os.close(up_write)
+    return pid, down_write, up_read
+
+
+def stop_child(pid: int, *fds: int) -> str:
+    """Close a child's pipes, kill it and wait for it: how it ended."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return ended(os.waitstatus_to_exitcode(status))
+
+
+def ended(code: int) -> str:
+    """How a process ended, from its exit code (negative: the signal that killed it)."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
+
+
+@functools.cache
+def find_prctl() -> Any:
+    """libc's prctl, or None (not Linux)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None

@@ -23,6 +23,7 @@ from typing import Any
 from engine import cache
 from engine.config import RULE_TIME_LIMIT
 from engine.errors import GovernError
+from engine.frames import PR_SET_PDEATHSIG, ended, find_prctl
 
 MIN_ITEMS = 64
 CHUNK = 32  # items a worker takes at once: larger chunks cost less in messages
@@ -33,9 +34,6 @@ _engine: Any = None
 
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
 
 
 def _start(modules: list[tuple[str, str]], data: dict[str, Any], time_limit: float) -> None:
@@ -72,15 +70,6 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def find_prctl() -> Any:
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # (not Linux)
-        return None
-
-
 _prctl: Any = None
 _parent = 0
 _forker = 0  # the thread that starts the pool
@@ -88,15 +77,6 @@ _forker = 0  # the thread that starts the pool
 
 class WorkerDied(GovernError):
     """A worker process ended in the middle of a run (killed, out of memory, a crash)."""
-
-
-def ended(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
 
 
 def _map_chunk(function: Callable[[Any], Any], chunk: list[Any]) -> list[Any]:

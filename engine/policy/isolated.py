@@ -15,17 +15,12 @@ Where no child can be forked (a limit on processes), the files are parsed in thi
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
 import json
-import os
-import signal
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.frames import Reader, frame, send, within
+from engine.frames import Reader, frame, send, start_child, stop_child, within
 
 PARSE_SECONDS = 20  # for one file: the library's largest takes a few milliseconds
 MAX_DEPTH = 400  # levels of a module's syntax tree (as JSON) that govern's own walks of it may take
@@ -51,30 +46,17 @@ def _in_child(
     items: list[tuple[str, str]], parse: Callable[[str, str], str], error: Callable[[str, str], ConfigError]
 ) -> list[Trees | ConfigError]:
     """What a child makes of ``items`` until it dies or stalls (the file it was on then included)."""
-    read_end, write_end = os.pipe()
-    try:
-        with warnings.catch_warnings():
-            # (Python 3.12 warns of a fork in a process with threads: this child runs only the parser)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
+
+    def parse_each(_: int, answers: int) -> None:
+        for i, (name, text) in enumerate(items):
+            send(answers, frame(b"B", i))
+            kind, payload = _parse_one(name, text, parse)
+            send(answers, frame(kind, len(payload), payload))
+
+    started = start_child(parse_each)
+    if started is None:
         return [_decoded(*_parse_one(name, text, parse), name, error) for name, text in items]
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        # (what it has to say goes through the pipe: a Rust panic's message, or a fault handler's
-        # dump of the crash it is there to survive, would reach the user's terminal)
-        faulthandler.disable()
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-        try:
-            for i, (name, text) in enumerate(items):
-                send(write_end, frame(b"B", i))
-                kind, payload = _parse_one(name, text, parse)
-                send(write_end, frame(kind, len(payload), payload))
-        finally:
-            os._exit(0)
-    os.close(write_end)
+    pid, to_child, read_end = started
     out: list[Trees | ConfigError] = []
     reader = Reader(read_end)
     try:
@@ -89,10 +71,7 @@ def _in_child(
             out.append(_decoded(result[0], payload, name, error))
         return out
     finally:
-        os.close(read_end)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        stop_child(pid, to_child, read_end)
 
 
 def _parse_one(name: str, text: str, parse: Callable[[str, str], str]) -> tuple[bytes, bytes]:
