@@ -18,7 +18,7 @@ import pytest
 
 from engine.backends import RuleError
 from engine.backends.embedded import EmbeddedEngine
-from engine.backends.sidecar import BEGAN, RULE, Sidecar
+from engine.backends.sidecar import Sidecar, begin
 
 NOW = "2026-12-01T00:00:00Z"
 
@@ -175,20 +175,34 @@ def test_a_rule_that_asks_for_more_memory_than_a_rule_may_take_is_an_error_of_th
     assert second == {"fine": ["b"], "hog": memory}
 
 
+def _busy(seconds: float) -> None:
+    """Keep the processor busy for ``seconds`` (a runaway rule: the limit counts processor time)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
 def _work(document: str, packages: list[str], page) -> str:
     """An engine's work as engine.backends.embedded.interpret does it (each rule marked on the page
     as it begins), answering ``<document><package>`` for each package; ``slow`` on document 2 does not
     end (30 s: were it not stopped, its answer would fail the test), ``boom`` on document 1 kills the
-    process, document ``hang`` is never read."""
+    process, document ``hang`` is never read; ``ALL_BOOM`` set: ``boom`` kills it on every document.
+    Each call is counted in the file ``CALLS`` names, if set."""
+    if os.environ.get("CALLS"):
+        with open(os.environ["CALLS"], "a") as f:
+            f.write(document + "\n")
     if document == "hang":
-        time.sleep(30)
+        _busy(30)
     answers = []
     for rule, package in enumerate(packages, 1):
-        page[BEGAN], page[RULE] = time.monotonic(), rule
+        if page is not None:  # (None: evaluated in the engine's own process)
+            begin(page, rule)
         if package == "slow" and document == "2":
-            time.sleep(30)
-        if package == "boom" and document == "1":
+            _busy(30)
+        if package == "boom" and (document == "1" or os.environ.get("ALL_BOOM")):
             os.kill(os.getpid(), signal.SIGKILL)
+        if package == "pause":
+            _busy(0.4)
         answers.append(f"[0,{json.dumps([document + package])}]")
     return f"[{','.join(answers)}]"
 
@@ -215,10 +229,7 @@ def test_a_batch_keeps_every_answer_but_the_stopped_and_crashed_rules():
         later = sidecar.evaluate_many([("4", ["slow", "boom"])])
     finally:
         sidecar.close()
-    crashed = RuleError(
-        "the Rego interpreter stopped evaluating this rule on this product (killed by SIGKILL: more than the 4 GiB"
-        " of memory a rule may take, or a crash)"
-    )
+    crashed = CRASHED
     stopped = RuleError("stopped after 0.5 s on this product (the time limit: rule_time_limit in govern.toml)")
     for_run = RuleError("stopped for this run: it ran longer than the 0.5 s time limit on another product")
     assert _outcomes(asked) == [
@@ -229,6 +240,81 @@ def test_a_batch_keeps_every_answer_but_the_stopped_and_crashed_rules():
         {"slow": for_run, "a": ["3a"]},
     ]
     assert _outcomes(later) == [{"slow": for_run, "boom": ["4boom"]}]
+
+
+CRASHED = RuleError(
+    "the Rego interpreter stopped evaluating this rule on this product (killed by SIGKILL: more than the 4 GiB"
+    " of memory a rule may take, or a crash)"
+)
+
+
+def test_a_rule_that_crashes_on_every_product_costs_each_product_two_evaluations(tmp_path, monkeypatch):
+    """After a crash, the batch is asked again and answered request by request: the answers before
+    the crash are evaluated again once, never the whole batch again for each crash."""
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("CALLS", str(calls))
+    monkeypatch.setenv("ALL_BOOM", "1")
+    sidecar = Sidecar(_work, 5)
+    try:
+        asked = sidecar.evaluate_many([(str(n), ["a", "boom"]) for n in range(8)])
+    finally:
+        sidecar.close()
+    assert _outcomes(asked) == [{"a": [f"{n}a"], "boom": CRASHED} for n in range(8)]
+    # the first batch ends at 0's crash; then each product once crashing, once without the rule
+    assert calls.read_text().split() == ["0", "0", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5", "6", "6", "7", "7"]
+
+
+def test_a_child_that_died_between_batches_costs_no_product_anything():
+    sidecar = Sidecar(_work, 5)
+    try:
+        assert _outcomes(sidecar.evaluate_many([("0", ["a"])])) == [{"a": ["0a"]}]
+        os.kill(sidecar._pid, signal.SIGKILL)  # (as the out-of-memory killer would, while it waits)
+        time.sleep(0.2)
+        assert _outcomes(sidecar.evaluate_many([("1", ["a", "b"]), ("2", ["a"])])) == [{"a": ["1a"], "b": ["1b"]}, {"a": ["2a"]}]
+    finally:
+        sidecar.close()
+
+
+def test_when_no_new_child_can_be_forked_the_rest_is_evaluated_here_without_the_stopped_rule(monkeypatch):
+    import engine.backends.sidecar as sidecar_module
+
+    real = sidecar_module.start_child
+    forks = []
+
+    def once(run):
+        forks.append(run)
+        return real(run) if len(forks) == 1 else None
+
+    monkeypatch.setattr(sidecar_module, "start_child", once)
+    sidecar = Sidecar(_work, 0.5)
+    try:
+        asked = sidecar.evaluate_many([("2", ["a", "slow"]), ("3", ["slow", "a"])])
+    finally:
+        sidecar.close()
+    stopped = RuleError("stopped after 0.5 s on this product (the time limit: rule_time_limit in govern.toml)")
+    for_run = RuleError("stopped for this run: it ran longer than the 0.5 s time limit on another product")
+    assert _outcomes(asked) == [{"a": ["2a"], "slow": stopped}, {"a": ["3a"], "slow": for_run}]
+    assert len(forks) == 2
+
+
+def test_a_child_that_is_paused_is_not_charged_for_the_pause():
+    """The limit counts processor time: a child stopped (Ctrl-Z) or waiting for a processor for
+    longer than the limit, in a rule that needs less, is not stopped."""
+    import threading
+
+    sidecar = Sidecar(_work, 0.5)
+    try:
+        sidecar.evaluate_many([("0", ["a"])])
+        pid = sidecar._pid
+        pause = threading.Timer(0.1, os.kill, (pid, signal.SIGSTOP))
+        resume = threading.Timer(1.5, os.kill, (pid, signal.SIGCONT))
+        pause.start()
+        resume.start()
+        asked = sidecar.evaluate_many([("1", ["pause", "a"])])
+        resume.join()
+    finally:
+        sidecar.close()
+    assert _outcomes(asked) == [{"pause": ["1pause"], "a": ["1a"]}]
 
 
 def test_without_a_child_process_the_engine_evaluates_in_its_own(monkeypatch):

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import version
 from typing import Any
@@ -22,8 +21,8 @@ os.environ["RUST_BACKTRACE"] = "0"
 
 import regorus  # noqa: E402  (must come after RUST_BACKTRACE is set)
 
-from engine.backends import Request, Results, RuleError, Sequential  # noqa: E402
-from engine.backends.sidecar import BEGAN, RULE, Sidecar  # noqa: E402
+from engine.backends import Batched, Request, Results, RuleError  # noqa: E402
+from engine.backends.sidecar import Sidecar, begin  # noqa: E402
 from engine.config import RULE_TIME_LIMIT  # noqa: E402
 from engine.parallel import Workers  # noqa: E402
 
@@ -41,7 +40,7 @@ def new_engine() -> regorus.Engine:
     return engine
 
 
-class EmbeddedEngine(Sequential):
+class EmbeddedEngine(Batched):
     name = "embedded"
     memoizable = True  # govern loads all it holds: its results may be reused (engine/memo.py)
 
@@ -63,6 +62,7 @@ class EmbeddedEngine(Sequential):
 
     def load(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
         self.close()  # (a child evaluates what the engine held when it was forked)
+        self._sidecar = None
         for file, source in modules:
             self._engine.add_policy(file, source)
         self._engine.add_data_json(json.dumps(data))
@@ -74,9 +74,7 @@ class EmbeddedEngine(Sequential):
         if self.time_limit > 0:
             if self._sidecar is None:
                 self._sidecar = Sidecar(functools.partial(interpret, self._engine), self.time_limit)
-            asked = self._sidecar.evaluate_many(requests)
-            if asked is not None:
-                return [{**_results(answer, done), **errors} for done, answer, errors in asked]
+            return [{**_results(answer, done), **errors} for done, answer, errors in self._sidecar.evaluate_many(requests)]
         return [
             _results(json.loads(interpret(self._engine, document, packages, None)), packages) for document, packages in requests
         ]
@@ -100,8 +98,7 @@ def interpret(engine: regorus.Engine, document: str, packages: list[str], page: 
     parts = []
     for rule, package in enumerate(packages, 1):
         if page is not None:
-            page[BEGAN] = time.monotonic()
-            page[RULE] = rule
+            begin(page, rule)
         try:
             parts.append(f"[0,{engine.eval_rule_as_json(f'data.{package}.deny')}]")
         except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
@@ -109,7 +106,7 @@ def interpret(engine: regorus.Engine, document: str, packages: list[str], page: 
                 raise
             parts.append(f"[1,{json.dumps(str(e))}]")
     if page is not None:
-        page[RULE] = len(packages) + 1
+        begin(page, len(packages) + 1)
     engine.take_prints()  # (dropped: see new_engine)
     return f"[{','.join(parts)}]"
 
@@ -215,20 +212,17 @@ def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str
     packages = {entry.removeprefix("data.").removesuffix(".deny"): entry for entry in entries}
     sidecar = Sidecar(functools.partial(interpret, engine), PROBE_SECONDS)
     try:
-        with _stderr_discarded():
-            asked = sidecar.evaluate_many([("{}", list(packages))])
-            if asked is None:  # (no child: in this process, without a limit)
-                asked = [(list(packages), json.loads(interpret(engine, "{}", list(packages), None)), {})]
+        with _stderr_discarded():  # (without a child, evaluated here)
+            [(done, answers, errors)] = sidecar.evaluate_many([("{}", list(packages))])
     finally:
         sidecar.close()
-    [(done, answers, errors)] = asked
     found = {packages[package]: error for package, (failed, error) in zip(done, answers, strict=True) if failed}
     for package, error in errors.items():
         if package in sidecar.stopped:
             why = f"this rule ran longer than {PROBE_SECONDS} s on an empty input: a rule must end on every input"
             found[packages[package]] = why
         else:
-            found[packages[package]] = error.message
+            found[packages[package]] = error.message.replace("on this product", "on an empty input")
     return found
 
 

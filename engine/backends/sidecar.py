@@ -7,40 +7,42 @@ time limit of its own and holds the GIL while it evaluates, so neither a signal 
 thread can stop it in the process that called it; one such rule would stop every audit.
 
 So an embedded engine evaluates in a child process forked from it once its policies are loaded
-(the child inherits the loaded interpreter): the engine sends an input document and the rules to
-evaluate through a pipe, and reads each rule's result back. Before each rule the child writes the
-rule's number and when it began to a page both processes share, which the engine reads while it
-waits. A rule that runs longer than the time limit is stopped: the child is killed, the rule is an
-error of that product, and a new child evaluates the product's other rules. The rule is not
-evaluated again in this process for the rest of the run (an error of every product it applies
-to): a rule that loops on every product costs the limit once per process, not once per product.
-A child that dies (a crash, the out-of-memory killer) makes the rule it was on an error of that
+(the child inherits the loaded interpreter): the engine sends input documents and the rules to
+evaluate through a pipe, and reads the results back. Before each rule the child writes which rule
+it is on, and when it began (the time and its own processor time), to a page both processes
+share, which the engine reads while it waits. A rule that has run longer than the time limit (in
+processor time: a child paused, or waiting for a processor, is not charged) is stopped: the child
+is killed, the rule is an error of that product, and a new child evaluates what is left. The rule
+is not evaluated again in this process for the rest of the run (an error of every later product
+it applies to): a rule that loops on every product costs the limit once per process, not once per
+product. A child that dies (a crash, its memory limit) makes the rule it was on an error of that
 product alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
 import json
 import mmap
 import os
-import signal
+import resource
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.backends import RuleError
-from engine.frames import Reader, frame, send
-from engine.parallel import ended, find_prctl
+from engine.frames import FRAME, Reader, frame, send, start_child, stop_child
 
-# The shared page, three numbers: the request of its batch the child is on, the rule it is on (1
-# for the request's first; 0 while it reads the document) and when that began (time.monotonic, the
-# same clock in every process). Each is stored whole by one aligned 8-byte write through a
-# memoryview (struct.pack_into would zero the bytes first, and the engine could read that zero as a
-# rule begun long ago).
-REQUEST, RULE, BEGAN = 0, 1, 2
+# The shared page, four numbers: the request of its batch the child is on (-1 until it has read the
+# batch), the rule it is on (1 for the request's first; 0 while it reads the document; one more
+# than the last while it writes its answer), when that began (time.monotonic, the same clock in
+# every process), and the child's processor time when it began the request (read once a product:
+# a second of processor time is what a rule may be charged at most per second of the clock, so a
+# rule is stopped only when both the time since it began and the processor time the child has had
+# since the product began are over the limit). Each is stored whole by one aligned 8-byte
+# write through a memoryview (struct.pack_into would zero the bytes first, and the engine could
+# read that zero as a rule begun long ago).
+REQUEST, RULE, BEGAN, CPU = 0, 1, 2, 3
+NOT_BEGUN = -1.0
 
 MEMORY = 4 << 30  # bytes of memory the child may take beyond what it holds when forked
 
@@ -49,38 +51,61 @@ MEMORY = 4 << 30  # bytes of memory the child may take beyond what it holds when
 Work = Callable[[str, list[str], memoryview | None], str]
 # For each request: the packages the child answered, its answer for them (parsed), an error for each other
 Asked = tuple[list[str], Any, dict[str, RuleError]]
+Lost = tuple[int, str | None, RuleError] | None  # what stopped the child: on which request and rule (None: all of it)
+
+
+def begin(page: memoryview, rule: int) -> None:
+    """Mark on ``page`` that the child begins ``rule`` now (the time first, then the rule: the
+    engine takes a rule's time as its own only when both agree, see :meth:`Sidecar._overran`)."""
+    page[BEGAN] = time.monotonic()
+    page[RULE] = rule
 
 
 class Sidecar:
     """The child process that evaluates for one engine, under a time limit per rule.
 
-    Requests go to the child in batches (a message each way per batch, not per product: on a
-    virtual machine a round trip between processes costs a fifth of a millisecond)."""
+    Requests go to the child in batches, one message each way (on a virtual machine a round trip
+    between processes costs a fifth of a millisecond); a batch asked again after the child was
+    stopped is answered request by request, so no answer is lost twice."""
 
     def __init__(self, work: Work, limit: float):
         self._work = work  # (its engine loaded before the first evaluate: the child takes it as it is then)
         self.limit = limit
         self._pid = 0
-        self._owner = 0  # the process that forked the child (a fork of that process has no child)
+        self._owner = 0  # the process that forked the child (a fork of that process has none)
         self._to = self._from = -1
-        self._reader: Reader | None = None
-        self._page = memoryview(mmap.mmap(-1, 24)).cast("d")
+        self._reader: Reader = None  # type: ignore[assignment]  # (with the first child)
+        self._page = _page()
+        self._seen: list[float] = []  # the page when the child was found over the limit
         self.stopped: dict[str, str] = {}  # package -> why it is no longer evaluated in this run
 
-    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Asked] | None:
-        """For each request (a document, its packages): what :data:`Asked` says; None when no child
-        can be forked (a limit on processes): the caller evaluates."""
+    def evaluate_many(self, requests: Sequence[tuple[str, list[str]]]) -> list[Asked]:
+        """For each request (a document, its packages): what :data:`Asked` says. Where no child can
+        be forked (a limit on processes), what is left is evaluated in this process, without limits
+        (the rules stopped earlier in the run are still not evaluated)."""
         errors = [{p: RuleError(self.stopped[p]) for p in packages if p in self.stopped} for _, packages in requests]
         data = [document.encode() for document, _ in requests]
+        answered: dict[int, tuple[list[str], Any]] = {}
+        each, unbegun = False, 0
         while True:
             todo = [[p for p in packages if p not in errors[i]] for i, (_, packages) in enumerate(requests)]
-            if any(todo) and not self._running() and not self._fork():
-                return None
-            answers = self._ask(data, todo) if any(todo) else [[] for _ in todo]
-            if isinstance(answers, list):
-                return list(zip(todo, answers, errors, strict=True))
-            # (stopped or crashed on request i: the batch again, without what stopped it)
-            i, package, error = answers
+            asked = [i for i, packages in enumerate(todo) if packages and i not in answered]
+            if not asked:
+                break
+            if not self._running() and not self._fork():
+                for i in asked:
+                    answered[i] = todo[i], json.loads(self._work(requests[i][0], todo[i], None))
+                break
+            lost = self._ask(data, todo, asked, each, answered)
+            if lost is None:
+                break
+            each = True
+            i, package, error = lost
+            if i < 0:  # (no rule to blame: asked again of a new child, once)
+                unbegun += 1
+                if unbegun == 1:
+                    continue
+                i = asked[0]
             if package is None:
                 errors[i].update(dict.fromkeys(todo[i], error))
                 continue
@@ -89,41 +114,75 @@ class Sidecar:
                 for j in range(i + 1, len(requests)):
                     if package in requests[j][1]:
                         errors[j][package] = RuleError(self.stopped[package])
+        return [(*answered.get(i, ([], [])), errors[i]) for i in range(len(requests))]
 
-    def _ask(self, data: list[bytes], todo: list[list[str]]) -> list[Any] | tuple[int, str | None, RuleError]:
-        """One batch to the child: each request's answer, or what stopped the child, on which
-        request and rule (None: on its document)."""
-        assert self._reader is not None
-        asked = [i for i, packages in enumerate(todo) if packages]
-        message = [frame(b"N", len(asked))]
+    def _ask(self, data: list[bytes], todo: list[list[str]], asked: list[int], each: bool, answered: dict) -> Lost:
+        """One batch to the child, its answers put in ``answered`` (all at once, or ``each`` as it
+        comes); what stopped the child, if it was."""
+        message = [frame(b"E" if each else b"W", len(asked))]
         for i in asked:
             names = "\n".join(todo[i]).encode()
             message += [frame(b"D", len(data[i]), data[i]), frame(b"P", len(names), names)]
-        self._page[REQUEST], self._page[BEGAN], self._page[RULE] = 0, time.monotonic(), 0
+        self._page[REQUEST], self._page[BEGAN], self._page[RULE] = NOT_BEGUN, time.monotonic(), 0
         try:
             send(self._to, b"".join(message))
         except OSError:  # (it died after its last answer)
             return self._lost(asked, todo)
-        head = self._reader.frame(self._waited)
-        payload = self._reader.exactly(head[1], self._waited) if head is not None else None
-        if payload is None:
-            return self._lost(asked, todo)
-        answers: list[Any] = [[] for _ in todo]
-        for i, answer in zip(asked, json.loads(payload), strict=True):
-            answers[i] = answer
-        return answers
+        for batch in [[i] for i in asked] if each else [asked]:
+            payload = self._message()
+            if payload is None:
+                return self._lost(asked, todo)
+            answers = json.loads(payload)
+            for i, answer in zip(batch, answers if not each else [answers], strict=True):
+                answered[i] = todo[i], answer
+        return None
+
+    def _message(self) -> bytes | None:
+        """The child's next message; None when it died, or was stopped for running too long."""
+        head = self._next(FRAME.size)
+        return None if head is None else self._next(FRAME.unpack(head)[1])
+
+    def _next(self, size: int) -> bytes | None:
+        while True:
+            data = self._reader.exactly(size, self._waited)
+            if data is not None or not self._reader.timed_out:
+                return data
+            if self._overran():
+                return None
+            self._reader.timed_out = False  # (it went on to another rule meanwhile)
 
     def _waited(self) -> float:
-        """Seconds the rule the child is on may still run."""
-        return self._page[BEGAN] + self.limit - time.monotonic()
+        """Seconds the rule the child is on may still run: as long as the limit since it began, and
+        longer when the child has had less processor time than that since the product began."""
+        left = self._page[BEGAN] + self.limit - time.monotonic()
+        if left > 0:
+            return left
+        used = _cpu_seconds(self._pid)
+        return left if used is None else self._page[CPU] + self.limit - used
+
+    def _overran(self) -> bool:
+        """Whether the rule the child is on has run over the limit, read from the page when it
+        holds still (the child may be writing it)."""
+        while (seen := self._page.tolist()) != self._page.tolist():
+            pass
+        if seen[BEGAN] + self.limit > time.monotonic():
+            return False
+        used = _cpu_seconds(self._pid)
+        if used is not None and used - seen[CPU] < self.limit:
+            return False
+        self._seen = seen
+        return True
 
     def _lost(self, asked: list[int], todo: list[list[str]]) -> tuple[int, str | None, RuleError]:
         """The child stopped answering (killed now, as it ran over the time limit) or died: the
-        request and rule it was on, and why."""
-        assert self._reader is not None
+        request and rule it was on, and why; request -1 when it had not begun the batch, or when
+        it went on to another rule at the moment it was stopped (no rule to blame: asked again)."""
         timed_out = self._reader.timed_out
-        how = self.close()  # (first: the page is still once the child is gone)
-        i, rule = asked[min(int(self._page[REQUEST]), len(asked) - 1)], int(self._page[RULE])
+        how = self.close()  # (first: the page holds still once the child is gone)
+        now = self._page.tolist()
+        if now[REQUEST] < 0 or (timed_out and now != self._seen):
+            return -1, None, RuleError(f"the Rego interpreter ended before it read the input document ({how})")
+        i, rule = asked[min(int(now[REQUEST]), len(asked) - 1)], int(now[RULE])
         packages = todo[i]
         if rule == 0 or rule > len(packages):
             what = "reading the input document" if rule == 0 else "answering"
@@ -142,29 +201,16 @@ class Sidecar:
         return self._pid != 0 and self._owner == os.getpid()
 
     def _fork(self) -> bool:
-        prctl = find_prctl()  # (found here: the child must import nothing, a lock may be held by a thread)
-        down_read, down_write = os.pipe()
-        up_read, up_write = os.pipe()
-        try:
-            with warnings.catch_warnings():
-                # (Python 3.12 warns of a fork in a process with threads: the child runs only the interpreter)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-        except OSError:
-            for fd in (down_read, down_write, up_read, up_write):
-                os.close(fd)
+        if self._owner != os.getpid():  # (what a process this one was forked from had is not its own)
+            self._pid, self._to, self._from = 0, -1, -1
+        self._page = _page()  # (a page of this child's own: one from before a fork would be shared)
+        page, work = self._page, self._work
+        started = start_child(lambda requests, answers: _child(work, requests, answers, page))
+        if started is None:
             return False
-        if pid == 0:  # the child: never returns
-            try:
-                os.close(down_write)
-                os.close(up_read)
-                _child(self._work, down_read, up_write, self._page, prctl)
-            finally:
-                os._exit(0)
-        os.close(down_read)
-        os.close(up_write)
-        self._pid, self._owner, self._to, self._from = pid, os.getpid(), down_write, up_read
-        self._reader = Reader(up_read)
+        self._pid, self._to, self._from = started
+        self._owner = os.getpid()
+        self._reader = Reader(self._from)
         return True
 
     def close(self) -> str:
@@ -173,29 +219,28 @@ class Sidecar:
             self._pid = 0
             return ""
         pid, self._pid = self._pid, 0
-        for fd in (self._to, self._from):
-            os.close(fd)
-        self._reader = None
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        return ended(os.waitstatus_to_exitcode(status))
+        return stop_child(pid, self._to, self._from)
 
 
-def _child(work: Work, requests: int, answers_fd: int, page: memoryview, prctl: object) -> None:
-    """The child's work: answer each request it is sent until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (Ctrl-C reaches the terminal's group: the parent stops this child)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = os.getppid()
-    if prctl is not None:
-        prctl(1, signal.SIGKILL)  # (PR_SET_PDEATHSIG: ended with the process that forked it)
-    if os.getppid() != parent:
-        return
+def _page() -> memoryview:
+    page = memoryview(mmap.mmap(-1, 32)).cast("d")
+    page[REQUEST] = NOT_BEGUN
+    return page
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The processor time a process has had, in seconds (Linux: /proc), or None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _child(work: Work, requests: int, answers: int, page: memoryview) -> None:
+    """The child's work: answer each batch it is sent until the pipe closes."""
     _limit_memory()
-    # (what it has to say goes through the pipe: a Rust panic's message, or a fault handler's dump
-    # of the crash govern is there to survive, would reach the user's terminal)
-    faulthandler.disable()
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
     reader = Reader(requests)
     while (head := reader.frame(None)) is not None:
         batch = []
@@ -207,20 +252,25 @@ def _child(work: Work, requests: int, answers_fd: int, page: memoryview, prctl: 
             if document is None or names is None:
                 return
             batch.append((document.decode(), names.decode().split("\n")))
-        answers = []
+        done = []
         for request, (document, packages) in enumerate(batch):
-            page[REQUEST], page[BEGAN], page[RULE] = request, time.monotonic(), 0
-            answers.append(work(document, packages, page))
-        answer = f"[{','.join(answers)}]".encode()
-        send(answers_fd, frame(b"A", len(answer), answer))
+            page[REQUEST], page[CPU] = request, time.process_time()
+            begin(page, 0)
+            answer = work(document, packages, page)
+            if head[0] == b"E":  # (each request's answer as it is done)
+                data = answer.encode()
+                send(answers, frame(b"A", len(data), data))
+            else:
+                done.append(answer)
+        if head[0] != b"E":
+            whole = f"[{','.join(done)}]".encode()
+            send(answers, frame(b"A", len(whole), whole))
 
 
 def _limit_memory() -> None:
     """Let the child take at most :data:`MEMORY` more than it holds when forked: a rule that asks
     for more (``numbers.range(1, 1000000000)``) then ends it (the allocation fails, SIGABRT) instead
     of the machine's memory (Linux only: without /proc, no limit)."""
-    import resource
-
     try:
         with open("/proc/self/statm") as f:
             size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
