@@ -21,7 +21,7 @@ import click
 from engine.config import display
 from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError, reason
 from engine.model import ENFORCEMENT_RANK, Report
-from engine.report import clean, one_line
+from engine.report import one_line
 
 FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
@@ -110,7 +110,8 @@ def _paths_exist(ctx: click.Context, param: click.Parameter, value: tuple[Path, 
 
 
 def _fail(error: GovernError) -> None:
-    click.echo(f"error: {clean(error)}", err=True)
+    said = f"{error.where}: {error.message}" if error.file else error.message
+    click.echo("\n".join([f"error: {one_line(said)}", *(f"  {one_line(d)}" for d in error.details)]), err=True)
     sys.exit(error.exit_code)
 
 

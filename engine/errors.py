@@ -21,16 +21,17 @@ class GovernError(Exception):
 
     exit_code = EXIT_ERROR
 
-    def __init__(self, message: str, file: str | Path | None = None, line: int | None = None):
+    def __init__(self, message: str, file: str | Path | None = None, line: int | None = None, details: tuple[str, ...] = ()):
         super().__init__(message)
         self.message = message
         self.file = str(file) if file is not None else None
         self.line = line
+        self.details = details  # lines that follow the message, each indented (the problems it sums up)
 
-    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None, tuple[str, ...]]]:
         # (an exception pickles as its class called with its message alone: the file and line
         # would be lost on the way from a worker process)
-        return type(self), (self.message, self.file, self.line)
+        return type(self), (self.message, self.file, self.line, self.details)
 
     @property
     def where(self) -> str:
@@ -39,7 +40,8 @@ class GovernError(Exception):
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.file else self.message
+        said = f"{self.where}: {self.message}" if self.file else self.message
+        return "\n".join([said, *(f"  {detail}" for detail in self.details)])
 
 
 class LoadError(GovernError):

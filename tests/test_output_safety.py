@@ -189,3 +189,13 @@ def test_errors_on_a_terminal_show_control_sequences_instead_of_sending_them(dem
         " sequence did not find expected ',' or ']'"
     )
     assert invisible(result.stderr) == set()
+
+
+def test_an_error_naming_a_path_with_a_line_break_is_one_line(govern, tmp_path):
+    folder = tmp_path / "m\nerror: all is well"
+    folder.mkdir()
+    run = govern("audit", "--no-store", str(folder))
+    assert (run.code, run.err) == (
+        2,
+        f"error: nothing to audit in {tmp_path}/m\\nerror: all is well: no data product descriptor or data contract found\n",
+    )

@@ -221,6 +221,6 @@ def ensure_valid(library: Library, governance: Governance, now: datetime) -> Non
     """Refuse to evaluate on an invalid configuration: raise the problems as one error."""
     problems = validate(library, governance, now)
     if problems:
-        listed = "\n".join(f"  {p}" for p in problems)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        raise ConfigError(f"the policies or the governance configuration are invalid ({count}; run govern validate):\n{listed}")
+        why = f"the policies or the governance configuration are invalid ({count}; run govern validate):"
+        raise ConfigError(why, details=tuple(str(p) for p in problems))

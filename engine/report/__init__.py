@@ -48,9 +48,10 @@ _HIDDEN = {"Cc", "Cf", "Cs"}  # control and format characters, surrogates
 
 def one_line(value: object) -> str:
     """:func:`clean` for output read line by line (the text report, ``govern lineage``, messages on
-    standard error): newlines shown as ``\\n`` too, so a finding's message, a name or an error cannot
-    make a line of its own that reads as govern's."""
-    return clean(value).replace("\n", "\\n")
+    standard error): newlines shown as ``\\n`` too (and the line and paragraph separators, which
+    some readers break lines at), so a finding's message, a name or an error cannot make a line of
+    its own that reads as govern's."""
+    return clean(value).replace("\n", "\\n").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _visible(ch: str) -> str:
