@@ -11,9 +11,9 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ConfigError
 
@@ -119,6 +119,15 @@ def load_settings(
             raise ConfigError(f"'{key}' names {display(path)}, which is not a {kind}", source and display(source), at(key))
         return path
 
+    def number(key: str, within: tuple[float, float], what: str, default: float | None = None) -> Any:
+        """A number of the file from ``within`` (``what`` says so when it is not)."""
+        if key not in data:
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not within[0] <= value <= within[1]:
+            raise ConfigError(f"'{key}' must be {what}, not {value!r}", source and display(source), at(key))
+        return float(value)
+
     return Settings(
         root=root,
         policies=pick(policies, "policies", "policies"),  # type: ignore[arg-type]
@@ -128,29 +137,9 @@ def load_settings(
         lineage_map=pick(lineage_map, "lineage_map", None, "file"),
         # (a missing test folder is validate's and test's to say, in their words)
         policy_tests=pick(None, "policy_tests", "policy_tests", None),  # type: ignore[arg-type]
-        coverage_threshold=_percentage(data.get("coverage_threshold"), source, lambda: at("coverage_threshold")),
-        rule_time_limit=_seconds(data.get("rule_time_limit"), source, lambda: at("rule_time_limit")),
+        coverage_threshold=number("coverage_threshold", (0, 100), "a number from 0 to 100"),
+        rule_time_limit=number("rule_time_limit", (0, 86400), "a number of seconds from 0 (no limit) to 86400", RULE_TIME_LIMIT),
     )
-
-
-def _percentage(value: object, source: Path | None, line: Callable[[], int | None]) -> float | None:
-    """The coverage threshold; ``line`` finds the key's line, read from the file only to say it is wrong."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        why = f"'coverage_threshold' must be a number from 0 to 100, not {value!r}"
-        raise ConfigError(why, source and display(source), line())
-    return float(value)
-
-
-def _seconds(value: object, source: Path | None, line: Callable[[], int | None]) -> float:
-    """The time limit of a rule on one product; ``line`` finds the key's line, read from the file only to say it is wrong."""
-    if value is None:
-        return RULE_TIME_LIMIT
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
-        why = f"'rule_time_limit' must be a number of seconds from 0 (no limit) to 86400, not {value!r}"
-        raise ConfigError(why, source and display(source), line())
-    return float(value)
 
 
 class TooLarge(Exception):
