@@ -110,8 +110,7 @@ def _paths_exist(ctx: click.Context, param: click.Parameter, value: tuple[Path, 
 
 
 def _fail(error: GovernError) -> None:
-    said = f"{error.where}: {error.message}" if error.file else error.message
-    click.echo("\n".join([f"error: {one_line(said)}", *(f"  {one_line(d)}" for d in error.details)]), err=True)
+    click.echo("\n".join([f"error: {one_line(error.headline)}", *(f"  {one_line(d)}" for d in error.details)]), err=True)
     sys.exit(error.exit_code)
 
 

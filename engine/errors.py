@@ -39,9 +39,13 @@ class GovernError(Exception):
             return ""
         return f"{self.file}:{self.line}" if self.line else self.file
 
+    @property
+    def headline(self) -> str:
+        """The message with where it applies, without its details."""
+        return f"{self.where}: {self.message}" if self.file else self.message
+
     def __str__(self) -> str:
-        said = f"{self.where}: {self.message}" if self.file else self.message
-        return "\n".join([said, *(f"  {detail}" for detail in self.details)])
+        return "\n".join([self.headline, *(f"  {detail}" for detail in self.details)])
 
 
 class LoadError(GovernError):
