@@ -203,6 +203,8 @@ def _work(document: str, packages: list[str], page) -> str:
             os.kill(os.getpid(), signal.SIGKILL)
         if package == "pause":
             _busy(0.4)
+        if package == "burn":
+            _busy(0.45)
         answers.append(f"[0,{json.dumps([document + package])}]")
     return f"[{','.join(answers)}]"
 
@@ -376,3 +378,66 @@ def test_a_rule_that_runs_for_ever_on_an_empty_input_is_a_problem_of_its_file(go
         "policies/domains/orders/runaway.rego: invalid Rego: this rule ran longer than 10 s on an empty input:"
         " a rule must end on every input\n"
     )
+
+
+def _paused(sidecar: Sidecar, requests: list, stop: float, resume: float | None) -> list:
+    """``requests`` evaluated while the child is stopped (SIGSTOP) from ``stop`` s to ``resume`` s
+    (never resumed: None)."""
+    import threading
+
+    sidecar.evaluate_many([("0", ["a"])])  # (the child is started)
+    pid = sidecar._pid
+    timers = [threading.Timer(stop, os.kill, (pid, signal.SIGSTOP))]
+    if resume is not None:
+        timers.append(threading.Timer(resume, os.kill, (pid, signal.SIGCONT)))
+    for timer in timers:
+        timer.start()
+    try:
+        return sidecar.evaluate_many(requests)
+    finally:
+        for timer in timers:
+            timer.join()
+
+
+def test_a_rule_is_charged_the_processor_time_it_had_not_the_products_earlier_rules():
+    """``burn`` takes 0.45 s of processor time, then the child is paused in ``pause``: the 0.45 s
+    are not ``pause``'s."""
+    sidecar = Sidecar(_work, 0.5)
+    try:
+        asked = _paused(sidecar, [("1", ["burn", "pause", "a"])], 0.6, 2.0)
+    finally:
+        sidecar.close()
+    assert _outcomes(asked) == [{"burn": ["1burn"], "pause": ["1pause"], "a": ["1a"]}]
+
+
+def test_a_child_that_gets_no_processor_time_is_stopped_at_ten_times_the_limit():
+    """A child paused for good (or starved) would be waited for for ever: ten times the limit of
+    the clock, and the rule it is on is stopped however little processor time it had."""
+    sidecar = Sidecar(_work, 0.2)
+    try:
+        asked = _paused(sidecar, [("1", ["pause", "a"])], 0.1, None)
+    finally:
+        sidecar.close()
+    stopped = RuleError("stopped after 0.2 s on this product (the time limit: rule_time_limit in govern.toml)")
+    assert _outcomes(asked) == [{"pause": stopped, "a": ["1a"]}]
+
+
+def test_a_child_that_dies_once_it_has_answered_costs_that_answer_nothing(monkeypatch):
+    """Asked again request by request (after a crash), the child dies right after it has sent one
+    answer: the answer stands, and the requests after it are asked of a new child."""
+    import engine.backends.sidecar as sidecar_module
+
+    real, parent = sidecar_module.send, os.getpid()
+
+    def send_then_die(fd: int, data: bytes) -> None:
+        real(fd, data)
+        if os.getpid() != parent and b'"1a"' in data:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(sidecar_module, "send", send_then_die)
+    sidecar = Sidecar(_work, 5)
+    try:
+        asked = sidecar.evaluate_many([("1", ["boom", "a"]), ("2", ["a"]), ("3", ["a"])])
+    finally:
+        sidecar.close()
+    assert _outcomes(asked) == [{"boom": CRASHED, "a": ["1a"]}, {"a": ["2a"]}, {"a": ["3a"]}]

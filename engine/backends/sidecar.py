@@ -21,6 +21,7 @@ product alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -35,14 +36,15 @@ from engine.frames import FRAME, Reader, frame, send, start_child, stop_child
 # The shared page, four numbers: the request of its batch the child is on (-1 until it has read the
 # batch), the rule it is on (1 for the request's first; 0 while it reads the document; one more
 # than the last while it writes its answer), when that began (time.monotonic, the same clock in
-# every process), and the child's processor time when it began the request (read once a product:
-# a second of processor time is what a rule may be charged at most per second of the clock, so a
-# rule is stopped only when both the time since it began and the processor time the child has had
-# since the product began are over the limit). Each is stored whole by one aligned 8-byte
+# every process), and the child's processor time then: a rule is stopped only when both the time
+# since it began and the processor time the child has had since are over the limit, or the time
+# alone is over :data:`BACKSTOP` times the limit (a child that gets no processor time at all,
+# stopped or starved, would be waited for for ever). Each is stored whole by one aligned 8-byte
 # write through a memoryview (struct.pack_into would zero the bytes first, and the engine could
 # read that zero as a rule begun long ago).
 REQUEST, RULE, BEGAN, CPU = 0, 1, 2, 3
 NOT_BEGUN = -1.0
+BACKSTOP = 10
 
 MEMORY = 4 << 30  # bytes of memory the child may take beyond what it holds when forked
 
@@ -55,8 +57,9 @@ Lost = tuple[int, str | None, RuleError] | None  # what stopped the child: on wh
 
 
 def begin(page: memoryview, rule: int) -> None:
-    """Mark on ``page`` that the child begins ``rule`` now (the time first, then the rule: the
-    engine takes a rule's time as its own only when both agree, see :meth:`Sidecar._overran`)."""
+    """Mark on ``page`` that the child begins ``rule`` now (the times first, then the rule: the
+    engine takes a rule's time as its own only when all agree, see :meth:`Sidecar._overran`)."""
+    page[CPU] = time.process_time()
     page[BEGAN] = time.monotonic()
     page[RULE] = rule
 
@@ -96,14 +99,15 @@ class Sidecar:
                 for i in asked:
                     answered[i] = todo[i], json.loads(self._work(requests[i][0], todo[i], None))
                 break
+            progress = len(answered)
             lost = self._ask(data, todo, asked, each, answered)
             if lost is None:
                 break
             each = True
             i, package, error = lost
-            if i < 0:  # (no rule to blame: asked again of a new child, once)
-                unbegun += 1
-                if unbegun == 1:
+            if i < 0:  # (no rule to blame: asked again of a new child, once unless answers came meanwhile)
+                unbegun = 0 if len(answered) > progress else unbegun + 1
+                if unbegun == 1 or len(answered) > progress:
                     continue
                 i = asked[0]
             if package is None:
@@ -127,11 +131,11 @@ class Sidecar:
         try:
             send(self._to, b"".join(message))
         except OSError:  # (it died after its last answer)
-            return self._lost(asked, todo)
+            return self._lost(asked, todo, answered)
         for batch in [[i] for i in asked] if each else [asked]:
             payload = self._message()
             if payload is None:
-                return self._lost(asked, todo)
+                return self._lost(asked, todo, answered)
             answers = json.loads(payload)
             for i, answer in zip(batch, answers if not each else [answers], strict=True):
                 answered[i] = todo[i], answer
@@ -153,36 +157,42 @@ class Sidecar:
 
     def _waited(self) -> float:
         """Seconds the rule the child is on may still run: as long as the limit since it began, and
-        longer when the child has had less processor time than that since the product began."""
-        left = self._page[BEGAN] + self.limit - time.monotonic()
+        longer when the child has had less processor time than that since (up to the backstop)."""
+        began = self._page[BEGAN]
+        left = began + self.limit - time.monotonic()
         if left > 0:
             return left
         used = _cpu_seconds(self._pid)
-        return left if used is None else self._page[CPU] + self.limit - used
+        if used is None:
+            return left
+        return min(self._page[CPU] + self.limit - used, began + BACKSTOP * self.limit - time.monotonic())
 
     def _overran(self) -> bool:
         """Whether the rule the child is on has run over the limit, read from the page when it
         holds still (the child may be writing it)."""
         while (seen := self._page.tolist()) != self._page.tolist():
             pass
-        if seen[BEGAN] + self.limit > time.monotonic():
+        now = time.monotonic()
+        if seen[BEGAN] + self.limit > now:
             return False
         used = _cpu_seconds(self._pid)
-        if used is not None and used - seen[CPU] < self.limit:
+        if used is not None and used - seen[CPU] < self.limit and seen[BEGAN] + BACKSTOP * self.limit > now:
             return False
         self._seen = seen
         return True
 
-    def _lost(self, asked: list[int], todo: list[list[str]]) -> tuple[int, str | None, RuleError]:
+    def _lost(self, asked: list[int], todo: list[list[str]], answered: dict) -> tuple[int, str | None, RuleError]:
         """The child stopped answering (killed now, as it ran over the time limit) or died: the
-        request and rule it was on, and why; request -1 when it had not begun the batch, or when
-        it went on to another rule at the moment it was stopped (no rule to blame: asked again)."""
+        request and rule it was on (as seen over the limit, when it was stopped), and why; request
+        -1 when there is none to blame (the child had not begun the batch, or had answered the
+        request it was on): the rest is asked again."""
         timed_out = self._reader.timed_out
         how = self.close()  # (first: the page holds still once the child is gone)
-        now = self._page.tolist()
-        if now[REQUEST] < 0 or (timed_out and now != self._seen):
+        now = self._seen if timed_out else self._page.tolist()
+        i = asked[min(int(now[REQUEST]), len(asked) - 1)]
+        if now[REQUEST] < 0 or i in answered:
             return -1, None, RuleError(f"the Rego interpreter ended before it read the input document ({how})")
-        i, rule = asked[min(int(now[REQUEST]), len(asked) - 1)], int(now[RULE])
+        rule = int(now[RULE])
         packages = todo[i]
         if rule == 0 or rule > len(packages):
             what = "reading the input document" if rule == 0 else "answering"
@@ -202,6 +212,10 @@ class Sidecar:
 
     def _fork(self) -> bool:
         if self._owner != os.getpid():  # (what a process this one was forked from had is not its own)
+            for fd in (self._to, self._from):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             self._pid, self._to, self._from = 0, -1, -1
         self._page = _page()  # (a page of this child's own: one from before a fork would be shared)
         page, work = self._page, self._work
@@ -254,7 +268,7 @@ def _child(work: Work, requests: int, answers: int, page: memoryview) -> None:
             batch.append((document.decode(), names.decode().split("\n")))
         done = []
         for request, (document, packages) in enumerate(batch):
-            page[REQUEST], page[CPU] = request, time.process_time()
+            page[REQUEST] = request
             begin(page, 0)
             answer = work(document, packages, page)
             if head[0] == b"E":  # (each request's answer as it is done)
