@@ -460,7 +460,7 @@ def _say_errors(report: Report, output: Path) -> None:
                 if said == shown:
                     break
         products = f"{errored} product{'s' if errored != 1 else ''}"
-        click.echo(f"error: {products} could not be loaded or evaluated: see {output}", err=True)
+        click.echo(f"error: {products} could not be loaded or evaluated: see {one_line(output)}", err=True)
 
 
 def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
@@ -489,7 +489,7 @@ def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
             _replace(target, pieces)
     except OSError as e:
         raise GovernError(f"cannot write {output}: {e.strerror}", output) from None
-    click.echo(f"wrote {output}", err=True)
+    click.echo(f"wrote {one_line(output)}", err=True)
 
 
 def _refuse_own_files(output: Path | None, *kept: Path | str | None) -> None:
@@ -635,10 +635,8 @@ def audit(
         # (a retried run would be compared with this one: its new findings would not show as new)
         from engine.history import shown_store
 
-        click.echo(
-            f"interrupted after the run was stored in {shown_store(history)} (run {report.run.id}); its report was not written",
-            err=True,
-        )
+        where = one_line(shown_store(history))
+        click.echo(f"interrupted after the run was stored in {where} (run {report.run.id}); its report was not written", err=True)
         sys.exit(EXIT_INTERRUPTED)
     from engine import cache
 
