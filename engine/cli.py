@@ -513,10 +513,14 @@ def _refuse_own_files(output: Path | None, *kept: Path | str | None) -> None:
 
 def _replace(output: Path, pieces: Iterable[bytes]) -> None:
     """Write a file beside ``output`` and rename it over ``output`` once whole: a write that fails
-    (a full disk, an interruption) leaves the earlier report as it was, never half of the new one."""
+    (a full disk, an interruption) leaves the earlier report as it was, never half of the new one.
+    The file is named with the writing process (``.<name>.<pid>.<random>.tmp``): one left by a
+    process that is gone (killed with SIGKILL while it wrote) is removed by the next write."""
     import tempfile
 
-    fd, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(output)), prefix=f".{output.name}.", suffix=".tmp")
+    folder = os.path.dirname(os.path.abspath(output))
+    _remove_abandoned(folder, output.name)
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with open(fd, "wb") as f:
             f.writelines(pieces)
@@ -528,6 +532,26 @@ def _replace(output: Path, pieces: Iterable[bytes]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(partial)
         raise
+
+
+def _remove_abandoned(folder: str, name: str) -> None:
+    """Remove the partial reports of ``name`` in ``folder`` whose writing process is gone."""
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix) :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        except (PermissionError, OverflowError):  # (alive, another user's; or no process number)
+            continue
 
 
 def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:

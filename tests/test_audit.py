@@ -853,6 +853,31 @@ def test_a_report_through_a_link_that_cannot_be_written_whole_leaves_the_earlier
     assert latest.is_symlink() and report.read_text() == "the new report"
 
 
+def test_a_partial_report_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    """A run killed (SIGKILL) while it wrote its report left the partial file beside it for good;
+    the next write removes those of processes that are gone, never one a live process writes."""
+    import subprocess
+
+    from engine.cli import _write
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    writing = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / f".report.json.{gone.pid}.k3x9.tmp").write_bytes(b"{" * 1000)
+        (tmp_path / f".report.json.{writing.pid}.a8q2.tmp").write_bytes(b"{")
+        (tmp_path / ".other.json.1.zz.tmp").write_bytes(b"{")
+        _write(tmp_path / "report.json", iter([b"the report"]))
+    finally:
+        writing.kill()
+        writing.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".other.json.1.zz.tmp",
+        f".report.json.{writing.pid}.a8q2.tmp",
+        "report.json",
+    ]
+
+
 @pytest.mark.parametrize("own", ["store", "index"])
 def test_an_output_naming_a_file_govern_keeps_is_a_usage_error(govern, demo_copy, own):
     """(-o MESH/.govern/history.sqlite replaced the history with a report: every run was lost.)"""
