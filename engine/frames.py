@@ -74,6 +74,12 @@ class Reader:
         head = self.exactly(FRAME.size, wait)
         return None if head is None else FRAME.unpack(head)
 
+    def message(self, wait: Wait | None) -> tuple[bytes, bytes] | None:
+        """The next frame whose number is the length of its payload: its kind and its payload."""
+        head = self.frame(wait)
+        payload = None if head is None else self.exactly(head[1], wait)
+        return None if head is None or payload is None else (head[0], payload)
+
 
 def start_child(run: Callable[[int, int], None]) -> tuple[int, int, int] | None:
     """Fork a child that runs ``run(requests, answers)`` (the read end of a pipe from this process,

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.backends import RuleError
-from engine.frames import FRAME, Reader, frame, send, start_child, stop_child
+from engine.frames import Reader, frame, send, start_child, stop_child
 
 # The shared page, four numbers: the request of its batch the child is on (-1 until it has read the
 # batch), the rule it is on (1 for the request's first; 0 while it reads the document; one more
@@ -58,7 +58,7 @@ Lost = tuple[int, str | None, RuleError] | None  # what stopped the child: on wh
 
 def begin(page: memoryview, rule: int) -> None:
     """Mark on ``page`` that the child begins ``rule`` now (the times first, then the rule: the
-    engine takes a rule's time as its own only when all agree, see :meth:`Sidecar._overran`)."""
+    engine takes a rule's time as its own only when all agree, see :meth:`Sidecar._waited`)."""
     page[CPU] = time.process_time()
     page[BEGAN] = time.monotonic()
     page[RULE] = rule
@@ -133,53 +133,33 @@ class Sidecar:
         except OSError:  # (it died after its last answer)
             return self._lost(asked, todo, answered)
         for batch in [[i] for i in asked] if each else [asked]:
-            payload = self._message()
-            if payload is None:
+            answer = self._reader.message(self._waited)
+            if answer is None:
                 return self._lost(asked, todo, answered)
-            answers = json.loads(payload)
+            answers = json.loads(answer[1])
             for i, answer in zip(batch, answers if not each else [answers], strict=True):
                 answered[i] = todo[i], answer
         return None
 
-    def _message(self) -> bytes | None:
-        """The child's next message; None when it died, or was stopped for running too long."""
-        head = self._next(FRAME.size)
-        return None if head is None else self._next(FRAME.unpack(head)[1])
-
-    def _next(self, size: int) -> bytes | None:
-        while True:
-            data = self._reader.exactly(size, self._waited)
-            if data is not None or not self._reader.timed_out:
-                return data
-            if self._overran():
-                return None
-            self._reader.timed_out = False  # (it went on to another rule meanwhile)
-
     def _waited(self) -> float:
         """Seconds the rule the child is on may still run: as long as the limit since it began, and
-        longer when the child has had less processor time than that since (up to the backstop)."""
-        began = self._page[BEGAN]
-        left = began + self.limit - time.monotonic()
+        longer when the child has had less processor time than that since (up to the backstop).
+        When none are left, the page read when it held still (the child may be writing it) is
+        kept: it says which rule was over the limit."""
+        left = self._page[BEGAN] + self.limit - time.monotonic()
         if left > 0:
             return left
-        used = _cpu_seconds(self._pid)
-        if used is None:
-            return left
-        return min(self._page[CPU] + self.limit - used, began + BACKSTOP * self.limit - time.monotonic())
-
-    def _overran(self) -> bool:
-        """Whether the rule the child is on has run over the limit, read from the page when it
-        holds still (the child may be writing it)."""
         while (seen := self._page.tolist()) != self._page.tolist():
             pass
         now = time.monotonic()
-        if seen[BEGAN] + self.limit > now:
-            return False
+        left = seen[BEGAN] + self.limit - now
+        if left > 0:  # (it went on to another rule meanwhile)
+            return left
         used = _cpu_seconds(self._pid)
-        if used is not None and used - seen[CPU] < self.limit and seen[BEGAN] + BACKSTOP * self.limit > now:
-            return False
+        if used is not None:
+            left = min(seen[CPU] + self.limit - used, seen[BEGAN] + BACKSTOP * self.limit - now)
         self._seen = seen
-        return True
+        return left
 
     def _lost(self, asked: list[int], todo: list[list[str]], answered: dict) -> tuple[int, str | None, RuleError]:
         """The child stopped answering (killed now, as it ran over the time limit) or died: the
@@ -259,13 +239,11 @@ def _child(work: Work, requests: int, answers: int, page: memoryview) -> None:
     while (head := reader.frame(None)) is not None:
         batch = []
         for _ in range(head[1]):
-            document = reader.frame(None)
-            document = reader.exactly(document[1], None) if document is not None else None
-            names = reader.frame(None) if document is not None else None
-            names = reader.exactly(names[1], None) if names is not None else None
+            document = reader.message(None)
+            names = reader.message(None) if document is not None else None
             if document is None or names is None:
                 return
-            batch.append((document.decode(), names.decode().split("\n")))
+            batch.append((document[1].decode(), names[1].decode().split("\n")))
         done = []
         for request, (document, packages) in enumerate(batch):
             page[REQUEST] = request

@@ -63,12 +63,11 @@ def _in_child(
         while len(out) < len(items):
             name = items[len(out)][0]
             begun = reader.frame(within(PARSE_SECONDS))
-            result = reader.frame(within(PARSE_SECONDS)) if begun is not None else None
-            payload = reader.exactly(result[1], within(PARSE_SECONDS)) if result is not None else None
-            if result is None or payload is None:  # (dead, or stalled: on this file)
+            result = reader.message(within(PARSE_SECONDS)) if begun is not None else None
+            if result is None:  # (dead, or stalled: on this file)
                 out.append(_stopped(name, reader.timed_out))
                 return out
-            out.append(_decoded(result[0], payload, name, error))
+            out.append(_decoded(*result, name, error))
         return out
     finally:
         stop_child(pid, to_child, read_end)
