@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
+from engine.config import RULE_TIME_LIMIT
 from engine.errors import UsageError
 
 ENGINES = ["embedded", "opa", "reference"]
@@ -101,16 +102,17 @@ def library_order(modules: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(modules, key=lambda m: (0 if "/lib/" in m[0].replace("\\", "/") else 1, m[0]))
 
 
-def make_engine(name: str, opa_urls: Sequence[str] = (), workers: Any = None, time_limit: float | None = None) -> PolicyEngine:
+def make_engine(
+    name: str, opa_urls: Sequence[str] = (), workers: Any = None, time_limit: float = RULE_TIME_LIMIT
+) -> PolicyEngine:
     """The engine ``name``; ``workers`` (engine.parallel.Workers) spread the embedded engine over
-    processes, which stops a rule after ``time_limit`` seconds on one product (default:
-    engine.config.RULE_TIME_LIMIT; 0: no limit)."""
+    processes, which stops a rule after ``time_limit`` seconds on one product (0: no limit)."""
     if opa_urls and name != "opa":
         raise UsageError("--opa-url needs --engine opa")
     if name == "embedded":
         from engine.backends.embedded import EmbeddedEngine
 
-        return EmbeddedEngine(workers) if time_limit is None else EmbeddedEngine(workers, time_limit)
+        return EmbeddedEngine(workers, time_limit)
     if name == "reference":
         from engine.backends.reference import ReferenceEngine
 
