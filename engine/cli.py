@@ -1023,7 +1023,8 @@ def test(
 ) -> None:
     """Run the Rego unit tests (rules named test_*) in PATHs, default policy_tests/, and lint the library.
 
-    Every rule package needs its annotation fields and a test module that imports it. Exit 0 when
+    Every rule package needs its annotation fields and a test module that imports it. A test that
+    runs longer than rule_time_limit (govern.toml) is stopped, an error. Exit 0 when
     every test passes and the lint is clean (and coverage meets the threshold), 1 when not, 2 on
     usage errors, 3 when a policy or test cannot be loaded.
     """
@@ -1047,7 +1048,14 @@ def test(
         import subprocess
 
         argv = opa_test_argv(
-            settings.policies, test_paths, verbose=verbose, pattern=pattern, fmt=fmt, coverage=coverage, threshold=threshold
+            settings.policies,
+            test_paths,
+            verbose=verbose,
+            pattern=pattern,
+            fmt=fmt,
+            coverage=coverage,
+            threshold=threshold,
+            time_limit=settings.rule_time_limit,
         )
         references = load_tests(settings.policies, test_paths, policy_tests=settings.policy_tests).references()
         problems = lint(library, references, test_paths)
@@ -1060,7 +1068,9 @@ def test(
         # load the policies or tests: govern's codes for those are 1 and 3, as without --engine opa)
         code = {0: EXIT_OK, 2: EXIT_FINDINGS}.get(proc.returncode, EXIT_ERROR)
         sys.exit(code or (EXIT_FINDINGS if problems else EXIT_OK))
-    run = load_tests(settings.policies, test_paths, coverage=coverage, policy_tests=settings.policy_tests)
+    run = load_tests(
+        settings.policies, test_paths, coverage=coverage, policy_tests=settings.policy_tests, time_limit=settings.rule_time_limit
+    )
     # Tests named inside the test folder answer for the part of the library they mirror: the lint
     # and the coverage are of that part (policy_tests/global/naming: policies/global/naming).
     scope = mirrored(test_paths, settings.policy_tests, settings.policies) if paths else None

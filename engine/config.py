@@ -30,7 +30,7 @@ class Settings:
     policy_tests: Path  # Rego unit tests of the policies (govern test, govern validate)
     lineage_map: Path | None = None  # dataset name patterns -> products, for imported lineage
     coverage_threshold: float | None = None  # govern test --coverage fails below this percentage
-    rule_time_limit: float = RULE_TIME_LIMIT  # seconds a rule may run on one product (0: no limit)
+    rule_time_limit: float = RULE_TIME_LIMIT  # seconds a rule may run on one product, or a Rego test (0: no limit)
 
 
 def _read(path: Path) -> dict | None:

@@ -1,13 +1,16 @@
 """Rego unit tests: rules named ``test_*`` in test modules, run with the policies they test.
 
 Tests are discovered from the interpreter's own view of the modules (packages and rule names from
-its AST), not by scanning source text. Coverage comes from the interpreter too; a policy file that
-no test reaches is not in its report, so its statement lines are read from the AST and all count as
-not covered. The lint checks the library's conventions and that every rule is imported by a test.
+its AST), not by scanning source text. They run in a child process that stops a test running
+longer than the time limit (``rule_time_limit`` in govern.toml), as rules are stopped in a check.
+Coverage comes from the interpreter too, test by test; a policy file that no test reaches is not
+in its reports, so its statement lines are read from the AST and all count as not covered. The
+lint checks the library's conventions and that every rule is imported by a test.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,8 +18,9 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from engine.backends.sidecar import Sidecar, begin
 from engine.config import display, read_regular
 from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
@@ -32,6 +36,9 @@ from engine.policy.library import (
     source_text,
     text_names,
 )
+
+if TYPE_CHECKING:
+    import regorus
 
 
 @dataclass
@@ -162,12 +169,17 @@ class RegoTestRun:
         coverage: bool = False,
         problems: list[ConfigError] | None = None,
         policy_tests: Path | None = None,
+        time_limit: float = 0,
     ):
         """With ``problems``, a file that cannot be read or parsed is left out instead of stopping
         the run: a test file's problem is recorded there, a policy file's is the library's already.
         A test file in ``policy_tests``/domains/<domain>/ may only declare packages of that domain
-        (else a domain's test could define the council's tests again, passing)."""
+        (else a domain's test could define the council's tests again, passing). A test running
+        longer than ``time_limit`` seconds is stopped (0: no limit)."""
         self.engine = _engine(coverage)
+        self.coverage_enabled, self.time_limit = coverage, time_limit
+        self._covered: dict[str, set[int]] = {}  # file -> lines the tests run so far covered
+        self._statements: dict[str, set[int]] = {}  # file -> its statement lines, for the files they reached
         policy_files = {_resolved(p): p for p in rego_files([policies]) if not _is_test_file(p)}
         test_files = {_resolved(p): p for p in rego_files(tests) if _resolved(p) not in policy_files}
         domain_of = _domains_of(test_files, policy_tests)
@@ -228,34 +240,53 @@ class RegoTestRun:
 
     def run(self, pattern: str | None = None) -> list[RegoTest]:
         """Run the tests whose id (``data.<package>.<name>``) matches ``pattern``."""
-        selected = [t for t in self.tests if pattern is None or re.search(pattern, t.id)]
-        for test in selected:
-            self.run_one(test)
-        return selected
+        return self.run_tests([t for t in self.tests if pattern is None or re.search(pattern, t.id)])
 
     def run_one(self, test: RegoTest) -> RegoTest:
-        started = time.perf_counter_ns()
+        return self.run_tests([test])[0]
+
+    def run_tests(self, selected: list[RegoTest]) -> list[RegoTest]:
+        """Run ``selected``: in a child process that stops a test running longer than the time
+        limit (engine/backends/sidecar.py), or here when there is no limit."""
+        work = functools.partial(_run_tests, self.engine, self.coverage_enabled)
+        if self.time_limit <= 0:
+            for test, answer in zip(selected, json.loads(work("", [t.id for t in selected], None)), strict=True):
+                self._record(test, answer)
+            return selected
+        sidecar = Sidecar(work, self.time_limit, subject="this test", where="")
         try:
-            value = json.loads(self.engine.eval_rule_as_json(test.id))
-        except BaseException as e:  # noqa: BLE001
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
-            error = rego_error(str(e), test.file)
+            for start in range(0, len(selected), BATCH):
+                chunk = selected[start : start + BATCH]
+                outcomes = sidecar.evaluate_many([("", [t.id]) for t in chunk])
+                for test, (done, answers, errors) in zip(chunk, outcomes, strict=True):
+                    if done:
+                        self._record(test, answers[0])
+                    else:
+                        test.outcome, test.message = "error", errors[test.id].message
+                        test.duration_ns = int(self.time_limit * 1e9) if test.id in sidecar.stopped else 0
+        finally:
+            sidecar.close()
+        return selected
+
+    def _record(self, test: RegoTest, answer: list) -> None:
+        """A test's outcome from :func:`_run_tests`' answer."""
+        failed, value, test.duration_ns, test.prints, covered = answer
+        if failed:
+            error = rego_error(value, test.file)
             test.outcome, test.message = "error", error.message.removeprefix("invalid Rego: ")
             test.at = error.where if error.line else test.at
+        elif value is True:
+            test.outcome, test.message = "pass", ""
         else:
-            if value is True:
-                test.outcome, test.message = "pass", ""
-            else:
-                test.outcome = "fail"
-                test.message = (
-                    "undefined: a statement in the test's body did not hold"
-                    if value == "<undefined>"
-                    else f"evaluated to {json.dumps(value)}, not true"
-                )
-        test.duration_ns = time.perf_counter_ns() - started
-        test.prints = list(self.engine.take_prints())
-        return test
+            test.outcome = "fail"
+            test.message = (
+                "undefined: a statement in the test's body did not hold"
+                if value == "<undefined>"
+                else f"evaluated to {json.dumps(value)}, not true"
+            )
+        for file, lines, others in covered:
+            self._covered.setdefault(file, set()).update(lines)
+            self._statements.setdefault(file, set()).update(lines, others)
 
     def references(self) -> dict[str, set[str]]:
         """For each test module, the ``data.…`` names it uses: its package, imports and references."""
@@ -269,16 +300,44 @@ class RegoTestRun:
     def coverage(self, scope: list[Path] | None = None) -> list[FileCoverage]:
         """Line coverage of the policy files (those in ``scope`` when given, see :func:`mirrored`)
         by the tests run so far."""
-        report = {f["path"]: f for f in json.loads(self.engine.get_coverage_report_as_json())["files"]}
         statements = {m["source"]["file"]: _statement_lines(m["ast"]) for m in self.modules}
         files = []
         for shown in sorted(f for f in self.policy_files if scope is None or within(f, scope)):
-            entry = report.get(shown)
-            if entry is None:
-                files.append(FileCoverage(shown, [], statements.get(shown, [])))
-            else:
-                files.append(FileCoverage(shown, sorted(entry["covered"]), sorted(entry["not_covered"])))
+            covered = self._covered.get(shown, set())
+            lines = self._statements.get(shown) or set(statements.get(shown, []))
+            files.append(FileCoverage(shown, sorted(covered), sorted(lines - covered)))
         return files
+
+
+BATCH = 64  # tests sent to the child at once (after a stop, the batch's other tests are run again)
+
+
+def _run_tests(engine: regorus.Engine, coverage: bool, _document: str, ids: list[str], page: memoryview | None) -> str:
+    """Run the tests ``ids`` (a :data:`engine.backends.sidecar.Work`): for each, as JSON, [1, the
+    error] or [0, its value], then how long it took (ns), what it printed and, with ``coverage``,
+    the lines it covered and did not of each file it reached ([file, covered, not covered]: the
+    coverage data is cleared after each test, so a test stopped in a child loses only its own)."""
+    parts = []
+    for i, test_id in enumerate(ids, 1):
+        if page is not None:
+            begin(page, i)
+        started = time.perf_counter_ns()
+        try:
+            outcome = f"0,{engine.eval_rule_as_json(test_id)}"
+        except BaseException as e:  # noqa: BLE001 - a Rust panic is not an Exception
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            outcome = f"1,{json.dumps(str(e))}"
+        took = time.perf_counter_ns() - started
+        covered = []
+        if coverage:
+            report = json.loads(engine.get_coverage_report_as_json())
+            engine.clear_coverage_data()
+            covered = [[f["path"], f["covered"], f["not_covered"]] for f in report["files"]]
+        parts.append(f"[{outcome},{took},{json.dumps(list(engine.take_prints()))},{json.dumps(covered)}]")
+    if page is not None:
+        begin(page, len(ids) + 1)
+    return f"[{','.join(parts)}]"
 
 
 def _data_refs(node: object) -> set[str]:
@@ -337,10 +396,12 @@ def _outside_their_domain(modules: list[dict], domain_of: dict[str, str]) -> lis
     return problems
 
 
-def load_tests(policies: Path, tests: list[Path], coverage: bool = False, policy_tests: Path | None = None) -> RegoTestRun:
+def load_tests(
+    policies: Path, tests: list[Path], coverage: bool = False, policy_tests: Path | None = None, time_limit: float = 0
+) -> RegoTestRun:
     if not policies.is_dir():
         raise ConfigError(f"policy folder {display(policies)} does not exist (set --policies)")
-    return RegoTestRun(policies, tests, coverage, policy_tests=policy_tests)
+    return RegoTestRun(policies, tests, coverage, policy_tests=policy_tests, time_limit=time_limit)
 
 
 def tests_of(rule: RuleMeta, references: dict[str, set[str]]) -> list[str]:
@@ -413,8 +474,11 @@ def opa_test_argv(
     fmt: str,
     coverage: bool,
     threshold: float | None,
+    time_limit: float = 0,
 ) -> list[str]:
-    """The ``opa test`` command line for the same policies, tests and options."""
+    """The ``opa test`` command line for the same policies, tests and options; a test's time limit
+    as opa's ``--timeout`` (which cannot be turned off: 0 is its default, 5 s, so no limit is a
+    year)."""
     exe = shutil.which("opa")
     if exe is None:  # (as check and audit say it: a usage error, exit 2)
         raise UsageError(
@@ -432,4 +496,5 @@ def opa_test_argv(
         argv.append("--coverage")
     if threshold is not None:
         argv += ["--threshold", f"{threshold:g}"]
+    argv += ["--timeout", f"{max(1, round(time_limit * 1000))}ms" if time_limit > 0 else "8760h"]
     return argv

@@ -136,6 +136,84 @@ def test_a_test_that_stops_with_an_error_is_an_error_naming_where(govern, demo_c
     ), run.out
 
 
+# A test that runs through 10^10 pairs, one that asks for more memory than a rule may take, and
+# one that passes; the time limit is short so a run ends soon (the processes have a timeout should
+# the limit fail).
+RUNAWAY_TESTS = """package global.naming.runaway_test
+
+test_for_ever if {
+\tsome a in numbers.range(1, 100000)
+\tsome b in numbers.range(1, 100000)
+\ta == b + 100000
+}
+
+test_hog if {
+\tcount([y | some y in numbers.range(1, 1000000000)]) > 0
+}
+
+test_fine if {
+\ttrue
+}
+"""
+
+
+def test_a_test_that_runs_too_long_or_takes_too_much_memory_is_an_error_and_the_others_run(govern_process, demo_copy):
+    """(A test that looped made govern test run for ever.) Tests run in a child process, as rules
+    do in a check: a test is stopped after rule_time_limit, and one that takes more memory than a
+    rule may ends only its child."""
+    (demo_copy / "policy_tests/global/naming/runaway_test.rego").write_text(RUNAWAY_TESTS)
+    toml = demo_copy / "govern.toml"
+    toml.write_text(toml.read_text() + "rule_time_limit = 1\n")
+    run = govern_process("test", "--run", "runaway", "-v", cwd=demo_copy)
+    shown = "policy_tests/global/naming/runaway_test.rego"
+    assert run.code == 1, run.err
+    assert re.sub(r" \((\d+(\.\d+)?(µs|ms|s))\)$", " (T)", run.out, flags=re.MULTILINE) == (
+        f"{shown}:\n"
+        "data.global.naming.runaway_test.test_for_ever: ERROR (T)\n"
+        f"  {shown}:3: stopped after 1 s (the time limit: rule_time_limit in govern.toml)\n"
+        "data.global.naming.runaway_test.test_hog: ERROR (T)\n"
+        f"  {shown}:9: the Rego interpreter stopped evaluating this test (killed by SIGABRT: more than the 4 GiB of memory a"
+        " rule may take, or a crash)\n"
+        "data.global.naming.runaway_test.test_fine: PASS (T)\n" + "-" * 80 + "\nPASS: 1/3\nERROR: 2/3\n"
+    )
+    assert "data.global.naming.runaway_test.test_for_ever: ERROR (1.00s)\n" in run.out
+    assert run.err == ""
+
+
+def test_a_stopped_test_leaves_the_other_tests_and_their_coverage_as_they_were(govern_process, demo_copy):
+    """Coverage is gathered test by test in the child (a test stopped with it would take the
+    coverage of the tests before it along)."""
+    toml = demo_copy / "govern.toml"
+    toml.write_text(toml.read_text() + "rule_time_limit = 1\n")
+    before = govern_process("test", "--coverage", "--format", "json", cwd=demo_copy)
+    (demo_copy / "policy_tests/global/naming/runaway_test.rego").write_text(RUNAWAY_TESTS.replace("test_fine", "test_other"))
+    after = govern_process("test", "--coverage", "--format", "json", cwd=demo_copy)
+    assert (before.code, after.code) == (0, 1), after.err
+    outcomes = {t["id"]: t["outcome"] for t in after.json()["tests"]}
+    assert outcomes == {
+        **{t["id"]: "pass" for t in before.json()["tests"]},
+        "data.global.naming.runaway_test.test_for_ever": "error",
+        "data.global.naming.runaway_test.test_hog": "error",
+        "data.global.naming.runaway_test.test_other": "pass",
+    }
+    assert after.json()["coverage"] == before.json()["coverage"]
+
+
+@pytest.mark.parametrize("limit", [0, 30])
+def test_coverage_gathered_test_by_test_is_the_coverage_of_the_whole_run(limit):
+    """Whether the tests run in a child (a time limit) or here (none), the coverage is what one
+    engine running every test reports."""
+    run = load_tests(REPO / "policies", [REPO / "policy_tests"], coverage=True, time_limit=limit)
+    run.run()
+    whole = load_tests(REPO / "policies", [REPO / "policy_tests"], coverage=True)
+    for test in whole.tests:
+        whole.engine.eval_rule_as_json(test.id)
+    report = {f["path"]: f for f in json.loads(whole.engine.get_coverage_report_as_json())["files"]}
+    expected = [(f, sorted(report[f]["covered"]), sorted(report[f]["not_covered"])) for f in sorted(run.policy_files)]
+    assert [(f.file, f.covered, f.not_covered) for f in run.coverage()] == expected
+    assert {t.outcome for t in run.tests} == {"pass"}
+
+
 def test_run_selects_tests_by_regular_expression(govern):
     run = govern("test", "--run", r"product_name_test\.test_domain", "-v")
     assert run.code == 0
@@ -414,6 +492,8 @@ def test_engine_opa_delegates_to_opa_test_with_the_same_paths(govern, tmp_path, 
         "--coverage",
         "--threshold",
         "95",
+        "--timeout",
+        "30000ms",  # (rule_time_limit: a test is stopped as a rule would be)
     ]
 
 

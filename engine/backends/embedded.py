@@ -210,7 +210,7 @@ def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str
     for file, source in modules:
         engine.add_policy(file, source)
     packages = {entry.removeprefix("data.").removesuffix(".deny"): entry for entry in entries}
-    sidecar = Sidecar(functools.partial(interpret, engine), PROBE_SECONDS)
+    sidecar = Sidecar(functools.partial(interpret, engine), PROBE_SECONDS, where=" on an empty input")
     try:
         with _stderr_discarded():  # (without a child, evaluated here)
             [(done, answers, errors)] = sidecar.evaluate_many([("{}", list(packages))])
@@ -222,7 +222,7 @@ def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str
             why = f"this rule ran longer than {PROBE_SECONDS} s on an empty input: a rule must end on every input"
             found[packages[package]] = why
         else:
-            found[packages[package]] = error.message.replace("on this product", "on an empty input")
+            found[packages[package]] = error.message
     return found
 
 

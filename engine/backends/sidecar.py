@@ -71,9 +71,11 @@ class Sidecar:
     between processes costs a fifth of a millisecond); a batch asked again after the child was
     stopped is answered request by request, so no answer is lost twice."""
 
-    def __init__(self, work: Work, limit: float):
+    def __init__(self, work: Work, limit: float, subject: str = "this rule", where: str = " on this product"):
+        """``subject`` and ``where`` name in its errors what the child was stopped evaluating, and on what."""
         self._work = work  # (its engine loaded before the first evaluate: the child takes it as it is then)
         self.limit = limit
+        self.subject, self.where = subject, where
         self._pid = 0
         self._owner = 0  # the process that forked the child (a fork of that process has none)
         self._to = self._from = -1
@@ -182,10 +184,10 @@ class Sidecar:
         package = packages[rule - 1]
         if timed_out:
             self.stopped[package] = f"stopped for this run: it ran longer than the {self.limit:g} s time limit on another product"
-            why = f"stopped after {self.limit:g} s on this product (the time limit: rule_time_limit in govern.toml)"
+            why = f"stopped after {self.limit:g} s{self.where} (the time limit: rule_time_limit in govern.toml)"
             return i, package, RuleError(why)
         why = f"more than the {MEMORY >> 30} GiB of memory a rule may take, or a crash"
-        return i, package, RuleError(f"the Rego interpreter stopped evaluating this rule on this product ({how}: {why})")
+        return i, package, RuleError(f"the Rego interpreter stopped evaluating {self.subject}{self.where} ({how}: {why})")
 
     def _running(self) -> bool:
         return self._pid != 0 and self._owner == os.getpid()
