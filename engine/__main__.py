@@ -1,3 +1,3 @@
-from engine.cli import run
+from engine.entry import run
 
 run()

@@ -9,15 +9,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from engine import entry
 from engine.config import display
 from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError, reason
 from engine.model import ENFORCEMENT_RANK, Report
@@ -123,16 +123,27 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except GovernError as e:
             _fail(e)
-        except KeyboardInterrupt:  # Ctrl-C: the workers are stopped on the way out (engine.parallel)
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
 
-def _terminated(signum: int, frame: Any) -> None:
-    """SIGTERM: leave as an interruption does, so that the workers are stopped rather than orphaned."""
-    raise KeyboardInterrupt
+def _interrupted(message: str) -> NoReturn:
+    """Say how the run was interrupted (Ctrl-C, SIGTERM: engine/entry.py) and exit 130."""
+    click.echo(message, err=True)
+    entry.reported()
+    sys.exit(EXIT_INTERRUPTED)
+
+
+class _Group(click.Group):
+    """The command group: Ctrl-C (or SIGTERM) in a command, or while click reads its options (a
+    parameter's check may import what it needs), says "interrupted" and exits 130, the workers
+    stopped on the way out (engine.parallel), rather than click's "Aborted!" and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted("interrupted")
 
 
 FAIL_ON_OPTION = click.option(
@@ -255,7 +266,17 @@ def run() -> None:
     coverage) is running and needs it to write its results. Tests call :func:`main` in-process and
     are unaffected.
     """
-    signal.signal(signal.SIGTERM, _terminated)
+    entry.install()  # (again, for a caller that did not start with engine.entry.run)
+    try:
+        _run()
+    except KeyboardInterrupt:  # (after the command said what it had to, or before it began)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        entry.leave()
+
+
+def _run() -> NoReturn:
     _fill_closed_descriptors()
     # A report holds characters (✗, ·) that a terminal of a legacy encoding (PYTHONIOENCODING,
     # a latin-1 locale) cannot show: they are written as "?" rather than failing the run.
@@ -311,7 +332,7 @@ def _observed() -> bool:
     return monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="govern", prog_name="govern")
 def main() -> None:
     """Federated computational governance for a data mesh.
@@ -541,15 +562,15 @@ def _remove_abandoned(folder: str, name: str) -> None:
         entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(".tmp")]
     except OSError:
         return
-    for entry in entries:
-        pid = entry.name[len(prefix) :].split(".", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or not entry.is_file(follow_symlinks=False):
+    for partial in entries:
+        pid = partial.name[len(prefix) :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or not partial.is_file(follow_symlinks=False):
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+                os.unlink(partial.path)
         except (PermissionError, OverflowError):  # (alive, another user's; or no process number)
             continue
 
@@ -660,8 +681,7 @@ def audit(
         from engine.history import shown_store
 
         where = one_line(shown_store(history))
-        click.echo(f"interrupted after the run was stored in {where} (run {report.run.id}); its report was not written", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _interrupted(f"interrupted after the run was stored in {where} (run {report.run.id}); its report was not written")
     from engine import cache
 
     cache.prune()  # entries unused for a month, once a day: the cache would otherwise only grow
