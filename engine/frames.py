@@ -30,9 +30,26 @@ def frame(kind: bytes, number: int, payload: bytes = b"") -> bytes:
     return FRAME.pack(kind, number) + payload
 
 
-def send(fd: int, data: bytes) -> None:
-    while data:
-        data = data[os.write(fd, data) :]
+def send(fd: int, data: bytes, wait: Wait | None = None) -> bool:
+    """Write ``data`` whole to ``fd``; with ``wait``, to a non-blocking ``fd`` for no longer than
+    it allows: False when it runs out first (a child stopped before it has read a message larger
+    than the pipe holds would otherwise be waited for for ever)."""
+    view = memoryview(data)
+    poll = None
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+            continue
+        except BlockingIOError:  # (only when non-blocking: the pipe is full)
+            if wait is None:
+                raise
+        if poll is None:
+            poll = select.poll()
+            poll.register(fd, select.POLLOUT)
+        left = wait()
+        if (left <= 0 or not poll.poll(left * 1000)) and wait() <= 0:
+            return False
+    return True
 
 
 def within(seconds: float) -> Wait:

@@ -429,10 +429,11 @@ def test_a_child_that_dies_once_it_has_answered_costs_that_answer_nothing(monkey
 
     real, parent = sidecar_module.send, os.getpid()
 
-    def send_then_die(fd: int, data: bytes) -> None:
-        real(fd, data)
+    def send_then_die(fd: int, data: bytes, *wait) -> bool:
+        sent = real(fd, data, *wait)
         if os.getpid() != parent and b'"1a"' in data:
             os.kill(os.getpid(), signal.SIGKILL)
+        return sent
 
     monkeypatch.setattr(sidecar_module, "send", send_then_die)
     sidecar = Sidecar(_work, 5)
@@ -441,3 +442,33 @@ def test_a_child_that_dies_once_it_has_answered_costs_that_answer_nothing(monkey
     finally:
         sidecar.close()
     assert _outcomes(asked) == [{"boom": CRASHED, "a": ["1a"]}, {"a": ["2a"]}, {"a": ["3a"]}]
+
+
+def test_a_child_paused_before_it_reads_a_batch_larger_than_its_pipe_is_replaced():
+    """(The batch was written to the pipe without a limit: a child stopped before it had read one
+    larger than the pipe holds was waited for for ever.) Stopped at ten times the limit, as a child
+    that gets no processor time in a rule is, and the batch is asked of a new child. Should the
+    send still be stuck after 60 s, the child is resumed (and the test fails)."""
+    import threading
+
+    sidecar = Sidecar(_work, 0.2)
+    stuck = []
+    try:
+        sidecar.evaluate_many([("0", ["a"])])  # (the child is started)
+        paused = sidecar._pid
+        os.kill(paused, signal.SIGSTOP)
+
+        def rescue() -> None:
+            stuck.append(True)
+            os.kill(paused, signal.SIGCONT)
+
+        watchdog = threading.Timer(60, rescue)
+        watchdog.start()
+        documents = [f"{n}{'.' * 300_000}" for n in range(4)]  # (1.2 MB: a pipe holds 64 KiB)
+        asked = sidecar.evaluate_many([(d, ["a"]) for d in documents])
+        watchdog.cancel()
+        replaced = sidecar._pid != paused
+    finally:
+        sidecar.close()
+    assert _outcomes(asked) == [{"a": [d + "a"]} for d in documents]
+    assert (stuck, replaced) == ([], True)

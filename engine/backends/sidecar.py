@@ -131,8 +131,11 @@ class Sidecar:
             message += [frame(b"D", len(data[i]), data[i]), frame(b"P", len(names), names)]
         self._page[REQUEST], self._page[BEGAN], self._page[RULE] = NOT_BEGUN, time.monotonic(), 0
         try:
-            send(self._to, b"".join(message))
+            sent = send(self._to, b"".join(message), self._waited)
         except OSError:  # (it died after its last answer)
+            return self._lost(asked, todo, answered)
+        if not sent:  # (it does not read: stopped, or it gets no processor time)
+            self._reader.timed_out = True
             return self._lost(asked, todo, answered)
         for batch in [[i] for i in asked] if each else [asked]:
             answer = self._reader.message(self._waited)
@@ -205,6 +208,7 @@ class Sidecar:
         if started is None:
             return False
         self._pid, self._to, self._from = started
+        os.set_blocking(self._to, False)  # (a batch is sent no longer than the child may take: see _ask)
         self._owner = os.getpid()
         self._reader = Reader(self._from)
         return True
