@@ -66,6 +66,10 @@ class _Store(_Path):
         return value if is_url(value) else super().convert(value, param, ctx)
 
 
+# A folder named by an option (--policies, --governance, --mesh): one that does not exist is a usage
+# error, as for a PATH (a misspelt --mesh made a check report every upstream as not in the mesh).
+FOLDER = _Path(exists=True, file_okay=False)
+
 STORE_HELP = (
     "History database: an SQLite file, or a PostgreSQL URL (postgresql://user@host/db) [env var: GOVERN_STORE;"
     " default: MESH/.govern/history.sqlite]."
@@ -158,16 +162,18 @@ FAIL_ON_OPTION = click.option(
 def library_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--policies and --governance."""
     command = click.option(
-        "--governance", metavar="DIR", help="Governance folder with council.yaml (default: from govern.toml)."
+        "--governance", metavar="DIR", type=FOLDER, help="Governance folder with council.yaml (default: from govern.toml)."
     )(command)
-    return click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")(command)
+    return click.option(
+        "--policies", metavar="DIR", type=FOLDER, help="Policy folder (default: from govern.toml, else ./policies)."
+    )(command)
 
 
 def location_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--policies, --governance and --mesh."""
-    command = click.option("--mesh", metavar="DIR", help="Mesh root, for contracts and lineage (default: from govern.toml).")(
-        command
-    )
+    command = click.option(
+        "--mesh", metavar="DIR", type=FOLDER, help="Mesh root, for contracts and lineage (default: from govern.toml)."
+    )(command)
     return library_options(command)
 
 
@@ -389,10 +395,14 @@ def check(
     findings at or above it, 2 usage error, 3 something could not be loaded or evaluated.
     """
     from engine.config import load_settings
-    from engine.gather.targets import in_configured, paths_without
+    from engine.gather.targets import in_configured, outside, paths_without
 
     settings = load_settings(policies, governance, mesh, lineage_map=lineage_map)
     paths = in_configured(list(paths), settings.mesh)
+    elsewhere = outside(list(paths), settings.mesh) if mesh is not None else []
+    if elsewhere:  # (each would be checked as a mesh of its own, its upstreams not in it: CON-007)
+        shown = ", ".join(display(p) for p in elsewhere)
+        raise UsageError(f"{shown} is not inside the mesh {display(mesh)} (--mesh): check what lies in it, or leave --mesh out")
     from engine.gather.index import INDEX_PATH
 
     meshes = [settings.mesh, *(p for p in paths if p.is_dir())]
@@ -635,6 +645,8 @@ def audit(
     """
     from engine.config import load_settings
 
+    if mesh_dir is not None and mesh is not None and os.path.abspath(mesh_dir) != os.path.abspath(mesh):
+        raise UsageError(f"two meshes to audit: {display(mesh_dir)} and --mesh {display(mesh)}; give one")
     settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
     history = store or root / ".govern" / "history.sqlite"
@@ -1018,7 +1030,7 @@ def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 
 @main.command("test")
 @click.argument("paths", nargs=-1, type=_Path(exists=True, path_type=Path))
-@click.option("--policies", metavar="DIR", help="Policy folder (default: from govern.toml, else ./policies).")
+@click.option("--policies", metavar="DIR", type=FOLDER, help="Policy folder (default: from govern.toml, else ./policies).")
 @click.option("--verbose", "-v", is_flag=True, help="A line per test, not only the failures.")
 @click.option("--run", "-r", "pattern", metavar="REGEX", callback=_regex, help="Only tests whose data.<package>.<name> matches.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -1204,7 +1216,9 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
 @click.option("--products", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--domains", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--policies", metavar="DIR", help="Policy library the mesh is checked with (default: from govern.toml).")
+@click.option(
+    "--policies", metavar="DIR", type=FOLDER, help="Policy library the mesh is checked with (default: from govern.toml)."
+)
 @click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, GovernError, UsageError
 
 RULE_TIME_LIMIT = 30.0  # seconds, by default (engine/backends/sidecar.py)
 
@@ -82,6 +82,17 @@ def find_config(start: Path) -> tuple[Path, dict] | None:
                 if data is not None:
                     return candidate, data
     return None
+
+
+def missing_folder(what: str, path: Path, option: str) -> GovernError:
+    """The error for a default folder (``policies``, ``governance``) that is not there: outside any
+    project (no govern.toml here or above) a usage error that says so, else the project's own."""
+    if find_config(Path.cwd().resolve()) is None:
+        return UsageError(
+            f"{what} {display(path)} does not exist, and no govern.toml was found in this folder or above it:"
+            f" run govern in a project (see govern generate), or set {option}"
+        )
+    return ConfigError(f"{what} {display(path)} does not exist (set {option})")
 
 
 def load_settings(

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.config import display, escaped
+from engine.config import display, escaped, missing_folder
 from engine.errors import ConfigError, LoadError
 from engine.gather.yamlsrc import Located, load_bytes, read_bytes, validation_error
 from engine.model import DomainEntry, Enforcement, IsoDate, empty_list
@@ -140,7 +140,7 @@ def _load_config(path: Path, raw: bytes, model: type[_C], what: str) -> tuple[Lo
 def load_governance(folder: Path) -> Governance:
     path = folder / "council.yaml"
     if not path.is_file():
-        raise ConfigError(f"no council configuration: {display(path)} does not exist (set --governance)")
+        raise missing_folder("council configuration", path, "--governance")
     raw = _read(path)
     doc, council = _load_config(path, raw, CouncilConfig, "council configuration")
     levels = council.classification_levels

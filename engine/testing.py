@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from engine.backends.sidecar import Sidecar, begin
-from engine.config import display, read_regular
+from engine.config import display, missing_folder, read_regular
 from engine.errors import ConfigError, UsageError, reason
 from engine.model import RuleMeta
 from engine.policy.isolated import syntax_trees
@@ -400,7 +400,7 @@ def load_tests(
     policies: Path, tests: list[Path], coverage: bool = False, policy_tests: Path | None = None, time_limit: float = 0
 ) -> RegoTestRun:
     if not policies.is_dir():
-        raise ConfigError(f"policy folder {display(policies)} does not exist (set --policies)")
+        raise missing_folder("policy folder", policies, "--policies")
     return RegoTestRun(policies, tests, coverage, policy_tests=policy_tests, time_limit=time_limit)
 
 

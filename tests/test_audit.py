@@ -1020,3 +1020,15 @@ def test_an_audit_through_a_link_to_the_mesh_keeps_the_findings_of_a_broken_prod
     # (finance_ledger reads from it: not evaluated either)
     unknown = _findings_of(first, "orders_legacy_feed") + _findings_of(first, "finance_ledger")
     assert (changes["new"], changes["fixed"], changes["unknown"]) == ([], [], unknown)
+
+
+def test_a_mesh_given_twice_differently_is_a_usage_error_and_given_as_mesh_option_is_audited(govern):
+    """(--mesh was ignored beside MESH, and a --mesh that is no folder said "nothing to audit".)"""
+    twice = govern("audit", M, "--mesh", f"{M}/finance", "--no-store")
+    assert (twice.code, twice.out) == (2, "")
+    assert twice.err == f"error: two meshes to audit: {M} and --mesh {M}/finance; give one\n"
+    missing = govern("audit", "--mesh", "nowhere", "--no-store")
+    assert missing.code == 2
+    assert missing.err.endswith("Error: Invalid value for '--mesh': Directory 'nowhere' does not exist.\n")
+    by_option = govern("audit", "--mesh", f"{M}/finance", "--no-store", "--format", "json", "--now", "2026-11-21T09:00:00Z")
+    assert {p["domain"] for p in by_option.json()["products"]} == {"finance"}

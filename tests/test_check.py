@@ -275,7 +275,37 @@ def test_missing_council_config_exits_3(govern, demo_copy):
     (demo_copy / "governance/council.yaml").unlink()
     run = govern("check", "--now", NOW, f"{M}/orders/returns", cwd=demo_copy)
     assert run.code == 3
-    assert "error: no council configuration: governance/council.yaml does not exist" in run.err
+    assert run.err == "error: council configuration governance/council.yaml does not exist (set --governance)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--mesh", "nowhere"), "Invalid value for '--mesh': Directory 'nowhere' does not exist."),
+        (("--mesh", "README.md"), "Invalid value for '--mesh': Directory 'README.md' is a file."),
+        (("--policies", "nowhere"), "Invalid value for '--policies': Directory 'nowhere' does not exist."),
+        (("--governance", "nowhere"), "Invalid value for '--governance': Directory 'nowhere' does not exist."),
+        (
+            ("--mesh", f"{M}/finance"),
+            f"{M}/orders/order_items is not inside the mesh {M}/finance (--mesh): check what lies in it, or leave --mesh out",
+        ),
+    ],
+)
+def test_a_folder_option_that_names_no_folder_or_a_mesh_the_path_is_not_in_is_a_usage_error(govern, args, message):
+    """(A misspelt --mesh, or a mesh that does not hold the product, made the check judge it as a
+    mesh of its own: every upstream "not in the mesh", CON-007, exit 1.)"""
+    run = govern("check", f"{M}/orders/order_items", *args)
+    assert run.code == 2
+    assert run.err.endswith(f"Error: {message}\n" if message.startswith("Invalid") else f"error: {message}\n"), run.err
+
+
+def test_outside_any_project_the_error_says_no_govern_toml_was_found(govern, tmp_path):
+    run = govern("check", str(REPO / M / "orders/order_items"), cwd=tmp_path)
+    assert (run.code, run.err) == (
+        2,
+        "error: policy folder policies does not exist, and no govern.toml was found in this folder or above it: run govern"
+        " in a project (see govern generate), or set --policies\n",
+    )
 
 
 def test_schema_input_prints_the_input_document_schema(govern):

@@ -93,7 +93,11 @@ def test_an_unknown_key_of_the_settings_is_an_error_at_its_line(govern, tmp_path
 def test_a_pyproject_without_a_govern_table_is_not_a_govern_configuration(govern, tmp_path):
     (tmp_path / "pyproject.toml").write_text("tool = 5\n")  # (another tool's business): the defaults apply
     run = govern("validate", cwd=tmp_path)
-    assert (run.code, run.err) == (3, "error: policy folder policies does not exist (set --policies)\n")
+    assert (run.code, run.err) == (
+        2,
+        "error: policy folder policies does not exist, and no govern.toml was found in this folder or above it: run govern"
+        " in a project (see govern generate), or set --policies\n",
+    )
 
 
 @pytest.mark.parametrize(

@@ -237,6 +237,11 @@ def in_configured(paths: list[Path], mesh_root: Path | None) -> tuple[Path, ...]
     return tuple(found)
 
 
+def outside(paths: list[Path], folder: Path) -> list[Path]:
+    """The ``paths`` that do not lie in ``folder`` (as written: see :func:`_abs`)."""
+    return [path for path in paths if not _inside(_abs(path), _abs(folder))]
+
+
 def paths_without(paths: list[Path], sources: list[str]) -> list[Path]:
     """The ``paths`` of a check in which none of the checked files (``sources``) lies."""
     found = [_abs(source) for source in sources]

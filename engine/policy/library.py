@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from engine import cache
-from engine.config import display, escaped, read_regular
+from engine.config import display, escaped, missing_folder, read_regular
 from engine.errors import ConfigError, LoadError, reason
 from engine.gather.yamlsrc import load_text
 from engine.model import RuleMeta
@@ -413,7 +413,7 @@ def load_library(root: Path) -> Library:
     cache (engine/cache.py) under a digest of all of them.
     """
     if not root.is_dir():
-        raise ConfigError(f"policy folder {display(root)} does not exist (set --policies)")
+        raise missing_folder("policy folder", root, "--policies")
     # Global modules first: when a domain module collides with one (same package or rule id), the
     # domain's is the one left out and reported.
     files = sorted(
