@@ -133,8 +133,12 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _interrupted(message: str) -> NoReturn:
     """Say how the run was interrupted (Ctrl-C, SIGTERM: engine/entry.py) and exit 130."""
-    click.echo(message, err=True)
-    entry.reported()
+
+    def write() -> None:
+        with contextlib.suppress(OSError):  # (standard error closed: the exit code still says it)
+            click.echo(message, err=True)
+
+    entry.say(write)
     sys.exit(EXIT_INTERRUPTED)
 
 
@@ -142,6 +146,12 @@ class _Group(click.Group):
     """The command group: Ctrl-C (or SIGTERM) in a command, or while click reads its options (a
     parameter's check may import what it needs), says "interrupted" and exits 130, the workers
     stopped on the way out (engine.parallel), rather than click's "Aborted!" and exit 1."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:  # (the group's own options: --version)
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _interrupted("interrupted")
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

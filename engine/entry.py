@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any, NoReturn
+from collections.abc import Callable
+
+# (no typing: each module imported before the handler is set widens the moment a Ctrl-C is a traceback)
 
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: 128 + SIGINT, as shells report it
 
 _signalled = False  # a signal has interrupted the run
+_saying = False  # the run is saying it was interrupted
 _reported = False  # the run has said it was interrupted
 
 
@@ -28,21 +31,29 @@ def install() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def _interrupt(signum: int, frame: Any) -> None:
+def _interrupt(signum: int, frame: object) -> None:
     global _signalled
+    if _saying:  # (it ends as soon as it has said so)
+        return
     if _signalled:
         leave()
     _signalled = True
     raise KeyboardInterrupt
 
 
-def reported() -> None:
-    """The run has said how it was interrupted: :func:`leave` says nothing more."""
-    global _reported
-    _reported = True
+def say(write: Callable[[], object]) -> None:
+    """Say how the run was interrupted, with ``write``; :func:`leave` then says nothing more. A
+    signal meanwhile is not acted on: it would say it a second time, or end the run unsaid."""
+    global _saying, _reported
+    _saying = True
+    try:
+        write()
+        _reported = True
+    finally:
+        _saying = False
 
 
-def leave() -> NoReturn:
+def leave() -> None:
     """End the process now, saying "interrupted" unless the run already said so (written to the
     descriptor itself: this may run in a signal handler, while ``sys.stderr`` is being written)."""
     if not _reported:
@@ -60,4 +71,5 @@ def run() -> None:
         from engine.cli import run as command
     except KeyboardInterrupt:
         leave()
+        return
     command()

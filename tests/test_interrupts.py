@@ -31,7 +31,8 @@ from engine.entry import run
 run()
 """
 
-# The second signal sent as the run says it was interrupted, before or after it has said so.
+# The second signal sent as the run is about to say it was interrupted, while it says so, and once
+# it has.
 BEFORE_SAYING = """
 import engine.cli
 said = engine.cli._interrupted
@@ -40,13 +41,21 @@ def second(message):
     said(message)
 engine.cli._interrupted = second
 """
+WHILE_SAYING = """
+import click
+echo = click.echo
+def second(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    echo(*args, **kwargs)
+click.echo = second
+"""
 AFTER_SAYING = """
 import engine.entry
-reported = engine.entry.reported
-def second():
-    reported()
+say = engine.entry.say
+def second(write):
+    say(write)
     os.kill(os.getpid(), signal.SIGINT)
-engine.entry.reported = second
+engine.entry.say = second
 """
 
 
@@ -59,6 +68,7 @@ def _govern(*args: str, at: str, signal: str = "SIGINT", patch: str = "") -> sub
 @pytest.mark.parametrize(
     "at",
     [
+        "typing",  # the first module imported after the handler is set (a traceback before)
         "click",  # govern's own modules are being imported (a traceback before)
         "engine.gather.mesh",  # the command runs
     ],
@@ -68,13 +78,21 @@ def test_a_signal_while_govern_starts_or_runs_says_interrupted_and_exits_130(at,
     assert (run.returncode, run.stdout, run.stderr) == (130, "", "interrupted\n")
 
 
-def test_a_signal_while_click_reads_the_options_is_an_interruption_not_an_abort():
-    """(--store's check imports the history module; click's own answer is "Aborted!" and exit 1.)"""
-    run = _govern("history", "--store", "examples/mesh/.govern/none.sqlite", at="engine.history")
+@pytest.mark.parametrize(
+    ("args", "at"),
+    [
+        (("history", "--store", "examples/mesh/.govern/none.sqlite"), "engine.history"),  # (--store's check imports it)
+        (("--version",), "importlib.metadata"),  # (the group's own option)
+        (("--bogus", "check"), "difflib"),  # (click imports it to suggest an option)
+    ],
+)
+def test_a_signal_while_click_reads_the_options_is_an_interruption_not_an_abort(args, at):
+    """(Click's own answer is "Aborted!" and exit 1.)"""
+    run = _govern(*args, at=at)
     assert (run.returncode, run.stdout, run.stderr) == (130, "", "interrupted\n")
 
 
-@pytest.mark.parametrize("patch", [BEFORE_SAYING, AFTER_SAYING], ids=["before", "after"])
+@pytest.mark.parametrize("patch", [BEFORE_SAYING, WHILE_SAYING, AFTER_SAYING], ids=["before", "while", "after"])
 def test_a_second_signal_while_the_run_stops_ends_it_at_once_saying_it_once(patch):
     """(A second Ctrl-C a few milliseconds after the first, while the run was on its way out, ended
     in a traceback.)"""
