@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.policy.library import load_library
-from engine.testing import load_tests
+from engine.testing import load_tests, opa_test_argv
 
 from .conftest import REPO
 
@@ -182,10 +182,13 @@ def test_a_test_that_runs_too_long_or_takes_too_much_memory_is_an_error_and_the_
 
 def test_a_stopped_test_leaves_the_other_tests_and_their_coverage_as_they_were(govern_process, demo_copy):
     """Coverage is gathered test by test in the child (a test stopped with it would take the
-    coverage of the tests before it along)."""
+    coverage of the tests before it along): with the stopped tests, it is what the tests alone
+    cover when run in govern's own process (no time limit)."""
     toml = demo_copy / "govern.toml"
-    toml.write_text(toml.read_text() + "rule_time_limit = 1\n")
+    settings = toml.read_text()
+    toml.write_text(settings + "rule_time_limit = 0\n")
     before = govern_process("test", "--coverage", "--format", "json", cwd=demo_copy)
+    toml.write_text(settings + "rule_time_limit = 1\n")
     (demo_copy / "policy_tests/global/naming/runaway_test.rego").write_text(RUNAWAY_TESTS.replace("test_fine", "test_other"))
     after = govern_process("test", "--coverage", "--format", "json", cwd=demo_copy)
     assert (before.code, after.code) == (0, 1), after.err
@@ -495,6 +498,15 @@ def test_engine_opa_delegates_to_opa_test_with_the_same_paths(govern, tmp_path, 
         "--timeout",
         "30000ms",  # (rule_time_limit: a test is stopped as a rule would be)
     ]
+
+
+@pytest.mark.parametrize(("limit", "timeout"), [(30, "30000ms"), (0.0001, "1ms"), (0, "8760h")])
+def test_opa_test_is_given_the_time_limit_as_its_timeout(monkeypatch, limit, timeout):
+    """opa test takes --timeout 0 for its default of 5 s: no limit is a year."""
+    monkeypatch.setattr(shutil, "which", lambda name: f"/bin/{name}")
+    options = {"verbose": False, "pattern": None, "fmt": "text", "coverage": False, "threshold": None}
+    argv = opa_test_argv(Path("policies"), [Path("policy_tests")], **options, time_limit=limit)
+    assert argv == ["/bin/opa", "test", "policies", "policy_tests", "--timeout", timeout]
 
 
 @pytest.mark.skipif(shutil.which("opa") is None, reason="no opa binary on PATH")
