@@ -12,6 +12,7 @@ import sys
 import tempfile
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -604,6 +605,8 @@ def test_markdown_summarises_and_escapes(govern, demo_copy):
     run = govern("check", "--now", NOW, f"{M}/marketing/leads", "--format", "markdown", cwd=demo_copy)
     lines = run.out.splitlines()
     assert lines[0] == "## govern check: 0 pass, 1 fail, 0 error"
+    # (one product: not "1 products")
+    assert lines[2] == "**Score 83.3** · 1 product · 8 open findings (5 blocking, 3 warning, 0 advisory) · 0 waived · 33 rules"
     assert "### ❌ marketing\\_leads\\|&lt;b&gt;x&lt;/b&gt; (marketing) · fail · score 83.3" in lines
     assert "| rule | severity | enforcement | status | finding | where |" in lines
 
@@ -677,6 +680,7 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
 
     assert browser.title == "govern audit: examples/mesh"
     assert browser.execute_script("return window.pwned === undefined")
+    assert browser.find_element(By.CSS_SELECTOR, ".card .muted").text == "mesh score"
     description = browser.find_element(By.CSS_SELECTOR, 'tr.product[data-product="orders_returns"] td.description')
     assert description.text == payload
     assert browser.find_elements(By.CSS_SELECTOR, "#products img") == []
@@ -704,6 +708,18 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
     Select(browser.find_element(By.ID, "filter-severity")).select_by_value("")
     Select(browser.find_element(By.ID, "filter-rule")).select_by_value("STD-004")
     assert sum(1 for r in rows if r.is_displayed()) == 3
+
+
+def test_the_html_report_of_a_check_scores_what_it_checked_not_the_mesh(govern, browser):
+    from selenium.webdriver.common.by import By
+
+    run = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "html")
+    browser.get("data:text/html;charset=utf-8," + quote(run.out))
+    cards = [
+        (card.find_element(By.CSS_SELECTOR, ".muted").text, card.find_element(By.CSS_SELECTOR, ".big").text)
+        for card in browser.find_elements(By.CSS_SELECTOR, ".card")
+    ]
+    assert cards[:2] == [("score", "100"), ("products", "1")]
 
 
 def test_html_domain_filter_none_shows_only_the_findings_without_a_domain(govern, demo_copy, browser):

@@ -46,6 +46,11 @@ def clean(value: object) -> str:
 _HIDDEN = {"Cc", "Cf", "Cs"}  # control and format characters, surrogates
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 product``, ``2 products`` (nouns whose plural takes an s)."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def one_line(value: object) -> str:
     """:func:`clean` for output read line by line (the text report, ``govern lineage``, messages on
     standard error): newlines shown as ``\\n`` too (and the line and paragraph separators, which

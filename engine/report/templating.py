@@ -8,7 +8,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from engine.report import clean
+from engine.report import clean, counted
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -56,4 +56,5 @@ def environment(kind: str) -> Environment:
     env.filters["md"] = md
     env.filters["md_code"] = md_code
     env.filters["score"] = score
+    env.filters["counted"] = counted
     return env

@@ -6,7 +6,7 @@ import io
 import shutil
 
 from engine.model import Finding, Report
-from engine.report import one_line
+from engine.report import counted, one_line
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
@@ -104,16 +104,16 @@ def render(report: Report, *, color: bool = False) -> str:
     v = s.verdicts
     fc = s.findings
     summary = Text()
-    summary.append(f"{s.products} product{'s' if s.products != 1 else ''}: ")
+    summary.append(f"{counted(s.products, 'product')}: ")
     summary.append(f"{v.pass_} pass", style="green")
     summary.append(", ")
     summary.append(f"{v.fail} fail", style="red" if v.fail else "")
     summary.append(", ")
     summary.append(f"{v.error} error", style="magenta" if v.error else "")
     summary.append(
-        f" · {fc.open} open finding{'s' if fc.open != 1 else ''} ({fc.by_enforcement['blocking']} blocking, "
+        f" · {counted(fc.open, 'open finding')} ({fc.by_enforcement['blocking']} blocking, "
         f"{fc.by_enforcement['warning']} warning, {fc.by_enforcement['advisory']} advisory), {fc.waived} waived"
-        f" · {s.rules} rules"
+        f" · {counted(s.rules, 'rule')}"
     )
     if s.score is not None:
         summary.append(f" · score {s.score:g}")
@@ -121,7 +121,7 @@ def render(report: Report, *, color: bool = False) -> str:
     if report.changes is not None:
         c = report.changes
         if c.previous_run is None:
-            console.print(f"first audit of this mesh: {len(c.new)} findings recorded")
+            console.print(f"first audit of this mesh: {counted(len(c.new), 'finding')} recorded")
         else:
             counts = f"{len(c.new)} new, {len(c.fixed)} fixed, {c.persisting} persisting"
             if c.unknown:
@@ -129,5 +129,5 @@ def render(report: Report, *, color: bool = False) -> str:
             console.print(f"since the previous audit ({c.previous_run[:8]}): {counts}")
     baseline = sum(1 for f in report.findings if f.baseline)
     if baseline:
-        console.print(f"{baseline} finding{'s' if baseline != 1 else ''} also in the baseline (not counted for the exit code)")
+        console.print(f"{counted(baseline, 'finding')} also in the baseline (not counted for the exit code)")
     return out.getvalue()
