@@ -57,6 +57,19 @@ class ConfigError(GovernError):
     """The governance configuration or the policy library is invalid."""
 
 
+class ConfigErrors(ConfigError):
+    """Several problems of one configuration file, found at once: the first is the error, the
+    others its details; ``problems`` has each (``govern validate`` lists them one by one)."""
+
+    def __init__(self, problems: list[ConfigError]):
+        first = problems[0]
+        super().__init__(first.message, first.file, first.line, tuple(p.headline for p in problems[1:]))
+        self.problems = problems
+
+    def __reduce__(self) -> tuple[type, tuple[list[ConfigError]]]:  # type: ignore[override]
+        return type(self), (self.problems,)
+
+
 class UsageError(GovernError):
     """The command line asks for something impossible."""
 

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.config import display, escaped, missing_folder
-from engine.errors import ConfigError, LoadError
-from engine.gather.yamlsrc import Located, load_bytes, read_bytes, validation_error
+from engine.errors import ConfigError, ConfigErrors, LoadError
+from engine.gather.yamlsrc import Located, load_bytes, read_bytes, validation_errors
 from engine.model import DomainEntry, Enforcement, IsoDate, empty_list
 
 DEFAULT_LEVELS = ["public", "internal", "restricted", "confidential"]
@@ -133,8 +133,7 @@ def _load_config(path: Path, raw: bytes, model: type[_C], what: str) -> tuple[Lo
     try:
         return doc, model.model_validate(doc.data)
     except ValidationError as e:
-        err = validation_error(e, doc, what)
-        raise ConfigError(err.message, err.file, err.line) from None
+        raise ConfigErrors([ConfigError(err.message, err.file, err.line) for err in validation_errors(e, doc, what)]) from None
 
 
 def load_governance(folder: Path) -> Governance:
@@ -158,7 +157,7 @@ def load_governance(folder: Path) -> Governance:
             digest.update(b"\0" + domain_path.name.encode() + b"\0" + raw)
             loaded = _load_domain(domain_path, raw)
         except ConfigError as e:
-            governance.problems.append(e)
+            governance.problems.extend(e.problems if isinstance(e, ConfigErrors) else [e])
             continue
         first = governance.domains.get(loaded.config.domain)
         if first is not None:  # orders.yaml and orders.yml: neither silently replaces the other

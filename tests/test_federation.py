@@ -366,6 +366,36 @@ def test_unknown_keys_in_council_config_are_errors(govern, demo_copy):
     )
 
 
+def test_every_problem_of_a_configuration_file_is_listed_at_its_own_line(govern, demo_copy):
+    """(They were joined on one line, each after the first with "(line N)" at its end, and a domain
+    file's counted as one problem.)"""
+    council = demo_copy / "governance/council.yaml"
+    text = council.read_text()
+    council.write_text(text.replace("max_waiver_days: 180", "max_waiver_day: 180").replace("2027-03-01", '"2027-31-03"'))
+    run = validate(govern, demo_copy)
+    assert (run.code, run.out) == (3, "")
+    assert run.err == (
+        "error: governance/council.yaml:4: invalid council configuration: council.max_waiver_day: Extra inputs are not"
+        " permitted\n"
+        "  governance/council.yaml:23: invalid council configuration: rules.STD-004.effective_on: Value error, '2027-31-03'"
+        " is not a date (YYYY-MM-DD)\n"
+    )
+    council.write_text(text)
+    orders = demo_copy / "governance/domains/orders.yaml"
+    orders.write_text(
+        orders.read_text().replace("STD-003: blocking", "STD-003: critical").replace("ticket: GOV-142", "tiket: GOV-142")
+    )
+    run = validate(govern, demo_copy)
+    assert (run.code, run.out, run.err) == (
+        3,
+        "governance/domains/orders.yaml:6: invalid domain configuration: enforcement.STD-003: Input should be 'blocking',"
+        " 'warning' or 'advisory'\n"
+        "governance/domains/orders.yaml:8: invalid domain configuration: waivers[0].ticket: Field required\n"
+        "governance/domains/orders.yaml:11: invalid domain configuration: waivers[0].tiket: Extra inputs are not permitted\n",
+        "3 problems found\n",
+    )
+
+
 @pytest.mark.parametrize("days", ["0", "-5", "true", '"180"', "90.5"])
 def test_max_waiver_days_is_a_whole_number_of_days(govern, demo_copy, days):
     council = demo_copy / "governance/council.yaml"

@@ -105,12 +105,15 @@ def test_govern_errors_cross_between_processes_with_their_file_and_line(tmp_path
     index's own fields), by way of a pickle."""
     import pickle
 
-    from engine.errors import ConfigError, GovernError, LoadError, UsageError
+    from engine.errors import ConfigError, ConfigErrors, GovernError, LoadError, UsageError
     from engine.gather.index import IndexDamaged
 
-    for error in (GovernError("m", "f.yaml", 3), LoadError("bad", "p.yaml", 7), ConfigError("c", None), UsageError("u")):
+    several = ConfigErrors([ConfigError("a", "c.yaml", 2), ConfigError("b", "c.yaml", 9)])
+    for error in (GovernError("m", "f.yaml", 3), LoadError("bad", "p.yaml", 7), ConfigError("c", None), UsageError("u"), several):
         back = pickle.loads(pickle.dumps(error))
         assert (type(back), str(back), back.file, back.line) == (type(error), str(error), error.file, error.line)
+    assert str(several) == "c.yaml:2: a\n  c.yaml:9: b"
+    assert [str(p) for p in pickle.loads(pickle.dumps(several)).problems] == ["c.yaml:2: a", "c.yaml:9: b"]
     damaged = pickle.loads(pickle.dumps(IndexDamaged(tmp_path, "database disk image is malformed")))
     assert (damaged.why, damaged.root, str(damaged)) == (
         "database disk image is malformed",

@@ -65,21 +65,31 @@ def first_error(e: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else err["msg"]
 
 
-def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = "") -> LoadError:
-    """Turn pydantic's errors into one LoadError located at the first of them."""
-    parts: list[str] = []
-    first_line: int | None = None
+def _problems(e: ValidationError, doc: Located, prefix: str) -> list[tuple[int | None, str]]:
+    """Each of pydantic's errors as its line and ``key.path: message``."""
+    found = []
     for err in e.errors():
         path = prefix
         for key in err["loc"]:
             path = join(path, key)
-        line = doc.line_of(path)
-        first_line = first_line or line
-        at = f" (line {line})" if line != first_line else ""  # (the message begins at the first's)
         # (pydantic names its model class where a mapping is wanted: "instance of _OdpsTeam")
         message = "Input should be a mapping" if err["type"] in ("model_type", "model_attributes_type") else err["msg"]
-        parts.append(f"{path or '(document)'}: {message}{at}")
+        found.append((doc.line_of(path), f"{path or '(document)'}: {message}"))
+    return found
+
+
+def validation_error(e: ValidationError, doc: Located, what: str, prefix: str = "") -> LoadError:
+    """Turn pydantic's errors into one LoadError located at the first of them (a product's error,
+    one line in a report)."""
+    problems = _problems(e, doc, prefix)
+    first_line = next((line for line, _ in problems if line), None)
+    parts = [f"{problem} (line {line})" if line and line != first_line else problem for line, problem in problems]
     return LoadError(f"invalid {what}: " + "; ".join(parts), doc.file, first_line)
+
+
+def validation_errors(e: ValidationError, doc: Located, what: str) -> list[LoadError]:
+    """Pydantic's errors, each a LoadError at its own line (a configuration's problems, listed)."""
+    return [LoadError(f"invalid {what}: {problem}", doc.file, line) for line, problem in _problems(e, doc, "")]
 
 
 def read_text(path: Path, display: str) -> str:
