@@ -821,7 +821,10 @@ def _evaluate(
                     parts = evaluate_in_workers(workers, evaluator, index, size, spool, advance)
                 else:
                     parts = evaluator.parts(batched_targets(index, workers, batch or products), advance, each)
-                outcome = evaluator.outcome(parts, whole_mesh, spool)
+                # (a check of the whole mesh folder lists every waiver, as an audit does: one naming
+                # a product the mesh does not have is unused, not left out)
+                mesh_root_checked = found_mesh is not None and os.path.abspath(found_mesh.root) in map(os.path.abspath, paths)
+                outcome = evaluator.outcome(parts, whole_mesh or mesh_root_checked, spool)
         finally:
             engine.close()
     unchecked = _unreadable(index, found_mesh)

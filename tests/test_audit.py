@@ -211,6 +211,12 @@ def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_
     assert "changes" not in report or report["changes"] is None
     # No history is read or written; the mesh index, which is no history, is kept for the checks
     assert sorted(p.name for p in (demo_copy / M / ".govern").iterdir()) == ["index.db"]
+    # a check of the whole mesh folder lists it too (a domain team checking before it publishes
+    # learns of it); a check of some products lists only their waivers
+    whole = govern("check", M, "--format", "json", "--now", NOW, cwd=demo_copy).json()
+    assert [(w["rule"], w["product"]) for w in whole["waivers"]["unused"]] == [("STD-002", "orders_gone")]
+    some = govern("check", f"{M}/orders", "--format", "json", "--now", NOW, cwd=demo_copy).json()
+    assert some["waivers"]["unused"] == []
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])

@@ -2,8 +2,8 @@
 
 A waiver is active through the day it expires, and only covers findings of its own domain's
 products. For the report: ``applied`` (active, matched a finding), ``expiring`` (active, expires
-within 14 days), ``expired`` (no longer applies) and ``unused`` (active, matched nothing). Only
-waivers of the products in the run are listed.
+within 14 days), ``expired`` (no longer applies) and ``unused`` (active, matched nothing). A run
+of the whole mesh lists every waiver; another, only the waivers of the products in it.
 """
 
 from __future__ import annotations
