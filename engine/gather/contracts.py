@@ -65,17 +65,35 @@ def schema_errors(data: Any) -> list[SchemaError]:
     """Every violation of the ODCS JSON Schema, in document order."""
     import jsonschema_rs
 
-    found: list[tuple[list[str], SchemaError]] = []
-    for e in _validator().iter_errors(data):
+    kinds = jsonschema_rs.ValidationErrorKind
+    errors = list(_validator().iter_errors(data))
+    # Where a value inside an object breaks its schema, the keys the failed subschema had declared
+    # count as "unevaluated" too (a column whose name is a number: "'name', 'description' were
+    # unexpected"): an object's unevaluated keys are not reported when one of them holds an error.
+    unevaluated = kinds.UnevaluatedProperties
+    erring = {
+        tuple(e.instance_path[:n]) for e in errors if not isinstance(e.kind, unevaluated) for n in range(len(e.instance_path) + 1)
+    }
+    found: dict[tuple[str, str], tuple[list[str], SchemaError]] = {}  # (each once: branches of the schema repeat them)
+    for e in errors:
         parent = [str(p) for p in e.instance_path]
-        if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        if isinstance(e.kind, kinds.AdditionalProperties | unevaluated):
+            if isinstance(e.kind, unevaluated) and any((*e.instance_path, key) in erring for key in e.kind.unexpected):
+                continue
+            what = "Additional" if isinstance(e.kind, kinds.AdditionalProperties) else "Unevaluated"
             # one error at each unexpected key (its line), not one at the object that holds them
             for key in e.kind.unexpected:
-                message = f"Additional properties are not allowed ({key!r} was unexpected)"
-                found.append(([*parent, key], SchemaError(message=message, path=_path([*e.instance_path, key]))))
+                message = f"{what} properties are not allowed ({key!r} was unexpected)"
+                error = SchemaError(message=message, path=_path([*e.instance_path, key]))
+                found.setdefault((error.path, error.message), ([*parent, key], error))
         else:
-            found.append((parent, SchemaError(message=_short(e.message), path=_path(e.instance_path))))
-    return [error for _, error in sorted(found, key=lambda item: item[0])]
+            message = e.message
+            if isinstance(e.kind, kinds.Enum):  # (its message names two values and "or 9 other candidates")
+                values = [json.dumps(option) for option in e.kind.options]
+                message = f"{json.dumps(e.instance)} is not one of {', '.join(values[:-1])} or {values[-1]}"
+            error = SchemaError(message=_short(message), path=_path(e.instance_path))
+            found.setdefault((error.path, error.message), (parent, error))
+    return [error for _, error in sorted(found.values(), key=lambda item: item[0])]
 
 
 def _short(message: str, limit: int = 300) -> str:
