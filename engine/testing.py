@@ -460,8 +460,28 @@ def untested_in(library: Library, tests: Path) -> list[ConfigError]:
     """:func:`untested` for ``govern validate`` of the test folder ``tests``: the test modules are
     parsed, not run; one that cannot be parsed is a problem of its own (its rules' tests are then
     missing too)."""
-    problems: list[ConfigError] = []
-    references = RegoTestRun(library.root, [tests], problems=problems, policy_tests=tests).references()
+    from engine import cache
+
+    try:  # (the syntax trees of every module, read again: a second in a validate that is otherwise a check's)
+        files = rego_files([library.root, tests])
+        key = cache.key(
+            "untested", display(library.root), display(tests), *(f"{display(p)}\0" for p in files), *map(read_regular, files)
+        )
+    except (OSError, ConfigError):  # (what cannot be read is the problem the run below names)
+        key = None
+    stored = cache.get("untested", key) if key is not None else None
+    try:
+        problems = [ConfigError(message, file, line) for message, file, line in stored["problems"]]
+        references = {file: set(refs) for file, refs in stored["references"].items()}
+    except (TypeError, KeyError, ValueError):  # (none stored, or damaged)
+        problems = []
+        references = RegoTestRun(library.root, [tests], problems=problems, policy_tests=tests).references()
+        if key is not None:
+            stored = {
+                "problems": [[p.message, p.file, p.line] for p in problems],
+                "references": {f: sorted(r) for f, r in references.items()},
+            }
+            cache.put("untested", key, stored)
     return [*problems, *untested(library, references, [tests])]
 
 

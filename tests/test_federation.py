@@ -439,6 +439,10 @@ def test_validate_lists_every_broken_policy_and_test_file_with_the_other_problem
         "policy_tests/broken_test.rego:3: invalid Rego: expecting expression",
     ]
     assert run.err == "4 problems found\n"
+    # the tests' lint is kept in the cache: the same again, and the test file's change is seen
+    assert (validate(govern, demo_copy).out, validate(govern, demo_copy).err) == (run.out, run.err)
+    write(demo_copy, "policy_tests/broken_test.rego", "package broken_test\n\ntest_x if { 1 == 1 }\n")
+    assert validate(govern, demo_copy).out.splitlines() == run.out.splitlines()[:3]
 
 
 @pytest.mark.parametrize(
