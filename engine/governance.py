@@ -67,6 +67,10 @@ class Waiver(_Config):
         """A waiver applies through the whole day it expires."""
         return now.date() <= date.fromisoformat(self.expires)
 
+    def approved_after(self, now: datetime) -> bool:
+        """Whether it was approved after ``now``: a run as of an earlier day (--now) has no such waiver."""
+        return self.approved_on is not None and date.fromisoformat(self.approved_on) > now.date()
+
 
 class DomainConfig(_Config):
     domain: str

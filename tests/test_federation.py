@@ -6,12 +6,14 @@ Each test works in a copy of the demo repository and changes one thing in the go
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
+TODAY = datetime.now(UTC).date().isoformat()
 
 
 def findings(govern, root: Path, target: str, *extra: str) -> list[dict]:
@@ -247,6 +249,20 @@ def test_waiver_turns_a_finding_waived_until_it_expires(govern, demo_copy):
     assert later["waivers"]["applied"] == []
 
 
+def test_as_of_a_day_before_a_waivers_approval_it_is_not_filed_yet(govern, demo_copy):
+    """(--now before a waiver's approved_on made the whole configuration invalid, exit 3: no run
+    could look back past the latest approval.) The waiver neither applies nor is listed then."""
+    waiver = WAIVER.format(expires="2027-01-31").replace("    expires:", "    approved_on: 2026-11-15\n    expires:")
+    write(demo_copy, "governance/domains/marketing.yaml", waiver)
+    before = govern("check", "--now", "2026-11-10T00:00:00Z", f"{M}/marketing/leads", "--format", "json", cwd=demo_copy)
+    assert before.code == 1, before.err
+    report = before.json()
+    assert [f["status"] for f in report["findings"] if f["rule"] == "ACC-002"] == ["open"]
+    assert report["waivers"] == {"applied": [], "expiring": [], "expired": [], "unused": []}
+    after = findings(govern, demo_copy, f"{M}/marketing/leads")
+    assert [f["status"] for f in after if f["rule"] == "ACC-002"] == ["waived"]
+
+
 def test_waived_findings_do_not_fail_the_product(govern, demo_copy):
     contract = demo_copy / M / "orders/legacy_feed/orders-legacy-feed-v1.odcs.yaml"
     contract.write_text(contract.read_text().replace('version: "v1"', "version: 1.0.0").replace("version: v1", "version: 1.0.0"))
@@ -314,7 +330,8 @@ def test_waiver_can_be_narrowed_to_a_resource(govern, demo_copy, resource, statu
             # counted from a later approval, the waiver could last as long as its author likes
             ("expires: 2027-01-31", "approved_on: 2099-01-01\n    expires: 2099-06-01"),
             8,
-            "waiver of ACC-002 for marketing_leads: approved_on 2099-01-01 is after today (2026-11-21); "
+            # (today: the later of the clock's day and the day of the run, --now)
+            f"waiver of ACC-002 for marketing_leads: approved_on 2099-01-01 is after today ({max(NOW[:10], TODAY)}); "
             "a waiver is approved before it is used",
         ),
         (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from engine.errors import ConfigError
@@ -180,10 +180,13 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
             )
         start = date.fromisoformat(waiver.approved_on) if waiver.approved_on else now.date()
         days = (date.fromisoformat(waiver.expires) - start).days
-        if start > now.date():  # (counted from a later day, a waiver could last longer than the maximum)
+        # (counted from a later day, a waiver could last longer than the maximum; one approved after
+        # the day a run is evaluated as of, --now, is only not filed yet then)
+        today = max(now.date(), datetime.now(UTC).date())
+        if start > today:
             problem(
                 f"waiver of {waiver.rule} for {waiver.product}: approved_on {waiver.approved_on} is after today "
-                f"({now.date().isoformat()}); a waiver is approved before it is used",
+                f"({today.isoformat()}); a waiver is approved before it is used",
                 f"{where}.approved_on",
             )
         elif waiver.approved_on and days < 0:

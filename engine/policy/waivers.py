@@ -34,6 +34,8 @@ class WaiverBook:
         self._filed: list[_Filed] = []
         for domain, df in sorted(governance.domains.items()):
             for i, waiver in enumerate(df.config.waivers):
+                if waiver.approved_after(now):  # (as of an earlier day, --now: not filed yet)
+                    continue
                 entry = waiver.model_dump(exclude_none=True)
                 entry.update({"domain": domain, "file": df.doc.file, "line": df.line_of(f"waivers[{i}]")})
                 self._filed.append(_Filed(domain, waiver, entry))
