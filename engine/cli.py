@@ -654,11 +654,19 @@ def audit(
     finding fingerprint. Exit codes as for check.
     """
     from engine.config import load_settings
+    from engine.gather.targets import outside
 
     if mesh_dir is not None and mesh is not None and os.path.abspath(mesh_dir) != os.path.abspath(mesh):
         raise UsageError(f"two meshes to audit: {display(mesh_dir)} and --mesh {display(mesh)}; give one")
     settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
+    configured = load_settings(policies, governance).mesh if mesh_dir or mesh else None
+    if configured is not None and os.path.abspath(root) != os.path.abspath(configured) and not outside([root], configured):
+        # (a part of the mesh audited as a mesh: what it reads from the rest would be "not in the mesh")
+        raise UsageError(
+            f"{display(root)} lies inside the mesh {display(configured)} (govern.toml): an audit is of a whole mesh;"
+            f" audit {display(configured)}, or check {display(root)}"
+        )
     history = store or root / ".govern" / "history.sqlite"
     project = settings.source.parent if settings.source else None  # (a PostgreSQL store knows a mesh by its path in it)
     from engine.gather.index import INDEX_PATH

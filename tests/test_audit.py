@@ -412,8 +412,9 @@ def test_a_default_store_linked_to_a_file_elsewhere_keeps_the_history_of_its_mes
 
 def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_copy, tmp_path):
     store = tmp_path / "shared.sqlite"
+    shutil.copytree(demo_copy / M / "customers", demo_copy / "other")  # (a second mesh, beside the first)
     assert audit(govern, demo_copy, "--store", str(store)).code == 1
-    assert govern("audit", f"{M}/customers", "--now", NOW, "--store", str(store), cwd=demo_copy).code in (0, 1)
+    assert govern("audit", "other", "--now", NOW, "--store", str(store), cwd=demo_copy).code in (0, 1)
     assert audit(govern, demo_copy, "--store", str(store)).code == 1
     run = govern("history", "--store", str(store), cwd=tmp_path)  # (no govern.toml there: no mesh)
     assert run.code == 0
@@ -421,12 +422,11 @@ def test_history_of_a_store_shared_by_meshes_shows_each_mesh_apart(govern, demo_
     assert govern("history", "--store", str(store), cwd=demo_copy).out == run.out
     # one mesh only: still named, since no mesh was
     alone = tmp_path / "alone.sqlite"
-    assert govern("audit", f"{M}/customers", "--now", NOW, "--store", str(alone), cwd=demo_copy).code in (0, 1)
+    assert govern("audit", "other", "--now", NOW, "--store", str(alone), cwd=demo_copy).code in (0, 1)
     assert (
-        govern("history", "--store", str(alone), cwd=demo_copy).out.splitlines()[0]
-        == f"mesh {(demo_copy / M / 'customers').resolve()}:"
+        govern("history", "--store", str(alone), cwd=demo_copy).out.splitlines()[0] == f"mesh {(demo_copy / 'other').resolve()}:"
     )
-    whole, customers = (demo_copy / M).resolve(), (demo_copy / M / "customers").resolve()
+    whole, customers = (demo_copy / M).resolve(), (demo_copy / "other").resolve()
     sections = run.out.split("\nmesh ")
     assert [s.splitlines()[0] for s in sections] == [f"mesh {whole}:", f"{customers}:"]
     # each section's runs and domain trend are its mesh's alone
@@ -1052,5 +1052,17 @@ def test_a_mesh_given_twice_differently_is_a_usage_error_and_given_as_mesh_optio
     missing = govern("audit", "--mesh", "nowhere", "--no-store")
     assert missing.code == 2
     assert missing.err.endswith("Error: Invalid value for '--mesh': Directory 'nowhere' does not exist.\n")
-    by_option = govern("audit", "--mesh", f"{M}/finance", "--no-store", "--format", "json", "--now", "2026-11-21T09:00:00Z")
-    assert {p["domain"] for p in by_option.json()["products"]} == {"finance"}
+    by_option = govern("audit", "--mesh", M, "--no-store", "--format", "json", "--now", NOW)
+    assert len(by_option.json()["products"]) == 14
+
+
+def test_a_folder_inside_the_configured_mesh_is_not_audited_as_a_mesh_of_its_own(govern):
+    """(Its products' upstreams in the rest of the mesh were "not in the mesh", CON-007.) A check
+    of it judges them within the mesh."""
+    for args in ((f"{M}/finance",), ("--mesh", f"{M}/finance")):
+        run = govern("audit", *args, "--no-store")
+        assert (run.code, run.out) == (2, "")
+        assert run.err == (
+            f"error: {M}/finance lies inside the mesh {M} (govern.toml): an audit is of a whole mesh; audit {M}, or check"
+            f" {M}/finance\n"
+        )
