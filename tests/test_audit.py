@@ -591,6 +591,12 @@ def test_junit_parses_as_junit_xml(govern):
     assert isinstance(failure, Failure) and failure.type == "blocking"
     legacy = {case.name: case for case in suites["orders_legacy_feed"]}
     assert isinstance(legacy["STD-002 Schema objects carry the metadata columns"].result[0], Skipped)
+    # a warning fails no gate: its case passes, the finding in its output (CI test views went red)
+    keyed = legacy["ORDERS-001 Orders contracts key their rows by order_id"]
+    assert keyed.result == [] and keyed.system_out.startswith("warning: examples/mesh/orders/legacy_feed/")
+    leads = {case.name: case for case in suites["marketing_leads"]}
+    assert len(leads) == 6 and suites["marketing_leads"].failures == 5
+    assert leads["STD-004 Products name their monitoring metrics"].result == []
 
 
 def test_junit_of_a_check_whose_blocking_findings_are_all_in_the_baseline_has_no_failure(govern, demo_copy):

@@ -1,7 +1,8 @@
 """``--format junit``: JUnit XML for CI systems that show test results.
 
-One test suite per product; a test case per rule with a finding on it (``<failure>`` when open,
-``<skipped>`` when waived or in the baseline), plus a ``compliance`` case per product that fails
+One test suite per product; a test case per rule with a finding on it (``<failure>`` when a
+blocking one is open, passing with the findings in ``<system-out>`` when only warning or advisory
+ones are, ``<skipped>`` when waived or in the baseline), plus a ``compliance`` case per product that fails
 with a ``fail`` verdict and errors with an ``error`` verdict, so a compliant product shows as one
 passing test. The run's own errors (the report's ``errors``: what it could not see of the mesh) are
 one erring ``run`` case of a ``govern`` suite, so a test view never shows a green run that exited 3.
@@ -50,8 +51,11 @@ def render(report: Report, *, color: bool = False) -> str:
             counting = [f for f in findings if f.status == "open" and not f.baseline]
             if counting:
                 text = "\n".join(f"{_where(f)}: {f.message}\nfix: {f.remediation}" for f in counting)
-                ET.SubElement(case, "failure", message=counting[0].message, type=counting[0].enforcement).text = text
-                counts["failures"] += 1
+                if any(f.enforcement == "blocking" for f in counting):
+                    ET.SubElement(case, "failure", message=counting[0].message, type=counting[0].enforcement).text = text
+                    counts["failures"] += 1
+                else:  # (a warning or advisory finding fails no gate: shown, the case passing)
+                    ET.SubElement(case, "system-out").text = f"{counting[0].enforcement}: {text}"
             else:
                 ET.SubElement(case, "skipped", message="waived or in the baseline")
                 counts["skipped"] += 1
