@@ -19,11 +19,20 @@ import click
 
 from engine import entry
 from engine.config import display
-from engine.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, ConfigError, GovernError, UsageError, reason
-from engine.model import ENFORCEMENT_RANK, Report
+from engine.errors import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ConfigError,
+    ConfigErrors,
+    GovernError,
+    UsageError,
+    reason,
+)
+from engine.model import ENFORCEMENT_RANK, FAIL_ON, Report
 from engine.report import one_line
 
-FAIL_ON = {"blocking": 2, "warning": 1, "never": 99}
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
 # The most products a process of an audit holds at once (--batch): about 0.4 GiB of loaded
 # models, however large the mesh (engine/shards.py; in the parent, engine/gather/targets.py).
@@ -436,7 +445,7 @@ def check(
         known = _baseline_fingerprints(baseline)
         for f in report.findings:  # (a report of govern before 0.2 has the positional fingerprints)
             f.baseline = f.fingerprint in known or f.positional_fingerprint in known
-    _emit(report, fmt, output)
+    _emit(report, fmt, output, fail_on)
     sys.exit(exit_code(report, fail_on))
 
 
@@ -475,11 +484,12 @@ def exit_code(report: Report, fail_on: str) -> int:
     return EXIT_OK
 
 
-def _emit(report: Report, fmt: str, output: Path | None) -> None:
+def _emit(report: Report, fmt: str, output: Path | None, fail_on: str) -> None:
     from engine.report import writer
 
     color = output is None and sys.stdout is not None and sys.stdout.isatty()
-    _write(output, writer(fmt)(report, color=color))
+    options = {"fail_on": fail_on} if fmt == "junit" else {}  # (its failures are the gate's)
+    _write(output, writer(fmt)(report, color=color, **options))
     if output is not None:
         _say_errors(report, output)
 
@@ -654,14 +664,17 @@ def audit(
     finding fingerprint. Exit codes as for check.
     """
     from engine.config import load_settings
-    from engine.gather.targets import outside
 
-    if mesh_dir is not None and mesh is not None and os.path.abspath(mesh_dir) != os.path.abspath(mesh):
+    if mesh_dir is not None and mesh is not None and os.path.realpath(mesh_dir) != os.path.realpath(mesh):
         raise UsageError(f"two meshes to audit: {display(mesh_dir)} and --mesh {display(mesh)}; give one")
     settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
-    configured = load_settings(policies, governance).mesh if mesh_dir or mesh else None
-    if configured is not None and os.path.abspath(root) != os.path.abspath(configured) and not outside([root], configured):
+    try:
+        configured = load_settings(policies, governance, lineage_map=lineage_map).mesh if mesh_dir or mesh else None
+    except GovernError:  # (a wrong mesh key, which MESH replaces: no mesh to compare with)
+        configured = None
+    real, whole = os.path.realpath(root), os.path.realpath(configured) if configured is not None else ""
+    if whole and real.startswith(whole + os.sep):
         # (a part of the mesh audited as a mesh: what it reads from the rest would be "not in the mesh")
         raise UsageError(
             f"{display(root)} lies inside the mesh {display(configured)} (govern.toml): an audit is of a whole mesh;"
@@ -703,7 +716,7 @@ def audit(
     if not no_store:
         _remember(report, root, history, project)
     try:
-        _emit(report, fmt, output)
+        _emit(report, fmt, output, fail_on)
     except KeyboardInterrupt:
         if no_store:
             raise
@@ -831,7 +844,7 @@ def _evaluate(
                     parts = evaluator.parts(batched_targets(index, workers, batch or products), advance, each)
                 # (a check of the whole mesh folder lists every waiver, as an audit does: one naming
                 # a product the mesh does not have is unused, not left out)
-                mesh_root_checked = found_mesh is not None and os.path.abspath(found_mesh.root) in map(os.path.abspath, paths)
+                mesh_root_checked = mesh_root is not None and os.path.abspath(mesh_root) in map(os.path.abspath, paths)
                 outcome = evaluator.outcome(parts, whole_mesh or mesh_root_checked, spool)
         finally:
             engine.close()
@@ -1147,6 +1160,8 @@ def _governance_of(settings: Any, domains: bool) -> tuple[Any, list[str]]:
         return None, []
     try:
         governance = load_governance(settings.governance)
+    except ConfigErrors as e:  # (each problem a line of its own)
+        return None, [str(p) for p in e.problems]
     except GovernError as e:
         return None, [str(e)]
     return governance, [str(p) for p in governance.problems] if domains else []

@@ -32,6 +32,8 @@ IsoDate = Annotated[str, AfterValidator(_iso_date)]
 
 SEVERITY_WEIGHT: dict[str, int] = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 ENFORCEMENT_RANK: dict[str, int] = {"advisory": 0, "warning": 1, "blocking": 2}
+# --fail-on: the least enforcement rank of an open finding that fails the run (the exit code, JUnit)
+FAIL_ON: dict[str, int] = {"blocking": 2, "warning": 1, "never": 99}
 
 
 def empty_list() -> list[Any]:

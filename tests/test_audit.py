@@ -217,6 +217,10 @@ def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_
     assert [(w["rule"], w["product"]) for w in whole["waivers"]["unused"]] == [("STD-002", "orders_gone")]
     some = govern("check", f"{M}/orders", "--format", "json", "--now", NOW, cwd=demo_copy).json()
     assert some["waivers"]["unused"] == []
+    # a folder outside the configured mesh is a mesh of its own, not the whole mesh
+    shutil.copytree(demo_copy / M / "finance/payments", demo_copy / "payments")
+    apart = govern("check", "payments", "--format", "json", "--now", NOW, cwd=demo_copy).json()
+    assert apart["waivers"]["unused"] == []
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
@@ -597,6 +601,14 @@ def test_junit_parses_as_junit_xml(govern):
     leads = {case.name: case for case in suites["marketing_leads"]}
     assert len(leads) == 6 and suites["marketing_leads"].failures == 5
     assert leads["STD-004 Products name their monitoring metrics"].result == []
+    # the failures are --fail-on's, as the exit code is
+    strict = govern("check", "--now", NOW, f"{M}/orders/legacy_feed", "--format", "junit", "--fail-on", "warning")
+    assert strict.code == 1
+    cases = {case.name: case.result for suite in JUnitXml.fromstring(strict.out.encode()) for case in suite}
+    assert [type(r).__name__ for r in cases["ORDERS-001 Orders contracts key their rows by order_id"]] == ["Failure"]
+    assert [type(r).__name__ for r in cases["compliance"]] == ["Failure"]
+    never = govern("check", "--now", NOW, M, "--format", "junit", "--fail-on", "never")
+    assert never.code == 0 and JUnitXml.fromstring(never.out.encode()).failures == 0
 
 
 def test_junit_of_a_check_whose_blocking_findings_are_all_in_the_baseline_has_no_failure(govern, demo_copy):
@@ -1062,9 +1074,20 @@ def test_a_mesh_given_twice_differently_is_a_usage_error_and_given_as_mesh_optio
     assert len(by_option.json()["products"]) == 14
 
 
-def test_a_folder_inside_the_configured_mesh_is_not_audited_as_a_mesh_of_its_own(govern):
+def test_a_folder_inside_the_configured_mesh_is_not_audited_as_a_mesh_of_its_own(govern, demo_copy):
     """(Its products' upstreams in the rest of the mesh were "not in the mesh", CON-007.) A check
-    of it judges them within the mesh."""
+    of it judges them within the mesh. So too through a link to it; the mesh itself through a link
+    is the same mesh as MESH."""
+    (demo_copy / "finance").symlink_to(demo_copy / M / "finance")
+    (demo_copy / "mesh-link").symlink_to(demo_copy / M)
+    for args in ((f"{M}/finance",), ("--mesh", f"{M}/finance"), ("finance",)):
+        run = govern("audit", *args, "--no-store", cwd=demo_copy)
+        shown = args[-1]
+        assert (run.code, run.out) == (2, "")
+        assert run.err == (
+            f"error: {shown} lies inside the mesh {M} (govern.toml): an audit is of a whole mesh; audit {M}, or check {shown}\n"
+        )
+    assert govern("audit", M, "--mesh", "mesh-link", "--no-store", cwd=demo_copy).code == 1
     for args in ((f"{M}/finance",), ("--mesh", f"{M}/finance")):
         run = govern("audit", *args, "--no-store")
         assert (run.code, run.out) == (2, "")

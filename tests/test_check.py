@@ -299,6 +299,17 @@ def test_a_folder_option_that_names_no_folder_or_a_mesh_the_path_is_not_in_is_a_
     assert run.err.endswith(f"Error: {message}\n" if message.startswith("Invalid") else f"error: {message}\n"), run.err
 
 
+def test_a_path_that_leads_into_the_mesh_through_a_link_is_checked_in_the_mesh(govern, demo_copy):
+    """(A link to a domain's folder was a mesh of its own: upstreams "not in the mesh"; with
+    --mesh, "not inside the mesh".)"""
+    (demo_copy / "finance").symlink_to(demo_copy / M / "finance")
+    inside = govern("check", "--now", NOW, f"{M}/finance/payments", "--format", "json", cwd=demo_copy)
+    for args in (("finance/payments",), ("--mesh", M, "finance/payments")):
+        run = govern("check", "--now", NOW, *args, "--format", "json", cwd=demo_copy)
+        assert run.code == inside.code == 1, run.err
+        assert run.json()["findings"] == inside.json()["findings"]
+
+
 def test_outside_any_project_the_error_says_no_govern_toml_was_found(govern, tmp_path):
     run = govern("check", str(REPO / M / "orders/order_items"), cwd=tmp_path)
     assert (run.code, run.err) == (

@@ -642,6 +642,20 @@ def test_the_catalog_is_not_stopped_by_a_domain_file_it_does_not_read(govern, de
     assert explained.err.startswith("warning: not applied: governance/domains/finance.yaml:")
 
 
+def test_a_council_file_with_several_problems_is_named_once_per_problem_by_the_catalog(govern, demo_copy):
+    """(They came as one line with a "\\n" written out in it.)"""
+    council = demo_copy / "governance/council.yaml"
+    council.write_text(council.read_text().replace("max_waiver_days: 180", "max_waiver_day: 180").replace("2027-03-01", "soon"))
+    run = govern("policies", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err.splitlines() == [
+        "warning: not applied to the catalog: governance/council.yaml:4: invalid council configuration: council.max_waiver_day:"
+        " Extra inputs are not permitted",
+        "warning: not applied to the catalog: governance/council.yaml:23: invalid council configuration:"
+        " rules.STD-004.effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)",
+    ]
+
+
 def test_explain_shows_what_the_council_and_each_domain_set_for_a_rule(govern):
     """What a council member needs before changing a rule: the council's own setting, and which
     domains raised it, set its parameters or waived it."""

@@ -221,9 +221,9 @@ def _missing_upstreams(loaded: LoadedProduct, mesh: Mesh, failures: list[Failure
 def in_configured(paths: list[Path], mesh_root: Path | None) -> tuple[Path, ...]:
     """The PATHs of a check, each as a path in the configured mesh when it leads there through a
     link to the mesh or to a folder above it (/link/mesh/orders/x, where /link leads to the
-    repository); the others as given. Whether a path lies in the mesh is otherwise judged by its
-    spelling (links kept as written, see :func:`_abs`): a product reached through such a link was
-    checked on its own, its upstreams missing (CON-007)."""
+    repository), or to a folder or file inside it; the others as given. Whether a path lies in the
+    mesh is otherwise judged by its spelling (links kept as written, see :func:`_abs`): a product
+    reached through such a link was checked on its own, its upstreams missing (CON-007)."""
     if mesh_root is None:
         return tuple(paths)
     configured = _abs(mesh_root)
@@ -232,7 +232,11 @@ def in_configured(paths: list[Path], mesh_root: Path | None) -> tuple[Path, ...]
     for path in map(_abs, paths):
         if not _inside(path, configured):
             above = next((a for a in [path, *path.parents] if os.path.realpath(a) == mesh), None)
-            path = configured / path.relative_to(above) if above is not None else path
+            real = os.path.realpath(path)
+            if above is not None:
+                path = configured / path.relative_to(above)
+            elif real.startswith(mesh + os.sep):  # (a link to a folder or file inside the mesh)
+                path = configured / os.path.relpath(real, mesh)
         found.append(path)
     return tuple(found)
 

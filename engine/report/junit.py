@@ -1,18 +1,19 @@
 """``--format junit``: JUnit XML for CI systems that show test results.
 
-One test suite per product; a test case per rule with a finding on it (``<failure>`` when a
-blocking one is open, passing with the findings in ``<system-out>`` when only warning or advisory
-ones are, ``<skipped>`` when waived or in the baseline), plus a ``compliance`` case per product that fails
-with a ``fail`` verdict and errors with an ``error`` verdict, so a compliant product shows as one
-passing test. The run's own errors (the report's ``errors``: what it could not see of the mesh) are
-one erring ``run`` case of a ``govern`` suite, so a test view never shows a green run that exited 3.
+One test suite per product; a test case per rule with a finding on it (``<failure>`` when an open
+one reaches ``--fail-on``, passing with the findings in ``<system-out>`` when the open ones are
+below it, ``<skipped>`` when waived or in the baseline), plus a ``compliance`` case per product
+that fails when one of its open findings reaches ``--fail-on`` and errors with an ``error``
+verdict, so a product that passes the gate shows as passing tests. The run's own errors (the
+report's ``errors``: what it could not see of the mesh) are one erring ``run`` case of a
+``govern`` suite, so a test view never shows a green run that exited 3.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from engine.model import Finding, Report
+from engine.model import ENFORCEMENT_RANK, FAIL_ON, Finding, Report
 from engine.report import clean
 
 
@@ -23,7 +24,14 @@ def _where(f: Finding) -> str:
     return where
 
 
-def render(report: Report, *, color: bool = False) -> str:
+def render(report: Report, *, color: bool = False, fail_on: str = "blocking") -> str:
+    """``fail_on``: the run's --fail-on; a finding fails its case (and its product's compliance
+    case) when it would fail the run, so the test view agrees with the exit code."""
+    threshold = FAIL_ON[fail_on]
+
+    def failing(f: Finding) -> bool:
+        return f.status == "open" and not f.baseline and ENFORCEMENT_RANK[f.enforcement] >= threshold
+
     root = ET.Element("testsuites", name=f"govern {report.run.command}")
     by_product: dict[str, list[Finding]] = {}
     for f in report.findings:
@@ -37,10 +45,8 @@ def render(report: Report, *, color: bool = False) -> str:
         if p.verdict == "error":
             ET.SubElement(case, "error", message="could not be evaluated", type="error").text = "\n".join(p.errors)
             counts["errors"] += 1
-        elif p.verdict == "fail" and any(
-            f.status == "open" and f.enforcement == "blocking" and not f.baseline for f in by_product.get(p.id, [])
-        ):  # (a fail whose blocking findings are all in the --baseline does not count, as for the exit code)
-            ET.SubElement(case, "failure", message="blocking findings are open", type="fail")
+        elif any(failing(f) for f in by_product.get(p.id, [])):  # (those in the --baseline do not count)
+            ET.SubElement(case, "failure", message=f"findings at or above --fail-on {fail_on} are open", type="fail")
             counts["failures"] += 1
         by_rule: dict[str, list[Finding]] = {}
         for f in by_product.get(p.id, []):
@@ -50,12 +56,13 @@ def render(report: Report, *, color: bool = False) -> str:
             counts["tests"] += 1
             counting = [f for f in findings if f.status == "open" and not f.baseline]
             if counting:
-                text = "\n".join(f"{_where(f)}: {f.message}\nfix: {f.remediation}" for f in counting)
-                if any(f.enforcement == "blocking" for f in counting):
-                    ET.SubElement(case, "failure", message=counting[0].message, type=counting[0].enforcement).text = text
+                text = "\n".join(f"{f.enforcement}: {_where(f)}: {f.message}\nfix: {f.remediation}" for f in counting)
+                if any(failing(f) for f in counting):
+                    first = next(f for f in counting if failing(f))
+                    ET.SubElement(case, "failure", message=first.message, type=first.enforcement).text = text
                     counts["failures"] += 1
-                else:  # (a warning or advisory finding fails no gate: shown, the case passing)
-                    ET.SubElement(case, "system-out").text = f"{counting[0].enforcement}: {text}"
+                else:  # (below --fail-on: shown, the case passing, as the run does)
+                    ET.SubElement(case, "system-out").text = text
             else:
                 ET.SubElement(case, "skipped", message="waived or in the baseline")
                 counts["skipped"] += 1
