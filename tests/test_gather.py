@@ -119,6 +119,23 @@ def test_contract_schema_errors_become_facts_not_exceptions():
     ]
 
 
+def test_a_value_outside_an_enumeration_is_told_every_value_allowed_as_written():
+    """(The validator names two values and "or 9 other candidates".) One allowed value is said
+    alone, and text is shown as written, not escaped."""
+    head = "apiVersion: v3.1.0\nid: c1\nversion: 1.0.0\nstatus: active\n"
+    one = load_contract(load_text("kind: Foo\n" + head, "c.odcs.yaml")).contract
+    assert [(e.path, e.message) for e in one.schema_errors] == [("kind", '"Foo" is not one of "DataContract"')]
+    column = "schema:\n  - name: t\n    properties:\n      - name: c\n        logicalType: entière\n"
+    many = load_contract(load_text("kind: DataContract\n" + head + column, "c.odcs.yaml")).contract
+    assert [(e.path, e.message) for e in many.schema_errors] == [
+        (
+            "schema[0].properties[0].logicalType",
+            '"entière" is not one of "string", "date", "timestamp", "time", "number", "integer", "object", "array",'
+            ' "boolean", "map" or "vector"',
+        )
+    ]
+
+
 def test_a_value_that_breaks_its_schema_is_one_error_not_its_neighbours_unevaluated_too():
     """(A column whose name was a number was also "Unevaluated properties are not allowed ('name',
     'description' were unexpected)": the keys its failed subschema had declared.) A key no schema
@@ -135,12 +152,14 @@ schema:
       - name: 42
         logicalType: integer
         description: the id
+        descripton: a misspelt key beside the error is still one
       - name: note
         logicalType: string
         colour: blue
 """
     contract = load_contract(load_text(text, "c.odcs.yaml")).contract
     assert [(e.path, e.message) for e in contract.schema_errors] == [
+        ("schema[0].properties[0].descripton", "Unevaluated properties are not allowed ('descripton' was unexpected)"),
         ("schema[0].properties[0].name", '42 is not of type "string"'),
         ("schema[0].properties[1].colour", "Unevaluated properties are not allowed ('colour' was unexpected)"),
     ]

@@ -46,12 +46,32 @@ class LoadedContract:
 
 
 @cache
+def _schema() -> dict:
+    # The schema the package ships (read directly: its json_schema() helper uses a deprecated API).
+    return json.loads(resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+@cache
 def _validator() -> jsonschema_rs.Validator:
     import jsonschema_rs
 
-    # The schema the package ships (read directly: its json_schema() helper uses a deprecated API).
-    schema = resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
-    return jsonschema_rs.validator_for(json.loads(schema))
+    return jsonschema_rs.validator_for(_schema())
+
+
+@cache
+def _declared() -> frozenset[str]:
+    """Every key the schema declares somewhere (``properties`` of any of its objects)."""
+    found: set[str] = set()
+    stack: list[object] = [_schema()]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("properties"), dict):
+                found.update(item["properties"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return frozenset(found)
 
 
 def _path(parts: Any) -> str:
@@ -69,7 +89,7 @@ def schema_errors(data: Any) -> list[SchemaError]:
     errors = list(_validator().iter_errors(data))
     # Where a value inside an object breaks its schema, the keys the failed subschema had declared
     # count as "unevaluated" too (a column whose name is a number: "'name', 'description' were
-    # unexpected"): an object's unevaluated keys are not reported when one of them holds an error.
+    # unexpected"): in an object with an error inside, only keys the schema declares nowhere are.
     unevaluated = kinds.UnevaluatedProperties
     erring = {
         tuple(e.instance_path[:n]) for e in errors if not isinstance(e.kind, unevaluated) for n in range(len(e.instance_path) + 1)
@@ -78,22 +98,28 @@ def schema_errors(data: Any) -> list[SchemaError]:
     for e in errors:
         parent = [str(p) for p in e.instance_path]
         if isinstance(e.kind, kinds.AdditionalProperties | unevaluated):
-            if isinstance(e.kind, unevaluated) and any((*e.instance_path, key) in erring for key in e.kind.unexpected):
-                continue
+            unexpected = e.kind.unexpected
+            if isinstance(e.kind, unevaluated) and any((*e.instance_path, key) in erring for key in unexpected):
+                unexpected = [key for key in unexpected if key not in _declared()]
             what = "Additional" if isinstance(e.kind, kinds.AdditionalProperties) else "Unevaluated"
             # one error at each unexpected key (its line), not one at the object that holds them
-            for key in e.kind.unexpected:
+            for key in unexpected:
                 message = f"{what} properties are not allowed ({key!r} was unexpected)"
                 error = SchemaError(message=message, path=_path([*e.instance_path, key]))
                 found.setdefault((error.path, error.message), ([*parent, key], error))
         else:
             message = e.message
-            if isinstance(e.kind, kinds.Enum):  # (its message names two values and "or 9 other candidates")
-                values = [json.dumps(option) for option in e.kind.options]
-                message = f"{json.dumps(e.instance)} is not one of {', '.join(values[:-1])} or {values[-1]}"
+            if isinstance(e.kind, kinds.Enum) and len(e.kind.options) > 1:  # (its message: two, "or 9 other candidates")
+                values = [_shown_json(option) for option in e.kind.options]
+                message = f"{_shown_json(e.instance)} is not one of {', '.join(values[:-1])} or {values[-1]}"
             error = SchemaError(message=_short(message), path=_path(e.instance_path))
             found.setdefault((error.path, error.message), (parent, error))
     return [error for _, error in sorted(found.values(), key=lambda item: item[0])]
+
+
+def _shown_json(value: Any) -> str:
+    """A value in a schema error, as the validator shows values (compact JSON, text as it is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _short(message: str, limit: int = 300) -> str:
