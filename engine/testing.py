@@ -464,9 +464,9 @@ def untested_in(library: Library, tests: Path) -> list[ConfigError]:
 
     try:  # (the syntax trees of every module, read again: a second in a validate that is otherwise a check's)
         files = rego_files([library.root, tests])
-        key = cache.key(
-            "untested", display(library.root), display(tests), *(f"{display(p)}\0" for p in files), *map(read_regular, files)
-        )
+        # (each file by its name and where it leads: a test file is told by its resolved path)
+        names = [f"{display(p)}\0{os.path.realpath(p)}\0" for p in files]
+        key = cache.key("untested", display(library.root), display(tests), *names, *map(read_regular, files))
     except (OSError, ConfigError):  # (what cannot be read is the problem the run below names)
         key = None
     stored = cache.get("untested", key) if key is not None else None

@@ -462,6 +462,27 @@ def test_validate_lists_every_broken_policy_and_test_file_with_the_other_problem
     assert validate(govern, demo_copy).out.splitlines() == run.out.splitlines()[:3]
 
 
+def test_the_cached_lint_of_the_tests_follows_where_a_linked_test_file_leads(govern, demo_copy):
+    """A test file is a domain's by where it lies once links are followed: a link moved from a
+    file outside the test folder to one in a domain's folder, same bytes, is seen."""
+    text = "package global.extra_test\n\ntest_x if { true }\n"
+    outside, inside = (
+        write(demo_copy, "elsewhere/extra.rego", text),
+        write(demo_copy, "policy_tests/domains/orders/extra.txt", text),
+    )
+    link = demo_copy / "policy_tests/domains/orders/extra_test.rego"
+    link.symlink_to(outside)
+    assert validate(govern, demo_copy).code == 0
+    link.unlink()
+    link.symlink_to(inside)
+    run = validate(govern, demo_copy)
+    assert (run.code, run.out) == (
+        3,
+        "policy_tests/domains/orders/extra_test.rego:1: package global.extra_test is outside domains.orders: a domain's"
+        " tests may only declare packages under domains.orders\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("kind", "value", "accepted"),
     [
