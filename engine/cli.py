@@ -34,6 +34,10 @@ from engine.model import ENFORCEMENT_RANK, FAIL_ON, Report
 from engine.report import one_line
 
 REPORT_FORMATS = ["text", "json", "markdown", "sarif", "junit", "html"]
+LINEAGE_FORMATS = ["text", "json", "dot"]
+CATALOG_FORMATS = ["text", "json", "markdown"]
+# The format an --output file's name asks for when --format is not given (text otherwise).
+EXTENSIONS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown", ".html": "html", ".dot": "dot"}
 # The most products a process of an audit holds at once (--batch): about 0.4 GiB of loaded
 # models, however large the mesh (engine/shards.py; in the parent, engine/gather/targets.py).
 BATCH = 2000
@@ -167,6 +171,26 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             _interrupted("interrupted")
+
+
+def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--format, whose default is what the --output file's extension names (see :func:`_format`)."""
+    shown = ", ".join(f"{kind} for {ext}" for ext, kind in EXTENSIONS.items() if kind in choices)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        help=f"Output format [default: text, or by the --output file's extension: {shown}].",
+    )
+
+
+def _format(fmt: str | None, output: Path | None, choices: list[str]) -> str:
+    """--format as given, else the one the --output file's name ends in, else text (a report
+    written to report.sarif was text)."""
+    if fmt is not None:
+        return fmt
+    found = EXTENSIONS.get(output.suffix.lower()) if output is not None and str(output) != "-" else None
+    return found if found in choices else "text"
 
 
 FAIL_ON_OPTION = click.option(
@@ -370,7 +394,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=_Path(path_type=Path), callback=_paths_exist)
 @location_options
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
+@format_option(REPORT_FORMATS)
 @click.option("--output", "-o", type=_Output(), help="Write the report to FILE (- for standard output).")
 @click.option(
     "--baseline",
@@ -394,7 +418,7 @@ def check(
     policies: str | None,
     governance: str | None,
     mesh: str | None,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     fail_on: str,
     engine_name: str,
@@ -416,6 +440,7 @@ def check(
     from engine.config import load_settings
     from engine.gather.targets import in_configured, outside, paths_without
 
+    fmt = _format(fmt, output, REPORT_FORMATS)
     settings = load_settings(policies, governance, mesh, lineage_map=lineage_map)
     paths = in_configured(list(paths), settings.mesh)
     elsewhere = outside(list(paths), settings.mesh) if mesh is not None else []
@@ -622,7 +647,7 @@ def _joined(pieces: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 @main.command()
 @click.argument("mesh_dir", metavar="[MESH]", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
 @location_options
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
+@format_option(REPORT_FORMATS)
 @click.option("--output", "-o", type=_Output(), help="Write the report to FILE (- for standard output).")
 @FAIL_ON_OPTION
 @engine_options
@@ -643,7 +668,7 @@ def audit(
     policies: str | None,
     governance: str | None,
     mesh: str | None,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     fail_on: str,
     engine_name: str,
@@ -665,6 +690,9 @@ def audit(
     """
     from engine.config import load_settings
 
+    fmt = _format(fmt, output, REPORT_FORMATS)
+    if no_store and click.get_current_context().get_parameter_source("store") is click.core.ParameterSource.COMMANDLINE:
+        raise UsageError("--no-store and --store together: give one (GOVERN_STORE is left unused by --no-store)")
     if mesh_dir is not None and mesh is not None and os.path.realpath(mesh_dir) != os.path.realpath(mesh):
         raise UsageError(f"two meshes to audit: {display(mesh_dir)} and --mesh {display(mesh)}; give one")
     settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
@@ -1005,14 +1033,14 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
 
 @main.command()
 @click.argument("mesh_dir", metavar="[MESH]", required=False, type=_Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
+@format_option(LINEAGE_FORMATS)
 @click.option("--product", metavar="P", help="Only P's upstream and downstream (its impact).")
 @click.option("--output", "-o", type=_Output(), help="Write to FILE (- for standard output).")
 @lineage_options
 @handles_errors
 def lineage(
     mesh_dir: Path | None,
-    fmt: str,
+    fmt: str | None,
     product: str | None,
     output: Path | None,
     dbt_manifests: tuple[Path, ...],
@@ -1028,6 +1056,7 @@ def lineage(
     from engine.gather.mesh import load_mesh
     from engine.report.lineage import RENDERERS
 
+    fmt = _format(fmt, output, LINEAGE_FORMATS)
     settings = load_settings(mesh=mesh_dir, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
     mesh = load_mesh(root)
@@ -1169,7 +1198,7 @@ def _governance_of(settings: Any, domains: bool) -> tuple[Any, list[str]]:
 
 @main.command()
 @library_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@format_option(CATALOG_FORMATS)
 @click.option(
     "--category",
     multiple=True,
@@ -1178,7 +1207,9 @@ def _governance_of(settings: Any, domains: bool) -> tuple[Any, list[str]]:
 )
 @click.option("--output", "-o", type=_Output(), help="Write the catalog to FILE (- for standard output).")
 @handles_errors
-def policies(policies: str | None, governance: str | None, fmt: str, category: tuple[str, ...], output: Path | None) -> None:
+def policies(
+    policies: str | None, governance: str | None, fmt: str | None, category: tuple[str, ...], output: Path | None
+) -> None:
     """The catalog of rules, global and per domain, from their METADATA annotations and the
     council's settings in council.yaml (enforcement, effective dates).
 
@@ -1188,6 +1219,7 @@ def policies(policies: str | None, governance: str | None, fmt: str, category: t
     from engine.policy.library import load_library
     from engine.report.catalog import as_set, render_catalog
 
+    fmt = _format(fmt, output, CATALOG_FORMATS)
     settings = load_settings(policies, governance)
     library = load_library(settings.policies)
     gov, unread = _governance_of(settings, domains=False)

@@ -1074,6 +1074,17 @@ def test_a_mesh_given_twice_differently_is_a_usage_error_and_given_as_mesh_optio
     assert len(by_option.json()["products"]) == 14
 
 
+def test_no_store_beside_a_store_given_is_a_usage_error_not_one_set_in_the_environment(govern, demo_copy, monkeypatch):
+    run = govern("audit", "--no-store", "--store", "h.sqlite", cwd=demo_copy)
+    assert (run.code, run.err) == (
+        2,
+        "error: --no-store and --store together: give one (GOVERN_STORE is left unused by --no-store)\n",
+    )
+    monkeypatch.setenv("GOVERN_STORE", str(demo_copy / "h.sqlite"))
+    assert audit(govern, demo_copy, "--no-store").code == 1
+    assert not (demo_copy / "h.sqlite").exists()
+
+
 def test_a_folder_inside_the_configured_mesh_is_not_audited_as_a_mesh_of_its_own(govern, demo_copy):
     """(Its products' upstreams in the rest of the mesh were "not in the mesh", CON-007.) A check
     of it judges them within the mesh. So too through a link to it; the mesh itself through a link

@@ -310,6 +310,30 @@ def test_a_path_that_leads_into_the_mesh_through_a_link_is_checked_in_the_mesh(g
         assert run.json()["findings"] == inside.json()["findings"]
 
 
+@pytest.mark.parametrize(
+    ("command", "name", "starts"),
+    [
+        (("check", f"{M}/orders/order_items"), "report.sarif", '{\n  "$schema": "https://json.schemastore.org/sarif-2.1.0.json"'),
+        (("check", f"{M}/orders/order_items"), "report.json", '{\n  "schema": "govern.report/v1"'),
+        (("check", f"{M}/orders/order_items"), "report.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites'),
+        (("check", f"{M}/orders/order_items"), "report.md", "## govern check: 1 pass"),
+        (("check", f"{M}/orders/order_items"), "report.html", "<!DOCTYPE html>"),
+        (("check", f"{M}/orders/order_items"), "report.txt", "orders_order_items  (orders)  PASS"),
+        (("lineage",), "mesh.dot", "digraph mesh {"),
+        (("policies",), "standards.md", "# Data mesh standards"),
+    ],
+)
+def test_without_format_the_output_files_extension_names_it(govern, demo_copy, command, name, starts):
+    """(A report written to report.sarif was text.) A --format given is what is written."""
+    dated = ("--now", NOW) if command[0] == "check" else ()
+    run = govern(*command, *dated, "--output", name, cwd=demo_copy)
+    assert run.code == 0, run.err
+    assert (demo_copy / name).read_text().startswith(starts)
+    text = govern(*command, *dated, "--format", "text", cwd=demo_copy).out
+    assert govern(*command, *dated, "--format", "text", "--output", name, cwd=demo_copy).code == 0
+    assert (demo_copy / name).read_text() == text
+
+
 def test_outside_any_project_the_error_says_no_govern_toml_was_found(govern, tmp_path):
     run = govern("check", str(REPO / M / "orders/order_items"), cwd=tmp_path)
     assert (run.code, run.err) == (
