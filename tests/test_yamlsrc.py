@@ -110,6 +110,14 @@ def test_scalars_resolve_as_the_safe_loader_resolves_them_every_time(quoted):
         ('name: x\nb: "a\x07b"\n', 2, "invalid YAML: character U+0007 is not allowed (control characters are not allowed)"),
         ("name: x\r\nc: 1\r\nb: a\x00b\n", 3, "invalid YAML: character U+0000 is not allowed"),
         ("a: 1\nb: \ufffe\n", 2, "invalid YAML: character U+FFFE is not allowed"),
+        # a tab where YAML wants spaces is named as such
+        (
+            "kind: DataProduct\naccess:\n\tmodel: public\n",
+            3,
+            "invalid YAML: while scanning for the next token found character that cannot start any token (a tab: YAML"
+            " indents with spaces)",
+        ),
+        ("a: 1\r\nb:\r\n\tc: 2\r\n", 3, "cannot start any token (a tab: YAML indents with spaces)"),
     ],
 )
 def test_bad_yaml_is_an_error_with_file_and_line(text, line, message):

@@ -93,6 +93,16 @@ _AS_TEXT = {"tag:yaml.org,2002:timestamp", _STR}
 MAX_OPENERS = 10_000
 
 
+def _char_at(text: str, newline: str, line: int, column: int) -> str:
+    """The character at a (0-based) line and column of ``text``, "" past its end."""
+    start = 0
+    for _ in range(line):
+        start = text.find(newline, start) + len(newline)
+        if start < len(newline):
+            return ""
+    return text[start + column : start + column + 1] if start + column < len(text) else ""
+
+
 def parse(text: str, display: str) -> Located:
     real = _people_lines(text)
     loader = _Loader(text)
@@ -116,6 +126,8 @@ def parse(text: str, display: str) -> Located:
                 pass
             raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line) from None
         what = " ".join(s for s in (e.context, e.problem) if s)
+        if mark is not None and "tab" not in what and _char_at(text, newline, mark.line, mark.column) == "\t":
+            what += " (a tab: YAML indents with spaces)"
         raise LoadError(f"invalid YAML: {what}", display, line) from None
     except yaml.reader.ReaderError as e:  # (a character YAML does not allow: a control character, U+FFFE)
         line = _shown(real, text.count(_newline(text), 0, e.position) + 1)
