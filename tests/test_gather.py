@@ -46,7 +46,11 @@ def test_native_descriptor_is_normalized_with_port_paths():
 @pytest.mark.parametrize(
     ("change", "line", "message"),
     [
-        (("version: 1.0.0", "version: 1.0"), 4, "version: Input should be a valid string"),
+        (
+            ("version: 1.0.0", "version: 1.0"),
+            4,
+            "version: Input should be a valid string (YAML read a number here: put the value in quotes)",
+        ),
         (("status: active", "status: live"), 5, "status: Input should be 'draft', 'active', 'deprecated' or 'retired'"),
         (("  consumers: [a-team]", "  consumers: a-team"), 8, "access.consumers: Input should be a valid list"),
         (("name: orders_items\n", ""), 1, "name: Field required"),
@@ -160,7 +164,7 @@ schema:
     contract = load_contract(load_text(text, "c.odcs.yaml")).contract
     assert [(e.path, e.message) for e in contract.schema_errors] == [
         ("schema[0].properties[0].descripton", "Unevaluated properties are not allowed ('descripton' was unexpected)"),
-        ("schema[0].properties[0].name", '42 is not of type "string"'),
+        ("schema[0].properties[0].name", '42 is not of type "string" (YAML read a number here: put the value in quotes)'),
         ("schema[0].properties[1].colour", "Unevaluated properties are not allowed ('colour' was unexpected)"),
     ]
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from engine.gather.yamlsrc import Located, join
+from engine.gather.yamlsrc import NUMBER_HINT, Located, join
 from engine.model import (
     Contract,
     Declassification,
@@ -109,6 +109,8 @@ def schema_errors(data: Any) -> list[SchemaError]:
                 found.setdefault((error.path, error.message), ([*parent, key], error))
         else:
             message = e.message
+            if isinstance(e.kind, kinds.Type) and type(e.instance) in (int, float) and "string" in str(e.kind.types):
+                message += NUMBER_HINT  # (version: 1.10 is the number 1.1)
             if isinstance(e.kind, kinds.Enum) and len(e.kind.options) > 1:  # (its message: two, "or 9 other candidates")
                 values = [_shown_json(option) for option in e.kind.options]
                 message = f"{_shown_json(e.instance)} is not one of {', '.join(values[:-1])} or {values[-1]}"

@@ -65,6 +65,9 @@ def first_error(e: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else err["msg"]
 
 
+NUMBER_HINT = " (YAML read a number here: put the value in quotes)"
+
+
 def _problems(e: ValidationError, doc: Located, prefix: str) -> list[tuple[int | None, str]]:
     """Each of pydantic's errors as its line and ``key.path: message``."""
     found = []
@@ -74,6 +77,8 @@ def _problems(e: ValidationError, doc: Located, prefix: str) -> list[tuple[int |
             path = join(path, key)
         # (pydantic names its model class where a mapping is wanted: "instance of _OdpsTeam")
         message = "Input should be a mapping" if err["type"] in ("model_type", "model_attributes_type") else err["msg"]
+        if err["type"] == "string_type" and type(err.get("input")) in (int, float):  # (version: 1.2)
+            message += NUMBER_HINT
         found.append((doc.line_of(path), f"{path or '(document)'}: {message}"))
     return found
 
