@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from engine.backends import PolicyEngine, Request, Results, RuleError
 from engine.gather.mesh import Mesh, file_kind
 from engine.gather.targets import Target
-from engine.gather.yamlsrc import Located
+from engine.gather.yamlsrc import Located, parent_path
 from engine.governance import Governance
 from engine.inputs import build_input
 from engine.memo import Memo
@@ -256,6 +257,11 @@ class Evaluator:
         else:
             message, path, resource, contract = str(item), None, None, None
         doc = self._document(target, contract)
+        line = doc.line_of(path) if doc else None
+        misspelt = _misspelt(doc, path) if doc else None
+        if misspelt is not None:  # (a finding of a missing key, written under another name)
+            key, line = misspelt
+            message += f"; {key!r} at line {line} looks like a misspelling of {path.rpartition('.')[2]!r}"  # type: ignore[union-attr]
         return Finding(
             fingerprint=fingerprint(rule.meta.id, target.id, contract, path, resource),
             rule=rule.meta.id,
@@ -269,7 +275,7 @@ class Evaluator:
             remediation=rule.meta.remediation,
             resource=resource,
             contract=contract,
-            location=Location(file=doc.file if doc else target.source, line=doc.line_of(path) if doc else None, path=path),
+            location=Location(file=doc.file if doc else target.source, line=line, path=path),
         )
 
     @staticmethod
@@ -290,6 +296,19 @@ def _place(target: Target, batch: int, position: int) -> Place:
     if target.errors:
         return (2 if file_kind(Path(target.source)) == "contract" else 1, batch, position)
     return (3, target.id, 0)
+
+
+def _misspelt(doc: Located, path: str | None) -> tuple[str, int] | None:
+    """For a key ``path`` the document does not have: a key beside where it would be whose name is
+    close to it (``clasification`` for ``classification``), with its line; None when there is none.
+    A finding of a missing key would otherwise point at the mapping that lacks it, and the key as
+    written, ignored, is never named."""
+    if not path or path in doc.lines or path.endswith("]"):
+        return None
+    parent, name = parent_path(path), path[len(parent_path(path)) :].lstrip(".")
+    beside = {k[len(parent) :].lstrip("."): line for k, line in doc.lines.items() if k != parent and parent_path(k) == parent}
+    close = difflib.get_close_matches(name, [k for k in beside if not k.startswith("[")], n=1, cutoff=0.8)
+    return (close[0], beside[close[0]]) if close else None
 
 
 def _opt_str(value: Any) -> str | None:

@@ -334,6 +334,24 @@ def test_without_format_the_output_files_extension_names_it(govern, demo_copy, c
     assert (demo_copy / name).read_text() == text
 
 
+def test_a_finding_of_a_missing_key_names_a_misspelt_key_beside_it_at_its_line(govern, demo_copy):
+    """(The misspelt key, ignored as a key the descriptor does not know, was never named, and the
+    finding pointed at the document's first line.) A contract's misspelt key is CON-001's."""
+    descriptor = demo_copy / M / "orders/order_items/dataproduct.yaml"
+    descriptor.write_text(descriptor.read_text().replace("classification: internal", "clasification: internal"))
+    run = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy)
+    line = next(i for i, row in enumerate(descriptor.read_text().splitlines(), 1) if row.startswith("clasification"))
+    assert [(f["rule"], f["location"]["line"], f["location"]["path"], f["message"]) for f in run.json()["findings"]] == [
+        (
+            "CLS-001",
+            line,
+            "classification",
+            "product has no classification; set one of public, internal, restricted, confidential; 'clasification' at line"
+            f" {line} looks like a misspelling of 'classification'",
+        )
+    ]
+
+
 def test_outside_any_project_the_error_says_no_govern_toml_was_found(govern, tmp_path):
     run = govern("check", str(REPO / M / "orders/order_items"), cwd=tmp_path)
     assert (run.code, run.err) == (
