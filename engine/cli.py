@@ -697,17 +697,8 @@ def audit(
         raise UsageError(f"two meshes to audit: {display(mesh_dir)} and --mesh {display(mesh)}; give one")
     settings = load_settings(policies, governance, mesh_dir or mesh, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
-    try:
-        configured = load_settings(policies, governance, lineage_map=lineage_map).mesh if mesh_dir or mesh else None
-    except GovernError:  # (a wrong mesh key, which MESH replaces: no mesh to compare with)
-        configured = None
-    real, whole = os.path.realpath(root), os.path.realpath(configured) if configured is not None else ""
-    if whole and real.startswith(whole + os.sep):
-        # (a part of the mesh audited as a mesh: what it reads from the rest would be "not in the mesh")
-        raise UsageError(
-            f"{display(root)} lies inside the mesh {display(configured)} (govern.toml): an audit is of a whole mesh;"
-            f" audit {display(configured)}, or check {display(root)}"
-        )
+    if mesh_dir or mesh:
+        _refuse_part_of_mesh("audit", root, policies, governance, lineage_map)
     history = store or root / ".govern" / "history.sqlite"
     project = settings.source.parent if settings.source else None  # (a PostgreSQL store knows a mesh by its path in it)
     from engine.gather.index import INDEX_PATH
@@ -767,6 +758,24 @@ def _unreadable(index: Any, mesh: Any) -> list[tuple[str, str]]:
 
 def _unchecked_errors(unchecked: list[tuple[str, str]]) -> list[str]:
     return [f"{display(Path(folder))}: {why}" for folder, why in unchecked]
+
+
+def _refuse_part_of_mesh(command: str, root: Path, policies: str | None, governance: str | None, lineage_map: Any) -> None:
+    """A folder inside govern.toml's mesh, given as a mesh to audit or draw: what its products read
+    from the rest of the mesh would be "not in the mesh" (a check judges them within the mesh)."""
+    from engine.config import load_settings
+
+    try:
+        configured = load_settings(policies, governance, lineage_map=lineage_map).mesh
+    except GovernError:  # (a wrong mesh key, which MESH replaces: no mesh to compare with)
+        return
+    whole = os.path.realpath(configured) if configured is not None else ""
+    if whole and os.path.realpath(root).startswith(whole + os.sep):
+        instead = f"or check {display(root)}" if command == "audit" else "with --product P for one product's neighbours"
+        raise UsageError(
+            f"{display(root)} lies inside the mesh {display(configured)} (govern.toml): {command} takes a whole mesh;"
+            f" {command} {display(configured)}, {instead}"
+        )
 
 
 def _mesh_root(given: Path | None, settings: Any) -> Path:
@@ -1059,6 +1068,8 @@ def lineage(
     fmt = _format(fmt, output, LINEAGE_FORMATS)
     settings = load_settings(mesh=mesh_dir, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
+    if mesh_dir is not None:
+        _refuse_part_of_mesh("lineage", root, None, None, lineage_map)
     mesh = load_mesh(root)
     if not (mesh.products or mesh.contracts or mesh.failures or mesh.unreadable):  # (as check and audit say)
         raise UsageError(f"nothing in {display(root)}: no data product descriptor or data contract found")
@@ -1073,8 +1084,8 @@ def lineage(
     if product is not None:
         product = mesh.product(product).product.id  # type: ignore[union-attr]
     unchecked = _unchecked_errors(_unreadable(None, mesh))
-    for warning in [*(str(failure.error) for failure in mesh.failures), *unchecked]:
-        click.echo(f"warning: {one_line(warning)}", err=True)
+    for error in [*(str(failure.error) for failure in mesh.failures), *unchecked]:  # (drawn without it: exit 3)
+        click.echo(f"error: {one_line(error)}", err=True)
     for problem in problems:
         click.echo(f"error: {one_line(problem)}", err=True)
     _write(output, RENDERERS[fmt](mesh, product))
@@ -1230,9 +1241,9 @@ def policies(
     else:
         _write(output, text)
     for problem in library.problems:
-        click.echo(f"warning: left out of the catalog: {one_line(problem)}", err=True)
+        click.echo(f"error: left out of the catalog: {one_line(problem)}", err=True)
     for problem in unread:
-        click.echo(f"warning: not applied to the catalog: {one_line(problem)}", err=True)
+        click.echo(f"error: not applied to the catalog: {one_line(problem)}", err=True)
     if library.problems or unread:  # (the catalog is written, but it is not the whole library)
         sys.exit(EXIT_ERROR)
 
@@ -1274,7 +1285,7 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
     gov, unread = _governance_of(settings, domains=True)
     click.echo(render_explain(rule, fmt, tests, gov), nl=False)
     for problem in unread:
-        click.echo(f"warning: not applied: {one_line(problem)}", err=True)
+        click.echo(f"error: not applied: {one_line(problem)}", err=True)
     if unread:
         sys.exit(EXIT_ERROR)
 

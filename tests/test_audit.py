@@ -1086,23 +1086,23 @@ def test_no_store_beside_a_store_given_is_a_usage_error_not_one_set_in_the_envir
 
 
 def test_a_folder_inside_the_configured_mesh_is_not_audited_as_a_mesh_of_its_own(govern, demo_copy):
-    """(Its products' upstreams in the rest of the mesh were "not in the mesh", CON-007.) A check
-    of it judges them within the mesh. So too through a link to it; the mesh itself through a link
-    is the same mesh as MESH."""
+    """(Its products' upstreams in the rest of the mesh were "not in the mesh", CON-007; lineage
+    drew none.) A check of it judges them within the mesh. So too through a link to it; the mesh
+    itself through a link is the same mesh as MESH."""
     (demo_copy / "finance").symlink_to(demo_copy / M / "finance")
     (demo_copy / "mesh-link").symlink_to(demo_copy / M)
     for args in ((f"{M}/finance",), ("--mesh", f"{M}/finance"), ("finance",)):
         run = govern("audit", *args, "--no-store", cwd=demo_copy)
         shown = args[-1]
         assert (run.code, run.out) == (2, "")
-        assert run.err == (
-            f"error: {shown} lies inside the mesh {M} (govern.toml): an audit is of a whole mesh; audit {M}, or check {shown}\n"
+        assert (
+            run.err
+            == f"error: {shown} lies inside the mesh {M} (govern.toml): audit takes a whole mesh; audit {M}, or check {shown}\n"
         )
     assert govern("audit", M, "--mesh", "mesh-link", "--no-store", cwd=demo_copy).code == 1
-    for args in ((f"{M}/finance",), ("--mesh", f"{M}/finance")):
-        run = govern("audit", *args, "--no-store")
-        assert (run.code, run.out) == (2, "")
-        assert run.err == (
-            f"error: {M}/finance lies inside the mesh {M} (govern.toml): an audit is of a whole mesh; audit {M}, or check"
-            f" {M}/finance\n"
-        )
+    lineage = govern("lineage", f"{M}/finance", "--product", "finance_invoices", cwd=demo_copy)
+    assert (lineage.code, lineage.out) == (2, "")
+    assert lineage.err == (
+        f"error: {M}/finance lies inside the mesh {M} (govern.toml): lineage takes a whole mesh; lineage {M}, with --product P"
+        " for one product's neighbours\n"
+    )

@@ -477,7 +477,7 @@ def test_a_policy_that_is_a_named_pipe_is_an_error_naming_it(govern_process, dem
 def test_the_lineage_view_says_what_of_the_mesh_it_could_not_see(govern, demo_copy, unlistable, latin1_names):
     run = govern("lineage", cwd=demo_copy)  # (the mesh of govern.toml)
     assert run.code == 3 and "orders_returns" in run.out
-    assert sorted(run.err.splitlines()) == sorted(f"warning: {line}" for line in [unlistable, *latin1_names])
+    assert sorted(run.err.splitlines()) == sorted(f"error: {line}" for line in [unlistable, *latin1_names])
 
 
 def test_a_history_held_by_another_audit_is_named_busy_not_unusable(tmp_path):

@@ -639,7 +639,7 @@ def test_the_catalog_is_not_stopped_by_a_domain_file_it_does_not_read(govern, de
     assert run.out == (REPO / "docs/standards.md").read_text()
     explained = govern("explain", "NAM-001", cwd=demo_copy)
     assert explained.code == 3
-    assert explained.err.startswith("warning: not applied: governance/domains/finance.yaml:")
+    assert explained.err.startswith("error: not applied: governance/domains/finance.yaml:")
 
 
 def test_a_council_file_with_several_problems_is_named_once_per_problem_by_the_catalog(govern, demo_copy):
@@ -649,9 +649,9 @@ def test_a_council_file_with_several_problems_is_named_once_per_problem_by_the_c
     run = govern("policies", cwd=demo_copy)
     assert run.code == 3
     assert run.err.splitlines() == [
-        "warning: not applied to the catalog: governance/council.yaml:4: invalid council configuration: council.max_waiver_day:"
+        "error: not applied to the catalog: governance/council.yaml:4: invalid council configuration: council.max_waiver_day:"
         " Extra inputs are not permitted",
-        "warning: not applied to the catalog: governance/council.yaml:23: invalid council configuration:"
+        "error: not applied to the catalog: governance/council.yaml:23: invalid council configuration:"
         " rules.STD-004.effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)",
     ]
 
@@ -699,4 +699,4 @@ def test_the_catalog_of_a_library_with_a_broken_rule_lists_the_others_and_exits_
     run = govern("policies", "--format", "json", cwd=demo_copy)
     assert run.code == 3
     assert {r["id"] for r in run.json()["rules"]} == {r.id for r in load_library(REPO / "policies").rules}
-    assert run.err.startswith("warning: left out of the catalog: policies/global/naming/broken.rego:4: invalid Rego: ")
+    assert run.err.startswith("error: left out of the catalog: policies/global/naming/broken.rego:4: invalid Rego: ")
