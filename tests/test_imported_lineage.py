@@ -226,6 +226,19 @@ def test_every_concrete_openlineage_event_of_the_corpus_imports(govern, corpora)
     assert "imported lineage: 15 file(s), 15 OpenLineage event(s)" in run.err
 
 
+def test_a_dbt_catalog_or_run_results_given_as_a_manifest_is_refused_naming_it(govern, corpora):
+    """(A catalog.json has nodes, without their dependencies: it was read as a manifest of no edges,
+    exit 0.)"""
+    base = corpora / "dbt-artifacts-parser/tests/resources"
+    catalog, results = base / "catalog/v1/jaffle_shop/catalog.json", base / "run_results/v4/jaffle_shop/run_results.json"
+    run = govern("lineage", M, "--dbt-manifest", str(catalog), "--dbt-manifest", str(results))
+    assert run.code == 3
+    assert (
+        f"error: {catalog}: not a dbt manifest: a dbt catalog (metadata.dbt_schema_version); give target/manifest.json" in run.err
+    )
+    assert f"error: {results}: not a dbt manifest (no 'nodes')" in run.err
+
+
 def test_templated_and_empty_corpus_files_are_skipped_with_a_reason(govern, corpora):
     rows = _manifest_rows(corpora)
     lists = [p for kind, p in rows if kind.startswith("openlineage-event-list(templated")]

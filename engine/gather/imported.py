@@ -205,6 +205,14 @@ def _dbt_names(uid: str, node: _DbtNode) -> list[str | None]:
     return names
 
 
+def _artifact(data: dict) -> str | None:
+    """Which dbt artifact a document says it is (``https://schemas.getdbt.com/dbt/<kind>/vN.json``)."""
+    metadata = data.get("metadata")
+    version = metadata.get("dbt_schema_version") if isinstance(metadata, dict) else None
+    parts = version.rstrip("/").split("/") if isinstance(version, str) else []
+    return parts[-2] if len(parts) >= 2 and "getdbt.com" in version else None  # type: ignore[operator]
+
+
 def read_dbt_manifest(path: Path, result: LineageImport) -> None:
     """Add a dbt manifest's models, seeds, snapshots and sources and their dependencies."""
     data = _read_json(path, result)
@@ -216,6 +224,12 @@ def read_dbt_manifest(path: Path, result: LineageImport) -> None:
         return
     if not isinstance(data, dict) or "nodes" not in data:
         result.errors.append(LoadError("not a dbt manifest (no 'nodes')", shown))
+        return
+    # (a catalog.json has nodes too, without their dependencies: it would add no edge, silently)
+    kind = _artifact(data)
+    if kind not in (None, "manifest"):
+        why = f"not a dbt manifest: a dbt {kind} (metadata.dbt_schema_version); give target/manifest.json"
+        result.errors.append(LoadError(why, shown))
         return
     try:
         manifest = _Manifest.model_validate(data)
