@@ -1329,7 +1329,9 @@ def generate(out: Path, products: int, domains: int, seed: int, policies: str | 
         )
     counts = write_mesh(out, products, domains, seed, library, day)
     violations = ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items()) if "-" in rule)
-    click.echo(f"wrote {products} products in {min(domains, products)} domains to {out}")
+    from engine.report import counted
+
+    click.echo(f"wrote {counted(products, 'product')} in {counted(min(domains, products), 'domain')} to {out}")
     click.echo(f"deliberate violations: {violations or 'none'}; waivers: {counts['waivers']}")
 
 
