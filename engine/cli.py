@@ -1259,7 +1259,7 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
     import difflib
 
     from engine.config import load_settings
-    from engine.policy.library import load_library
+    from engine.policy.library import left_out, load_library
     from engine.report.catalog import render_explain
     from engine.testing import load_tests, tests_of
 
@@ -1268,14 +1268,10 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
     rule = library.rule(rule_id.upper())
     if rule is None:
         # (a rule with a problem is left out of the library: say why, rather than that there is none)
-        declares = re.compile(rf"^#\s*id:\s*[\"']?{re.escape(rule_id.upper())}[\"']?\s*(?:#.*)?$", re.M)
-        for problem in library.problems:
-            try:
-                text = Path(problem.file).read_text(encoding="utf-8", errors="replace") if problem.file else ""
-            except OSError:
-                continue
-            if declares.search(text):
-                raise GovernError(f"rule {rule_id.upper()} is left out of the library: {problem}")
+        file = left_out(library).get(rule_id.upper())
+        if file is not None:
+            problem = next(p for p in library.problems if p.file == file)
+            raise GovernError(f"rule {rule_id.upper()} is left out of the library: {problem}")
         close = difflib.get_close_matches(rule_id.upper(), [r.id for r in library.rules], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; govern policies lists them"
         raise UsageError(f"no rule {rule_id} in {display(settings.policies)}{hint}")

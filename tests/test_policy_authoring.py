@@ -692,6 +692,24 @@ def test_explain_a_rule_left_out_of_the_library_says_why(govern, demo_copy):
     )
 
 
+def test_a_rule_that_reads_a_parameter_it_does_not_declare_is_left_out_and_named(govern, demo_copy):
+    """(It passed validate and its tests, which give params themselves, and never found anything: the
+    input document has no such parameter.) The domain file setting the rule's parameters is told
+    why the rule is missing, not that it does not exist."""
+    rule = demo_copy / RULE_FILE
+    rule.write_text(rule.read_text().replace('input.params["NAM-001"].pattern', 'input.params["NAM-001"]["patern"]'))
+    run = govern("validate", "--now", "2026-11-21T09:00:00Z", cwd=demo_copy)
+    line = _line_of(rule, '["patern"]')
+    orders = demo_copy / "governance/domains/orders.yaml"
+    assert (run.code, run.out) == (
+        3,
+        f"{RULE_FILE}:{line}: NAM-001 reads its parameter 'patern', which its METADATA does not declare (custom.params): the"
+        " input document has no value for it, and the statement reading it never holds\n"
+        f"governance/domains/orders.yaml:{_line_of(orders, 'NAM-001')}: params: NAM-001 is left out of the library (see the"
+        f" problem of {RULE_FILE})\n",
+    )
+
+
 def test_the_catalog_of_a_library_with_a_broken_rule_lists_the_others_and_exits_3(govern, demo_copy):
     (demo_copy / "policies/global/naming/broken.rego").write_text(
         "package global.naming.broken\n\ndeny contains x if {\n  x :=\n}\n"

@@ -10,6 +10,7 @@ annotation's defaults, then the domain's ``params:`` for rules whose override is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.governance import DomainFile, Governance
 from engine.model import ENFORCEMENT_RANK, RuleMeta
-from engine.policy.library import Library
+from engine.policy.library import Library, left_out
 
 # Builtins a policy may not use: they reach outside the input document, or the embedded engine
 # lacks them (so a rule would mean something else there than under OPA).
@@ -71,12 +72,13 @@ def effective_rules(library: Library, governance: Governance, domain: str | None
 def validate(library: Library, governance: Governance, now: datetime) -> list[ConfigError]:
     """Every problem of the council's and the domains' configuration, each with file:line."""
     problems: list[ConfigError] = [*library.problems, *governance.problems]
+    missing = _missing(library)
     council = governance.council
     council_file = governance.doc.file if governance.doc else "council.yaml"
     for rule_id in council.rules:
         if library.rule(rule_id) is None:
             line = governance.doc.line_of(f"rules.{rule_id}") if governance.doc else None
-            problems.append(ConfigError(f"rules: {rule_id} is not a rule of the library", council_file, line))
+            problems.append(ConfigError(f"rules: {missing(rule_id)}", council_file, line))
     for name, domain_file in sorted(governance.domains.items()):
         if name not in council.domains:
             problems.append(
@@ -98,8 +100,23 @@ def _not_levels(value: Any, governance: Governance) -> str | None:
     return json.dumps(odd[0]) if odd else None
 
 
+def _missing(library: Library) -> Callable[[str], str]:
+    """What to say of a rule id the configuration names and the library does not have: that it is
+    not a rule of the library, or, when a module left out for a problem declares it, that (the
+    module's own problem says why)."""
+    left = left_out(library) if library.problems else {}
+
+    def say(rule_id: str) -> str:
+        if rule_id in left:
+            return f"{rule_id} is left out of the library (see the problem of {left[rule_id]})"
+        return f"{rule_id} is not a rule of the library"
+
+    return say
+
+
 def _validate_domain(library: Library, governance: Governance, df: DomainFile, now: datetime) -> list[ConfigError]:
     problems: list[ConfigError] = []
+    missing = _missing(library)
     config, file = df.config, df.doc.file
 
     def problem(message: str, path: str) -> None:
@@ -109,7 +126,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
     for rule_id, values in config.params.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
-            problem(f"params: {rule_id} is not a rule of the library", f"params.{rule_id}")
+            problem(f"params: {missing(rule_id)}", f"params.{rule_id}")
             continue
         if meta.override not in ("params", "waivable"):
             problem(f"params: {rule_id} does not let domains set parameters (override: {meta.override})", f"params.{rule_id}")
@@ -148,7 +165,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
     for rule_id, level in config.enforcement.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
-            problem(f"enforcement: {rule_id} is not a rule of the library", f"enforcement.{rule_id}")
+            problem(f"enforcement: {missing(rule_id)}", f"enforcement.{rule_id}")
             continue
         floor, _ = council_setting(meta, governance)
         if ENFORCEMENT_RANK[level] < ENFORCEMENT_RANK[floor]:
@@ -164,7 +181,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
         where = f"waivers[{i}]"
         meta = library.rule(waiver.rule)
         if meta is None or meta.domain not in (None, config.domain):
-            problem(f"waiver of {waiver.rule}: not a rule of the library", f"{where}.rule")
+            problem(f"waiver of {waiver.rule}: {missing(waiver.rule).removeprefix(waiver.rule + ' is ')}", f"{where}.rule")
         elif meta.override != "waivable":
             problem(f"waiver of {waiver.rule}: the rule is not waivable (override: {meta.override})", f"{where}.rule")
         if waiver.approved_by not in members:

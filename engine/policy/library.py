@@ -52,6 +52,7 @@ class Module:
     calls: list[tuple[str, int]] = field(default_factory=list)  # functions called, with their line
     reads_now: bool = False  # may read input.now (see scan)
     sets: list[str] = field(default_factory=list)  # rules every definition of which is `name contains ...`
+    params_read: list[tuple[str, str, int]] = field(default_factory=list)  # input.params["ID"].name: ID, name, line
 
 
 @dataclass
@@ -130,7 +131,9 @@ def parse_modules(
         pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
         calls, now = scan(ast)
-        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now, set_rules(ast))
+        module = Module(
+            path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now, set_rules(ast), params_read(ast)
+        )
         modules.append(module)
     if problems is not None:
         problems.extend(looping)
@@ -259,6 +262,47 @@ def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
         elif isinstance(item, list):
             stack.extend(item)
     return sorted(set(found), key=lambda c: (c[1], c[0])), uses > fields
+
+
+_DECLARES = re.compile(r"^#\s*id:\s*[\"']?(?P<id>[A-Za-z][A-Za-z0-9]*-[0-9]+)[\"']?\s*(?:#.*)?$", re.MULTILINE)
+
+
+def left_out(library: Library) -> dict[str, str]:
+    """The rule ids the modules left out of the library declare in their METADATA, with their file
+    (a configuration naming one is told why it is missing, not only that it is)."""
+    found: dict[str, str] = {}
+    for problem in library.problems:
+        try:
+            text = Path(problem.file).read_text(encoding="utf-8", errors="replace") if problem.file else ""
+        except OSError:
+            continue
+        for declared in _DECLARES.finditer(text):
+            found.setdefault(declared.group("id").upper(), problem.file)  # type: ignore[arg-type]
+    return found
+
+
+def params_read(ast: object) -> list[tuple[str, str, int]]:
+    """The parameters a module reads by name: ``input.params["ID"].name`` or ``input.params["ID"]["name"]``,
+    each as (ID, name, line)."""
+    found = []
+    stack = [ast]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("RefDot") or item.get("RefBrack")
+            if isinstance(ref, dict):
+                name = ref["field"][1] if "field" in ref else _string(ref.get("index"))
+                inner = ref.get("refr")
+                rule = inner.get("RefBrack") if isinstance(inner, dict) else None
+                if isinstance(name, str) and isinstance(rule, dict) and isinstance(_string(rule.get("index")), str):
+                    params = rule.get("refr")
+                    dot = params.get("RefDot") if isinstance(params, dict) else None
+                    if isinstance(dot, dict) and dot.get("field", [None, None])[1] == "params" and _is_input(dot.get("refr")):
+                        found.append((_string(rule["index"]), name, ref["span"]["line"]))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(found, key=lambda read: read[2])  # type: ignore[arg-type,return-value]
 
 
 def _is_input(ref: object) -> bool:
@@ -574,6 +618,7 @@ def _to_cache(library: Library, root: Path) -> dict:
                 "calls": m.calls,
                 "reads_now": m.reads_now,
                 "sets": m.sets,
+                "params_read": m.params_read,
             }
             for m in library.modules
         ],
@@ -602,6 +647,7 @@ def _from_cache(root: Path, stored: dict, contents: dict[Path, bytes | OSError])
                 [(name, line) for name, line in m["calls"]],
                 bool(m["reads_now"]),
                 list(m["sets"]),
+                [(rule, name, line) for rule, name, line in m["params_read"]],
             )
         )
     return Library(
@@ -638,6 +684,14 @@ def _check_module(module: Module, root: Path, seen_packages: dict[str, str], see
     meta = _rule_meta(module, domain)
     if domain is None:
         _check_category(module, meta, module.path.relative_to(root))
+    for rule, name, line in module.params_read:  # (never set, it is undefined: the rule finds nothing, silently)
+        if rule == meta.id and name not in meta.params:
+            raise ConfigError(
+                f"{meta.id} reads its parameter {name!r}, which its METADATA does not declare (custom.params): the input"
+                " document has no value for it, and the statement reading it never holds",
+                module.file,
+                line,
+            )
     if meta.id in seen_ids:
         first = seen_ids[meta.id]
         raise ConfigError(
