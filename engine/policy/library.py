@@ -272,8 +272,8 @@ def left_out(library: Library) -> dict[str, str]:
     (a configuration naming one is told why it is missing, not only that it is)."""
     found: dict[str, str] = {}
     for problem in library.problems:
-        try:
-            text = Path(problem.file).read_text(encoding="utf-8", errors="replace") if problem.file else ""
+        try:  # (read_regular: a problem's file may be a named pipe, which read_text would wait on for ever)
+            text = read_regular(Path(problem.file)).decode("utf-8", errors="replace") if problem.file else ""
         except OSError:
             continue
         for declared in _DECLARES.finditer(text):
