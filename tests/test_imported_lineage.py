@@ -157,6 +157,30 @@ def test_bad_import_files_are_named_and_exit_3(govern, tmp_path):
     assert f"{not_manifest}: not a dbt manifest (no 'nodes')" in run.out
 
 
+def test_an_ndjson_event_is_named_by_its_line_and_a_file_with_no_event_is_an_error(govern, tmp_path, corpora):
+    """(Events were counted from 0, without a line; a dbt manifest given to --openlineage was
+    skipped, exit 0, its lineage lost without a word.) In a folder, a file with no event is skipped."""
+    event = {"eventType": "COMPLETE", "job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}}
+    good = {**event, "inputs": [{"namespace": "a", "name": "x"}]}
+    bad = {**event, "inputs": [{"namespace": "a"}]}
+    events = tmp_path / "events.ndjson"
+    events.write_text(f"{json.dumps(good)}\n\n{json.dumps(bad)}\n")
+    manifest = corpora / "dbt-artifacts-parser/tests/resources/manifest/v10/jaffle_shop/manifest.json"
+    run = govern("lineage", M, "--openlineage", str(events), "--openlineage", str(manifest))
+    assert run.code == 3
+    assert f"error: {events}:3: event 2: invalid OpenLineage event: inputs.0.name: Field required\n" in run.err
+    assert (
+        f"error: {manifest}: not an OpenLineage event: nothing in it has a job, run, inputs or outputs (a dbt manifest is"
+        " --dbt-manifest's)\n" in run.err
+    )
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(manifest.read_text())
+    run = govern("lineage", M, "--openlineage", str(folder))
+    assert run.code == 0, run.err
+    assert f"skipped {folder / 'manifest.json'}: not an OpenLineage event (no job, run, inputs or outputs)" in run.err
+
+
 @pytest.mark.parametrize("text", ["null\n", "~\n"])
 def test_a_manifest_that_is_null_is_no_manifest(govern, tmp_path, text):
     """(It was taken as a file skipped without a word.)"""

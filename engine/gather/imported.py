@@ -99,6 +99,14 @@ def _json_files(path: Path) -> list[Path]:
 NOTHING = object()  # what _read_json gives for a file skipped or failed
 
 
+class Lines(list):
+    """The documents of an NDJSON file, with the line of each (``lines``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[int] = []
+
+
 def _read_json(path: Path, result: LineageImport) -> Any:
     """The parsed file (``null`` too), or :data:`NOTHING` when it was skipped or failed (recorded in
     ``result``)."""
@@ -124,10 +132,11 @@ def _read_json(path: Path, result: LineageImport) -> Any:
     number = 0  # the line of an NDJSON file being read (each line is a document of its own)
     try:
         if path.suffix.lower() in {".ndjson", ".jsonl"}:
-            events = []
+            events = Lines()
             for number, line in enumerate(text.split("\n"), 1):  # noqa: B007 (read in the handlers)
                 if line.strip():
                     events.append(json.loads(line))
+                    events.lines.append(number)
             return events
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -275,7 +284,9 @@ def _events(data: Any) -> Iterator[tuple[int | None, Any]]:
 
 
 def read_openlineage(path: Path, result: LineageImport) -> None:
-    """Add the datasets of OpenLineage events: a file with one event, a JSON list, NDJSON, YAML, or a folder."""
+    """Add the datasets of OpenLineage events: a file with one event, a JSON list, NDJSON, YAML, or a
+    folder (whose files that hold no event are skipped; a file named that holds none is an error)."""
+    named = not path.is_dir()
     for file in _json_files(path):
         data = _read_json(file, result)
         if data is NOTHING:
@@ -285,7 +296,8 @@ def read_openlineage(path: Path, result: LineageImport) -> None:
         used = 0
         not_events = templated = 0
         for index, raw in _events(data):
-            at = f"event {index}: " if index is not None else ""
+            at = f"event {index + 1}: " if index is not None else ""  # (counted from 1: the first event, the second)
+            line = data.lines[index] if isinstance(data, Lines) and index is not None else None
             if not isinstance(raw, dict) or not ({"inputs", "outputs", "dataset", "job", "run"} & set(raw)):
                 not_events += 1
                 continue
@@ -295,7 +307,7 @@ def read_openlineage(path: Path, result: LineageImport) -> None:
             try:
                 event = _OlEvent.model_validate(raw)
             except ValidationError as e:
-                result.errors.append(LoadError(f"{at}invalid OpenLineage event: {first_error(e)}", shown))
+                result.errors.append(LoadError(f"{at}invalid OpenLineage event: {first_error(e)}", shown, line))
                 continue
             used += 1
             inputs = [_ol_dataset(d, result) for d in event.inputs]
@@ -309,7 +321,10 @@ def read_openlineage(path: Path, result: LineageImport) -> None:
         if templated:
             what = "templated ({{ ... }})" if single else f"{_count(templated, 'templated event')} ({{{{ ... }}}})"
             result.skipped.append(Skipped(shown, f"{what}: a test expectation, not lineage"))
-        if not_events:
+        if not_events and named and not used and not templated:  # (lineage asked for and lost without a word)
+            why = "not an OpenLineage event: nothing in it has a job, run, inputs or outputs (a dbt manifest is --dbt-manifest's)"
+            result.errors.append(LoadError(why, shown))
+        elif not_events:
             what = "not an OpenLineage event" if single else f"{_count(not_events, 'entry', 'entries')} not OpenLineage events"
             result.skipped.append(Skipped(shown, f"{what} (no job, run, inputs or outputs)"))
         if used:
