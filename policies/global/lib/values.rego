@@ -10,6 +10,14 @@ items(v) := v if is_array(v)
 
 items(v) := [] if not is_array(v)
 
+# How a product reads upstream u (input.lineage.upstream): through an input port, or by an edge only
+# imported lineage (dbt, OpenLineage) shows.
+reads(u) := sprintf("input port reads product %s", [show(u.product)]) if not u.declared == false
+
+reads(u) := sprintf("reads product %s (no input port declares it; seen in %v)", [show(u.product), u.observed_in]) if {
+	u.declared == false
+}
+
 # A value for a message: strings quoted, anything else (null, numbers, lists) as Rego prints it.
 show(v) := sprintf("%q", [v]) if is_string(v)
 

@@ -24,7 +24,7 @@ deny contains result.fail_on(msg, u.path, u.product) if {
 	some u in values.items(input.lineage.upstream)
 	u.status == "retired"
 	not _retired
-	msg := sprintf("input port reads product %s, which is retired", [values.show(u.product)])
+	msg := sprintf("%s, which is retired", [values.reads(u)])
 }
 
 # (a product retired itself is no longer read: it has nothing to move)

@@ -23,3 +23,12 @@ test_a_retired_product_reading_a_retired_one_passes if {
 test_a_deprecated_product_reading_a_retired_one_fails if {
 	count(retired_upstream.deny) == 1 with input as {"product": {"status": "deprecated"}, "lineage": {"upstream": [upstream("retired")]}}
 }
+
+test_a_retired_upstream_only_imported_lineage_shows_is_named_so if {
+	imported := object.union(upstream("retired"), {"declared": false, "observed_in": "dbt manifest target/manifest.json", "path": "inputPorts"})
+	retired_upstream.deny == {{
+		"msg": `reads product "orders_feed" (no input port declares it; seen in dbt manifest target/manifest.json), which is retired`,
+		"path": "inputPorts",
+		"resource": "orders_feed",
+	}} with input as {"lineage": {"upstream": [imported]}}
+}
