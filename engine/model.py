@@ -12,7 +12,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Enforcement = Literal["blocking", "warning", "advisory"]
@@ -378,8 +378,8 @@ class ParamSpec(Model):
     # The council's limits on what a domain may set (the default is held to them too): the values
     # allowed (for an array, of each item), and bounds of a number.
     enum: list[Any] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: StrictInt | StrictFloat | None = None  # (strict: "5" is text, not the number 5)
+    maximum: StrictInt | StrictFloat | None = None
 
     @property
     def limits(self) -> list[str]:
@@ -432,6 +432,8 @@ class ParamSpec(Model):
             raise ValueError(f"format classification-level is for strings and arrays of them, not {self.type}")
         if (self.minimum is not None or self.maximum is not None) and self.type not in ("number", "integer"):
             raise ValueError(f"minimum and maximum are for numbers, not {self.type}")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum:g} is above maximum {self.maximum:g}: no value could be set")
         outside = self.outside_limits(self.default)
         if outside is not None:
             raise ValueError(f"default: {outside}")

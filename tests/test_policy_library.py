@@ -340,6 +340,14 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
             "params.n: Value error, minimum and maximum are for numbers",
             "#   params:",
         ),
+        # (a limit written as text was taken for the number; inverted limits said only that the
+        # default was outside one of them)
+        ('n: {type: integer, default: 5, minimum: "1"}', "params.n.minimum.int: Input should be a valid integer", "#   params:"),
+        (
+            "n: {type: integer, default: 5, minimum: 30, maximum: 1}",
+            "params.n: Value error, minimum 30 is above maximum 1: no value could be set",
+            "#   params:",
+        ),
         (
             'n: {type: string, default: "c", enum: [a, b]}',
             'params.n: Value error, default: value must be one of "a", "b", not "c"',
