@@ -1272,7 +1272,7 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
         if file is not None:
             problem = next(p for p in library.problems if p.file == file)
             raise GovernError(f"rule {rule_id.upper()} is left out of the library: {problem}")
-        close = difflib.get_close_matches(rule_id.upper(), [r.id for r in library.rules], n=3)
+        close = difflib.get_close_matches(rule_id.upper(), [r.id for r in library.rules], n=3, cutoff=0.7)
         hint = f"; did you mean {', '.join(close)}?" if close else "; govern policies lists them"
         raise UsageError(f"no rule {rule_id} in {display(settings.policies)}{hint}")
     tests: list[str] = []

@@ -677,6 +677,9 @@ def test_explain_an_unknown_rule_suggests_close_ids(govern):
     run = govern("explain", "NAM-01")
     assert run.code == 2
     assert run.err == "error: no rule NAM-01 in policies; did you mean NAM-001, NAM-004, NAM-003?\n"
+    # (an id like none of them suggests none: NOPE-001 was "ORDERS-001, NAM-001, LIN-001")
+    unlike = govern("explain", "NOPE-001")
+    assert (unlike.code, unlike.err) == (2, "error: no rule NOPE-001 in policies; govern policies lists them\n")
 
 
 def test_explain_a_rule_left_out_of_the_library_says_why(govern, demo_copy):
