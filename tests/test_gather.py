@@ -123,14 +123,16 @@ def test_contract_schema_errors_become_facts_not_exceptions():
     ]
 
 
+CONTRACT_HEAD = "kind: DataContract\napiVersion: v3.1.0\nid: c1\nversion: 1.0.0\nstatus: active\n"
+
+
 def test_a_value_outside_an_enumeration_is_told_every_value_allowed_as_written():
     """(The validator names two values and "or 9 other candidates".) One allowed value is said
     alone, and text is shown as written, not escaped."""
-    head = "apiVersion: v3.1.0\nid: c1\nversion: 1.0.0\nstatus: active\n"
-    one = load_contract(load_text("kind: Foo\n" + head, "c.odcs.yaml")).contract
+    one = load_contract(load_text(CONTRACT_HEAD.replace("kind: DataContract", "kind: Foo"), "c.odcs.yaml")).contract
     assert [(e.path, e.message) for e in one.schema_errors] == [("kind", '"Foo" is not one of "DataContract"')]
     column = "schema:\n  - name: t\n    properties:\n      - name: c\n        logicalType: entière\n"
-    many = load_contract(load_text("kind: DataContract\n" + head + column, "c.odcs.yaml")).contract
+    many = load_contract(load_text(CONTRACT_HEAD + column, "c.odcs.yaml")).contract
     assert [(e.path, e.message) for e in many.schema_errors] == [
         (
             "schema[0].properties[0].logicalType",
@@ -144,12 +146,9 @@ def test_a_value_that_breaks_its_schema_is_one_error_not_its_neighbours_unevalua
     """(A column whose name was a number was also "Unevaluated properties are not allowed ('name',
     'description' were unexpected)": the keys its failed subschema had declared.) A key no schema
     declares is still reported, at its own path."""
-    text = """\
-kind: DataContract
-apiVersion: v3.1.0
-id: c1
-version: 1.0.0
-status: active
+    text = (
+        CONTRACT_HEAD
+        + """\
 schema:
   - name: orders
     properties:
@@ -161,6 +160,7 @@ schema:
         logicalType: string
         colour: blue
 """
+    )
     contract = load_contract(load_text(text, "c.odcs.yaml")).contract
     assert [(e.path, e.message) for e in contract.schema_errors] == [
         ("schema[0].properties[0].descripton", "Unevaluated properties are not allowed ('descripton' was unexpected)"),
