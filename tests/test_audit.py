@@ -714,6 +714,29 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
     assert len(browser.find_elements(By.CSS_SELECTOR, "#domains svg rect.bar")) == 6
     assert len(browser.find_elements(By.CSS_SELECTOR, "#trend svg circle")) == 2
     assert len(browser.find_elements(By.CSS_SELECTOR, "#lineage svg g.node")) == 15
+    # (an edge that skipped a column ran behind the boxes between, as if it ended in one of them)
+    crossed = browser.execute_script(
+        """
+        const boxes = [...document.querySelectorAll('#lineage g.node')].map(g => ({
+            id: g.querySelector('title').textContent.split(' · ')[0], box: g.getBBox(), at: g.transform.baseVal[0].matrix}));
+        const found = [];
+        for (const path of document.querySelectorAll('#lineage svg > path')) {
+            const [source, target] = path.querySelector('title').textContent.split(' → ');
+            const ends = [source, target.split(' ')[0]];
+            for (let i = 0; i <= 200; i++) {
+                const p = path.getPointAtLength(path.getTotalLength() * i / 200);
+                for (const b of boxes) {
+                    const x = p.x - b.at.e, y = p.y - b.at.f;
+                    if (!ends.includes(b.id) && x > 1 && x < b.box.width - 1 && y > 1 && y < b.box.height - 1) {
+                        found.push(source + ' -> ' + target + ' crosses ' + b.id);
+                    }
+                }
+            }
+        }
+        return [...new Set(found)];
+        """
+    )
+    assert crossed == []
 
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.finding")
     assert len(rows) == 26

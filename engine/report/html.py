@@ -63,12 +63,9 @@ def lineage_picture(graph: Graph | None) -> dict | None:
         a, b = boxes.get(e.source), boxes.get(e.target)
         if a is None or b is None:
             continue
-        x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
-        x2, y2 = b.x, b.y + NODE_H // 2
-        bend = max(40, abs(x2 - x1) // 2)
         arrows.append(
             Arrow(
-                d=f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}",
+                d=_route(a, b, columns),
                 dashed=not e.declared,
                 title=f"{e.source} → {e.target}" + (f" via {e.contractId}" if e.contractId else " (no contract)"),
             )
@@ -85,6 +82,31 @@ def lineage_picture(graph: Graph | None) -> dict | None:
         "h": NODE_H,
         "legend": legend,
     }
+
+
+def _route(a: Box, b: Box, columns: dict[int, list]) -> str:
+    """An edge's curve from the right of box ``a`` to the left of box ``b``. One that skips columns
+    runs through each column between along the gap between two of its boxes (the one nearest the
+    straight line), not across them: drawn behind the boxes, it would look like an edge into one."""
+    x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
+    x2, y2 = b.x, b.y + NODE_H // 2
+    first, last = (a.x - PAD) // (NODE_W + COL_GAP), (b.x - PAD) // (NODE_W + COL_GAP)
+    points = []
+    for depth in range(first + 1, last):
+        share = (depth - first) / (last - first)
+        straight = y1 + (y2 - y1) * share
+        rows = len(columns.get(depth, []))
+        gaps = [PAD + row * (NODE_H + ROW_GAP) - ROW_GAP // 2 for row in range(rows + 1)]
+        gap = min(gaps, key=lambda y: abs(y - straight))
+        left = PAD + depth * (NODE_W + COL_GAP)
+        points.append((left, left + NODE_W, gap))
+    d, x, y = f"M{x1},{y1}", x1, y1
+    for left, right, gap in points:
+        bend = max(20, (left - x) // 2)
+        d += f" C{x + bend},{y} {left - bend},{gap} {left},{gap} L{right},{gap}"
+        x, y = right, gap
+    bend = max(40 if not points else 20, abs(x2 - x) // 2)
+    return d + f" C{x + bend},{y} {x2 - bend},{y2} {x2},{y2}"
 
 
 def trend_chart(points: list[TrendPoint] | None) -> dict | None:
