@@ -790,9 +790,10 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     except ValidationError as e:
         errors = e.errors()
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
-        # At the first problem's key (or the nearest one written: custom, for a missing field).
-        field_name = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else ""
-        keys = [field_name] if field_name in ("title", "description") else ["custom", field_name]
+        # At the first problem's key, as deep as it is written (params.n.maximum, else params.n; the
+        # nearest one written, custom, for a missing field).
+        loc = [str(p) for p in errors[0]["loc"]] if errors and errors[0]["loc"] else [""]
+        keys = loc[:1] if loc[0] in ("title", "description") else ["custom", *loc]
         where = _line_in_annotation(module, keys) or line
         raise ConfigError(f"invalid METADATA annotation: {problems}", module.file, where) from None
     if _MULTILINE.search(meta.title):
