@@ -41,10 +41,16 @@ deny contains result.fail_on(msg, u.path, u.product) if {
 	declared := object.get(u, "declassification", null)
 	not _accepted(declared)
 	_below(input.product.classification, u.classification)
-	msg := sprintf("product is classified %s but reads %s, classified %s, and %s", [
+	msg := sprintf("product is classified %s but reads %s, classified %s, and %s%s", [
 		values.show(input.product.classification), values.show(u.product), values.show(u.classification), _why(declared),
+		_seen(u),
 	])
 }
+
+# (a read only imported lineage shows has no input port to declare a declassification on)
+_seen(u) := sprintf(" (no input port declares the read; seen in %v)", [u.observed_in]) if u.declared == false
+
+_seen(u) := "" if not u.declared == false
 
 # Column level: a column classified below the highest upstream column it names as a source.
 deny contains result.contract_fail({"id": c.contract}, msg, sprintf("%s.classification", [c.path]), resource) if {

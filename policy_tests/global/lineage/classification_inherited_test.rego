@@ -45,6 +45,15 @@ test_product_less_classified_than_upstream_fails if {
 	}} with input as doc("internal", upstream({}), [])
 }
 
+test_a_read_only_imported_lineage_shows_says_where_it_was_seen if {
+	imported := upstream({"declared": false, "observed_in": "OpenLineage events.json", "path": "inputPorts"})
+	classification_inherited.deny == {{
+		"msg": `product is classified "internal" but reads "customers_profiles", classified "restricted", and declares no declassification (no input port declares the read; seen in OpenLineage events.json)`,
+		"path": "inputPorts",
+		"resource": "customers_profiles",
+	}} with input as doc("internal", imported, [])
+}
+
 test_accepted_port_declassification_passes if {
 	declared := {"method": "aggregation", "description": "counts per segment"}
 	count(classification_inherited.deny) == 0 with input as doc("internal", upstream({"declassification": declared}), [])
