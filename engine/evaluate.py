@@ -305,7 +305,8 @@ def _misspelt(doc: Located, path: str | None) -> tuple[str, int] | None:
     written, ignored, is never named."""
     if not path or path in doc.lines or path.endswith("]"):
         return None
-    parent, name = parent_path(path), path[len(parent_path(path)) :].lstrip(".")
+    parent = parent_path(path)
+    name = path[len(parent) :].lstrip(".")
     beside = {k[len(parent) :].lstrip("."): line for k, line in doc.lines.items() if k != parent and parent_path(k) == parent}
     close = difflib.get_close_matches(name, [k for k in beside if not k.startswith("[")], n=1, cutoff=0.8)
     return (close[0], beside[close[0]]) if close else None

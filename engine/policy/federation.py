@@ -78,7 +78,7 @@ def validate(library: Library, governance: Governance, now: datetime) -> list[Co
     for rule_id in council.rules:
         if library.rule(rule_id) is None:
             line = governance.doc.line_of(f"rules.{rule_id}") if governance.doc else None
-            problems.append(ConfigError(f"rules: {missing(rule_id)}", council_file, line))
+            problems.append(ConfigError(f"rules: {rule_id} is {missing(rule_id)}", council_file, line))
     for name, domain_file in sorted(governance.domains.items()):
         if name not in council.domains:
             problems.append(
@@ -86,7 +86,7 @@ def validate(library: Library, governance: Governance, now: datetime) -> list[Co
                     f"domain {name!r} is not registered in council.yaml", domain_file.doc.file, domain_file.line_of("domain")
                 )
             )
-        problems.extend(_validate_domain(library, governance, domain_file, now))
+        problems.extend(_validate_domain(library, governance, domain_file, now, missing))
     for meta in library.rules:  # (as for a domain's configuration file)
         if meta.domain is not None and meta.domain not in council.domains:
             problems.append(ConfigError(f"domain {meta.domain!r} is not registered in council.yaml", meta.file, meta.line))
@@ -101,22 +101,21 @@ def _not_levels(value: Any, governance: Governance) -> str | None:
 
 
 def _missing(library: Library) -> Callable[[str], str]:
-    """What to say of a rule id the configuration names and the library does not have: that it is
-    not a rule of the library, or, when a module left out for a problem declares it, that (the
-    module's own problem says why)."""
+    """What a rule id the configuration names and the library does not have is: not a rule of the
+    library, or, when a module left out for a problem declares it, left out (the module's own
+    problem says why). The modules' files are read once, for every configuration file."""
     left = left_out(library) if library.problems else {}
 
     def say(rule_id: str) -> str:
-        if rule_id in left:
-            return f"{rule_id} is left out of the library (see the problem of {left[rule_id]})"
-        return f"{rule_id} is not a rule of the library"
+        return f"left out of the library (see the problem of {left[rule_id]})" if rule_id in left else "not a rule of the library"
 
     return say
 
 
-def _validate_domain(library: Library, governance: Governance, df: DomainFile, now: datetime) -> list[ConfigError]:
+def _validate_domain(
+    library: Library, governance: Governance, df: DomainFile, now: datetime, missing: Callable[[str], str]
+) -> list[ConfigError]:
     problems: list[ConfigError] = []
-    missing = _missing(library)
     config, file = df.config, df.doc.file
 
     def problem(message: str, path: str) -> None:
@@ -126,7 +125,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
     for rule_id, values in config.params.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
-            problem(f"params: {missing(rule_id)}", f"params.{rule_id}")
+            problem(f"params: {rule_id} is {missing(rule_id)}", f"params.{rule_id}")
             continue
         if meta.override not in ("params", "waivable"):
             problem(f"params: {rule_id} does not let domains set parameters (override: {meta.override})", f"params.{rule_id}")
@@ -165,7 +164,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
     for rule_id, level in config.enforcement.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
-            problem(f"enforcement: {missing(rule_id)}", f"enforcement.{rule_id}")
+            problem(f"enforcement: {rule_id} is {missing(rule_id)}", f"enforcement.{rule_id}")
             continue
         floor, _ = council_setting(meta, governance)
         if ENFORCEMENT_RANK[level] < ENFORCEMENT_RANK[floor]:
@@ -181,7 +180,7 @@ def _validate_domain(library: Library, governance: Governance, df: DomainFile, n
         where = f"waivers[{i}]"
         meta = library.rule(waiver.rule)
         if meta is None or meta.domain not in (None, config.domain):
-            problem(f"waiver of {waiver.rule}: {missing(waiver.rule).removeprefix(waiver.rule + ' is ')}", f"{where}.rule")
+            problem(f"waiver of {waiver.rule}: {missing(waiver.rule)}", f"{where}.rule")
         elif meta.override != "waivable":
             problem(f"waiver of {waiver.rule}: the rule is not waivable (override: {meta.override})", f"{where}.rule")
         if waiver.approved_by not in members:
