@@ -130,10 +130,8 @@ def parse_modules(
         ast = entry["ast"]
         pkg, line = ref_name(ast["package"]["refr"]), ast["package"]["span"]["line"]
         path, text = sources[shown]
-        calls, now = scan(ast)
-        module = Module(
-            path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now, set_rules(ast), params_read(ast)
-        )
+        calls, now, params = scan(ast)
+        module = Module(path, shown, text, pkg.removeprefix("data."), rule_names(ast), line, calls, now, set_rules(ast), params)
         modules.append(module)
     if problems is not None:
         problems.extend(looping)
@@ -220,8 +218,9 @@ def source_text(data: bytes, shown: str) -> str:
         raise ConfigError(f"cannot read policy: {e.message}", shown, e.line) from None
 
 
-def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
-    """What a module's AST calls, and whether it may read the input document's ``now``, in one pass.
+def scan(ast: object) -> tuple[list[tuple[str, int]], bool, list[tuple[str, str, int]]]:
+    """What a module's AST calls, whether it may read the input document's ``now``, and the
+    parameters it reads by name (``input.params["ID"].name``: ID, name, line), in one pass.
 
     The calls are every function call (builtins and user functions alike) with its line, and every
     function put in another's place by ``with`` (a name it replaces something with, at least). A module
@@ -230,6 +229,7 @@ def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
     ``input[k]``, ``import input`` or ``walk(input)`` could reach any field. engine/memo.py leaves
     ``now`` out of a result's key when no module reads it."""
     found: list[tuple[str, int]] = []
+    params_read: list[tuple[str, str, int]] = []
     uses = fields = 0
     stack = [ast]
     while stack:
@@ -239,9 +239,12 @@ def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
             if isinstance(var, dict) and var.get("value") == "input":
                 uses += 1
             ref = item.get("RefDot") or item.get("RefBrack")
-            if isinstance(ref, dict) and _is_input(ref.get("refr")):
+            if isinstance(ref, dict):
                 name = ref["field"][1] if "field" in ref else _string(ref.get("index"))
-                fields += isinstance(name, str) and name != "now"
+                if _is_input(ref.get("refr")):
+                    fields += isinstance(name, str) and name != "now"
+                elif (read := _param_read(ref, name)) is not None:
+                    params_read.append(read)
             call = item.get("Call")
             if isinstance(call, dict) and isinstance(call.get("fcn"), dict):
                 function = ref_name(call["fcn"])
@@ -261,7 +264,7 @@ def scan(ast: object) -> tuple[list[tuple[str, int]], bool]:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return sorted(set(found), key=lambda c: (c[1], c[0])), uses > fields
+    return sorted(set(found), key=lambda c: (c[1], c[0])), uses > fields, sorted(params_read, key=lambda read: read[2])
 
 
 _DECLARES = re.compile(r"^#\s*id:\s*[\"']?(?P<id>[A-Za-z][A-Za-z0-9]*-[0-9]+)[\"']?\s*(?:#.*)?$", re.MULTILINE)
@@ -281,28 +284,16 @@ def left_out(library: Library) -> dict[str, str]:
     return found
 
 
-def params_read(ast: object) -> list[tuple[str, str, int]]:
-    """The parameters a module reads by name: ``input.params["ID"].name`` or ``input.params["ID"]["name"]``,
-    each as (ID, name, line)."""
-    found = []
-    stack = [ast]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            ref = item.get("RefDot") or item.get("RefBrack")
-            if isinstance(ref, dict):
-                name = ref["field"][1] if "field" in ref else _string(ref.get("index"))
-                inner = ref.get("refr")
-                rule = inner.get("RefBrack") if isinstance(inner, dict) else None
-                if isinstance(name, str) and isinstance(rule, dict) and isinstance(_string(rule.get("index")), str):
-                    params = rule.get("refr")
-                    dot = params.get("RefDot") if isinstance(params, dict) else None
-                    if isinstance(dot, dict) and dot.get("field", [None, None])[1] == "params" and _is_input(dot.get("refr")):
-                        found.append((_string(rule["index"]), name, ref["span"]["line"]))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return sorted(found, key=lambda read: read[2])  # type: ignore[arg-type,return-value]
+def _param_read(ref: dict, name: object) -> tuple[str, str, int] | None:
+    """A reference ``input.params["ID"].name`` (or ``["name"]``) as (ID, name, line), else None."""
+    rule = ref["refr"].get("RefBrack") if isinstance(ref.get("refr"), dict) else None
+    if not isinstance(name, str) or not isinstance(rule, dict) or not isinstance(_string(rule.get("index")), str):
+        return None
+    params = rule.get("refr")
+    dot = params.get("RefDot") if isinstance(params, dict) else None
+    if isinstance(dot, dict) and dot.get("field", [None, None])[1] == "params" and _is_input(dot.get("refr")):
+        return _string(rule["index"]), name, ref["span"]["line"]  # type: ignore[return-value]
+    return None
 
 
 def _is_input(ref: object) -> bool:
