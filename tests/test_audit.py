@@ -558,6 +558,9 @@ def test_sarif_validates_against_the_sarif_schema(govern, corpora):
     }
     assert len(result["partialFingerprints"]["governFinding/v2"]) == 32
     assert rules[result["ruleIndex"]]["id"] == "NAM-001"
+    assert "resource" not in result["properties"]  # (the finding names none)
+    cls = next(r for r in sarif_run["results"] if r["ruleId"] == "CLS-004")
+    assert cls["properties"]["resource"] == "segments.email"
     waived = [r for r in sarif_run["results"] if r.get("suppressions")]
     assert [(r["ruleId"], r["suppressions"][0]["justification"]) for r in waived] == [
         ("STD-002", "GOV-142; Legacy feed has no processed_at column until the migration")
@@ -743,6 +746,8 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
     nam = browser.find_element(By.CSS_SELECTOR, 'tr.finding[data-rule="NAM-001"]')
     assert 'product name "InventoryWarehouses" does not match' in nam.text
     assert f"{M}/inventory/warehouses/dataproduct.yaml:5" in nam.text
+    column = browser.find_element(By.CSS_SELECTOR, 'tr.finding[data-rule="CLS-004"] td.mono')
+    assert column.text.splitlines()[1:] == ["schema[0].properties[1].classification", "resource segments.email"]
 
     Select(browser.find_element(By.ID, "filter-domain")).select_by_value("finance")
     visible = [r for r in rows if r.is_displayed()]

@@ -246,6 +246,21 @@ def test_text_output_shows_rule_severity_location_and_fix(govern):
     assert "fix: Set the contract's version to MAJOR.MINOR.PATCH" in run.out
 
 
+def test_text_output_names_the_resource_a_waiver_may_be_scoped_to(govern):
+    """A waiver's `resource` covers the findings about one column or upstream: the text says what to write."""
+    run = govern("check", "--now", NOW, f"{M}/customers/segments")
+    assert run.code == 1
+    at = [line.strip() for line in run.out.splitlines() if line.startswith("      at ")]
+    assert at == [
+        f"at {M}/customers/segments/customers-segments-v1.odcs.yaml:36 (schema[0].properties[1].classification)"
+        " · resource segments.email",
+        f"at {M}/customers/segments/customers_segments.odps.yaml:17 (inputPorts[0]) · resource customers_profiles",
+        f"at {M}/customers/segments/customers_segments.odps.yaml:46 (classification) · resource segments.lifetime_value",
+    ]
+    ledger = govern("check", "--now", NOW, f"{M}/finance/ledger")
+    assert f"at {M}/finance/ledger/dataproduct.yaml:4 (classification)\n" in ledger.out  # (CLS-001 names none)
+
+
 @pytest.mark.parametrize(
     "args",
     [

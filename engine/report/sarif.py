@@ -84,6 +84,8 @@ def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
         "partialFingerprints": {"governFinding/v2": f.fingerprint},
         "properties": {"product": f.product, "domain": f.domain, "severity": f.severity, "enforcement": f.enforcement},
     }
+    if f.resource is not None:
+        result["properties"]["resource"] = f.resource
     if f.rule in index:
         result["ruleIndex"] = index[f.rule]
     location = _location(f, root)

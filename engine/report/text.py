@@ -89,6 +89,8 @@ def render(report: Report, *, color: bool = False) -> str:
                 where += f":{f.location.line}"
             if f.location.path:
                 where += f" ({one_line(f.location.path)})"
+            if f.resource:  # (what a waiver's `resource` names to cover this finding alone)
+                where += f" · resource {f.resource}"
             console.print(Text(f"      at {one_line(where)}", style="dim"))
             console.print(Text(f"      fix: {one_line(f.remediation)}", style="dim"))
         console.print()
