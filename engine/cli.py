@@ -38,6 +38,9 @@ LINEAGE_FORMATS = ["text", "json", "dot"]
 CATALOG_FORMATS = ["text", "json", "markdown"]
 # The format an --output file's name asks for when --format is not given (text otherwise).
 EXTENSIONS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown", ".html": "html", ".dot": "dot"}
+# Files of a kind no format is (a picture, a spreadsheet): an --output named so, without --format,
+# is a usage error rather than a file of text under that name (any other name gets text).
+FOREIGN = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".csv", ".tsv", ".xlsx", ".docx", ".yaml", ".yml", ".toml"}
 # The most products a process of an audit holds at once (--batch): about 0.4 GiB of loaded
 # models, however large the mesh (engine/shards.py; in the parent, engine/gather/targets.py).
 BATCH = 2000
@@ -186,11 +189,24 @@ def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable
 
 def _format(fmt: str | None, output: Path | None, choices: list[str]) -> str:
     """--format as given, else the one the --output file's name ends in, else text (a report
-    written to report.sarif was text)."""
+    written to report.sarif was text). A name ending in a format the command does not write
+    (`govern lineage -o mesh.html`), or in a kind of file no format is (`mesh.svg`), is a usage
+    error: text written there would open as a broken file."""
     if fmt is not None:
         return fmt
-    found = EXTENSIONS.get(output.suffix.lower()) if output is not None and str(output) != "-" else None
-    return found if found in choices else "text"
+    if output is None or str(output) == "-":
+        return "text"
+    extension = output.suffix.lower()
+    found = EXTENSIONS.get(extension)
+    if found in choices:
+        return found
+    if found is not None or extension in FOREIGN:
+        command = f"govern {click.get_current_context().info_name}"
+        raise UsageError(
+            f"--output {display(output)}: {command} writes no {found or extension} file (its formats: {', '.join(choices)});"
+            " give --format, or name the file for one of them"
+        )
+    return "text"
 
 
 FAIL_ON_OPTION = click.option(

@@ -349,6 +349,29 @@ def test_without_format_the_output_files_extension_names_it(govern, demo_copy, c
     assert (demo_copy / name).read_text() == text
 
 
+@pytest.mark.parametrize(
+    ("command", "name", "message"),
+    [
+        (("lineage",), "mesh.svg", "govern lineage writes no .svg file (its formats: text, json, dot)"),
+        (("lineage",), "mesh.html", "govern lineage writes no html file (its formats: text, json, dot)"),
+        (("policies",), "standards.html", "govern policies writes no html file (its formats: text, json, markdown)"),
+        (
+            ("check", f"{M}/orders/order_items"),
+            "report.PDF",
+            "govern check writes no .pdf file (its formats: text, json, markdown, sarif, junit, html)",
+        ),
+    ],
+)
+def test_an_output_file_named_for_a_format_the_command_does_not_write_is_a_usage_error(govern, demo_copy, command, name, message):
+    """(`govern lineage -o mesh.svg` wrote text into mesh.svg.) With --format, the file is written."""
+    run = govern(*command, "--output", name, cwd=demo_copy)
+    assert run.code == 2
+    assert run.err == f"error: --output {name}: {message}; give --format, or name the file for one of them\n"
+    assert not (demo_copy / name).exists()
+    assert govern(*command, "--format", "text", "--output", name, cwd=demo_copy).code in (0, 1)
+    assert (demo_copy / name).read_text()
+
+
 def test_a_finding_of_a_missing_key_names_a_misspelt_key_beside_it_at_its_line(govern, demo_copy):
     """(The misspelt key, ignored as a key the descriptor does not know, was never named, and the
     finding pointed at the document's first line.) A contract's misspelt key is CON-001's."""
