@@ -283,7 +283,37 @@ def test_lineage_tree_shows_a_component_that_is_only_a_cycle(govern, demo_copy):
     )
     lines = govern("lineage", M, cwd=demo_copy).out.splitlines()
     start = lines.index("InventoryWarehouses")
-    assert lines[start : start + 3] == ["InventoryWarehouses", "  marketing_web_events", "    InventoryWarehouses  (see above)"]
+    assert lines[start : start + 3] == ["InventoryWarehouses", "  marketing_web_events", "    InventoryWarehouses  (cycle)"]
+
+
+def test_the_text_tree_shows_what_json_and_dot_show(govern, tmp_path):
+    """Products missing from the mesh, edges only imported lineage shows, and a cycle, each marked.
+    (The tree left out the first two, and a cycle read as "see above", like a second path.)"""
+    from .test_imported_lineage import lineage_map, openlineage_events
+
+    args = ["--openlineage", str(openlineage_events(tmp_path)), "--lineage-map", str(lineage_map(tmp_path))]
+    run = govern("lineage", M, *args)
+    assert run.code == 0, run.err
+    assert run.out.splitlines() == [
+        "InventoryWarehouses",
+        "customers_profiles",
+        "  customers_segments",
+        "    marketing_campaigns",
+        "  marketing_leads",
+        "  orders_order_items",
+        "    finance_invoices",
+        "      finance_ledger",
+        "      finance_payments",
+        "    orders_returns",
+        "    shipping_shipments",
+        "finance_gl_raw  (not in the mesh)",
+        "  finance_ledger  (see above)",
+        "marketing_web_events",
+        "orders_legacy_feed",
+        "  finance_ledger  (see above)",
+        "  inventory_stock_levels  (imported)",  # (no longer a source: the events show it reads the feed)
+        "    orders_order_items  (see above)",
+    ]
 
 
 def test_a_native_port_takes_a_bare_declassification_method_as_an_odps_port_does(govern, demo_copy):

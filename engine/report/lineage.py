@@ -136,24 +136,43 @@ def render_text(mesh: Mesh, product: str | None = None) -> str:
         out.extend(f"    {one_line(p)}  (distance {lengths[p]})" for p in impact)
         return "\n".join(out) + "\n"
 
-    # Each product is expanded once (later mentions say so), so the tree stays as large as the
-    # graph however many paths lead to a product; roots are the first member of every group of
-    # products nothing else feeds, so a component that is only a cycle is shown too.
-    # (walked with a stack of its own, not by recursion: a chain of a thousand products is deeper
-    # than Python's recursion goes)
-    expanded: set[str] = set()
-    condensed = nx.condensation(graph)
+    # The tree is drawn from the same nodes and edges as JSON and dot: products missing from the
+    # mesh (marked, as roots), and edges only imported lineage shows (marked on the downstream).
+    # Each product is expanded once (later mentions say so, or that it closes a cycle), so the
+    # tree stays as large as the graph however many paths lead to a product; roots are the first
+    # member of every group of products nothing else feeds, so a component that is only a cycle
+    # is shown too. (Walked with a stack of its own, not by recursion: a chain of a thousand
+    # products is deeper than Python's recursion goes.)
+    doc = graph_document(mesh)
+    missing = {n["id"] for n in doc["nodes"] if n["missing"]}
+    children: dict[str, dict[str, bool]] = {n["id"]: {} for n in doc["nodes"]}  # -> child: declared
+    for e in doc["edges"]:
+        kids = children[e["from"]]
+        kids[e["to"]] = kids.get(e["to"], False) or e["declared"]
+    whole = nx.DiGraph((up, down) for up, kids in children.items() for down in kids)
+    whole.add_nodes_from(children)
+    condensed = nx.condensation(whole)
     roots = sorted(min(condensed.nodes[c]["members"]) for c in condensed.nodes if condensed.in_degree(c) == 0)
+    expanded: set[str] = set()
+    path: list[str] = []  # the products from the root down to the line being written
     for root in roots:
-        stack = [(root, 0)]
+        stack: list[tuple[str, int, bool]] = [(root, 0, True)]
         while stack:
-            node, depth = stack.pop()
+            node, depth, declared = stack.pop()
+            del path[depth:]
+            marks = [] if declared else ["imported"]
+            if node in missing:
+                marks.append("not in the mesh")
             if node in expanded:
-                out.append(f"{'  ' * depth}{one_line(node)}  (see above)")
+                marks.append("cycle" if node in path else "see above")
+            line = f"{'  ' * depth}{one_line(node)}"
+            out.append(f"{line}  ({', '.join(marks)})" if marks else line)
+            if node in expanded:
                 continue
             expanded.add(node)
-            out.append(f"{'  ' * depth}{one_line(node)}")
-            stack.extend((child, depth + 1) for child in sorted(graph.successors(node), reverse=True))
+            path.append(node)
+            kids = children[node]
+            stack.extend((child, depth + 1, kids[child]) for child in sorted(kids, reverse=True))
     return "\n".join(out) + "\n"
 
 
