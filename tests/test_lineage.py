@@ -154,7 +154,31 @@ def test_cycle_is_reported_on_every_product_of_it(govern, demo_copy):
     assert mesh.lineage(mesh.product("orders_returns")).cycle == ["orders_order_items", "orders_returns"]
     assert mesh.lineage(mesh.product("finance_invoices")).on_cycle is False
     found = lin_findings(govern, demo_copy)
-    assert found == DEMO_LIN | {("orders_order_items", "LIN-003", "inputPorts"), ("orders_returns", "LIN-003", "inputPorts")}
+    # (at the input port reading the other: where the loop can be broken)
+    assert found == DEMO_LIN | {
+        ("orders_order_items", "LIN-003", "inputPorts[0]"),
+        ("orders_returns", "LIN-003", "inputPorts[0]"),
+    }
+
+
+def test_a_product_reading_itself_is_a_cycle_found_at_that_port(govern, demo_copy):
+    """(LIN-003 pointed at the whole inputPorts list, saying the product was on a cycle "with" itself.)"""
+    edit(
+        demo_copy / M / "orders/returns/dataproduct.yaml",
+        "    contractId: orders-order-items-v1\n",
+        "    contractId: orders-order-items-v1\n  - {product: orders_returns, contractId: orders-returns-v1}\n",
+    )
+    run = govern("check", "--now", NOW, f"{M}/orders/returns", "--format", "json", cwd=demo_copy)
+    assert run.code == 1
+    cycle = [f for f in run.json()["findings"] if f["rule"] == "LIN-003"]
+    assert [(f["location"]["line"], f["location"]["path"], f["resource"], f["message"]) for f in cycle] == [
+        (
+            34,
+            "inputPorts[1]",
+            "orders_returns",
+            'input port reads product "orders_returns", which is itself: a lineage cycle of one product',
+        )
+    ]
 
 
 def test_cross_domain_edge_without_contract(govern, demo_copy):

@@ -17,8 +17,35 @@
 package global.lineage.no_cycles
 
 import data.global.lib.result
+import data.global.lib.values
 
+# At each input port (or imported edge) that reads a product of the cycle: where the loop can be broken.
+deny contains result.fail_on(msg, u.path, u.product) if {
+	input.lineage.on_cycle == true
+	some u in _closing
+	msg := _message(u)
+}
+
+# (the cycle's edges are all in input.lineage.upstream; should none be, the finding is still made)
 deny contains result.fail(msg, "inputPorts") if {
 	input.lineage.on_cycle == true
+	count(_closing) == 0
 	msg := sprintf("product is on a lineage cycle with: %s (sorted by name)", [concat(", ", input.lineage.cycle)])
+}
+
+_closing contains u if {
+	some u in values.items(input.lineage.upstream)
+	u.product in {p | some p in input.lineage.cycle}
+}
+
+_message(u) := sprintf("%s, which is itself: a lineage cycle of one product", [values.reads(u)]) if {
+	input.lineage.cycle == [u.product]
+}
+
+_message(u) := msg if {
+	input.lineage.cycle != [u.product]
+	msg := sprintf(
+		"%s, which is on a lineage cycle with it: %s (sorted by name)",
+		[values.reads(u), concat(", ", input.lineage.cycle)],
+	)
 }
