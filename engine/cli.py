@@ -1268,10 +1268,12 @@ def policies(
 @click.argument("rule_id")
 @library_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--now", callback=_parse_now, metavar="RFC3339", help="Judge the domains' waivers as of this time.")
 @handles_errors
-def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str) -> None:
+def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str, now: datetime) -> None:
     """What rule RULE_ID checks, why, its parameters, how to fix a finding, examples, where it lives,
-    and what the council and the domains set for it."""
+    and what the council and the domains set for it (a waiver's state as of --now: active,
+    expiring within 14 days, expired, not yet approved)."""
     import difflib
 
     from engine.config import load_settings
@@ -1295,7 +1297,7 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
     if settings.policy_tests.is_dir():
         tests = tests_of(rule, load_tests(settings.policies, [settings.policy_tests]).references())
     gov, unread = _governance_of(settings, domains=True)
-    click.echo(render_explain(rule, fmt, tests, gov), nl=False)
+    click.echo(render_explain(rule, fmt, tests, gov, now), nl=False)
     for problem in unread:
         click.echo(f"error: not applied: {one_line(problem)}", err=True)
     if unread:

@@ -667,10 +667,31 @@ def test_explain_shows_what_the_council_and_each_domain_set_for_a_rule(govern):
     ]
     line = _line_of(REPO / "governance/council.yaml", "STD-004:")
     assert text[5] == f"set by the council in governance/council.yaml:{line}: enforcement blocking, effective on 2027-03-01"
-    waived = govern("explain", "STD-002").out
-    assert "\nSet by domains\n  orders: waiver for orders_legacy_feed until 2027-03-31\n" in waived
+    waived = govern("explain", "STD-002", "--now", "2026-11-21T09:00:00Z").out
+    assert "\nSet by domains\n  orders: waiver for orders_legacy_feed until 2027-03-31 (active)\n" in waived
     raised = govern("explain", "ACC-003", "--format", "json").json()
     assert (raised["enforcement"], raised["domains"]) == ("warning", {"marketing": {"enforcement": "blocking"}})
+
+
+@pytest.mark.parametrize(
+    ("now", "state"),
+    [
+        ("2026-10-14T23:59:59Z", "not yet approved"),  # (approved_on 2026-10-15)
+        ("2027-03-16T23:59:59Z", "active"),
+        ("2027-03-17T00:30:00+01:00", "active"),  # (still 2027-03-16 in UTC, as a run then takes it)
+        ("2027-03-17T00:00:00Z", "expiring"),  # (within 14 days: a run then lists it expiring)
+        ("2027-03-31T23:59:59Z", "expiring"),
+        ("2027-04-01T00:00:00Z", "expired"),
+    ],
+)
+def test_explain_says_what_state_each_waiver_is_in_as_of_now(govern, now, state):
+    """(An expired waiver was listed like one in force: a council member could not tell.)"""
+    text = govern("explain", "STD-002", "--now", now).out
+    assert f"\n  orders: waiver for orders_legacy_feed until 2027-03-31 ({state})\n" in text
+    explained = govern("explain", "STD-002", "--now", now, "--format", "json").json()
+    assert explained["domains"]["orders"]["waivers"] == [
+        {"product": "orders_legacy_feed", "resource": None, "expires": "2027-03-31", "state": state}
+    ]
 
 
 def test_explain_an_unknown_rule_suggests_close_ids(govern):

@@ -8,13 +8,14 @@ rule explained also shows what each domain set for it (parameters, a raised enfo
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.model import RuleMeta
 from engine.report.templating import environment
 
 if TYPE_CHECKING:
-    from engine.governance import Governance
+    from engine.governance import Governance, Waiver
 
 OVERRIDE_MEANING = {
     "none": "domains may not change this rule",
@@ -98,7 +99,18 @@ def _value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _domains(rule: RuleMeta, governance: Governance | None) -> dict[str, dict[str, Any]]:
+def _waiver_state(waiver: Waiver, now: datetime) -> str:
+    """A waiver as of ``now``, as a run then would take it (engine.policy.waivers)."""
+    from engine.policy.waivers import EXPIRING_WITHIN
+
+    if waiver.approved_after(now):
+        return "not yet approved"
+    if not waiver.active(now):
+        return "expired"
+    return "expiring" if date.fromisoformat(waiver.expires) - now.date() <= EXPIRING_WITHIN else "active"
+
+
+def _domains(rule: RuleMeta, governance: Governance | None, now: datetime) -> dict[str, dict[str, Any]]:
     """What each domain set for the rule: its parameters, a raised enforcement, its waivers."""
     found: dict[str, dict[str, Any]] = {}
     for name, domain in sorted((governance.domains if governance else {}).items()):
@@ -110,7 +122,10 @@ def _domains(rule: RuleMeta, governance: Governance | None) -> dict[str, dict[st
             entry["enforcement"] = config.enforcement[rule.id]
         waivers = [w for w in config.waivers if w.rule == rule.id]
         if waivers:
-            entry["waivers"] = [{"product": w.product, "resource": w.resource, "expires": w.expires} for w in waivers]
+            entry["waivers"] = [
+                {"product": w.product, "resource": w.resource, "expires": w.expires, "state": _waiver_state(w, now)}
+                for w in waivers
+            ]
         if entry:
             found[name] = entry
     return found
@@ -128,9 +143,13 @@ def _council_line(rule: RuleMeta, governance: Governance | None) -> str | None:
     return f"set by the council in {where}: {', '.join(said) or 'nothing'}"
 
 
-def render_explain(rule: RuleMeta, fmt: str, tests: list[str], governance: Governance | None = None) -> str:
+def render_explain(
+    rule: RuleMeta, fmt: str, tests: list[str], governance: Governance | None = None, now: datetime | None = None
+) -> str:
+    """``now``: the day waivers are judged as of (active, expiring within 14 days, expired), today by default."""
+    now = now or datetime.now(UTC)
     council = governance.council.rules.get(rule.id) if governance else None
-    rule, domains = as_set(rule, governance), _domains(rule, governance)
+    rule, domains = as_set(rule, governance), _domains(rule, governance, now)
     if fmt == "json":
         setting = council.model_dump(mode="json") if council else None
         return json.dumps({**rule_dict(rule), "tests": tests, "council": setting, "domains": domains}, indent=2) + "\n"
@@ -164,7 +183,7 @@ def render_explain(rule: RuleMeta, fmt: str, tests: list[str], governance: Gover
                 out.append(f"  {name}: enforcement raised to {entry['enforcement']}")
             for w in entry.get("waivers", []):
                 what = f"{w['product']}" + (f" ({w['resource']})" if w["resource"] else "")
-                out.append(f"  {name}: waiver for {what} until {w['expires']}")
+                out.append(f"  {name}: waiver for {what} until {w['expires']} ({w['state']})")
     out += ["", f"Defined in {rule.file}:{rule.line} (package {rule.package})"]
     if tests:
         out.append(f"Tested in {', '.join(tests)}")
