@@ -308,7 +308,7 @@ def add_imported_lineage(
         return []
     imported = import_lineage(dbt_manifests, openlineage)
     datasets = LineageMap.load(lineage_map)
-    imported.errors.extend(datasets.dangling(mesh))
+    imported.errors.extend([*imported.dangling_hints(mesh), *datasets.dangling(mesh)])
     edges, mapped = product_edges(imported, mesh, datasets)
     mesh.add_imported(edges)
     for skipped in imported.skipped:

@@ -223,6 +223,22 @@ def test_a_lineage_map_entry_naming_a_product_not_in_the_mesh_is_an_error_at_its
     ]
 
 
+def test_a_dbt_meta_govern_product_naming_no_product_of_the_mesh_is_an_error(govern, tmp_path):
+    """(A misspelt meta.govern_product was ignored: the model mapped to nothing, silently, where a
+    lineage map's entry naming no product is an error.)"""
+    manifest = dbt_manifest(tmp_path)
+    data = json.loads(manifest.read_text())
+    data["nodes"]["model.shop.returns_enriched"]["config"]["meta"]["govern_product"] = "orders_retruns"
+    data["nodes"]["model.shop.stg_customers"]["meta"] = {"govern_product": ["orders_returns"]}
+    manifest.write_text(json.dumps(data))
+    run = govern("lineage", M, "--dbt-manifest", str(manifest))
+    assert run.code == 3
+    assert [line for line in run.err.splitlines() if line.startswith("error: ")] == [
+        f"error: {manifest}: model.shop.stg_customers: meta.govern_product must be a product id, not ['orders_returns']",
+        f"error: {manifest}: model.shop.returns_enriched: meta.govern_product 'orders_retruns' is not a product in the mesh",
+    ]
+
+
 # --- the third-party corpus --------------------------------------------------------------------------
 
 

@@ -65,6 +65,7 @@ class LineageImport:
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)  # dataset key -> dataset key
     names: dict[str, list[str]] = field(default_factory=dict)  # dataset key -> names to match
     hints: dict[str, str] = field(default_factory=dict)  # dataset key -> product named by the producer
+    hinted_in: dict[str, tuple[str, str]] = field(default_factory=dict)  # dataset key -> (file, dbt node) naming it
     sources: dict[tuple[str, str], str] = field(default_factory=dict)  # dataset edge -> file it came from
     files: int = 0
     events: int = 0
@@ -80,6 +81,15 @@ class LineageImport:
             self.hints.setdefault(key, hint)
         self.graph.add_node(key)
         return key
+
+    def dangling_hints(self, mesh: Mesh) -> list[LoadError]:
+        """A ``meta.govern_product`` naming a product the mesh does not have (a typo, a product renamed
+        or removed): its dataset would map to nothing by it, silently, as a lineage map's entry would."""
+        return [
+            LoadError(f"{node}: meta.{META_KEY} {product!r} is not a product in the mesh", file)
+            for key, (file, node) in self.hinted_in.items()
+            if mesh.product(product := self.hints[key]) is None
+        ]
 
     def edge(self, upstream: str, downstream: str, source: str) -> None:
         if upstream != downstream:
@@ -252,7 +262,12 @@ def read_dbt_manifest(path: Path, result: LineageImport) -> None:
         if (node.resource_type or uid.split(".", 1)[0]) not in DBT_DATA_TYPES:
             continue
         hint = node.meta.get(META_KEY) or node.config.meta.get(META_KEY)
+        if hint is not None and not (isinstance(hint, str) and hint):
+            result.errors.append(LoadError(f"{uid}: meta.{META_KEY} must be a product id, not {hint!r}", shown))
+            hint = None
         key = result.dataset(f"dbt:{uid}", _dbt_names(uid, node), hint)
+        if hint is not None and result.hints.get(key) == hint:
+            result.hinted_in.setdefault(key, (shown, uid))
         for dep in node.depends_on.nodes:
             up = every.get(dep)
             if up is None or (up.resource_type or dep.split(".", 1)[0]) not in DBT_DATA_TYPES:
