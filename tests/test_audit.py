@@ -762,6 +762,29 @@ def test_html_report_renders_filters_and_never_runs_markup(govern, demo_copy, br
     assert sum(1 for r in rows if r.is_displayed()) == 3
 
 
+def test_the_html_trend_axis_fits_the_scores_so_a_small_change_shows(govern, demo_copy, browser):
+    """(On a 0-100 axis a mesh going from 94.8 to 95.2 was a flat line.) The axis runs in round
+    steps from below the lowest score to above the highest."""
+    from selenium.webdriver.common.by import By
+
+    assert audit(govern, demo_copy, "--format", "json").json()["summary"]["score"] == 94.8
+    warehouses = demo_copy / M / "inventory/warehouses/dataproduct.yaml"
+    warehouses.write_text(warehouses.read_text().replace("name: InventoryWarehouses", "name: inventory_warehouses"))
+    run = audit(govern, demo_copy, "--format", "html", "--output", "report.html")
+    assert run.code == 1
+    browser.get((demo_copy / "report.html").as_uri())
+    ticks = browser.find_elements(By.CSS_SELECTOR, "#trend svg text.tick")
+    assert [t.text for t in ticks] == ["96", "95", "94"]
+    circles = browser.find_elements(By.CSS_SELECTOR, "#trend svg circle")
+    scores = [c.find_element(By.TAG_NAME, "title").get_attribute("textContent").split("score ")[1].split(",")[0] for c in circles]
+    assert scores == ["94.8", "95.1"]
+    first, second = (float(c.get_attribute("cy")) for c in circles)
+    top, bottom = (float(t.get_attribute("y")) - 4 for t in (ticks[0], ticks[-1]))
+    # (each at its score on the axis the ticks draw)
+    assert first == pytest.approx(bottom - (94.8 - 94) / 2 * (bottom - top), abs=0.1)
+    assert second == pytest.approx(bottom - (95.1 - 94) / 2 * (bottom - top), abs=0.1)
+
+
 def test_the_html_report_of_a_check_scores_what_it_checked_not_the_mesh(govern, browser):
     from selenium.webdriver.common.by import By
 

@@ -9,6 +9,7 @@ as text and never runs.
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -109,22 +110,40 @@ def _route(a: Box, b: Box, columns: dict[int, list]) -> str:
     return d + f" C{x + bend},{y} {x2 - bend},{y2} {x2},{y2}"
 
 
+def _axis(scores: list[float]) -> tuple[float, float, list[float]]:
+    """The score axis: from below the lowest score to above the highest in round steps (1, 2, 5,
+    10 or 25 points, at most 6 lines), within 0-100, so that a change of a point shows (a 0-100
+    axis drew a mesh going from 94.8 to 95.6 as a flat line)."""
+    low, high = min(scores), max(scores)
+    for step in (1, 2, 5, 10, 25):
+        bottom, top = math.floor(low / step) * step, math.ceil(high / step) * step
+        if top == bottom:  # (every score the same: a step around it)
+            bottom, top = (bottom - step, top) if top >= 100 else (bottom, top + step)
+        bottom, top = max(0, bottom), min(100, top)
+        if (top - bottom) / step <= 5:
+            break
+    ticks = [top - i * step for i in range(round((top - bottom) / step) + 1)]
+    return bottom, top, ticks
+
+
 def trend_chart(points: list[TrendPoint] | None) -> dict | None:
-    """The mesh score over the stored audits as a polyline on a 0-100 scale."""
+    """The mesh score over the stored audits as a polyline, on an axis fitted to the scores."""
     if not points:
         return None
     width, height, left, top = 640, 180, 40, 10
     step = (width - left - 20) / max(1, len(points) - 1)
-    coords = []
-    for i, p in enumerate(points):
-        if p.score is None:
-            continue
-        coords.append((round(left + i * step, 1), round(top + (100 - p.score) * (height - 2 * top) / 100, 1), p))
+    scores = [p.score for p in points if p.score is not None]
+    bottom, highest, ticks = _axis(scores) if scores else (0, 100, [100, 75, 50, 25, 0])
+
+    def y(score: float) -> float:
+        return round(top + (highest - score) * (height - 2 * top) / (highest - bottom), 1)
+
+    coords = [(round(left + i * step, 1), y(p.score), p) for i, p in enumerate(points) if p.score is not None]
     return {
         "width": width,
         "height": height,
         "left": left,
-        "top": top,
+        "ticks": [(y(v), f"{v:g}") for v in ticks],
         "coords": coords,
         "polyline": " ".join(f"{x},{y}" for x, y, _ in coords),
     }
