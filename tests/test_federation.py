@@ -394,7 +394,7 @@ def test_every_problem_of_a_configuration_file_is_listed_at_its_own_line(govern,
     assert run.err == (
         "error: governance/council.yaml:4: invalid council configuration: council.max_waiver_day: Extra inputs are not"
         " permitted\n"
-        "  governance/council.yaml:23: invalid council configuration: rules.STD-004.effective_on: Value error, '2027-31-03'"
+        "  governance/council.yaml:23: invalid council configuration: rules.STD-004.effective_on: '2027-31-03'"
         " is not a date (YYYY-MM-DD)\n"
     )
     council.write_text(text)

@@ -652,7 +652,7 @@ def test_a_council_file_with_several_problems_is_named_once_per_problem_by_the_c
         "error: not applied to the catalog: governance/council.yaml:4: invalid council configuration: council.max_waiver_day:"
         " Extra inputs are not permitted",
         "error: not applied to the catalog: governance/council.yaml:23: invalid council configuration:"
-        " rules.STD-004.effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)",
+        " rules.STD-004.effective_on: 'soon' is not a date (YYYY-MM-DD)",
     ]
 
 
@@ -712,7 +712,7 @@ def test_explain_a_rule_left_out_of_the_library_says_why(govern, demo_copy):
     line = _line_of(rule, "effective_on: 2027-02-30")
     assert run.err == (
         f"error: rule NAM-001 is left out of the library: {RULE_FILE}:{line}: invalid METADATA annotation: effective_on: "
-        "Value error, '2027-02-30' is not a date (YYYY-MM-DD)\n"
+        "'2027-02-30' is not a date (YYYY-MM-DD)\n"
     )
 
 

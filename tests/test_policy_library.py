@@ -196,7 +196,7 @@ def test_effective_on_in_an_annotation_must_be_a_date(policies):
     caught = only_problem(policies)
     assert caught.file.endswith("global/naming/product_name.rego")
     assert caught.line == next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "effective_on: soon" in t)
-    assert "effective_on: Value error, 'soon' is not a date (YYYY-MM-DD)" in caught.message
+    assert "effective_on: 'soon' is not a date (YYYY-MM-DD)" in caught.message
 
 
 @pytest.mark.parametrize(("domain", "rule_id"), [("orders", "NAM-050"), ("orders", "MARKETING-001"), ("marketing", "ORDERS-002")])
@@ -321,45 +321,45 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
     ("declared", "message", "at"),
     [
         ("n: {type: integer}", "invalid METADATA annotation: params.n.default: Field required", "#     n: {type"),
-        ('n: {type: integer, default: "x"}', 'params.n: Value error, default "x" is not of type integer', "#     n: {type"),
-        ("n: {type: number, default: true}", "params.n: Value error, default true is not of type number", "#     n: {type"),
-        ("n: {type: number, default: .inf}", "params.n: Value error, default Infinity is not of type number", "#     n: {type"),
-        ("n: {type: integer, format: regex, default: 1}", "params.n: Value error, format regex is for strings", "#     n: {type"),
+        ('n: {type: integer, default: "x"}', 'params.n: default "x" is not of type integer', "#     n: {type"),
+        ("n: {type: number, default: true}", "params.n: default true is not of type number", "#     n: {type"),
+        ("n: {type: number, default: .inf}", "params.n: default Infinity is not of type number", "#     n: {type"),
+        ("n: {type: integer, format: regex, default: 1}", "params.n: format regex is for strings", "#     n: {type"),
         (
             "n: {type: integer, default: 5, minimum: 10}",
-            "params.n: Value error, default: must be at least 10, not 5",
+            "params.n: default: must be at least 10, not 5",
             "#     n: {type",
         ),
         (
             "n: {type: integer, default: 50, maximum: 10}",
-            "params.n: Value error, default: must be at most 10, not 50",
+            "params.n: default: must be at most 10, not 50",
             "#     n: {type",
         ),
         (
             "n: {type: string, default: a, minimum: 1}",
-            "params.n: Value error, minimum and maximum are for numbers",
+            "params.n: minimum and maximum are for numbers",
             "#     n: {type",
         ),
         # (a limit written as text was taken for the number; inverted limits said only that the
         # default was outside one of them)
         (
             'n: {type: integer, default: 5, minimum: "1"}',
-            "params.n.minimum.int: Input should be a valid integer",
+            "params.n.minimum: Input should be a number",
             "#     n: {type",
         ),
         (
             "n: {type: integer, default: 5, minimum: 30, maximum: 1}",
-            "params.n: Value error, minimum 30 is above maximum 1: no value could be set",
+            "params.n: minimum 30 is above maximum 1: no value could be set",
             "#     n: {type",
         ),
         (
             'n: {type: string, default: "c", enum: [a, b]}',
-            'params.n: Value error, default: value must be one of "a", "b", not "c"',
+            'params.n: default: value must be one of "a", "b", not "c"',
             "#     n: {type",
         ),
         (
             "n: {type: integer, format: classification-level, default: 1}",
-            "params.n: Value error, format classification-level is",
+            "params.n: format classification-level is",
             "#     n: {type",
         ),
         (
@@ -383,6 +383,46 @@ def test_a_parameter_declaration_is_refused_unless_its_default_is_one_of_its_val
     assert message in caught.message
     assert caught.line == next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(at))
     assert load_library(policies).rule("ORDERS-002") is None  # (left out)
+
+
+def test_every_problem_of_an_annotation_is_listed_at_its_own_key(policies):
+    """(They were joined on one line, at the first, with a number limit written as text named
+    twice: "minimum.int: Input should be a valid integer; minimum.float: ...".)"""
+    (policies / "domains/orders").mkdir(parents=True, exist_ok=True)
+    text = (
+        RULE.format(package="domains.orders.consumers")
+        .replace("#   severity: low", "#   severity: lo")
+        .replace(
+            "#   remediation:",
+            "#   params:\n#     n:\n#       type: integer\n#       default: 5\n#       minimum: five\n#       maxItems: 3\n"
+            "#     m: {type: integr, default: 1}\n#   remediation:",
+        )
+    )
+    (policies / "domains/orders/consumers.rego").write_text(text)
+    library = load_library(policies)
+    lines = text.splitlines()
+
+    def at(start: str) -> int:
+        return next(i for i, t in enumerate(lines, 1) if t.startswith(start))
+
+    assert [(p.line, p.message) for p in library.problems] == [
+        (
+            at("#   severity"),
+            "invalid METADATA annotation: severity: Input should be 'critical', 'high', 'medium', 'low' or 'info'",
+        ),
+        (at("#       minimum"), "invalid METADATA annotation: params.n.minimum: Input should be a number"),
+        (
+            at("#       maxItems"),
+            "invalid METADATA annotation: params.n.maxItems: unknown key (known: type, format, default, description, enum,"
+            " minimum, maximum)",
+        ),
+        (
+            at("#     m:"),
+            "invalid METADATA annotation: params.m.type: Input should be 'string', 'array', 'number', 'integer', 'boolean'"
+            " or 'object'",
+        ),
+    ]
+    assert load_library(policies).rule("ORDERS-002") is None
 
 
 @pytest.mark.parametrize(

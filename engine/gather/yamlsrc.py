@@ -60,25 +60,42 @@ def join(path: str, key: str | int) -> str:
 
 def first_error(e: ValidationError) -> str:
     """The first of pydantic's errors as ``key.path: message``, for files without line numbers."""
-    err = e.errors()[0]
-    where = ".".join(str(part) for part in err["loc"])
-    return f"{where}: {err['msg']}" if where else err["msg"]
+    (loc, message), *_ = pydantic_errors(e)
+    where = ".".join(str(part) for part in loc)
+    return f"{where}: {message}" if where else message
 
 
 NUMBER_HINT = " (YAML read a number here: put the value in quotes)"
+# The members of a union of strict numbers, as pydantic names them in an error's location
+# (``minimum.int``, ``minimum.float``): one value failing both is one problem, a number.
+_NUMBER_MEMBERS = {("int", "int_type"), ("float", "float_type")}
+
+
+def pydantic_errors(e: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """Pydantic's errors as (location, message), in words for a file's author: a mapping, not a
+    model class; a validator's message without "Value error, "; a number where YAML read text for
+    text; one error for a value that is no number of a union of number types."""
+    found: dict[tuple[str | int, ...], str] = {}
+    for err in e.errors():
+        loc, kind = tuple(err["loc"]), err["type"]
+        # (pydantic names its model class where a mapping is wanted: "instance of _OdpsTeam")
+        message = "Input should be a mapping" if kind in ("model_type", "model_attributes_type") else err["msg"]
+        message = message.removeprefix("Value error, ")
+        if kind == "string_type" and type(err.get("input")) in (int, float):  # (version: 1.2)
+            message += NUMBER_HINT
+        if loc and (loc[-1], kind) in _NUMBER_MEMBERS:
+            loc, message = loc[:-1], "Input should be a number"
+        found.setdefault(loc, message)
+    return list(found.items())
 
 
 def _problems(e: ValidationError, doc: Located, prefix: str) -> list[tuple[int | None, str]]:
     """Each of pydantic's errors as its line and ``key.path: message``."""
     found = []
-    for err in e.errors():
+    for loc, message in pydantic_errors(e):
         path = prefix
-        for key in err["loc"]:
+        for key in loc:
             path = join(path, key)
-        # (pydantic names its model class where a mapping is wanted: "instance of _OdpsTeam")
-        message = "Input should be a mapping" if err["type"] in ("model_type", "model_attributes_type") else err["msg"]
-        if err["type"] == "string_type" and type(err.get("input")) in (int, float):  # (version: 1.2)
-            message += NUMBER_HINT
         found.append((doc.line_of(path), f"{path or '(document)'}: {message}"))
     return found
 

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from engine import cache
 from engine.config import display, escaped, missing_folder, read_regular
-from engine.errors import ConfigError, LoadError, reason
-from engine.gather.yamlsrc import load_text
-from engine.model import RuleMeta
+from engine.errors import ConfigError, ConfigErrors, LoadError, reason
+from engine.gather.yamlsrc import load_text, pydantic_errors
+from engine.model import ParamSpec, RuleMeta
 
 RULE_ID = re.compile(r"^(NAM|ACC|CLS|STD|CON|LIN)-\d{3}$")
 # Each category's id prefix, and the folder of policies/global/ its council rules live in.
@@ -501,7 +501,7 @@ def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes 
         try:
             meta = _check_module(module, root, seen_packages, seen_ids)
         except ConfigError as e:
-            library.problems.append(e)
+            library.problems.extend(e.problems if isinstance(e, ConfigErrors) else [e])
             continue
         library.modules.append(module)
         if meta is not None:
@@ -779,14 +779,16 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     try:
         meta = RuleMeta.model_validate(fields)
     except ValidationError as e:
-        errors = e.errors()
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors)
-        # At the first problem's key, as deep as it is written (params.n.maximum, else params.n; the
+        # Each problem at its key, as deep as it is written (params.n.maximum, else params.n; the
         # nearest one written, custom, for a missing field).
-        loc = [str(p) for p in errors[0]["loc"]] if errors and errors[0]["loc"] else [""]
-        keys = loc[:1] if loc[0] in ("title", "description") else ["custom", *loc]
-        where = _line_in_annotation(module, keys) or line
-        raise ConfigError(f"invalid METADATA annotation: {problems}", module.file, where) from None
+        problems = []
+        for loc, message in pydantic_errors(e):
+            keys = [str(p) for p in loc] or [""]
+            if message == "Extra inputs are not permitted" and len(keys) == 3 and keys[0] == "params":
+                message = f"unknown key (known: {', '.join(ParamSpec.model_fields)})"  # (maxItems: 3)
+            where = _line_in_annotation(module, keys[:1] if keys[0] in ("title", "description") else ["custom", *keys])
+            problems.append(ConfigError(f"invalid METADATA annotation: {'.'.join(keys)}: {message}", module.file, where or line))
+        raise ConfigErrors(problems) from None
     if _MULTILINE.search(meta.title):
         # (a title is a cell of the catalog's line: one with a line break in it could print a line
         # of its own there, such as another rule's with other settings)
