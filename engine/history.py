@@ -33,7 +33,7 @@ from engine.config import display
 from engine.errors import GovernError, UsageError, raising
 from engine.model import Changes, Report, TrendPoint
 
-SCHEMA_VERSION = 2  # 2: findings.source (version 1 stores are brought up to it)
+SCHEMA_VERSION = 3  # 2: findings.source; 3: runs.errors (earlier stores are brought up to it)
 TREND = 30  # audits in a report's trend (this one and the stored ones before it)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS runs (
     waived INTEGER NOT NULL,
     blocking INTEGER NOT NULL,
     new INTEGER,
+    errors INTEGER,
     fixed INTEGER,
     report TEXT NOT NULL
 );
@@ -77,7 +78,10 @@ CREATE TABLE IF NOT EXISTS findings (
 """
 # The file a finding's product was read from, relative to the mesh: a product that cannot be
 # loaded in a later audit is known only by its file.
-_V2 = "ALTER TABLE findings ADD COLUMN source TEXT;"
+_V2 = "ALTER TABLE findings ADD COLUMN source TEXT"
+# The products an audit could not evaluate (verdict error: left out of the scores, so a score
+# that rose because products broke shows why); unknown (NULL) for runs stored before.
+_V3 = "ALTER TABLE runs ADD COLUMN errors INTEGER"
 _TABLES = {"runs", "domain_scores", "findings", "sqlite_sequence"}
 
 # The same tables in PostgreSQL, and one more holding the schema version (SQLite keeps it in the
@@ -126,6 +130,7 @@ class StoredRun:
     new: int | None
     fixed: int | None
     domains: dict[str, float | None]
+    errors: int | None = None  # products in error (unknown for runs stored before schema version 3)
 
 
 MeshKey = tuple[str, ...]  # how a store knows a mesh: the key its runs are stored under, then older ones
@@ -325,13 +330,14 @@ class History:
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version in (1, SCHEMA_VERSION):
+        if version in (1, 2, SCHEMA_VERSION):
             missing = _TABLES - tables - {"sqlite_sequence"}  # (made by SQLite with the first run stored)
             if missing:
                 raise sqlite3.DatabaseError(f"no table {', '.join(sorted(missing))}")
-            if version == 1 and self.writing:  # (read only, version 1 answers what govern history asks)
-                with self.conn:
-                    self.conn.executescript(f"BEGIN IMMEDIATE; {_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            if version < SCHEMA_VERSION and self.writing:  # (read only, an earlier version answers what govern history asks)
+                self._upgrade()
+                version = SCHEMA_VERSION
+            self.errors_kept = version >= 3
             return
         if version != 0 or not tables <= _TABLES:
             raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
@@ -339,6 +345,26 @@ class History:
         # a write lock, so the second waits (busy timeout) and then finds the tables made.
         with self.conn:
             self.conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self.errors_kept = True
+
+    def _upgrade(self) -> None:
+        """Bring an SQLite store of an earlier version up to this one, under a write lock (a second
+        audit upgrading it at the same moment waits, then finds it done)."""
+        level, self.conn.isolation_level = self.conn.isolation_level, None  # (the transaction is this one's)
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                for since, step in ((2, _V2), (3, _V3)):
+                    if version < since:
+                        self.conn.execute(step)
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        finally:
+            self.conn.isolation_level = level
 
     def _migrate_pg(self) -> None:
         with self.conn.transaction():
@@ -355,9 +381,13 @@ class History:
                 missing = _PG_TABLES - tables
                 if missing:
                     raise GovernError(f"not a usable govern history database (no table {', '.join(sorted(missing))})", self.shown)
-                if row[0] != SCHEMA_VERSION:
+                if row[0] not in (2, SCHEMA_VERSION):
                     why = f"not a usable govern history database (schema version {row[0]}, expected {SCHEMA_VERSION})"
                     raise GovernError(why, self.shown)
+                if row[0] == 2 and self.writing:  # (under the lock above: a second audit finds it done)
+                    self.conn.execute(_V3)
+                    self.conn.execute("INSERT INTO govern_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+                self.errors_kept = row[0] == SCHEMA_VERSION or self.writing
                 return
             if tables & _PG_TABLES:  # (another application's tables of these names: never written into)
                 others = ", ".join(sorted(tables & _PG_TABLES))
@@ -367,6 +397,7 @@ class History:
                 raise UsageError(f"no audit history in {self.shown} (run govern audit first)")
             self.conn.execute(PG_SCHEMA)
             self.conn.execute("INSERT INTO govern_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+            self.errors_kept = True
 
     def close(self) -> None:
         self.conn.close()
@@ -473,17 +504,18 @@ class History:
                     summary.findings.by_enforcement.get("blocking", 0),
                     len(changes.new) if changes and changes.previous_run else None,
                     len(changes.fixed) if changes and changes.previous_run else None,
+                    summary.verdicts.error,
                 )
                 columns = (
                     "INSERT INTO runs (id, mesh, started_at, now, govern_version, policies_digest, governance_digest, score,"
-                    " products, open, waived, blocking, new, fixed, report)"
+                    " products, open, waived, blocking, new, fixed, errors, report)"
                 )
                 if self.pg:  # (a BYTEA value is sent whole: the compressed report, a few megabytes)
                     text.seek(0)
-                    query = f"{columns} VALUES ({', '.join(['?'] * 15)}) RETURNING seq"
+                    query = f"{columns} VALUES ({', '.join(['?'] * 16)}) RETURNING seq"
                     seq = self._execute(query, (*values, text.read())).fetchone()[0]
                 else:
-                    cursor = self._execute(f"{columns} VALUES ({', '.join(['?'] * 14)}, zeroblob(?))", (*values, text.tell()))
+                    cursor = self._execute(f"{columns} VALUES ({', '.join(['?'] * 15)}, zeroblob(?))", (*values, text.tell()))
                     seq = cursor.lastrowid
                     text.seek(0)
                     with self.conn.blobopen("runs", "report", seq) as blob:
@@ -526,8 +558,9 @@ class History:
         """Stored audits as of ``until`` at the latest, oldest first (by the time they were judged as
         of, then stored; the last ``limit`` of them), each with its mesh's path."""
         where, args = (f"WHERE mesh IN {_IN} AND now <= ?", [json.dumps(mesh), until]) if mesh else ("WHERE now <= ?", [until])
+        errors = "errors" if self.errors_kept else "NULL"  # (a store of an earlier version, only read)
         rows = self._execute(
-            "SELECT seq, id, mesh, started_at, now, score, products, open, waived, blocking, new, fixed FROM runs "
+            f"SELECT seq, id, mesh, started_at, now, score, products, open, waived, blocking, new, fixed, {errors} FROM runs "
             f"{where} ORDER BY now DESC, seq DESC LIMIT ?",
             [*args, limit if limit is not None else (None if self.pg else -1)],
         ).fetchall()
@@ -535,8 +568,8 @@ class History:
         for row in reversed(rows):
             scores = self._execute("SELECT domain, score FROM domain_scores WHERE run_seq = ? ORDER BY domain", (row[0],))
             domains = dict(scores.fetchall())
-            seq, run, mesh, *rest = row
-            out.append(StoredRun(seq, run, self._path(mesh), *rest, domains=domains))
+            seq, run, mesh, *rest, errors = row
+            out.append(StoredRun(seq, run, self._path(mesh), *rest, domains=domains, errors=errors))
         return out
 
     def meshes(self) -> dict[str, int]:

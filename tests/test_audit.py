@@ -306,13 +306,14 @@ def test_findings_of_a_product_that_could_not_be_evaluated_are_neither_fixed_nor
 def test_a_history_of_the_first_schema_is_brought_up_to_date_and_keeps_its_runs(govern, demo_copy):
     store = demo_copy / M / ".govern/history.sqlite"
     first = audit(govern, demo_copy, "--format", "json").json()
-    with sqlite3.connect(store) as db:  # (as version 1 laid findings out: no source)
+    with sqlite3.connect(store) as db:  # (as version 1 laid findings and runs out: no source, no errors)
         db.executescript(
             "CREATE TABLE old AS SELECT run_seq, fingerprint, rule, product, domain, severity, enforcement, status FROM findings;"
             "DROP TABLE findings; CREATE TABLE findings (run_seq INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,"
             " fingerprint TEXT NOT NULL, rule TEXT NOT NULL, product TEXT NOT NULL, domain TEXT, severity TEXT NOT NULL,"
             " enforcement TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (run_seq, fingerprint));"
-            "INSERT INTO findings SELECT * FROM old; DROP TABLE old; PRAGMA user_version = 1;"
+            "INSERT INTO findings SELECT * FROM old; DROP TABLE old;"
+            "ALTER TABLE runs DROP COLUMN errors; PRAGMA user_version = 1;"
         )
     # govern history only reads: it lists the runs and leaves the store as it is (on a read-only
     # disk, an upgrade made it "not a usable history database")
@@ -325,8 +326,44 @@ def test_a_history_of_the_first_schema_is_brought_up_to_date_and_keeps_its_runs(
     changes = second.json()["changes"]
     assert (changes["previous_run"], changes["new"], changes["persisting"]) == (first["run"]["id"], [], len(first["findings"]))
     with closing(sqlite3.connect(store)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
         assert db.execute("SELECT count(*) FROM findings WHERE source IS NULL").fetchone() == (len(first["findings"]),)
+        assert db.execute("SELECT errors FROM runs ORDER BY seq").fetchall() == [(None,), (0,)]
+
+
+def test_a_history_of_schema_version_2_is_listed_and_then_keeps_how_many_products_were_in_error(govern, demo_copy):
+    """A broken product is left out of the scores, so a score can rise because products broke:
+    the history says how many could not be evaluated (unknown, "-", for runs stored before)."""
+    store = demo_copy / M / ".govern/history.sqlite"
+    first = audit(govern, demo_copy, "--format", "json").json()
+    with sqlite3.connect(store) as db:  # (as version 2 laid runs out)
+        db.executescript("ALTER TABLE runs DROP COLUMN errors; PRAGMA user_version = 2;")
+    listed = govern("history", M, "--format", "json", cwd=demo_copy).json()["runs"]
+    assert [(r["id"], r["errors"]) for r in listed] == [(first["run"]["id"], None)]
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)  # (only read: left as it was)
+    (demo_copy / M / "finance/ledger/dataproduct.yaml").write_text("name: [x\n")
+    second = audit(govern, demo_copy, "--format", "json")
+    assert second.code == 3
+    assert second.json()["summary"]["score"] > first["summary"]["score"]  # (the failing ledger left out)
+    text = govern("history", M, cwd=demo_copy).out.splitlines()
+    assert text[0].split() == [
+        "#",
+        "run",
+        "started",
+        "as",
+        "of",
+        "score",
+        "products",
+        "errors",
+        "open",
+        "blocking",
+        "new",
+        "fixed",
+    ]
+    assert [line.split()[4:7] for line in text[1:3]] == [["94.8", "14", "-"], [str(second.json()["summary"]["score"]), "14", "1"]]
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
 
 
 def test_the_history_trend_shows_a_change_only_between_two_scores():

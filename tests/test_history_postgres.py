@@ -72,7 +72,7 @@ def test_a_postgresql_history_remembers_what_an_sqlite_one_does(govern, demo_cop
     assert [line.split()[-2:] for line in text[1:4]] == [["-", "-"], ["1", "0"], ["0", "1"]]
     assert "  orders     98.6 -> 97.5 -> 98.6  (=)" in text
     stored = tables(postgres_store)
-    assert stored["govern_schema"] == [(2,)]
+    assert stored["govern_schema"] == [(3,)]
     assert [(row[1], row[2]) for row in stored["runs"]] == [(r["run"]["id"], M) for r in (first, second, third)]
 
 
@@ -175,7 +175,41 @@ def test_a_history_of_another_schema_version_is_refused(govern, demo_copy, postg
     for args in (("audit", M, "--now", NOW), ("history", M)):
         run = govern(*args, "--store", postgres_store, cwd=demo_copy)
         assert run.code == 3
-        assert run.err.strip() == f"error: {postgres_store}: not a usable govern history database (schema version 99, expected 2)"
+        assert run.err.strip() == f"error: {postgres_store}: not a usable govern history database (schema version 99, expected 3)"
+
+
+def test_a_history_of_schema_version_2_is_listed_as_it_is_and_brought_up_to_date_by_an_audit(govern, demo_copy, postgres_store):
+    """(Version 3 keeps how many products each audit could not evaluate: unknown, "-", before.)"""
+    import psycopg
+
+    first = audit(govern, demo_copy, postgres_store).json()
+    with psycopg.connect(postgres_store) as conn:  # (as version 2 laid runs out)
+        conn.execute("ALTER TABLE runs DROP COLUMN errors")
+        conn.execute("UPDATE govern_schema SET version = 2")
+    listed = govern("history", M, "--store", postgres_store, "--format", "json", cwd=demo_copy)
+    assert [(r["id"], r["errors"]) for r in listed.json()["runs"]] == [(first["run"]["id"], None)]
+    assert tables(postgres_store)["govern_schema"] == [(2,)]  # (only read: left as it was)
+    (demo_copy / M / "orders/returns/dataproduct.yaml").write_text("name: [x\n")
+    second = audit(govern, demo_copy, postgres_store)
+    assert second.code == 3
+    assert second.json()["changes"]["previous_run"] == first["run"]["id"]
+    assert tables(postgres_store)["govern_schema"] == [(2,), (3,)]
+    text = govern("history", M, "--store", postgres_store, cwd=demo_copy).out.splitlines()
+    assert text[0].split() == [
+        "#",
+        "run",
+        "started",
+        "as",
+        "of",
+        "score",
+        "products",
+        "errors",
+        "open",
+        "blocking",
+        "new",
+        "fixed",
+    ]
+    assert [line.split()[6] for line in text[1:3]] == ["-", "1"]
 
 
 def test_a_server_that_cannot_be_reached_is_named_without_its_password(govern, demo_copy, tmp_path):

@@ -44,7 +44,7 @@ def render_history(runs: list[StoredRun], fmt: str, named: bool = False) -> str:
 
 def _render_runs(console: Console, runs: list[StoredRun]) -> None:
     table = Table(box=None, pad_edge=False)
-    for column in ("#", "run", "started", "as of", "score", "products", "open", "blocking", "new", "fixed"):
+    for column in ("#", "run", "started", "as of", "score", "products", "errors", "open", "blocking", "new", "fixed"):
         table.add_column(column, justify="right" if column not in {"run", "started", "as of"} else "left")
     for r in runs:
         table.add_row(
@@ -54,6 +54,7 @@ def _render_runs(console: Console, runs: list[StoredRun]) -> None:
             r.now,
             _score(r.score),
             str(r.products),
+            "-" if r.errors is None else str(r.errors),  # (products left out of the scores; unknown for older runs)
             str(r.open),
             str(r.blocking),
             "-" if r.new is None else str(r.new),
