@@ -63,8 +63,26 @@ def test_audits_remember_new_and_fixed_findings(govern, demo_copy):
     history = govern("history", M, cwd=demo_copy)
     assert history.code == 0
     lines = history.out.splitlines()
-    assert lines[0].split() == ["#", "run", "started", "as", "of", "score", "products", "open", "blocking", "new", "fixed"]
+    assert lines[0].split() == [
+        "#",
+        "run",
+        "started",
+        "as",
+        "of",
+        "score",
+        "products",
+        "errors",
+        "open",
+        "blocking",
+        "new",
+        "fixed",
+    ]
     assert [line.split()[0] for line in lines[1:4]] == ["1", "2", "3"]
+    assert [line.split()[5:9] for line in lines[1:4]] == [
+        ["14", "0", "25", "21"],
+        ["14", "0", "26", "22"],
+        ["14", "0", "25", "21"],
+    ]
     assert [line.split()[-2:] for line in lines[1:4]] == [["-", "-"], ["1", "0"], ["0", "1"]]
     assert "  orders     98.6 -> 97.5 -> 98.6  (=)" in lines
     runs = govern("history", M, "--format", "json", cwd=demo_copy).json()["runs"]
