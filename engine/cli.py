@@ -1288,8 +1288,11 @@ def explain(rule_id: str, policies: str | None, governance: str | None, fmt: str
         # (a rule with a problem is left out of the library: say why, rather than that there is none)
         file = left_out(library).get(rule_id.upper())
         if file is not None:
-            problem = next(p for p in library.problems if p.file == file)
-            raise GovernError(f"rule {rule_id.upper()} is left out of the library: {problem}")
+            problems = [p for p in library.problems if p.file == file]
+            if len(problems) == 1:
+                raise GovernError(f"rule {rule_id.upper()} is left out of the library: {problems[0]}")
+            said = f"rule {rule_id.upper()} is left out of the library ({len(problems)} problems):"
+            raise GovernError(said, details=tuple(str(p) for p in problems))
         close = difflib.get_close_matches(rule_id.upper(), [r.id for r in library.rules], n=3, cutoff=0.7)
         hint = f"; did you mean {', '.join(close)}?" if close else "; govern policies lists them"
         raise UsageError(f"no rule {rule_id} in {display(settings.policies)}{hint}")

@@ -401,13 +401,13 @@ def test_an_untested_rule_fails_the_lint_and_shows_as_not_covered(govern, demo_c
             "#   remediation: Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.\n",
             "",
             "# custom:",
-            "invalid METADATA annotation: remediation: Field required",
+            "invalid METADATA annotation: custom.remediation: Field required",
         ),
         (
             "#   category: naming\n",
             "#   category: names\n",
             "category: names",
-            "invalid METADATA annotation: category: Input should be",
+            "invalid METADATA annotation: custom.category: Input should be",
         ),
         ("id: NAM-001", "id: NAM-1", "id: NAM-1", "rule id 'NAM-1' is not of the form <CAT>-<nnn>"),
         (
@@ -711,8 +711,21 @@ def test_explain_a_rule_left_out_of_the_library_says_why(govern, demo_copy):
     assert run.code == 3
     line = _line_of(rule, "effective_on: 2027-02-30")
     assert run.err == (
-        f"error: rule NAM-001 is left out of the library: {RULE_FILE}:{line}: invalid METADATA annotation: effective_on: "
+        f"error: rule NAM-001 is left out of the library: {RULE_FILE}:{line}: invalid METADATA annotation: custom.effective_on: "
         "'2027-02-30' is not a date (YYYY-MM-DD)\n"
+    )
+    # (with several problems, every one: explain named only the first)
+    rule.write_text(rule.read_text().replace("#   severity: high\n", "#   severity: hi\n#   sevrity: high\n"))
+    run = govern("explain", "nam-001", cwd=demo_copy)
+    assert run.code == 3
+    assert run.err == (
+        "error: rule NAM-001 is left out of the library (3 problems):\n"
+        f"  {RULE_FILE}:{_line_of(rule, 'severity: hi')}: invalid METADATA annotation: custom.severity: Input should be"
+        " 'critical', 'high', 'medium', 'low' or 'info'\n"
+        f"  {RULE_FILE}:{_line_of(rule, 'sevrity: high')}: invalid METADATA annotation: custom.sevrity: unknown key (known: id,"
+        " category, severity, enforcement, override, params, effective_on, remediation, examples)\n"
+        f"  {RULE_FILE}:{_line_of(rule, 'effective_on: 2027-02-30')}: invalid METADATA annotation: custom.effective_on:"
+        " '2027-02-30' is not a date (YYYY-MM-DD)\n"
     )
 
 

@@ -113,7 +113,7 @@ def test_incomplete_metadata_names_the_missing_fields(policies):
     text = RULE.format(package="global.access.more").replace("#   remediation: List the consumers.\n", "")
     (policies / "global/access/more.rego").write_text(text.replace("ORDERS-002", "ACC-099"))
     caught = only_problem(policies)
-    assert (caught.line, caught.message) == (4, "invalid METADATA annotation: remediation: Field required")  # (at custom:)
+    assert (caught.line, caught.message) == (4, "invalid METADATA annotation: custom.remediation: Field required")  # (at custom:)
 
 
 def test_duplicate_rule_ids_are_rejected(policies):
@@ -320,7 +320,7 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
 @pytest.mark.parametrize(
     ("declared", "message", "at"),
     [
-        ("n: {type: integer}", "invalid METADATA annotation: params.n.default: Field required", "#     n: {type"),
+        ("n: {type: integer}", "invalid METADATA annotation: custom.params.n.default: Field required", "#     n: {type"),
         ('n: {type: integer, default: "x"}', 'params.n: default "x" is not of type integer', "#     n: {type"),
         ("n: {type: number, default: true}", "params.n: default true is not of type number", "#     n: {type"),
         ("n: {type: number, default: .inf}", "params.n: default Infinity is not of type number", "#     n: {type"),
@@ -364,7 +364,7 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
         ),
         (
             'n: {type: string, format: regex, default: "^{domain}_[x"}',
-            "invalid METADATA annotation: params.n: default '^{domain}_[x' is not a valid regular expression",
+            "invalid METADATA annotation: custom.params.n: default '^{domain}_[x' is not a valid regular expression",
             "#     n: {type: string",
         ),
     ],
@@ -408,17 +408,17 @@ def test_every_problem_of_an_annotation_is_listed_at_its_own_key(policies):
     assert [(p.line, p.message) for p in library.problems] == [
         (
             at("#   severity"),
-            "invalid METADATA annotation: severity: Input should be 'critical', 'high', 'medium', 'low' or 'info'",
+            "invalid METADATA annotation: custom.severity: Input should be 'critical', 'high', 'medium', 'low' or 'info'",
         ),
-        (at("#       minimum"), "invalid METADATA annotation: params.n.minimum: Input should be a number"),
+        (at("#       minimum"), "invalid METADATA annotation: custom.params.n.minimum: Input should be a number"),
         (
             at("#       maxItems"),
-            "invalid METADATA annotation: params.n.maxItems: unknown key (known: type, format, default, description, enum,"
+            "invalid METADATA annotation: custom.params.n.maxItems: unknown key (known: type, format, default, description, enum,"
             " minimum, maximum)",
         ),
         (
             at("#     m:"),
-            "invalid METADATA annotation: params.m.type: Input should be 'string', 'array', 'number', 'integer', 'boolean'"
+            "invalid METADATA annotation: custom.params.m.type: Input should be 'string', 'array', 'number', 'integer', 'boolean'"
             " or 'object'",
         ),
     ]

@@ -539,7 +539,7 @@ def _check_regex_defaults(library: Library) -> None:
         where = _line_in_annotation(module, ["custom", "params", name]) or meta.line
         library.problems.append(
             ConfigError(
-                f"invalid METADATA annotation: params.{name}: default {meta.params[name].default!r} is not a valid "
+                f"invalid METADATA annotation: custom.params.{name}: default {meta.params[name].default!r} is not a valid "
                 "regular expression",
                 module.file,
                 where,
@@ -753,18 +753,24 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
     custom = data.get("custom") or {}
     if not isinstance(custom, dict):
         raise ConfigError("METADATA 'custom' must be a mapping", module.file, line)
-    unknown = [key for key in custom if key not in CUSTOM_KEYS]
-    if unknown:  # (a misspelt key would silently do nothing: "enforcment: advisory")
-        where = _line_in_annotation(module, ["custom", str(unknown[0])]) or line
-        known = ", ".join(CUSTOM_KEYS)
-        raise ConfigError(f"invalid METADATA annotation: custom.{unknown[0]}: unknown key (known: {known})", module.file, where)
+    # Every problem of the annotation at once, each at its key, as deep as it is written
+    # (custom.params.n.maximum, else custom.params.n; the nearest one written, custom, for a
+    # missing field).
+    problems: list[ConfigError] = []
+
+    def problem(keys: list[str], message: str) -> None:
+        where = _line_in_annotation(module, keys) or line
+        problems.append(ConfigError(f"invalid METADATA annotation: {'.'.join(keys)}: {message}", module.file, where))
+
+    for key in custom:
+        if key not in CUSTOM_KEYS:  # (a misspelt key would silently do nothing: "enforcment: advisory")
+            problem(["custom", str(key)], f"unknown key (known: {', '.join(CUSTOM_KEYS)})")
     examples = custom.get("examples")
-    odd = [key for key in examples if key not in ("fail", "pass")] if isinstance(examples, dict) else []
-    if odd:  # (a misspelt fial: would be shown by explain and left off the standards page)
-        where = _line_in_annotation(module, ["custom", "examples", str(odd[0])]) or line
-        raise ConfigError(
-            f"invalid METADATA annotation: custom.examples.{odd[0]}: unknown key (known: fail, pass)", module.file, where
-        )
+    if isinstance(examples, dict):
+        for key in examples:
+            if key not in ("fail", "pass"):  # (a misspelt fial: would be shown by explain and left off the standards page)
+                problem(["custom", "examples", str(key)], "unknown key (known: fail, pass)")
+        examples = {k: v for k, v in examples.items() if k in ("fail", "pass")}
     fields = {
         **{k: v for k, v in custom.items() if k in RuleMeta.model_fields},
         "title": data.get("title"),
@@ -774,21 +780,20 @@ def _rule_meta(module: Module, domain: str | None) -> RuleMeta:
         "line": module.package_line,
         "domain": domain,
     }
+    if "examples" in custom:
+        fields["examples"] = examples
     if "effective_on" in fields and fields["effective_on"] is not None:
         fields["effective_on"] = str(fields["effective_on"])
     try:
         meta = RuleMeta.model_validate(fields)
     except ValidationError as e:
-        # Each problem at its key, as deep as it is written (params.n.maximum, else params.n; the
-        # nearest one written, custom, for a missing field).
-        problems = []
         for loc, message in pydantic_errors(e):
             keys = [str(p) for p in loc] or [""]
             if message == "Extra inputs are not permitted" and len(keys) == 3 and keys[0] == "params":
                 message = f"unknown key (known: {', '.join(ParamSpec.model_fields)})"  # (maxItems: 3)
-            where = _line_in_annotation(module, keys[:1] if keys[0] in ("title", "description") else ["custom", *keys])
-            problems.append(ConfigError(f"invalid METADATA annotation: {'.'.join(keys)}: {message}", module.file, where or line))
-        raise ConfigErrors(problems) from None
+            problem(keys if keys[0] in ("title", "description") else ["custom", *keys], message)
+    if problems:
+        raise ConfigErrors(sorted(problems, key=lambda p: p.line or 0))
     if _MULTILINE.search(meta.title):
         # (a title is a cell of the catalog's line: one with a line break in it could print a line
         # of its own there, such as another rule's with other settings)
