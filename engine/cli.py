@@ -203,7 +203,7 @@ def _format(fmt: str | None, output: Path | None, choices: list[str]) -> str:
     if found is not None or extension in FOREIGN:
         command = f"govern {click.get_current_context().info_name}"
         raise UsageError(
-            f"--output {display(output)}: {command} writes no {found or extension} file (its formats: {', '.join(choices)});"
+            f"--output {display(output)}: {command} writes no {extension} file (its formats: {', '.join(choices)});"
             " give --format, or name the file for one of them"
         )
     return "text"

@@ -353,8 +353,8 @@ def test_without_format_the_output_files_extension_names_it(govern, demo_copy, c
     ("command", "name", "message"),
     [
         (("lineage",), "mesh.svg", "govern lineage writes no .svg file (its formats: text, json, dot)"),
-        (("lineage",), "mesh.html", "govern lineage writes no html file (its formats: text, json, dot)"),
-        (("policies",), "standards.html", "govern policies writes no html file (its formats: text, json, markdown)"),
+        (("lineage",), "mesh.html", "govern lineage writes no .html file (its formats: text, json, dot)"),
+        (("policies",), "standards.html", "govern policies writes no .html file (its formats: text, json, markdown)"),
         (
             ("check", f"{M}/orders/order_items"),
             "report.PDF",

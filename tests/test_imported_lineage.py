@@ -230,10 +230,12 @@ def test_a_dbt_meta_govern_product_naming_no_product_of_the_mesh_is_an_error(gov
     data = json.loads(manifest.read_text())
     data["nodes"]["model.shop.returns_enriched"]["config"]["meta"]["govern_product"] = "orders_retruns"
     data["nodes"]["model.shop.stg_customers"]["meta"] = {"govern_product": ["orders_returns"]}
+    data["sources"]["source.shop.crm.profiles"]["meta"] = {"govern_product": ""}
     manifest.write_text(json.dumps(data))
     run = govern("lineage", M, "--dbt-manifest", str(manifest))
     assert run.code == 3
     assert [line for line in run.err.splitlines() if line.startswith("error: ")] == [
+        f"error: {manifest}: source.shop.crm.profiles: meta.govern_product must be a product id, not ''",
         f"error: {manifest}: model.shop.stg_customers: meta.govern_product must be a product id, not ['orders_returns']",
         f"error: {manifest}: model.shop.returns_enriched: meta.govern_product 'orders_retruns' is not a product in the mesh",
     ]

@@ -176,7 +176,7 @@ def test_a_product_reading_itself_is_a_cycle_found_at_that_port(govern, demo_cop
             34,
             "inputPorts[1]",
             "orders_returns",
-            'input port reads product "orders_returns", which is itself: a lineage cycle of one product',
+            'input port reads product "orders_returns", which is itself: a product reading its own output is a lineage cycle',
         )
     ]
 

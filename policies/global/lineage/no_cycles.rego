@@ -38,12 +38,12 @@ _closing contains u if {
 	u.product in {p | some p in input.lineage.cycle}
 }
 
-_message(u) := sprintf("%s, which is itself: a lineage cycle of one product", [values.reads(u)]) if {
-	input.lineage.cycle == [u.product]
+_message(u) := sprintf("%s, which is itself: a product reading its own output is a lineage cycle", [values.reads(u)]) if {
+	u.product == input.product.id
 }
 
 _message(u) := msg if {
-	input.lineage.cycle != [u.product]
+	u.product != input.product.id
 	msg := sprintf(
 		"%s, which is on a lineage cycle with it: %s (sorted by name)",
 		[values.reads(u), concat(", ", input.lineage.cycle)],
