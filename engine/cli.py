@@ -28,6 +28,7 @@ from engine.errors import (
     ConfigErrors,
     GovernError,
     UsageError,
+    by_place,
     reason,
 )
 from engine.model import ENFORCEMENT_RANK, FAIL_ON, Report
@@ -1033,8 +1034,13 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
 
     settings = load_settings(policies, governance)
     library = load_library(settings.policies)
-    gov = load_governance(settings.governance)
-    problems = validate_config(library, gov, now)
+    try:
+        gov = load_governance(settings.governance)
+    except ConfigError as e:  # (council.yaml: the domains are judged against it, so not without it)
+        gov = None
+        problems = [*library.problems, *(e.problems if isinstance(e, ConfigErrors) else [e])]
+    else:
+        problems = validate_config(library, gov, now)
     tests = settings.policy_tests
     if tests.exists():
         problems += untested_in(library, tests)
@@ -1044,9 +1050,9 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
                 f"no test folder {display(tests)}: every rule needs Rego unit tests", settings.source and display(settings.source)
             )
         )
-    for problem in problems:
+    for problem in sorted(problems, key=by_place):
         click.echo(one_line(problem))
-    if problems:
+    if problems or gov is None:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(EXIT_ERROR)
     waivers = sum(len(d.config.waivers) for d in gov.domains.values())

@@ -57,6 +57,11 @@ class ConfigError(GovernError):
     """The governance configuration or the policy library is invalid."""
 
 
+def by_place(error: GovernError) -> tuple[bool, str, int]:
+    """A key that sorts problems file by file, in the order of their lines (those of no file last)."""
+    return (error.file is None, error.file or "", error.line or 0)
+
+
 class ConfigErrors(ConfigError):
     """Several problems of one configuration file, found at once: the first is the error, the
     others its details; ``problems`` has each (``govern validate`` lists them one by one)."""

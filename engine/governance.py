@@ -83,9 +83,16 @@ class DomainConfig(_Config):
 class DomainFile:
     config: DomainConfig
     doc: Located
+    # The position in the file of each of config.waivers, where some were left out for problems
+    # of their own (the rest are still validated); None: each at its own index.
+    waiver_positions: list[int] | None = None
 
     def line_of(self, path: str) -> int:
         return self.doc.line_of(path)
+
+    def waiver_path(self, i: int) -> str:
+        """The key path in the file of ``config.waivers[i]``."""
+        return f"waivers[{self.waiver_positions[i] if self.waiver_positions is not None else i}]"
 
 
 @dataclass
@@ -128,16 +135,25 @@ def _read(path: Path) -> bytes:
 
 def _load_config(path: Path, raw: bytes, model: type[_C], what: str) -> tuple[Located, _C]:
     """A YAML configuration file's bytes as a pydantic model; every problem is a ConfigError with file:line."""
+    doc = _load_doc(path, raw, what)
+    try:
+        return doc, model.model_validate(doc.data)
+    except ValidationError as e:
+        raise _config_errors(e, doc, what) from None
+
+
+def _load_doc(path: Path, raw: bytes, what: str) -> Located:
     try:
         doc = load_bytes(raw, display(path))
     except LoadError as e:
         raise ConfigError(e.message, e.file, e.line) from None
     if not isinstance(doc.data, dict):
         raise ConfigError(f"a {what} must be a mapping", doc.file, 1)
-    try:
-        return doc, model.model_validate(doc.data)
-    except ValidationError as e:
-        raise ConfigErrors([ConfigError(err.message, err.file, err.line) for err in validation_errors(e, doc, what)]) from None
+    return doc
+
+
+def _config_errors(e: ValidationError, doc: Located, what: str) -> ConfigErrors:
+    return ConfigErrors([ConfigError(err.message, err.file, err.line) for err in validation_errors(e, doc, what)])
 
 
 def load_governance(folder: Path) -> Governance:
@@ -159,10 +175,11 @@ def load_governance(folder: Path) -> Governance:
         try:
             raw = _read(domain_path)  # (a folder, a broken link, a loop of links: cannot be read)
             digest.update(b"\0" + domain_path.name.encode() + b"\0" + raw)
-            loaded = _load_domain(domain_path, raw)
+            loaded, problems = _load_domain(domain_path, raw)
         except ConfigError as e:
             governance.problems.extend(e.problems if isinstance(e, ConfigErrors) else [e])
             continue
+        governance.problems.extend(problems)
         first = governance.domains.get(loaded.config.domain)
         if first is not None:  # orders.yaml and orders.yml: neither silently replaces the other
             governance.problems.append(
@@ -178,12 +195,55 @@ def load_governance(folder: Path) -> Governance:
     return governance
 
 
-def _load_domain(path: Path, raw: bytes) -> DomainFile:
-    doc, config = _load_config(path, raw, DomainConfig, "domain configuration")
+def _load_domain(path: Path, raw: bytes) -> tuple[DomainFile, list[ConfigError]]:
+    """A domain's file, and its problems of form (a wrong type, an unknown key, a bad date). The
+    entries with such a problem are left out and the rest is kept, so that validate goes on to
+    judge it against the council's limits and lists every problem of the file at once (a run
+    refuses the configuration for any of them all the same)."""
+    what = "domain configuration"
+    doc = _load_doc(path, raw, what)
+    problems: list[ConfigError] = []
+    positions = None
+    try:
+        config = DomainConfig.model_validate(doc.data)
+    except ValidationError as e:
+        errors = _config_errors(e, doc, what)
+        salvaged, positions = _without_invalid(doc.data, e)
+        try:
+            config = DomainConfig.model_validate(salvaged)
+        except ValidationError:  # (the domain itself, or the file as a whole: nothing to judge)
+            raise errors from None
+        problems = errors.problems
     if config.domain != path.stem:
-        raise ConfigError(
-            f"domain {config.domain!r} does not match the file name {path.name} (expected domain: {path.stem})",
-            doc.file,
-            doc.line_of("domain"),
+        raise ConfigErrors(
+            [
+                *problems,
+                ConfigError(
+                    f"domain {config.domain!r} does not match the file name {path.name} (expected domain: {path.stem})",
+                    doc.file,
+                    doc.line_of("domain"),
+                ),
+            ]
         )
-    return DomainFile(config=config, doc=doc)
+    return DomainFile(config=config, doc=doc, waiver_positions=positions), problems
+
+
+def _without_invalid(data: dict, e: ValidationError) -> tuple[dict, list[int] | None]:
+    """A domain file's data without the entries pydantic found a problem in: a parameter setting or
+    enforcement of one rule, one waiver, or a top-level key; and the positions of the waivers kept."""
+    out = dict(data)
+    waivers = out.get("waivers")
+    dropped: set[int] = set()
+    for err in e.errors():
+        head, *rest = err["loc"] or ("",)
+        if head == "waivers" and rest and isinstance(rest[0], int) and isinstance(waivers, list):
+            dropped.add(rest[0])
+        elif head in ("params", "enforcement") and rest and isinstance(out.get(head), dict):
+            out[head] = {k: v for k, v in out[head].items() if k != rest[0]}
+        else:
+            out.pop(str(head), None)
+    if "waivers" not in out or not isinstance(waivers, list):
+        return out, None
+    kept = [i for i in range(len(waivers)) if i not in dropped]
+    out["waivers"] = [waivers[i] for i in kept]
+    return out, kept

@@ -740,10 +740,10 @@ def test_a_rule_that_reads_a_parameter_it_does_not_declare_is_left_out_and_named
     orders = demo_copy / "governance/domains/orders.yaml"
     assert (run.code, run.out) == (
         3,
-        f"{RULE_FILE}:{line}: NAM-001 reads its parameter 'patern', which its METADATA does not declare (custom.params): the"
-        " input document has no value for it, and the statement reading it never holds\n"
         f"governance/domains/orders.yaml:{_line_of(orders, 'NAM-001')}: params: NAM-001 is left out of the library (see the"
-        f" problem of {RULE_FILE})\n",
+        f" problem of {RULE_FILE})\n"
+        f"{RULE_FILE}:{line}: NAM-001 reads its parameter 'patern', which its METADATA does not declare (custom.params): the"
+        " input document has no value for it, and the statement reading it never holds\n",
     )
 
 

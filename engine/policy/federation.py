@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, by_place
 from engine.governance import DomainFile, Governance
 from engine.model import ENFORCEMENT_RANK, RuleMeta
 from engine.policy.library import Library, left_out
@@ -91,7 +91,7 @@ def validate(library: Library, governance: Governance, now: datetime) -> list[Co
         if meta.domain is not None and meta.domain not in council.domains:
             problems.append(ConfigError(f"domain {meta.domain!r} is not registered in council.yaml", meta.file, meta.line))
     problems.extend(_validate_policies(library))
-    return problems
+    return sorted(problems, key=by_place)
 
 
 def _not_levels(value: Any, governance: Governance) -> str | None:
@@ -177,7 +177,7 @@ def _validate_domain(
     owners = set(registration.owners) if registration else set()
     max_days = governance.council.council.max_waiver_days
     for i, waiver in enumerate(config.waivers):
-        where = f"waivers[{i}]"
+        where = df.waiver_path(i)
         meta = library.rule(waiver.rule)
         if meta is None or meta.domain not in (None, config.domain):
             problem(f"waiver of {waiver.rule}: {missing(waiver.rule)}", f"{where}.rule")

@@ -37,7 +37,7 @@ class WaiverBook:
                 if waiver.approved_after(now):  # (as of an earlier day, --now: not filed yet)
                     continue
                 entry = waiver.model_dump(exclude_none=True)
-                entry.update({"domain": domain, "file": df.doc.file, "line": df.line_of(f"waivers[{i}]")})
+                entry.update({"domain": domain, "file": df.doc.file, "line": df.line_of(df.waiver_path(i))})
                 self._filed.append(_Filed(domain, waiver, entry))
         self._active: dict[tuple[str, str], list[_Filed]] = {}
         for filed in self._filed:
