@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from engine.backends import PolicyEngine, Request, Results, RuleError
 from engine.gather.mesh import Mesh, file_kind
 from engine.gather.targets import Target
-from engine.gather.yamlsrc import Located, parent_path
+from engine.gather.yamlsrc import Located, misspelt_key, parent_path
 from engine.governance import Governance
 from engine.inputs import build_input
 from engine.memo import Memo
@@ -260,8 +260,8 @@ class Evaluator:
         line = doc.line_of(path) if doc else None
         misspelt = _misspelt(doc, path) if doc else None
         if misspelt is not None:  # (a finding of a missing key, written under another name)
-            key, line = misspelt
-            message += f"; {key!r} at line {line} looks like a misspelling of {path.rpartition('.')[2]!r}"  # type: ignore[union-attr]
+            key, line, meant = misspelt
+            message += f"; {key!r} at line {line} looks like a misspelling of {meant!r}"
         return Finding(
             fingerprint=fingerprint(rule.meta.id, target.id, contract, path, resource),
             rule=rule.meta.id,
@@ -298,18 +298,23 @@ def _place(target: Target, batch: int, position: int) -> Place:
     return (3, target.id, 0)
 
 
-def _misspelt(doc: Located, path: str | None) -> tuple[str, int] | None:
+def _misspelt(doc: Located, path: str | None) -> tuple[str, int, str] | None:
     """For a key ``path`` the document does not have: a key beside where it would be whose name is
     close to it (``clasification`` for ``classification``), with its line; None when there is none.
     A finding of a missing key would otherwise point at the mapping that lacks it, and the key as
     written, ignored, is never named."""
     if not path or path in doc.lines or path.endswith("]"):
         return None
+    noted = misspelt_key(path)
+    for key, line in doc.lines.items():  # (one written elsewhere, as an ODPS custom property)
+        if key.startswith(noted):
+            meant, _, written = key[len(noted) :].partition("=")
+            return written, line, meant
     parent = parent_path(path)
     name = path[len(parent) :].lstrip(".")
     beside = {k[len(parent) :].lstrip("."): line for k, line in doc.lines.items() if k != parent and parent_path(k) == parent}
     close = difflib.get_close_matches(name, [k for k in beside if not k.startswith("[")], n=1, cutoff=0.8)
-    return (close[0], beside[close[0]]) if close else None
+    return (close[0], beside[close[0]], name) if close else None
 
 
 def _opt_str(value: Any) -> str | None:

@@ -372,6 +372,26 @@ def test_an_output_file_named_for_a_format_the_command_does_not_write_is_a_usage
     assert (demo_copy / name).read_text()
 
 
+def test_a_misspelt_odps_custom_property_is_named_by_the_finding_of_the_field_it_would_give(govern, demo_copy):
+    """(ACC-001 pointed at the consumers property's value, and its fix told an ODPS author to write
+    an access section, which ODPS does not read.) Read from the cache the second time, the same."""
+    path = demo_copy / M / "marketing/campaigns/marketing_campaigns.odps.yaml"
+    path.write_text(path.read_text().replace("  - property: accessModel", "  - property: accesModel"))
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if "accesModel" in row)
+    for _ in range(2):
+        run = govern("check", "--now", NOW, str(path.relative_to(demo_copy)), "--format", "json", cwd=demo_copy)
+        assert run.code == 1
+        (finding,) = run.json()["findings"]
+        assert (finding["rule"], finding["location"]["line"], finding["location"]["path"], finding["message"]) == (
+            "ACC-001",
+            line,
+            "access.model",
+            "access.model is not set; it must be one of public, restricted, confidential; 'accesModel' at line"
+            f" {line} looks like a misspelling of 'accessModel'",
+        )
+        assert "in an ODPS descriptor: the custom properties accessModel, consumers and approvers" in finding["remediation"]
+
+
 def test_a_finding_of_a_missing_key_names_a_misspelt_key_beside_it_at_its_line(govern, demo_copy):
     """(The misspelt key, ignored as a key the descriptor does not know, was never named, and the
     finding pointed at the document's first line.) A contract's misspelt key is CON-001's."""

@@ -44,6 +44,15 @@ class Located:
         return self.lines.get("", 1)
 
 
+def misspelt_key(path: str, meant: str = "", written: str = "") -> str:
+    """The entry of a document's ``lines`` saying that ``written``, at its line, is likely a
+    misspelling of ``meant``, which would give key ``path``, though not written beside where
+    ``path`` would be (an ODPS custom property ``accesModel`` for ``accessModel``, the product's
+    ``access.model``); no key path starts with ``?``. Without ``meant``, the start of every such
+    entry for ``path``."""
+    return f"?{path}={meant}={written}" if meant else f"?{path}="
+
+
 def parent_path(path: str) -> str:
     """``a.b[0].c`` -> ``a.b[0]`` -> ``a.b`` -> ``a`` -> ``""``."""
     if path.endswith("]"):

@@ -18,7 +18,8 @@
 #       description: The access models a product may declare.
 #   remediation: >-
 #     Add an access section with a model from the allowed list, e.g. access: {model: restricted,
-#     consumers: [...], approvers: [...]}.
+#     consumers: [...], approvers: [...]} (in an ODPS descriptor: the custom properties accessModel,
+#     consumers and approvers).
 #   examples:
 #     fail: "access: {model: open}"
 #     pass: "access: {model: restricted}"

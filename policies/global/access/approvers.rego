@@ -11,7 +11,9 @@
 #   enforcement: warning
 #   override: waivable
 #   params: {}
-#   remediation: List the people or roles who approve access requests under access.approvers.
+#   remediation: >-
+#     List the people or roles who approve access requests under access.approvers (in an ODPS
+#     descriptor: the custom property approvers).
 #   examples:
 #     fail: "access: {model: confidential}"
 #     pass: "access: {model: confidential, approvers: [orders-data-owner]}"

@@ -12,8 +12,9 @@
 #   override: waivable
 #   params: {}
 #   remediation: >-
-#     List the teams or products allowed to read the product under access.consumers, or request a
-#     waiver while the consumers are being agreed.
+#     List the teams or products allowed to read the product under access.consumers (in an ODPS
+#     descriptor: the custom property consumers), or request a waiver while the consumers are being
+#     agreed.
 #   examples:
 #     fail: "access: {model: restricted, consumers: []}"
 #     pass: "access: {model: restricted, consumers: [finance_reporting]}"

@@ -13,7 +13,7 @@
 #   params: {}
 #   remediation: >-
 #     Set classification to the level of the most sensitive data in the product, using one of the
-#     council's levels.
+#     council's levels (in an ODPS descriptor: the custom property classification).
 #   examples:
 #     fail: "classification: secret"
 #     pass: "classification: restricted"
