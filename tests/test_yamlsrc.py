@@ -118,6 +118,13 @@ def test_scalars_resolve_as_the_safe_loader_resolves_them_every_time(quoted):
             " indents with spaces)",
         ),
         ("a: 1\r\nb:\r\n\tc: 2\r\n", 3, "cannot start any token (a tab: YAML indents with spaces)"),
+        # where an unclosed [ began, when found on a later line (it named the next line alone)
+        (
+            "kind: DataProduct\nstatus: [active\nowner: t\n",
+            3,
+            "invalid YAML: while parsing a flow sequence (begun at line 2) did not find expected ',' or ']'",
+        ),
+        ("kind: DataProduct\nname: [x\n", 2, "invalid YAML: while parsing a flow sequence did not find expected ',' or ']'"),
     ],
 )
 def test_bad_yaml_is_an_error_with_file_and_line(text, line, message):

@@ -125,7 +125,12 @@ def parse(text: str, display: str) -> Located:
             except yaml.YAMLError:
                 pass
             raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line) from None
-        what = " ".join(s for s in (e.context, e.problem) if s)
+        context = e.context
+        begun = min(_shown(real, e.context_mark.line + 1), last) if e.context_mark is not None else None
+        if context and begun is not None and begun != line:
+            # (where the unclosed [ or the mapping began: often the line to mend, above where it was found)
+            context += f" (begun at line {begun})"
+        what = " ".join(s for s in (context, e.problem) if s)
         if mark is not None and "tab" not in what and _char_at(text, newline, mark.line, mark.column) == "\t":
             what += " (a tab: YAML indents with spaces)"
         raise LoadError(f"invalid YAML: {what}", display, line) from None
