@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -258,7 +259,7 @@ class Evaluator:
             message, path, resource, contract = str(item), None, None, None
         doc = self._document(target, contract)
         line = doc.line_of(path) if doc else None
-        misspelt = _misspelt(doc, path) if doc else None
+        misspelt = _misspelt(doc, path, message) if doc else None
         if misspelt is not None:  # (a finding of a missing key, written under another name)
             key, line, meant = misspelt
             message += f"; {key!r} at line {line} looks like a misspelling of {meant!r}"
@@ -298,12 +299,30 @@ def _place(target: Target, batch: int, position: int) -> Place:
     return (3, target.id, 0)
 
 
-def _misspelt(doc: Located, path: str | None) -> tuple[str, int, str] | None:
+@functools.cache
+def _key_names() -> frozenset[str]:
+    """The keys of descriptors and contracts as govern's models name them (what a finding's message
+    names as missing: "contractId is not set", "has no classification")."""
+    from engine.model import Access, Column, Contract, InputPort, Monitoring, OutputPort, Product, SchemaObject, Sla, Support
+
+    models = (Access, Column, Contract, InputPort, Monitoring, OutputPort, Product, SchemaObject, Sla, Support)
+    return frozenset(name for model in models for name in model.model_fields if len(name) > 3)
+
+
+def _misspelt(doc: Located, path: str | None, message: str = "") -> tuple[str, int, str] | None:
     """For a key ``path`` the document does not have: a key beside where it would be whose name is
     close to it (``clasification`` for ``classification``), with its line; None when there is none.
     A finding of a missing key would otherwise point at the mapping that lacks it, and the key as
-    written, ignored, is never named."""
-    if not path or path in doc.lines or path.endswith("]"):
+    written, ignored, is never named. For a finding about a mapping that is written (a port, a
+    column), the same for a key its ``message`` names which the mapping lacks."""
+    if not path or path.endswith("]") and path not in doc.lines:
+        return None
+    if path in doc.lines:
+        named = [w for w in set(re.findall(r"[A-Za-z_]\w*", message)) if w in _key_names() and f"{path}.{w}" not in doc.lines]
+        for name in named:  # (rarely any: a key the message names is mostly there, or not a key)
+            found = _misspelt(doc, f"{path}.{name}")
+            if found is not None:
+                return found
         return None
     noted = misspelt_key(path)
     for key, line in doc.lines.items():  # (one written elsewhere, as an ODPS custom property)

@@ -372,6 +372,39 @@ def test_an_output_file_named_for_a_format_the_command_does_not_write_is_a_usage
     assert (demo_copy / name).read_text()
 
 
+def test_a_finding_about_a_port_or_a_column_names_a_misspelt_key_its_message_says_is_missing(govern, demo_copy):
+    """(CON-002, "contractId is not set", and CLS-002, "has no classification", are about the port
+    and the column, not the missing key: a contractID or classifcation written there was never named.)"""
+    ports = demo_copy / M / "marketing/web_events/dataproduct.yaml"
+    ports.write_text(
+        ports.read_text().replace("    contractId: marketing-web-events-v1", "    contractID: marketing-web-events-v1")
+    )
+    ledger = demo_copy / M / "finance/ledger/finance-ledger-v1.odcs.yaml"
+    text = ledger.read_text()
+    at = text.index("classification: internal", text.index("- name: account_code"))
+    ledger.write_text(text[:at] + "classifcation" + text[at + len("classification") :])
+
+    def line(path, written):
+        return next(i for i, row in enumerate(path.read_text().splitlines(), 1) if written in row)
+
+    run = govern("check", "--now", NOW, f"{M}/marketing/web_events", f"{M}/finance/ledger", "--format", "json", cwd=demo_copy)
+    found = {(f["rule"], f["location"]["path"]): (f["location"]["line"], f["message"]) for f in run.json()["findings"]}
+    assert found["CON-002", "outputPorts[0]"] == (
+        line(ports, "contractID"),
+        f"output port \"events\" publishes no contract (contractId is not set); 'contractID' at line {line(ports, 'contractID')}"
+        " looks like a misspelling of 'contractId'",
+    )
+    assert found["CLS-002", "schema[0].properties[1]"] == (
+        line(ledger, "classifcation"),
+        f"column \"account_code\" in finance-ledger-v1 has no classification; 'classifcation' at line"
+        f" {line(ledger, 'classifcation')} looks like a misspelling of 'classification'",
+    )
+    # (the column CLS-002 finds without one names nothing)
+    assert (
+        found["CLS-002", "schema[0].properties[7]"][1] == 'column "journal_reference" in finance-ledger-v1 has no classification'
+    )
+
+
 def test_a_misspelt_odps_custom_property_is_named_by_the_finding_of_the_field_it_would_give(govern, demo_copy):
     """(ACC-001 pointed at the consumers property's value, and its fix told an ODPS author to write
     an access section, which ODPS does not read.) Read from the cache the second time, the same."""
