@@ -1037,6 +1037,8 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
     try:
         gov = load_governance(settings.governance)
     except ConfigError as e:  # (council.yaml: the domains are judged against it, so not without it)
+        if e.file is None:  # (no council.yaml at all: an error, not a problem of a file)
+            raise
         gov = None
         problems = [*library.problems, *(e.problems if isinstance(e, ConfigErrors) else [e])]
     else:

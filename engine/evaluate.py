@@ -318,16 +318,18 @@ def _misspelt(doc: Located, path: str | None, message: str = "") -> tuple[str, i
     if not path or path.endswith("]") and path not in doc.lines:
         return None
     if path in doc.lines:
-        named = [w for w in set(re.findall(r"[A-Za-z_]\w*", message)) if w in _key_names() and f"{path}.{w}" not in doc.lines]
+        # (the words of the message outside its quoted values, which may be any name: a column "tags")
+        words = re.findall(r"[A-Za-z_]\w*", re.sub(r'"[^"]*"|\'[^\']*\'', " ", message))
+        named = [w for w in dict.fromkeys(words) if w in _key_names() and f"{path}.{w}" not in doc.lines]
         for name in named:  # (rarely any: a key the message names is mostly there, or not a key)
             found = _misspelt(doc, f"{path}.{name}")
             if found is not None:
                 return found
         return None
-    noted = misspelt_key(path)
-    for key, line in doc.lines.items():  # (one written elsewhere, as an ODPS custom property)
-        if key.startswith(noted):
-            meant, _, written = key[len(noted) :].partition("=")
+    noted, under = misspelt_key(path), misspelt_key(f"{path}.")[:-1]
+    for key, line in doc.lines.items():  # (one written elsewhere, as an ODPS custom property: at the key or under it)
+        if key.startswith((noted, under)):
+            meant, _, written = key.partition("=")[2].partition("=")
             return written, line, meant
     parent = parent_path(path)
     name = path[len(parent) :].lstrip(".")

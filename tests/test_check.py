@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, govern_exe
 
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"  # waivers and effective dates make findings depend on the date
@@ -403,6 +405,20 @@ def test_a_finding_about_a_port_or_a_column_names_a_misspelt_key_its_message_say
     assert (
         found["CLS-002", "schema[0].properties[7]"][1] == 'column "journal_reference" in finance-ledger-v1 has no classification'
     )
+    # (a quoted value of the message is no key it names: a column called "tags" with a key tag;
+    # the same whatever order Python's sets take, in processes of their own)
+    text = ledger.read_text()
+    ledger.write_text(text.replace("- name: journal_reference\n", "- name: tags\n        tag: x\n", 1))
+    for seed in ("1", "2", "3", "4"):
+        proc = subprocess.run(
+            [govern_exe(), "check", "--now", NOW, f"{M}/finance/ledger", "--format", "json"],
+            cwd=demo_copy,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        (tags,) = [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "CLS-002" and '"tags"' in f["message"]]
+        assert tags["message"] == 'column "tags" in finance-ledger-v1 has no classification'
 
 
 def test_a_misspelt_odps_custom_property_is_named_by_the_finding_of_the_field_it_would_give(govern, demo_copy):
@@ -423,6 +439,20 @@ def test_a_misspelt_odps_custom_property_is_named_by_the_finding_of_the_field_it
             f" {line} looks like a misspelling of 'accessModel'",
         )
         assert "in an ODPS descriptor: the custom properties accessModel, consumers and approvers" in finding["remediation"]
+    # (the product's only access property: ACC-001 is then about the access section as a whole)
+    segments = demo_copy / M / "customers/segments/customers_segments.odps.yaml"
+    segments.write_text(
+        segments.read_text()
+        .replace("  - property: accessModel", "  - property: accesModel")
+        .replace("  - property: consumers\n    value: [marketing-team]\n", "")
+        .replace("  - property: approvers\n    value: [priya.nair@example.com]\n", "")
+    )
+    line = next(i for i, row in enumerate(segments.read_text().splitlines(), 1) if "accesModel" in row)
+    run = govern("check", "--now", NOW, str(segments.relative_to(demo_copy)), "--format", "json", cwd=demo_copy)
+    acc = [f for f in run.json()["findings"] if f["rule"] == "ACC-001"]
+    assert [(f["location"]["line"], f["location"]["path"], f["message"].rpartition("; ")[2]) for f in acc] == [
+        (line, "access", f"'accesModel' at line {line} looks like a misspelling of 'accessModel'")
+    ]
 
 
 def test_a_finding_of_a_missing_key_names_a_misspelt_key_beside_it_at_its_line(govern, demo_copy):

@@ -449,6 +449,13 @@ def test_a_domain_file_with_problems_of_form_is_still_judged_against_the_council
     assert check.err.startswith("error: the policies or the governance configuration are invalid (5 problems; run govern")
 
 
+def test_validate_without_a_council_file_is_an_error_not_a_problem_of_a_file(govern, demo_copy):
+    (demo_copy / "governance/council.yaml").unlink()
+    run = validate(govern, demo_copy)
+    assert (run.code, run.out) == (3, "")
+    assert run.err == "error: council configuration governance/council.yaml does not exist (set --governance)\n"
+
+
 @pytest.mark.parametrize("days", ["0", "-5", "true", '"180"', "90.5"])
 def test_max_waiver_days_is_a_whole_number_of_days(govern, demo_copy, days):
     council = demo_copy / "governance/council.yaml"

@@ -223,6 +223,16 @@ def test_a_lineage_map_entry_naming_a_product_not_in_the_mesh_is_an_error_at_its
     ]
 
 
+def test_a_null_meta_govern_product_leaves_config_meta_to_name_the_product(govern, tmp_path):
+    manifest = dbt_manifest(tmp_path)
+    data = json.loads(manifest.read_text())
+    data["nodes"]["model.shop.returns_enriched"]["meta"] = {"govern_product": None}
+    manifest.write_text(json.dumps(data))
+    run = govern("lineage", M, "--format", "json", "--dbt-manifest", str(manifest))
+    assert run.code == 0, run.err
+    assert [(e["from"], e["to"]) for e in run.json()["edges"] if not e["declared"]] == [("customers_profiles", "orders_returns")]
+
+
 def test_a_dbt_meta_govern_product_naming_no_product_of_the_mesh_is_an_error(govern, tmp_path):
     """(A misspelt meta.govern_product was ignored: the model mapped to nothing, silently, where a
     lineage map's entry naming no product is an error.)"""

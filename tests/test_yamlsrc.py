@@ -125,6 +125,8 @@ def test_scalars_resolve_as_the_safe_loader_resolves_them_every_time(quoted):
             "invalid YAML: while parsing a flow sequence (begun at line 2) did not find expected ',' or ']'",
         ),
         ("kind: DataProduct\nname: [x\n", 2, "invalid YAML: while parsing a flow sequence did not find expected ',' or ']'"),
+        # (only a structure being parsed begins somewhere: other contexts are said as they were)
+        ("a: &o 1\nb: 2\nc: &o 3\n", 3, "invalid YAML: found duplicate anchor; first occurrence second occurrence"),
     ],
 )
 def test_bad_yaml_is_an_error_with_file_and_line(text, line, message):

@@ -262,7 +262,9 @@ def read_dbt_manifest(path: Path, result: LineageImport) -> None:
         if (node.resource_type or uid.split(".", 1)[0]) not in DBT_DATA_TYPES:
             continue
         # (in meta, else in config.meta; a value written there that is no product id is said, not skipped)
-        hint = node.meta[META_KEY] if META_KEY in node.meta else node.config.meta.get(META_KEY)
+        hint = node.meta.get(META_KEY)
+        if hint is None:  # (not set there, or null: config.meta's)
+            hint = node.config.meta.get(META_KEY)
         if hint is not None and not (isinstance(hint, str) and hint):
             result.errors.append(LoadError(f"{uid}: meta.{META_KEY} must be a product id, not {hint!r}", shown))
             hint = None

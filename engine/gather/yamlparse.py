@@ -127,7 +127,7 @@ def parse(text: str, display: str) -> Located:
             raise LoadError(f"document is nested deeper than {MAX_DEPTH} levels", display, line) from None
         context = e.context
         begun = min(_shown(real, e.context_mark.line + 1), last) if e.context_mark is not None else None
-        if context and begun is not None and begun != line:
+        if context and context.startswith("while ") and begun is not None and begun != line:
             # (where the unclosed [ or the mapping began: often the line to mend, above where it was found)
             context += f" (begun at line {begun})"
         what = " ".join(s for s in (context, e.problem) if s)
