@@ -870,7 +870,9 @@ def _evaluate(
             total, import_errors, shown = products, [], display(root)
         else:
             index = None  # loaded whole, below
-            found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index)
+            # (the products waivers name: one the mesh does not have is listed with its domain's)
+            waived = {w.product for df in gov.domains.values() for w in df.config.waivers}
+            found_mesh, targets = check_targets(paths, mesh_root, workers, use_index=use_index, asked=waived)
             import_errors = add_imported_lineage(found_mesh, dbt_manifests, openlineage, settings.lineage_map)
             total, shown = len(targets), display(found_mesh.root) if found_mesh else None
         # An audit's results, findings and product graph go to a spool on disk as batches arrive.
@@ -899,7 +901,8 @@ def _evaluate(
                 # (a check of the whole mesh folder lists every waiver, as an audit does: one naming
                 # a product the mesh does not have is unused, not left out)
                 mesh_root_checked = mesh_root is not None and os.path.abspath(mesh_root) in map(os.path.abspath, paths)
-                outcome = evaluator.outcome(parts, whole_mesh or mesh_root_checked, spool)
+                absent = found_mesh.absent if found_mesh is not None else set()
+                outcome = evaluator.outcome(parts, whole_mesh or mesh_root_checked, spool, absent)
         finally:
             engine.close()
     unchecked = _unreadable(index, found_mesh)

@@ -6,7 +6,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -131,9 +131,12 @@ class Evaluator:
                 each(*batch)
             del batch
 
-    def outcome(self, parts: Iterable[Part], whole_mesh: bool, spool: Spool | None = None) -> Outcome:
+    def outcome(
+        self, parts: Iterable[Part], whole_mesh: bool, spool: Spool | None = None, absent: Collection[str] = ()
+    ) -> Outcome:
         """The run's outcome from its evaluated batches, here (:meth:`parts`) or in worker processes
-        (engine/shards.py). ``whole_mesh`` lists every filed waiver, not only those of the targets.
+        (engine/shards.py). ``whole_mesh`` lists every filed waiver, not only those of the targets
+        (and those of their domains naming a product of ``absent``, one the mesh does not have).
         With a ``spool``, each batch's results and findings are written to it as they arrive and
         the outcome reads them from it (an audit: nothing of them stays in memory).
 
@@ -161,7 +164,8 @@ class Evaluator:
                 done.sort(key=lambda entry: entry[0])
             results = [result for _, result, _ in done]
             findings = [f for _, _, found in done for f in found]
-        waivers = self.waivers.report(None if whole_mesh else {r.id for r in results})
+        checked = None if whole_mesh else {r.id for r in results}
+        waivers = self.waivers.report(checked, absent, {r.domain for r in results if r.domain} if checked is not None else set())
         catalog = [
             RuleInfo(**m.model_dump(include=set(RuleInfo.model_fields)))
             for m in sorted((r for r in map(self.library.rule, used) if r is not None), key=lambda m: m.id)

@@ -298,6 +298,29 @@ def test_waiver_that_matches_nothing_is_unused(govern, demo_copy):
     assert [(w["rule"], w["product"]) for w in report["waivers"]["unused"]] == [("ACC-002", "marketing_campaigns")]
 
 
+@pytest.mark.parametrize("index", ["--index", "--no-index"])
+def test_a_check_lists_its_domains_waivers_naming_a_product_the_mesh_does_not_have(govern, demo_copy, index):
+    """(A waiver for a misspelt product showed only in an audit, or a check of the whole mesh: a
+    team checking its own products never saw that it covered nothing.)"""
+    write(
+        demo_copy,
+        "governance/domains/marketing.yaml",
+        WAIVER.format(expires="2027-01-31").replace("marketing_leads", "marketing_lead"),
+    )
+    for folder in (f"{M}/marketing/leads", f"{M}/marketing"):
+        report = govern("check", "--now", NOW, index, folder, "--format", "json", cwd=demo_copy).json()
+        assert [(w["rule"], w["product"], w["line"]) for w in report["waivers"]["unused"]] == [("ACC-002", "marketing_lead", 3)]
+    # (any check of a marketing product lists it: it can cover none of them; another domain's does not)
+    campaigns = govern("check", "--now", NOW, index, f"{M}/marketing/campaigns", "--format", "json", cwd=demo_copy).json()
+    assert [w["product"] for w in campaigns["waivers"]["unused"]] == ["marketing_lead"]
+    returns = govern("check", "--now", NOW, index, f"{M}/orders/returns", "--format", "json", cwd=demo_copy).json()
+    assert returns["waivers"] == {"applied": [], "expiring": [], "expired": [], "unused": []}
+    # (a waiver of a product the mesh has is listed by the checks of that product only, as before)
+    write(demo_copy, "governance/domains/marketing.yaml", WAIVER.format(expires="2027-01-31"))
+    campaigns = govern("check", "--now", NOW, index, f"{M}/marketing/campaigns", "--format", "json", cwd=demo_copy).json()
+    assert campaigns["waivers"]["unused"] == []
+
+
 @pytest.mark.parametrize(
     ("resource", "status"), [("legacy_orders.processed_at", "waived"), ("legacy_orders.ingested_at", "open")]
 )

@@ -141,6 +141,10 @@ class MeshIndex:
     def _rows(self, sql: str, *args: Any, **named: Any) -> list[Any]:
         return self.conn.execute(sql, named or args).fetchall()
 
+    def known(self, refs: list[str]) -> set[str]:
+        """Which of ``refs`` are the id or name of a product of the mesh."""
+        return {ref for (ref,) in self._rows(f"SELECT ref FROM refs WHERE ref IN {IN}", json.dumps(refs))}
+
     def order(self) -> list[str]:
         """Every file's key, in discovery order."""
         return [key for (key,) in self._rows("SELECT key FROM files ORDER BY seq")]

@@ -126,6 +126,9 @@ class Mesh:
     contracts: dict[str, LoadedContract] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # what discovery left unchecked, and why (scan_folder)
+    # Of the products check_targets was asked about (those waivers name), the ones no product of
+    # the whole mesh is, though only a part of it was loaded.
+    absent: set[str] = field(default_factory=set)
     # The lineage graph as adjacency (upstream -> downstream -> edge attributes, and the reverse),
     # every loaded product a node: what evaluation reads, without importing networkx; ``graph``
     # builds the networkx graph from it for reports and imported lineage.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,10 +99,15 @@ def error_target(path: Path, error: LoadError) -> Target:
 
 
 def check_targets(
-    paths: list[Path], mesh_root: Path | None, workers: Workers | None = None, use_index: bool = False
+    paths: list[Path],
+    mesh_root: Path | None,
+    workers: Workers | None = None,
+    use_index: bool = False,
+    asked: Collection[str] = (),
 ) -> tuple[Mesh | None, list[Target]]:
     """The targets in ``paths`` and the mesh they live in. With ``use_index``, only the part of the
-    mesh they need is loaded, found with the mesh index (engine/gather/index.py)."""
+    mesh they need is loaded, found with the mesh index (engine/gather/index.py). Of the products
+    ``asked`` about, those the whole mesh does not have are the mesh's ``absent``."""
     resolved = [_abs(p) for p in paths]
     configured = _abs(mesh_root) if mesh_root else None
     targets: list[Target] = []
@@ -137,12 +142,14 @@ def check_targets(
                 index = refresh(root, descriptors, workers, verify=True)
                 products, contracts, facts = index.neighbourhood(product_paths)
             mesh = load_mesh(root, products, contracts, workers=workers, facts=facts)
+            mesh.absent = set(asked) - index.known(sorted(asked)) if asked else set()
             unreadable = index.unreadable
         else:
             unreadable = []
             found_products, found_contracts = discover(root, unreadable)
             named = list(dict.fromkeys(p for p in descriptors if p not in found_products))  # (once each)
             mesh = load_mesh(root, found_products + named, found_contracts, workers=workers)
+            mesh.absent = {ref for ref in asked if mesh.product(ref) is None}
         # The folders that could not be listed among those checked (another domain's are not its to fix).
         mesh.unreadable = [(f, why) for f, why in unreadable if any(_inside(Path(f), p) for p in product_paths)]
         targets.extend(select(mesh, product_paths))

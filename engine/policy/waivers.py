@@ -3,11 +3,13 @@
 A waiver is active through the day it expires, and only covers findings of its own domain's
 products. For the report: ``applied`` (active, matched a finding), ``expiring`` (active, expires
 within 14 days), ``expired`` (no longer applies) and ``unused`` (active, matched nothing). A run
-of the whole mesh lists every waiver; another, only the waivers of the products in it.
+of the whole mesh lists every waiver; another, the waivers of the products in it and those of
+their domains naming a product the mesh does not have.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -65,12 +67,15 @@ class WaiverBook:
         for i, fingerprints in matched.items():
             self._filed[i].matched.extend(fingerprints)
 
-    def report(self, products: set[str] | None) -> Waivers:
+    def report(self, products: set[str] | None, absent: Collection[str] = (), domains: Collection[str] = ()) -> Waivers:
         """Every waiver's state; only those naming ``products`` unless it is None (an audit lists all,
-        so a waiver naming a product the mesh no longer has shows as unused)."""
+        so a waiver naming a product the mesh no longer has shows as unused), and those of
+        ``domains`` naming a product the mesh does not have (``absent``: a check of a domain's
+        products shows a waiver its team misspelt as unused, as an audit would)."""
         out = Waivers()
         for filed in self._filed:
-            if products is not None and filed.waiver.product not in products:
+            named = products is None or filed.waiver.product in products
+            if not named and not (filed.domain in domains and filed.waiver.product in absent):
                 continue
             if not filed.waiver.active(self.now):
                 out.expired.append(filed.entry)
