@@ -318,10 +318,12 @@ def _misspelt(doc: Located, path: str | None, message: str = "") -> tuple[str, i
     close to it (``clasification`` for ``classification``), with its line; None when there is none.
     A finding of a missing key would otherwise point at the mapping that lacks it, and the key as
     written, ignored, is never named. For a finding about a mapping that is written (a port, a
-    column), the same for a key its ``message`` names which the mapping lacks."""
+    column: an item of a list), the same for a key its ``message`` names which the mapping lacks."""
     if not path or path.endswith("]") and path not in doc.lines:
         return None
     if path in doc.lines:
+        if not path.endswith("]"):  # (a key that is written: a scalar, or a mapping no message names keys of)
+            return None
         # (the words of the message outside its quoted values, which may be any name: a column "tags")
         words = re.findall(r"[A-Za-z_]\w*", re.sub(r'"[^"]*"|\'[^\']*\'', " ", message))
         named = [w for w in dict.fromkeys(words) if w in _key_names() and f"{path}.{w}" not in doc.lines]
