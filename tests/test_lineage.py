@@ -211,6 +211,11 @@ def test_lineage_json_lists_every_declared_edge(govern):
         ("customers_profiles", "marketing_leads"),
     }
     assert next(n for n in doc["nodes"] if n["id"] == "finance_gl_raw")["missing"] is True
+    # (each node's depth, as the audit report's lineage gives it: the longest chain of upstreams)
+    report = govern("audit", M, "--now", NOW, "--no-store", "--format", "json").json()["lineage"]
+    depths = {n["id"]: n["depth"] for n in doc["nodes"]}
+    assert depths == {n["id"]: n["depth"] for n in report["nodes"]}
+    assert (depths["customers_profiles"], depths["orders_order_items"], depths["finance_ledger"]) == (0, 1, 3)
 
 
 def test_lineage_product_shows_downstream_impact(govern):

@@ -55,6 +55,8 @@ def graph_document(mesh: Mesh, product: str | None = None) -> dict[str, Any]:
     nodes: dict[str, dict[str, Any]] = {}
     edges: list[dict[str, Any]] = []
     graph_parts(mesh, mesh.products, nodes, edges)
+    for node in nodes.values():  # (as the audit report's lineage has it)
+        node["depth"] = mesh.depth(node["id"])
     if product is not None:
         import networkx as nx  # here: an audit's batches (GraphCollector) import this module, not networkx
 
