@@ -12,7 +12,17 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 Enforcement = Literal["blocking", "warning", "advisory"]
@@ -380,6 +390,9 @@ class ParamSpec(Model):
     enum: list[Any] | None = None
     minimum: StrictInt | StrictFloat | None = None  # (strict: "5" is text, not the number 5)
     maximum: StrictInt | StrictFloat | None = None
+    # For a regex: values it must not match ({domain} replaced in both), so that a domain cannot
+    # loosen the rule to a pattern that takes anything (checked with the rules' own regex.match)
+    rejects: list[StrictStr] | None = None
 
     @property
     def limits(self) -> list[str]:
@@ -392,6 +405,8 @@ class ParamSpec(Model):
             out.append(f"at least {self.minimum:g}")
         if self.maximum is not None:
             out.append(f"at most {self.maximum:g}")
+        if self.rejects:
+            out.append(f"not matching {', '.join(json.dumps(v) for v in self.rejects)}")
         return out
 
     def outside_limits(self, value: Any) -> str | None:
@@ -430,6 +445,8 @@ class ParamSpec(Model):
             raise ValueError(f"format regex is for strings, not {self.type}")
         if self.format == "classification-level" and self.type not in ("string", "array"):
             raise ValueError(f"format classification-level is for strings and arrays of them, not {self.type}")
+        if self.rejects is not None and self.format != "regex":
+            raise ValueError("rejects is for regular expressions (format: regex)")
         if (self.minimum is not None or self.maximum is not None) and self.type not in ("number", "integer"):
             raise ValueError(f"minimum and maximum are for numbers, not {self.type}")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:

@@ -99,6 +99,19 @@ def test_parameters_reach_rules_as_input_params(govern, demo_copy):
             3,
             "params: NAM-001.pattern is not a valid regular expression: '^customers_a{1001}'",
         ),
+        # (a pattern that would let any name through, or any after the prefix: the rule's rejects)
+        (
+            'NAM-001: {pattern: ".*"}',
+            3,
+            'params: NAM-001.pattern \'.*\' matches "customers", "customers_", "OrderItems", "customers_OrderItems",'
+            ' "customers-order-items", "other_order_items", which the council\'s rule says it must not (rejects)',
+        ),
+        (
+            'NAM-001: {pattern: "^customers_"}',
+            3,
+            'params: NAM-001.pattern \'^customers_\' matches "customers_", "customers_OrderItems", which the council\'s rule'
+            " says it must not (rejects)",
+        ),
     ],
 )
 def test_invalid_parameters_are_rejected_with_file_and_line(govern, demo_copy, params, line, message):
@@ -106,6 +119,15 @@ def test_invalid_parameters_are_rejected_with_file_and_line(govern, demo_copy, p
     run = validate(govern, demo_copy)
     assert run.code == 3
     assert f"governance/domains/customers.yaml:{line}: {message}" in run.out.splitlines()
+
+
+def test_a_domain_may_narrow_a_pattern_within_what_the_rule_rejects(govern, demo_copy):
+    write(
+        demo_copy,
+        "governance/domains/customers.yaml",
+        'domain: customers\nparams:\n  NAM-001: {pattern: "^customers_(raw|curated)_[a-z0-9_]+$"}\n',
+    )
+    assert validate(govern, demo_copy).code == 0
 
 
 # --- enforcement ------------------------------------------------------------------------------------

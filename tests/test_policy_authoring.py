@@ -542,6 +542,14 @@ def test_policies_json_lists_every_rule_with_its_annotation_fields(govern):
                 "enum": None,
                 "minimum": None,
                 "maximum": None,
+                "rejects": [
+                    "{domain}",
+                    "{domain}_",
+                    "OrderItems",
+                    "{domain}_OrderItems",
+                    "{domain}-order-items",
+                    "other_order_items",
+                ],
             }
         },
         "effective_on": None,
@@ -601,7 +609,8 @@ def test_explain_prints_what_a_domain_team_needs(govern):
         "anyone can tell from the name who owns a product and what it holds.\n"
         "\n"
         "Parameters\n"
-        '  pattern (string, a regular expression, default "^{domain}_[a-z][a-z0-9_]*$")\n'
+        '  pattern (string, a regular expression, not matching "{domain}", "{domain}_", "OrderItems", "{domain}_OrderItems",'
+        ' "{domain}-order-items", "other_order_items", default "^{domain}_[a-z][a-z0-9_]*$")\n'
         "    Regular expression for the name; {domain} stands for the product's domain.\n"
         "\n"
         "Remediation\n"

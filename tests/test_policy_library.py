@@ -51,7 +51,7 @@ def test_annotations_become_rule_metadata():
     assert rule.override == "params"
     assert (rule.params["pattern"].default, rule.params["pattern"].format) == ("^{domain}_[a-z][a-z0-9_]*$", "regex")
     assert rule.file.endswith("policies/global/naming/product_name.rego")
-    assert rule.line == 22
+    assert rule.line == 23
 
 
 def test_domain_rule_is_loaded_for_its_domain_only(policies):
@@ -367,6 +367,13 @@ def test_a_deny_that_is_not_a_partial_set_is_rejected_at_its_line(policies, deny
             "invalid METADATA annotation: custom.params.n: default '^{domain}_[x' is not a valid regular expression",
             "#     n: {type: string",
         ),
+        # (the default is held to the values its rule rejects, as a domain's value is)
+        (
+            'n: {type: string, format: regex, default: "^{domain}", rejects: ["{domain}_x", "other"]}',
+            "invalid METADATA annotation: custom.params.n: default '^{domain}' matches \"orders_x\", which its rejects lists",
+            "#     n: {type: string",
+        ),
+        ("n: {type: string, default: a, rejects: [b]}", "custom.params.n: rejects is for regular expressions", "#     n: {type"),
     ],
 )
 def test_a_parameter_declaration_is_refused_unless_its_default_is_one_of_its_values(policies, declared, message, at):
@@ -414,7 +421,7 @@ def test_every_problem_of_an_annotation_is_listed_at_its_own_key(policies):
         (
             at("#       maxItems"),
             "invalid METADATA annotation: custom.params.n.maxItems: unknown key (known: type, format, default, description, enum,"
-            " minimum, maximum)",
+            " minimum, maximum, rejects)",
         ),
         (
             at("#     m:"),

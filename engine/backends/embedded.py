@@ -165,6 +165,26 @@ def invalid_regexes(patterns: set[str]) -> set[str]:
     return invalid
 
 
+_REGEX_MATCHES = """package govern.validate
+
+matched contains [pattern, value] if {
+	some [pattern, value] in input
+	regex.match(pattern, value)
+}
+"""
+
+
+def regex_matches(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (pattern, value) pairs whose pattern matches the value as the rules' ``regex.match``
+    does, in the embedded interpreter (the patterns are valid: :func:`invalid_regexes`)."""
+    if not pairs:
+        return set()
+    engine = new_engine()
+    engine.add_policy("govern/validate.rego", _REGEX_MATCHES)
+    engine.set_input_json(json.dumps(sorted(pairs)))
+    return {(pattern, value) for pattern, value in json.loads(engine.eval_rule_as_json("data.govern.validate.matched"))}
+
+
 _UNKNOWN = re.compile(r"Unknown function: '(?P<name>[^']+)'")
 
 

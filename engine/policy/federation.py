@@ -121,7 +121,8 @@ def _validate_domain(
     def problem(message: str, path: str) -> None:
         problems.append(ConfigError(message, file, df.line_of(path)))
 
-    patterns: list[tuple[str, str, str, str]] = []  # (regular expression, as written, its parameter, its key path)
+    # (regular expression, as written, its parameter, its key path, the values it must not match)
+    patterns: list[tuple[str, str, str, str, list[str]]] = []
     for rule_id, values in config.params.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):
@@ -150,17 +151,26 @@ def _validate_domain(
                 )
             elif spec.format == "regex":
                 # ({domain} is replaced as the rules replace it before they match)
+                rejects = [v.replace("{domain}", config.domain) for v in spec.rejects or []]
                 patterns.append(
-                    (value.replace("{domain}", config.domain), value, f"{rule_id}.{name}", f"params.{rule_id}.{name}")
+                    (value.replace("{domain}", config.domain), value, f"{rule_id}.{name}", f"params.{rule_id}.{name}", rejects)
                 )
     invalid: set[str] = set()
     if patterns:
         from engine.backends.embedded import invalid_regexes
 
         invalid = invalid_regexes({pattern for pattern, *_ in patterns})
-    for pattern, written, name, path in patterns:
+    matched: set[tuple[str, str]] = set()
+    if any(rejects for *_, rejects in patterns):
+        from engine.backends.embedded import regex_matches
+
+        matched = regex_matches({(p, v) for p, *_, rejects in patterns if p not in invalid for v in rejects})
+    for pattern, written, name, path, rejects in patterns:
         if pattern in invalid:
             problem(f"params: {name} is not a valid regular expression: {written!r}", path)
+        elif taken := [v for v in rejects if (pattern, v) in matched]:
+            listed = ", ".join(json.dumps(v) for v in taken)
+            problem(f"params: {name} {written!r} matches {listed}, which the council's rule says it must not (rejects)", path)
     for rule_id, level in config.enforcement.items():
         meta = library.rule(rule_id)
         if meta is None or meta.domain not in (None, config.domain):

@@ -13,6 +13,7 @@ Annotations are parsed here, in Python, because the embedded interpreter has no
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -520,32 +521,42 @@ def _load(root: Path, shown: list[tuple[Path, str]], contents: dict[Path, bytes 
 def _check_regex_defaults(library: Library) -> None:
     """Leave out the rules whose ``format: regex`` parameter has a default the rules' regex builtins
     cannot compile (with ``{domain}`` replaced, as the rules replace it): every product would
-    otherwise end in error."""
-    defaults = [
-        (meta, name, spec.default.replace("{domain}", meta.domain or "domain"))
-        for meta in library.rules
-        for name, spec in meta.params.items()
-        if spec.format == "regex"
-    ]
+    otherwise end in error; or that matches a value its ``rejects`` lists (the default is held to
+    the council's limits, as a domain's value is)."""
+    defaults = []
+    for meta in library.rules:
+        for name, spec in meta.params.items():
+            if spec.format == "regex":
+                rejects = [_for_domain(value, meta) for value in spec.rejects or []]
+                defaults.append((meta, name, _for_domain(spec.default, meta), rejects))
     if not defaults:
         return
-    from engine.backends.embedded import invalid_regexes
+    from engine.backends.embedded import invalid_regexes, regex_matches
 
-    invalid = invalid_regexes({pattern for _, _, pattern in defaults})
-    for meta, name, pattern in defaults:
-        if pattern not in invalid or meta not in library.rules:
+    invalid = invalid_regexes({pattern for _, _, pattern, _ in defaults})
+    matched = regex_matches({(p, v) for _, _, p, rejects in defaults if p not in invalid for v in rejects})
+    for meta, name, pattern, rejects in defaults:
+        taken = [v for v in rejects if (pattern, v) in matched]
+        if (pattern not in invalid and not taken) or meta not in library.rules:
             continue
         module = next(m for m in library.modules if m.package == meta.package)
         where = _line_in_annotation(module, ["custom", "params", name]) or meta.line
+        default = meta.params[name].default
+        why = (
+            "is not a valid regular expression"
+            if pattern in invalid
+            else f"matches {', '.join(json.dumps(v) for v in taken)}, which its rejects lists"
+        )
         library.problems.append(
-            ConfigError(
-                f"invalid METADATA annotation: custom.params.{name}: default {meta.params[name].default!r} is not a valid "
-                "regular expression",
-                module.file,
-                where,
-            )
+            ConfigError(f"invalid METADATA annotation: custom.params.{name}: default {default!r} {why}", module.file, where)
         )
         _leave_out(library, module)
+
+
+def _for_domain(value: str, meta: RuleMeta) -> str:
+    """A regex parameter's value (or a value it rejects) as the rule's products meet it: {domain}
+    replaced by the rule's domain, or, for a global rule, by a stand-in one."""
+    return value.replace("{domain}", meta.domain or "domain")
 
 
 def _leave_out(library: Library, module: Module) -> None:

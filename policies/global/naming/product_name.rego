@@ -15,6 +15,7 @@
 #       format: regex
 #       default: "^{domain}_[a-z][a-z0-9_]*$"
 #       description: Regular expression for the name; {domain} stands for the product's domain.
+#       rejects: ["{domain}", "{domain}_", "OrderItems", "{domain}_OrderItems", "{domain}-order-items", "other_order_items"]
 #   remediation: Rename the product to <domain>_<entity> in snake_case, e.g. orders_order_items.
 #   examples:
 #     fail: "name: OrderItems (domain: orders)"
