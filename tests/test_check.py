@@ -219,6 +219,21 @@ def test_standalone_contract_gets_contract_rules_only(govern):
     assert report["products"][0]["id"] == "finance-payments-v1"
 
 
+def test_a_column_without_a_logical_type_is_not_asked_for_a_map(govern, tmp_path):
+    """(ODCS v3.2.0's schema tests "logicalType is map" with an if that also holds where no
+    logicalType is written: every such column, valid in ODCS, was a critical CON-001.)"""
+    head = "apiVersion: v3.1.0\nkind: DataContract\nid: solo-v1\nversion: 1.0.0\nstatus: active\nschema:\n  - name: t\n"
+    path = tmp_path / "solo.odcs.yaml"
+    path.write_text(head + "    properties:\n      - {name: a, classification: internal}\n")
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
+    assert [f["rule"] for f in run.json()["findings"]] == ["CON-006"]
+    path.write_text(head + "    properties:\n      - {name: a, classification: internal, logicalType: map}\n")
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
+    assert [(f["rule"], f["location"]["line"], f["message"]) for f in run.json()["findings"] if f["rule"] == "CON-001"] == [
+        ("CON-001", 9, 'contract does not conform to ODCS: "map" is a required property')
+    ]
+
+
 def test_a_standalone_contract_that_is_not_a_mapping_is_a_load_error_as_in_a_mesh(govern, tmp_path):
     """(One without an id is evaluated: CON-001 names the missing id with its other schema errors.)"""
     path = tmp_path / "c.odcs.yaml"

@@ -48,7 +48,29 @@ class LoadedContract:
 @cache
 def _schema() -> dict:
     # The schema the package ships (read directly: its json_schema() helper uses a deprecated API).
-    return json.loads(resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8"))
+    _conditions_on_written_keys(schema)
+    return schema
+
+
+def _conditions_on_written_keys(schema: dict) -> None:
+    """Make each ``if`` that tests the value of a key hold only where the key is written.
+
+    ODCS v3.2.0's schema makes a column's ``map`` required "if logicalType is map" with an ``if``
+    of ``properties`` alone, which JSON Schema takes as true when ``logicalType`` is absent: every
+    column without a logicalType (optional in ODCS) was told that "map" is a required property.
+    The conditions on its server ``type`` already say ``required``, as these mean to."""
+    stack: list[object] = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            condition = item.get("if")
+            if isinstance(condition, dict) and isinstance(condition.get("properties"), dict):
+                written = [key for key, test in condition["properties"].items() if isinstance(test, dict) and "const" in test]
+                condition["required"] = sorted(set(condition.get("required", [])) | set(written))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 @cache
