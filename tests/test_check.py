@@ -470,6 +470,50 @@ def test_a_misspelt_odps_custom_property_is_named_by_the_finding_of_the_field_it
     ]
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("public", None),
+        ("Public", "custom property visibility must be public or internal, not 'Public'"),
+        ("[public]", "custom property visibility must be public or internal, not ['public']"),
+    ],
+)
+def test_an_odps_port_visibility_is_public_or_internal_as_in_a_native_descriptor(govern, demo_copy, value, message):
+    """(Public, or [public], passed as neither: the port escaped ACC-004, critical, and the product passed.)"""
+    path = demo_copy / M / "customers/segments/customers_segments.odps.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "    contractId: customers-segments-v1\n",
+            "    contractId: customers-segments-v1\n    customProperties:\n"
+            f"      - property: visibility\n        value: {value}\n",
+        )
+    )
+    run = govern("check", "--now", NOW, str(path.relative_to(demo_copy)), "--format", "json", cwd=demo_copy)
+    product = run.json()["products"][0]
+    if message is None:
+        assert run.code == 1 and "ACC-004" not in {f["rule"] for f in run.json()["findings"]}  # (the product is internal)
+    else:
+        line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if row.endswith(f"value: {value}"))
+        assert (run.code, product["errors"]) == (3, [f"{M}/customers/segments/customers_segments.odps.yaml:{line}: {message}"])
+
+
+@pytest.mark.parametrize(("prop", "value"), [("sla", "daily"), ("monitoring", "[grafana]")])
+def test_an_odps_sla_or_monitoring_that_is_no_mapping_is_an_error_at_its_line(govern, demo_copy, prop, value):
+    """(It was taken for none: "product descriptor has no sla", as if it were not written.)"""
+    path = demo_copy / M / "marketing/campaigns/marketing_campaigns.odps.yaml"
+    text = path.read_text()
+    start = text.index(f"  - property: {prop}\n")
+    end = text.index("  - property:", start + 5) if "  - property:" in text[start + 5 :] else len(text)
+    path.write_text(text[:start] + f"  - property: {prop}\n    value: {value}\n" + text[end:])
+    run = govern("check", "--now", NOW, str(path.relative_to(demo_copy)), "--format", "json", cwd=demo_copy)
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if row == f"    value: {value}")
+    kind = "a list" if value.startswith("[") else f"str {value!r}"
+    assert (run.code, run.json()["products"][0]["errors"]) == (
+        3,
+        [f"{M}/marketing/campaigns/marketing_campaigns.odps.yaml:{line}: custom property {prop} must be a mapping, not {kind}"],
+    )
+
+
 def test_a_finding_of_a_missing_key_names_a_misspelt_key_beside_it_at_its_line(govern, demo_copy):
     """(The misspelt key, ignored as a key the descriptor does not know, was never named, and the
     finding pointed at the document's first line.) A contract's misspelt key is CON-001's."""

@@ -146,6 +146,21 @@ def _custom(props: list[_OdpsCustomProperty]) -> dict[str, Any]:
     return {p.property: p.value for p in props}
 
 
+VISIBILITIES = ("public", "internal")
+
+
+def _visibility(port: _OdpsPort, path: str, doc: Located) -> str:
+    """An ODPS output port's ``visibility`` custom property, public or internal as in a native
+    descriptor (``Public`` or ``[public]`` passed for neither, and the port escaped ACC-004)."""
+    for j, c in enumerate(port.customProperties):
+        if c.property == "visibility":
+            if c.value not in VISIBILITIES:
+                where = doc.line_of(f"{path}.customProperties[{j}].value")
+                raise LoadError(f"custom property visibility must be public or internal, not {c.value!r}", doc.file, where)
+            return str(c.value)
+    return "internal"
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -169,6 +184,7 @@ _ODPS_FIELDS = {
     "monitoring": "monitoring",
 }
 _TEXT_FIELDS = ("classification", "accessModel", "documentation", "schema_url")
+_MAPPING_FIELDS = ("sla", "monitoring")
 
 
 def _locate_custom(d: OdpsProduct, doc: Located) -> None:
@@ -188,6 +204,10 @@ def _locate_custom(d: OdpsProduct, doc: Located) -> None:
         if c.property in _TEXT_FIELDS and isinstance(c.value, (dict, list)):
             kind = "a list" if isinstance(c.value, list) else "a mapping"
             raise LoadError(f"custom property {c.property} must be text, not {kind}", doc.file, doc.line_of(value))
+        if c.property in _MAPPING_FIELDS and c.value is not None and not isinstance(c.value, dict):
+            # (it was taken for no sla at all: "product descriptor has no sla", as if it were not written)
+            kind = "a list" if isinstance(c.value, list) else f"{type(c.value).__name__} {c.value!r}"
+            raise LoadError(f"custom property {c.property} must be a mapping, not {kind}", doc.file, doc.line_of(value))
         for key, line in list(doc.lines.items()):
             if key == value or key.startswith((value + ".", value + "[")):
                 doc.lines.setdefault(field + key[len(value) :], line)
@@ -245,7 +265,7 @@ def load_odps(doc: Located) -> LoadedProduct:
                 OutputPort(
                     name=p.name,
                     contractId=p.contractId,
-                    visibility=str(_custom(p.customProperties).get("visibility", "internal")),
+                    visibility=_visibility(p, f"outputPorts[{i}]", doc),
                     path=f"outputPorts[{i}]",
                 )
                 for i, p in enumerate(d.outputPorts)
