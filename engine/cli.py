@@ -109,6 +109,17 @@ class _Output(_Path):
         return path
 
 
+def _database(path: Path) -> bool:
+    """Whether ``path`` is a regular file that holds an SQLite database (a report must not replace one)."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def _percent(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     if value is None:
         return None
@@ -464,10 +475,7 @@ def check(
     if elsewhere:  # (each would be checked as a mesh of its own, its upstreams not in it: CON-007)
         shown = ", ".join(display(p) for p in elsewhere)
         raise UsageError(f"{shown} is not inside the mesh {display(mesh)} (--mesh): check what lies in it, or leave --mesh out")
-    from engine.gather.index import INDEX_PATH
-
-    meshes = [settings.mesh, *(p for p in paths if p.is_dir())]
-    _refuse_own_files(output, *(m / INDEX_PATH for m in meshes if m is not None))
+    _refuse_own_files(output, *_kept_in(settings.mesh, *(p for p in paths if p.is_dir())))
     report = _evaluate(
         "check",
         settings,
@@ -585,6 +593,13 @@ def _write(output: Path | None, text: str | Iterable[bytes]) -> None:
     click.echo(f"wrote {one_line(output)}", err=True)
 
 
+def _kept_in(*meshes: Path | None) -> list[Path]:
+    """The files govern keeps in these meshes: each one's index and default history."""
+    from engine.gather.index import INDEX_PATH
+
+    return [file for mesh in meshes if mesh is not None for file in (mesh / INDEX_PATH, mesh / ".govern" / "history.sqlite")]
+
+
 def _refuse_own_files(output: Path | None, *kept: Path | str | None) -> None:
     """An --output that names a file govern keeps (the history, a mesh index, the cache) would
     destroy it with a report: a usage error before anything is run."""
@@ -602,6 +617,9 @@ def _refuse_own_files(output: Path | None, *kept: Path | str | None) -> None:
             what = names.get(f.name, "the history")
             also = "" if display(f) == display(output) else f" ({display(f)})"
             raise UsageError(f"--output {display(output)} is {what}{also}: name another file for the report")
+    if _database(output):  # (a history, an index or a cache of another mesh or store: lost as well)
+        why = "is an SQLite database (a history, a mesh index, a cache)"
+        raise UsageError(f"--output {display(output)} {why}: name another file for the report")
 
 
 def _replace(output: Path, pieces: Iterable[bytes]) -> None:
@@ -1095,6 +1113,7 @@ def lineage(
     fmt = _format(fmt, output, LINEAGE_FORMATS)
     settings = load_settings(mesh=mesh_dir, lineage_map=lineage_map)
     root = _mesh_root(mesh_dir, settings)
+    _refuse_own_files(output, *_kept_in(root))
     if mesh_dir is not None:
         _refuse_part_of_mesh("lineage", root, None, None, lineage_map)
     mesh = load_mesh(root)
@@ -1259,6 +1278,7 @@ def policies(
 
     fmt = _format(fmt, output, CATALOG_FORMATS)
     settings = load_settings(policies, governance)
+    _refuse_own_files(output, *_kept_in(settings.mesh))
     library = load_library(settings.policies)
     gov, unread = _governance_of(settings, domains=False)
     rules = [as_set(r, gov) for r in library.rules if not category or r.category in category]

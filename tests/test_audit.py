@@ -1037,6 +1037,20 @@ def test_an_output_naming_a_file_govern_keeps_is_a_usage_error(govern, demo_copy
     assert kept.read_bytes() == before
     check = govern("check", M, "-o", f"{M}/.govern/index.db", cwd=demo_copy)
     assert check.code == 2 and "is the mesh index" in check.err
+    # (every command writing a file: check, lineage and policies replaced the history, exit 0)
+    history = f"{M}/.govern/history.sqlite"
+    for args in (("check", f"{M}/orders/order_items"), ("lineage",), ("policies",)):
+        run = govern(*args, "-o", history, cwd=demo_copy)
+        assert (run.code, run.err) == (2, f"error: --output {history} is the history: name another file for the report\n")
+    # (and any other database: a store given with --store, another mesh's index)
+    other = demo_copy / "elsewhere.sqlite"
+    assert audit(govern, demo_copy, "--store", str(other)).code == 1
+    stored = other.read_bytes()
+    for args in (("check", f"{M}/orders/order_items"), ("lineage",), ("policies",)):
+        run = govern(*args, "-o", str(other), cwd=demo_copy)
+        why = "is an SQLite database (a history, a mesh index, a cache)"
+        assert (run.code, run.err) == (2, f"error: --output elsewhere.sqlite {why}: name another file for the report\n")
+    assert other.read_bytes() == stored and kept.read_bytes() == before
 
 
 def test_a_report_standard_output_cannot_take_is_an_error_saying_so():
