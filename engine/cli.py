@@ -1032,9 +1032,9 @@ def history(mesh_dir: Path | None, store: Path | str | None, fmt: str, limit: in
         db.close()
     if not runs:
         # (a mesh elsewhere than its store is known by its path: moved, its runs are under the old one)
-        others = "".join(f"\n  {mesh} ({n} audit{'s' if n != 1 else ''})" for mesh, n in stored.items())
+        others = tuple(f"{mesh} ({n} audit{'s' if n != 1 else ''})" for mesh, n in stored.items())
         what = f"audits of {root.resolve()}" if root is not None else "audits"
-        raise UsageError(f"no {what} stored in {shown}" + (f"; it holds audits of:{others}" if others else ""))
+        raise UsageError(f"no {what} stored in {shown}" + ("; it holds audits of:" if others else ""), details=others)
     click.echo(render_history(runs, fmt, named=root is None), nl=False)
 
 

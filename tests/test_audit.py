@@ -411,8 +411,9 @@ def test_history_of_a_mesh_a_shared_store_has_no_audits_of_names_the_meshes_it_h
     shutil.copytree(demo_copy / M, elsewhere)
     run = govern("history", str(elsewhere), "--store", str(store), cwd=demo_copy)
     assert run.code == 2
-    assert f"no audits of {elsewhere.resolve()} stored in {store}; it holds audits of:" in run.err
-    assert f"  {(demo_copy / M).resolve()} (1 audit)" in run.err
+    # (a line each: the list came on one line, its line breaks shown as \n)
+    held = f"  {(demo_copy / M).resolve()} (1 audit)"
+    assert run.err == f"error: no audits of {elsewhere.resolve()} stored in {store}; it holds audits of:\n{held}\n"
 
 
 def test_an_audit_as_of_a_later_day_is_not_the_previous_one_of_an_audit_of_an_earlier_day(govern, demo_copy):
