@@ -181,6 +181,17 @@ def test_an_ndjson_event_is_named_by_its_line_and_a_file_with_no_event_is_an_err
     assert f"skipped {folder / 'manifest.json'}: not an OpenLineage event (no job, run, inputs or outputs)" in run.err
 
 
+def test_a_named_openlineage_file_holding_an_empty_list_is_an_error_and_one_in_a_folder_is_not(govern, tmp_path):
+    """(A file of [] was taken without a word, exit 0: lineage asked for and lost.)"""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    empty = folder / "none.json"
+    empty.write_text("[]\n")
+    run = govern("lineage", M, "--openlineage", str(empty))
+    assert (run.code, run.err.splitlines()[-1]) == (3, f"error: {empty}: holds no OpenLineage event")
+    assert govern("lineage", M, "--openlineage", str(folder)).code == 0
+
+
 @pytest.mark.parametrize("text", ["null\n", "~\n"])
 def test_a_manifest_that_is_null_is_no_manifest(govern, tmp_path, text):
     """(It was taken as a file skipped without a word.)"""

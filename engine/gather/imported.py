@@ -345,6 +345,9 @@ def read_openlineage(path: Path, result: LineageImport) -> None:
         elif not_events:
             what = "not an OpenLineage event" if single else f"{_count(not_events, 'entry', 'entries')} not OpenLineage events"
             result.skipped.append(Skipped(shown, f"{what} (no job, run, inputs or outputs)"))
+        elif named and not used and not templated and not any(e.file == shown for e in result.errors):
+            # (an empty list, or empty lines: no event, and nothing said of it)
+            result.errors.append(LoadError("holds no OpenLineage event", shown))
         if used:
             result.files += 1
             result.events += used
