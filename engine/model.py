@@ -318,6 +318,14 @@ class ColumnSource(Model):
     classification: str | None = None
 
 
+class DanglingSource(Model):
+    """A transformSourceObjects entry naming an upstream product's schema object and a column it lacks."""
+
+    entry: str
+    product: str
+    object: str | None = None
+
+
 class ColumnLineage(Model):
     """One column of the product's contracts that declares transformSourceObjects."""
 
@@ -330,6 +338,10 @@ class ColumnLineage(Model):
     unresolved: list[str] = Field(
         default_factory=empty_list,
         description="entries that name no object or column of an upstream contract (e.g. source tables)",
+    )
+    dangling: list[DanglingSource] = Field(
+        default_factory=empty_list,
+        description="of the unresolved, those naming an upstream's schema object and a column it does not have",
     )
     path: str
 

@@ -115,6 +115,28 @@ def test_column_level_inheritance_compares_the_named_source_columns(govern, demo
     assert report["findings"] == []
 
 
+def test_a_column_naming_an_upstream_column_that_is_not_there_is_found_where_it_names_it(govern, demo_copy):
+    """(A misspelt column was unresolved, like a source-system table: with another column of the
+    product resolving, the edge was column-level and the downgrade it hid passed.)"""
+    contract = demo_copy / M / ORDER_ITEMS_CONTRACT
+    text = contract.read_text()
+    edit(contract, "[customers.profiles.customer_id]", "[customers.profiles.customer_idd]")
+    line = next(i for i, row in enumerate(contract.read_text().splitlines(), 1) if "customer_idd" in row)
+    report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
+    found = [(f["rule"], f["location"]["path"], f["location"]["line"], f["message"]) for f in report["findings"]]
+    assert (
+        "LIN-005",
+        "schema[0].properties[2].transformSourceObjects",
+        line,
+        'column "customer_id" in orders-order-items-v1 names "customers.profiles.customer_idd", but object profiles of'
+        " customers_profiles has no such column: the classification it inherits cannot be compared",
+    ) in found
+    # (an entry naming no upstream object, a source-system table, is no such finding)
+    contract.write_text(text.replace("[customers.profiles.customer_id]", "[crm.contacts.customer_id]"))
+    report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
+    assert not [f for f in report["findings"] if f["location"]["path"].endswith("transformSourceObjects")]
+
+
 def test_column_lineage_facts(demo_copy):
     mesh = load_mesh(demo_copy / M)
     (column,) = mesh.lineage(mesh.product("orders_order_items")).columns

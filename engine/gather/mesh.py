@@ -18,7 +18,16 @@ from engine.errors import LoadError
 from engine.gather.contracts import LoadedContract
 from engine.gather.descriptors import DESCRIPTOR_NAMES, ODPS_SUFFIXES, LoadedProduct
 from engine.gather.files import load_one
-from engine.model import ColumnLineage, ColumnSource, DownstreamFact, InputPort, Lineage, SchemaObject, UpstreamFact
+from engine.model import (
+    ColumnLineage,
+    ColumnSource,
+    DanglingSource,
+    DownstreamFact,
+    InputPort,
+    Lineage,
+    SchemaObject,
+    UpstreamFact,
+)
 from engine.parallel import Workers
 
 if TYPE_CHECKING:
@@ -242,12 +251,19 @@ class Mesh:
                         continue
                     sources: list[ColumnSource] = []
                     unresolved: list[str] = []
+                    dangling: list[DanglingSource] = []
                     for entry in col.transformSourceObjects:
                         found = _resolve(entry, keyed)
                         if found:
                             sources.extend(found)
-                        else:
-                            unresolved.append(entry)
+                            continue
+                        unresolved.append(entry)
+                        # (an upstream's object with a column it does not have: a typo, or a column removed)
+                        dangling.extend(
+                            DanglingSource(entry=entry, product=up, object=obj.name)
+                            for key, up, _, obj in keyed
+                            if entry.startswith(key + ".")
+                        )
                     out.append(
                         ColumnLineage(
                             contract=contract.contract.id,
@@ -257,6 +273,7 @@ class Mesh:
                             declassification=col.declassification,
                             sources=sources,
                             unresolved=unresolved,
+                            dangling=dangling,
                             path=col.path,
                         )
                     )

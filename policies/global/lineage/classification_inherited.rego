@@ -68,6 +68,17 @@ deny contains result.contract_fail({"id": c.contract}, msg, sprintf("%s.classifi
 	])
 }
 
+# A column naming an upstream's object and a column it does not have (a typo, a column removed
+# upstream): the column it comes from is unknown, so is the classification it must keep.
+deny contains result.contract_fail({"id": c.contract}, msg, sprintf("%s.transformSourceObjects", [c.path]), resource) if {
+	some c in values.items(input.lineage.columns)
+	some d in values.items(c.dangling)
+	resource := sprintf("%s.%s", [c.object, c.column])
+	msg := sprintf("column %s in %s names %s, but object %s of %s has no such column: the classification it inherits cannot be compared", [
+		values.show(c.column), c.contract, values.show(d.entry), d.object, d.product,
+	])
+}
+
 _below(level, upstream) if classification.rank(level) < classification.rank(upstream)
 
 _accepted(declared) if declared.method in input.params["LIN-005"].methods

@@ -96,3 +96,13 @@ test_port_declassification_covers_its_columns if {
 	edge := upstream({"column_level": true, "declassification": {"method": "anonymisation"}})
 	count(classification_inherited.deny) == 0 with input as doc("internal", edge, [column({})])
 }
+
+test_a_column_naming_an_upstream_column_that_is_not_there_fails_at_its_sources if {
+	dangling := {"entry": "customers.profiles.e_mail", "product": "customers_profiles", "object": "profiles"}
+	classification_inherited.deny == {{
+		"msg": `column "email_domain" in customers-segments-v1 names "customers.profiles.e_mail", but object profiles of customers_profiles has no such column: the classification it inherits cannot be compared`,
+		"path": "schema[0].properties[3].transformSourceObjects",
+		"resource": "segments.email_domain",
+		"contract": "customers-segments-v1",
+	}} with input as doc("restricted", upstream({"column_level": true}), [column({"sources": [], "dangling": [dangling]})])
+}
