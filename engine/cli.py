@@ -1041,8 +1041,11 @@ def history(mesh_dir: Path | None, store: Path | str | None, fmt: str, limit: in
 @main.command()
 @library_options
 @click.option("--now", callback=_parse_now, metavar="RFC3339", help="Judge waiver lengths as of this time.")
+@click.option(
+    "--tests", metavar="DIR", type=FOLDER, help="Rego unit tests, each rule's looked for (default: policy_tests of govern.toml)."
+)
 @handles_errors
-def validate(policies: str | None, governance: str | None, now: datetime) -> None:
+def validate(policies: str | None, governance: str | None, now: datetime, tests: str | None) -> None:
     """Validate the council's and the domains' configuration, domain policies and waivers.
 
     Prints every problem with file:line. Exit 0 when the configuration is valid, 3 when not.
@@ -1064,13 +1067,15 @@ def validate(policies: str | None, governance: str | None, now: datetime) -> Non
         problems = [*library.problems, *(e.problems if isinstance(e, ConfigErrors) else [e])]
     else:
         problems = validate_config(library, gov, now)
-    tests = settings.policy_tests
-    if tests.exists():
-        problems += untested_in(library, tests)
+    folder = Path(tests) if tests is not None else settings.policy_tests
+    if folder.exists():
+        problems += untested_in(library, folder)
     elif library.rules:
+        where = "set policy_tests in govern.toml, or --tests" if settings.source else "name it with --tests"
         problems.append(
             ConfigError(
-                f"no test folder {display(tests)}: every rule needs Rego unit tests", settings.source and display(settings.source)
+                f"no test folder {display(folder)}: every rule needs Rego unit tests ({where})",
+                settings.source and display(settings.source),
             )
         )
     for problem in sorted(problems, key=by_place):

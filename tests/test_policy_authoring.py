@@ -439,10 +439,28 @@ def test_validate_reports_rules_without_tests(govern, demo_copy):
 
 
 def test_validate_without_a_test_folder_says_so(govern, demo_copy):
-    shutil.rmtree(demo_copy / "policy_tests")
+    shutil.move(demo_copy / "policy_tests", demo_copy / "tests_elsewhere")
     run = govern("validate", "--now", "2026-11-21T09:00:00Z", cwd=demo_copy)
     assert run.code == 3
-    assert run.out == "govern.toml: no test folder policy_tests: every rule needs Rego unit tests\n"
+    assert run.out == (
+        "govern.toml: no test folder policy_tests: every rule needs Rego unit tests (set policy_tests in govern.toml, or"
+        " --tests)\n"
+    )
+    assert govern("validate", "--now", "2026-11-21T09:00:00Z", "--tests", "tests_elsewhere", cwd=demo_copy).code == 0
+
+
+def test_validate_runs_from_outside_the_project_with_its_folders_named(govern, demo_copy, tmp_path):
+    """(Without a way to name the test folder, it could only say there was none: exit 3.)"""
+    outside = tmp_path / "ci"
+    outside.mkdir()
+    named = [f"--{option}={demo_copy / folder}" for option, folder in (("policies", "policies"), ("governance", "governance"))]
+    run = govern("validate", "--now", "2026-11-21T09:00:00Z", *named, cwd=outside)
+    assert (run.code, run.out) == (
+        3,
+        "no test folder policy_tests: every rule needs Rego unit tests (name it with --tests)\n",
+    )
+    run = govern("validate", "--now", "2026-11-21T09:00:00Z", *named, f"--tests={demo_copy / 'policy_tests'}", cwd=outside)
+    assert run.code == 0, run.out
 
 
 def test_coverage_threshold_in_govern_toml_must_be_a_percentage(govern, demo_copy):
