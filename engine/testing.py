@@ -27,6 +27,7 @@ from engine.model import RuleMeta
 from engine.policy.isolated import syntax_trees
 from engine.policy.library import (
     Library,
+    definitions,
     module_tree,
     outside_domain,
     recursive,
@@ -224,6 +225,10 @@ class RegoTestRun:
             for module in kept:
                 self.engine.add_policy(module["source"]["file"], module["source"]["contents"])
             self.modules = kept
+        for twice in _defined_twice(self.modules, self.test_files):
+            if problems is None:
+                raise twice
+            problems.append(twice)
         self.tests = self._discover()
 
     def _discover(self) -> list[RegoTest]:
@@ -370,6 +375,32 @@ def _statement_lines(ast: dict) -> list[int]:
         elif isinstance(item, list):
             stack.extend(item)
     return sorted(lines)
+
+
+def _defined_twice(modules: list[dict], test_files: set[str]) -> list[ConfigError]:
+    """A test defined again in its package (in its module or another): Rego takes the definitions
+    as one rule that holds when any body does, so a failing one passes unseen beside another."""
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    found = []
+    for module in modules:
+        shown = module["source"]["file"]
+        if shown not in test_files:
+            continue
+        package = ref_name(module["ast"]["package"]["refr"])
+        for name, line in definitions(module["ast"]):
+            if not name.startswith("test_"):
+                continue
+            where = first.setdefault((package, name), (shown, line))
+            if where != (shown, line):
+                found.append(
+                    ConfigError(
+                        f"{name} is defined again (first at {where[0]}:{where[1]}): Rego runs the two as one test that"
+                        " passes when either does; give each its own name",
+                        shown,
+                        line,
+                    )
+                )
+    return found
 
 
 def _domains_of(files: dict[Path, Path], policy_tests: Path | None) -> dict[str, str]:

@@ -271,6 +271,26 @@ def test_a_test_file_with_a_recursive_function_names_it_and_exits_3(govern, demo
     assert run.code == 3 and "deep_test.rego:3: invalid Rego: function data.global.naming.deep_test.f is recursive" in run.out
 
 
+def test_a_test_defined_twice_in_its_package_is_named_and_exits_3(govern, demo_copy):
+    """(Rego takes the two as one rule that holds when either body does: a failing test defined
+    beside a passing one of the same name passed, PASS, unseen.)"""
+    test = demo_copy / "policy_tests/global/naming/product_name_test.rego"
+    text = test.read_text()
+    first = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("test_"))
+    name = text.splitlines()[first - 1].split()[0]
+    test.write_text(text + f"\n{name} if {{\n\t1 == 2\n}}\n")
+    again = len(test.read_text().splitlines()) - 2
+    said = (
+        f"policy_tests/global/naming/product_name_test.rego:{again}: {name} is defined again (first at"
+        f" policy_tests/global/naming/product_name_test.rego:{first}): Rego runs the two as one test that passes when either"
+        " does; give each its own name"
+    )
+    run = govern("test", cwd=demo_copy)
+    assert (run.code, run.err) == (3, f"error: {said}\n")
+    run = govern("validate", "--now", "2026-11-21T09:00:00Z", cwd=demo_copy)
+    assert (run.code, run.out) == (3, f"{said}\n")
+
+
 def test_a_domains_test_file_may_not_define_the_councils_tests(govern, demo_copy):
     """Defined again in a domain's file, the council's tests of a broken rule passed (PASS 138/138)."""
     rule = demo_copy / "policies/global/naming/product_name.rego"

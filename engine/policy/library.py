@@ -343,6 +343,12 @@ def _heads(ast: dict) -> Iterator[tuple[str, str, int]]:
                     yield name, kind, spec["span"]["line"]
 
 
+def definitions(ast: dict) -> Iterator[tuple[str, int]]:
+    """Each rule definition's name and line (a rule defined twice, twice)."""
+    for name, _, line in _heads(ast):
+        yield name, line
+
+
 def rule_names(ast: dict) -> dict[str, int]:
     names: dict[str, int] = {}
     for name, _, line in _heads(ast):
