@@ -230,11 +230,13 @@ def test_audit_lists_waivers_of_products_not_in_the_mesh_as_unused(govern, demo_
     # No history is read or written; the mesh index, which is no history, is kept for the checks
     assert sorted(p.name for p in (demo_copy / M / ".govern").iterdir()) == ["index.db"]
     # a check of the whole mesh folder lists it too (a domain team checking before it publishes
-    # learns of it); a check of some products lists only their waivers
+    # learns of it), and so does a check of the products of its domain; another domain's does not
     whole = govern("check", M, "--format", "json", "--now", NOW, cwd=demo_copy).json()
     assert [(w["rule"], w["product"]) for w in whole["waivers"]["unused"]] == [("STD-002", "orders_gone")]
     some = govern("check", f"{M}/orders", "--format", "json", "--now", NOW, cwd=demo_copy).json()
-    assert some["waivers"]["unused"] == []
+    assert [(w["rule"], w["product"]) for w in some["waivers"]["unused"]] == [("STD-002", "orders_gone")]
+    other = govern("check", f"{M}/finance", "--format", "json", "--now", NOW, cwd=demo_copy).json()
+    assert other["waivers"]["unused"] == []
     # a folder outside the configured mesh is a mesh of its own, not the whole mesh
     shutil.copytree(demo_copy / M / "finance/payments", demo_copy / "payments")
     apart = govern("check", "payments", "--format", "json", "--now", NOW, cwd=demo_copy).json()
