@@ -331,7 +331,7 @@ def add_imported_lineage(
         f"{len(edges)} product edge(s)",
         err=True,
     )
-    return [str(e) for e in imported.errors]
+    return [str(e) for e in sorted(imported.errors, key=by_place)]
 
 
 def run() -> None:

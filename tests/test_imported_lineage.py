@@ -181,6 +181,22 @@ def test_an_ndjson_event_is_named_by_its_line_and_a_file_with_no_event_is_an_err
     assert f"skipped {folder / 'manifest.json'}: not an OpenLineage event (no job, run, inputs or outputs)" in run.err
 
 
+def test_an_ndjson_line_that_is_no_json_is_an_error_at_its_line_and_the_other_events_are_read(govern, tmp_path):
+    """(A line cut short lost every event of the file, and the errors of the others went unsaid.)"""
+    event = {"eventType": "COMPLETE", "job": {"namespace": "n", "name": "j"}, "run": {"runId": "r"}}
+    good = {**event, "inputs": [{"namespace": "a", "name": "x"}]}
+    bad = {**event, "inputs": [{"namespace": "a"}]}
+    events = tmp_path / "events.ndjson"
+    events.write_text(f"{json.dumps(good)}\n{json.dumps(bad)}\n{{oops\n{json.dumps(good)}\n")
+    run = govern("lineage", M, "--openlineage", str(events))
+    assert run.code == 3
+    assert "imported lineage: 1 file(s), 2 OpenLineage event(s)," in run.err
+    assert [line for line in run.err.splitlines() if line.startswith("error:")] == [
+        f"error: {events}:2: event 2: invalid OpenLineage event: inputs.0.name: Field required",
+        f"error: {events}:3: not valid JSON: Expecting property name enclosed in double quotes",
+    ]
+
+
 def test_a_named_openlineage_file_holding_an_empty_list_is_an_error_and_one_in_a_folder_is_not(govern, tmp_path):
     """(A file of [] was taken without a word, exit 0: lineage asked for and lost.)"""
     folder = tmp_path / "events"

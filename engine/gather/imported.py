@@ -139,25 +139,32 @@ def _read_json(path: Path, result: LineageImport) -> Any:
         except LoadError as e:
             result.errors.append(e)
             return NOTHING
-    number = 0  # the line of an NDJSON file being read (each line is a document of its own)
-    try:
-        if path.suffix.lower() in {".ndjson", ".jsonl"}:
-            events = Lines()
-            for number, line in enumerate(text.split("\n"), 1):  # noqa: B007 (read in the handlers)
-                if line.strip():
-                    events.append(json.loads(line))
+    if path.suffix.lower() in {".ndjson", ".jsonl"}:
+        # Each line is a document of its own: one that cannot be read is an error at its line, and
+        # the events of the others are read (a line cut short lost the whole file).
+        events = Lines()
+        for number, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                value = _json(line, shown, number, result)
+                if value is not NOTHING:
+                    events.append(value)
                     events.lines.append(number)
-            return events
+        return events
+    return _json(text, shown, None, result)
+
+
+def _json(text: str, shown: str, number: int | None, result: LineageImport) -> Any:
+    """A JSON document (of a file, or of its line ``number``), or :data:`NOTHING` when it cannot be
+    read (an error in ``result``)."""
+    try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         result.errors.append(LoadError(f"not valid JSON: {e.msg}", shown, number or e.lineno))
-        return NOTHING
     except RecursionError:  # (the standard library's parser is recursive)
-        result.errors.append(LoadError("JSON nested too deeply to read", shown, number or None))
-        return NOTHING
+        result.errors.append(LoadError("JSON nested too deeply to read", shown, number))
     except ValueError:  # (Python reads at most sys.get_int_max_str_digits() digits of a number)
         result.errors.append(LoadError(f"{TOO_LONG} is too long to read", shown, number or too_long_at(text)))
-        return NOTHING
+    return NOTHING
 
 
 TOO_LONG = f"a number of more than {sys.get_int_max_str_digits()} digits"
