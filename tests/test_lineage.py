@@ -89,6 +89,27 @@ def test_malformed_declassification_names_file_and_line(govern, demo_copy):
 ORDER_ITEMS_CONTRACT = "orders/order_items/orders-order-items-v1.odcs.yaml"
 
 
+def test_a_malformed_column_declassification_is_a_schema_error_at_its_line_and_declares_none(govern, demo_copy):
+    """(It was kept as its Python text: 'declassification method "{'description': 'hashed'}" is not
+    one the council accepts'.)"""
+    contract = demo_copy / M / ORDER_ITEMS_CONTRACT
+    edit(contract, "[customers.profiles.customer_id]", "[customers.profiles]")
+    edit(
+        contract,
+        "        transformDescription:",
+        "        customProperties:\n          - property: declassification\n            value: {description: hashed}\n"
+        "        transformDescription:",
+    )
+    line = next(i for i, row in enumerate(contract.read_text().splitlines(), 1) if "{description: hashed}" in row)
+    report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
+    found = {f["rule"]: (f["location"]["line"], f["message"]) for f in report["findings"]}
+    assert found["CON-001"] == (
+        line,
+        "contract does not conform to ODCS: custom property declassification must be a method name or {method, description}",
+    )
+    assert found["LIN-005"][1].endswith("classified restricted, and declares no declassification")
+
+
 def test_column_level_inheritance_compares_the_named_source_columns(govern, demo_copy):
     # customer_id names only customers.profiles.customer_id (internal): no finding for the edge, even
     # though customers_profiles as a whole is restricted. Naming the whole object brings its

@@ -179,7 +179,7 @@ def load_contract(doc: Located) -> LoadedContract:
         name: _as_str(data.get(name))
         for name in ("id", "version", "status", "apiVersion", "kind", "name", "domain", "dataProduct")
     }
-    fields.update(_from_model(model if model is not None else _parts(data)))
+    fields.update(_from_model(model if model is not None else _parts(data), errors))
     # One validation of the whole contract (in pydantic's core) rather than a model built per
     # column: the columns of a 30-column contract in about half the time. The values come from the
     # ODCS model, of the same types as govern's fields, so it cannot fail.
@@ -240,7 +240,7 @@ def _parts(data: dict[str, Any]) -> _Parts:
     )
 
 
-def _from_model(m: OpenDataContractStandard | _Parts) -> dict[str, Any]:
+def _from_model(m: OpenDataContractStandard | _Parts, errors: list[SchemaError]) -> dict[str, Any]:
     """The fields of govern's contract that come from the validated ODCS model (or the parts of it
     that validate), as plain values."""
     objects = []
@@ -249,7 +249,7 @@ def _from_model(m: OpenDataContractStandard | _Parts) -> dict[str, Any]:
             continue
         path = f"schema[{i}]"
         columns: list[dict[str, Any]] = []
-        _flatten(obj.properties or [], f"{path}.properties", columns)
+        _flatten(obj.properties or [], f"{path}.properties", columns, errors)
         objects.append(
             {
                 "name": obj.name,
@@ -282,18 +282,20 @@ def _from_model(m: OpenDataContractStandard | _Parts) -> dict[str, Any]:
     }
 
 
-def _declassification(p: SchemaProperty, path: str) -> Declassification | None:
-    """The column's ``declassification`` custom property; a malformed one is kept as its method text."""
-    for c in p.customProperties or []:
+def _declassification(p: SchemaProperty, path: str, errors: list[SchemaError]) -> Declassification | None:
+    """The column's ``declassification`` custom property; a malformed one is a schema error at its
+    value (CON-001), and declares none (as a port's is a load error at its line)."""
+    for k, c in enumerate(p.customProperties or []):
         if c.property == "declassification":
             try:
                 return declassification(c.value)
             except ValidationError:
-                return Declassification(method=str(c.value))
+                why = "custom property declassification must be a method name or {method, description}"
+                errors.append(SchemaError(message=why, path=f"{path}.customProperties[{k}].value"))
     return None
 
 
-def _flatten(props: list[SchemaProperty | None], base: str, out: list[dict[str, Any]]) -> None:
+def _flatten(props: list[SchemaProperty | None], base: str, out: list[dict[str, Any]], errors: list[SchemaError]) -> None:
     for i, p in enumerate(props):
         if p is None:
             continue
@@ -309,11 +311,11 @@ def _flatten(props: list[SchemaProperty | None], base: str, out: list[dict[str, 
                 "required": p.required,
                 "primaryKey": p.primaryKey,
                 "transformSourceObjects": p.transformSourceObjects or [],
-                "declassification": _declassification(p, path),
+                "declassification": _declassification(p, path, errors),
                 "path": path,
             }
         )
         if p.properties:
-            _flatten(p.properties, f"{path}.properties", out)
+            _flatten(p.properties, f"{path}.properties", out, errors)
         if p.items and p.items.properties:
-            _flatten(p.items.properties, f"{path}.items.properties", out)
+            _flatten(p.items.properties, f"{path}.items.properties", out, errors)
