@@ -315,7 +315,11 @@ def test_a_dbt_catalog_or_run_results_given_as_a_manifest_is_refused_naming_it(g
     assert (
         f"error: {catalog}: not a dbt manifest: a dbt catalog (metadata.dbt_schema_version); give target/manifest.json" in run.err
     )
-    assert f"error: {results}: not a dbt manifest (no 'nodes')" in run.err
+    # (named as what it is, as a catalog is: it said only "no 'nodes'")
+    assert (
+        f"error: {results}: not a dbt manifest: a dbt run-results (metadata.dbt_schema_version); give target/manifest.json"
+        in run.err
+    )
 
 
 def test_templated_and_empty_corpus_files_are_skipped_with_a_reason(govern, corpora):

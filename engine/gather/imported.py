@@ -248,14 +248,15 @@ def read_dbt_manifest(path: Path, result: LineageImport) -> None:
     if isinstance(data, dict) and "nodes" not in data and "$schema" in data:
         result.skipped.append(Skipped(shown, "a JSON Schema, not a manifest"))
         return
-    if not isinstance(data, dict) or "nodes" not in data:
-        result.errors.append(LoadError("not a dbt manifest (no 'nodes')", shown))
-        return
-    # (a catalog.json has nodes too, without their dependencies: it would add no edge, silently)
-    kind = _artifact(data)
+    # (a catalog.json has nodes too, without their dependencies: it would add no edge, silently;
+    # a run_results.json has none: it is named as what it is all the same)
+    kind = _artifact(data) if isinstance(data, dict) else None
     if kind not in (None, "manifest"):
         why = f"not a dbt manifest: a dbt {kind} (metadata.dbt_schema_version); give target/manifest.json"
         result.errors.append(LoadError(why, shown))
+        return
+    if not isinstance(data, dict) or "nodes" not in data:
+        result.errors.append(LoadError("not a dbt manifest (no 'nodes')", shown))
         return
     try:
         manifest = _Manifest.model_validate(data)
