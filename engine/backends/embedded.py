@@ -217,6 +217,7 @@ def unknown_functions(modules: list[tuple[str, str]], entries: list[str]) -> dic
 
 
 PROBE_SECONDS = 10  # a rule evaluated on an empty input by failing() is stopped after this long
+RAN_TOO_LONG = f"this rule ran longer than {PROBE_SECONDS} s on an empty input: a rule must end on every input"
 
 
 def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str]:
@@ -239,8 +240,7 @@ def failing(modules: list[tuple[str, str]], entries: list[str]) -> dict[str, str
     found = {packages[package]: error for package, (failed, error) in zip(done, answers, strict=True) if failed}
     for package, error in errors.items():
         if package in sidecar.stopped:
-            why = f"this rule ran longer than {PROBE_SECONDS} s on an empty input: a rule must end on every input"
-            found[packages[package]] = why
+            found[packages[package]] = RAN_TOO_LONG
         else:
             found[packages[package]] = error.message
     return found

@@ -595,7 +595,7 @@ def _check_evaluation(library: Library) -> None:
     engine.backends.embedded.failing), each error reported once where it points; again without
     them, until every rule left evaluates: an error in one module (a ``with`` replacing a function
     by nothing) can stop every rule of the library."""
-    from engine.backends.embedded import failing
+    from engine.backends.embedded import RAN_TOO_LONG, failing
 
     reported: set[tuple[str, str | None, int | None]] = set()
     while library.rules:
@@ -605,7 +605,12 @@ def _check_evaluation(library: Library) -> None:
             return
         culprits = set()
         for entry, error in found.items():
-            at = rego_error(error, entries[entry].file)
+            meta = entries[entry]
+            if error == RAN_TOO_LONG:  # (valid Rego that never ends: at its deny, not "invalid Rego" of the file)
+                module = next(m for m in library.modules if m.package == meta.package)
+                at = ConfigError(error, meta.file, module.rules.get("deny"))
+            else:
+                at = rego_error(error, meta.file)
             if (at.message, at.file, at.line) not in reported:
                 reported.add((at.message, at.file, at.line))
                 library.problems.append(at)
