@@ -18,6 +18,8 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO.parent / "shared" / "corpora"
+# The columns of govern history's table of runs, as its header line splits into words
+HISTORY_COLUMNS = ["#", "run", "started", "as", "of", "score", "products", "errors", "open", "blocking", "new", "fixed"]
 DEMO = REPO / "examples" / "mesh"
 
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .conftest import REPO
+from .conftest import HISTORY_COLUMNS, REPO
 
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
@@ -63,20 +63,7 @@ def test_audits_remember_new_and_fixed_findings(govern, demo_copy):
     history = govern("history", M, cwd=demo_copy)
     assert history.code == 0
     lines = history.out.splitlines()
-    assert lines[0].split() == [
-        "#",
-        "run",
-        "started",
-        "as",
-        "of",
-        "score",
-        "products",
-        "errors",
-        "open",
-        "blocking",
-        "new",
-        "fixed",
-    ]
+    assert lines[0].split() == HISTORY_COLUMNS
     assert [line.split()[0] for line in lines[1:4]] == ["1", "2", "3"]
     assert [line.split()[5:9] for line in lines[1:4]] == [
         ["14", "0", "25", "21"],
@@ -367,20 +354,7 @@ def test_a_history_of_schema_version_2_is_listed_and_then_keeps_how_many_product
     assert second.code == 3
     assert second.json()["summary"]["score"] > first["summary"]["score"]  # (the failing ledger left out)
     text = govern("history", M, cwd=demo_copy).out.splitlines()
-    assert text[0].split() == [
-        "#",
-        "run",
-        "started",
-        "as",
-        "of",
-        "score",
-        "products",
-        "errors",
-        "open",
-        "blocking",
-        "new",
-        "fixed",
-    ]
+    assert text[0].split() == HISTORY_COLUMNS
     assert [line.split()[4:7] for line in text[1:3]] == [["94.8", "14", "-"], [str(second.json()["summary"]["score"]), "14", "1"]]
     with closing(sqlite3.connect(store)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (3,)

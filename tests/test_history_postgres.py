@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import govern_exe
+from .conftest import HISTORY_COLUMNS, govern_exe
 
 M = "examples/mesh"
 NOW = "2026-11-21T09:00:00Z"
@@ -195,20 +195,7 @@ def test_a_history_of_schema_version_2_is_listed_as_it_is_and_brought_up_to_date
     assert second.json()["changes"]["previous_run"] == first["run"]["id"]
     assert tables(postgres_store)["govern_schema"] == [(2,), (3,)]
     text = govern("history", M, "--store", postgres_store, cwd=demo_copy).out.splitlines()
-    assert text[0].split() == [
-        "#",
-        "run",
-        "started",
-        "as",
-        "of",
-        "score",
-        "products",
-        "errors",
-        "open",
-        "blocking",
-        "new",
-        "fixed",
-    ]
+    assert text[0].split() == HISTORY_COLUMNS
     assert [line.split()[6] for line in text[1:3]] == ["-", "1"]
 
 
