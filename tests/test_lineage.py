@@ -388,6 +388,23 @@ def test_the_text_tree_shows_what_json_and_dot_show(govern, tmp_path):
     ]
 
 
+def test_the_text_of_a_products_lineage_marks_the_links_only_imported_lineage_shows(govern, tmp_path):
+    """(The upstream and impact lists did not say which links came from dbt or OpenLineage alone.)"""
+    from .test_imported_lineage import lineage_map, openlineage_events
+
+    args = ["--openlineage", str(openlineage_events(tmp_path)), "--lineage-map", str(lineage_map(tmp_path))]
+    feed = govern("lineage", M, "--product", "orders_legacy_feed", *args).out.splitlines()
+    assert feed[:5] == [
+        "orders_legacy_feed",
+        "  upstream (0): none",
+        "  downstream impact (7):",
+        "    finance_ledger  (distance 1)",
+        "    inventory_stock_levels  (distance 1, imported)",
+    ]
+    stock = govern("lineage", M, "--product", "inventory_stock_levels", *args).out.splitlines()
+    assert stock[1] == "  upstream (1): orders_legacy_feed (imported)"
+
+
 def test_a_native_port_takes_a_bare_declassification_method_as_an_odps_port_does(govern, demo_copy):
     """(It was an error of the product: a native port took only {method, description}.)"""
     leads = demo_copy / M / "marketing/leads/dataproduct.yaml"

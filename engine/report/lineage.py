@@ -127,15 +127,27 @@ def render_text(mesh: Mesh, product: str | None = None) -> str:
     if product is not None:
         up = sorted(nx.ancestors(graph, product))
         down = nx.descendants(graph, product)
+
+        def imported(edges: list[tuple[str, str]]) -> bool:
+            """Whether a product is linked to the others shown only by edges imported lineage shows."""
+            return not any(graph.edges[e].get("declared", True) for e in edges)
+
+        near = {product, *up}
+        shown_up = [
+            f"{one_line(p)}{' (imported)' if imported([(p, d) for d in graph.successors(p) if d in near]) else ''}" for p in up
+        ]
         out.append(f"{one_line(product)}")
-        out.append(f"  upstream ({len(up)}): {', '.join(one_line(p) for p in up) or 'none'}")
+        out.append(f"  upstream ({len(up)}): {', '.join(shown_up) or 'none'}")
         missing = sorted(n["id"] for n in graph_document(mesh, product)["nodes"] if n["missing"])
         if missing:  # (named by an input port of it or of its upstream; not in the graph)
             out.append(f"  not in the mesh ({len(missing)}): {', '.join(one_line(p) for p in missing)}")
         lengths = nx.single_source_shortest_path_length(graph, product)
         impact = sorted(down, key=lambda p: (lengths[p], p))
         out.append(f"  downstream impact ({len(impact)}):")
-        out.extend(f"    {one_line(p)}  (distance {lengths[p]})" for p in impact)
+        near = {product, *down}
+        for p in impact:
+            mark = ", imported" if imported([(u, p) for u in graph.predecessors(p) if u in near]) else ""
+            out.append(f"    {one_line(p)}  (distance {lengths[p]}{mark})")
         return "\n".join(out) + "\n"
 
     # The tree is drawn from the same nodes and edges as JSON and dot: products missing from the
