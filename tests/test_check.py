@@ -219,6 +219,37 @@ def test_standalone_contract_gets_contract_rules_only(govern):
     assert report["products"][0]["id"] == "finance-payments-v1"
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # (valid keys of an object with an error were also "unexpected": 'host', 'port', 'database')
+        (
+            "server-missing-required-fields",
+            [("servers[0]", '"server" is a required property'), ("servers[0]", '"type" is a required property')],
+        ),
+        ("quality-library-missing-metric", [("schema[0].properties[0].quality[0]", '"metric" is a required property')]),
+        # (JSON Schema said the check was "not valid under any of the schemas listed in the 'oneOf'
+        # keyword": the alternative it came close to says what is wrong)
+        ("quality-mustbebetween-wrong-size", [("schema[0].quality[0].mustBeBetween", "[100] has less than 2 items")]),
+        (
+            "quality-multiple-operators",
+            [
+                (
+                    "schema[0].properties[0].quality[0]",
+                    '{"type":"library","metric":"nullValues","mustBe":0,"mustNotBe":5} matches more than one of the forms'
+                    " ODCS allows here, where exactly one must",
+                )
+            ],
+        ),
+    ],
+)
+def test_con_001_on_the_odcs_negative_tests_says_what_to_mend(govern, corpora, name, expected):
+    path = corpora / f"bitol-odcs-dev/src/script/negative-tests/{name}.odcs.yaml"
+    run = govern("check", "--now", NOW, str(path), "--format", "json")
+    found = [(f["location"]["path"], f["message"]) for f in run.json()["findings"] if f["rule"] == "CON-001"]
+    assert found == [(p, f"contract does not conform to ODCS: {m}") for p, m in expected]
+
+
 def test_a_column_without_a_logical_type_is_not_asked_for_a_map(govern, tmp_path):
     """(ODCS v3.2.0's schema tests "logicalType is map" with an if that also holds where no
     logicalType is written: every such column, valid in ODCS, was a critical CON-001.)"""

@@ -108,10 +108,11 @@ def schema_errors(data: Any) -> list[SchemaError]:
     import jsonschema_rs
 
     kinds = jsonschema_rs.ValidationErrorKind
-    errors = list(_validator().iter_errors(data))
-    # Where a value inside an object breaks its schema, the keys the failed subschema had declared
-    # count as "unevaluated" too (a column whose name is a number: "'name', 'description' were
-    # unexpected"): in an object with an error inside, only keys the schema declares nowhere are.
+    errors = [found for e in _validator().iter_errors(data) for found in _closest(e, kinds)]
+    # Where an object, or a value inside it, breaks its schema, the keys the failed subschema had
+    # declared count as "unevaluated" too (a column whose name is a number: "'name', 'description'
+    # were unexpected"; a server without its type: "'host' was unexpected"): in an object with an
+    # error at it or inside, only keys the schema declares nowhere are.
     unevaluated = kinds.UnevaluatedProperties
     erring = {
         tuple(e.instance_path[:n]) for e in errors if not isinstance(e.kind, unevaluated) for n in range(len(e.instance_path) + 1)
@@ -121,7 +122,7 @@ def schema_errors(data: Any) -> list[SchemaError]:
         parent = [str(p) for p in e.instance_path]
         if isinstance(e.kind, kinds.AdditionalProperties | unevaluated):
             unexpected = e.kind.unexpected
-            if isinstance(e.kind, unevaluated) and any((*e.instance_path, key) in erring for key in unexpected):
+            if isinstance(e.kind, unevaluated) and tuple(e.instance_path) in erring:
                 unexpected = [key for key in unexpected if key not in _declared()]
             what = "Additional" if isinstance(e.kind, kinds.AdditionalProperties) else "Unevaluated"
             # one error at each unexpected key (its line), not one at the object that holds them
@@ -131,6 +132,13 @@ def schema_errors(data: Any) -> list[SchemaError]:
                 found.setdefault((error.path, error.message), ([*parent, key], error))
         else:
             message = e.message
+            if isinstance(e.kind, kinds.OneOfNotValid):  # (no alternative came close: what each lacks)
+                message = f"{_shown_json(e.instance)} matches none of the forms ODCS allows here"
+                wanted = [b[0].kind.property for b in e.kind.context if len(b) == 1 and isinstance(b[0].kind, kinds.Required)]
+                if wanted and len(wanted) == len(e.kind.context):
+                    message += f": it needs one of {', '.join(_shown_json(w) for w in wanted)}"
+            elif isinstance(e.kind, kinds.OneOfMultipleValid):  # (a quality check with mustBe and mustNotBe)
+                message = f"{_shown_json(e.instance)} matches more than one of the forms ODCS allows here, where exactly one must"
             if isinstance(e.kind, kinds.Type) and type(e.instance) in (int, float) and "string" in str(e.kind.types):
                 message += NUMBER_HINT  # (version: 1.10 is the number 1.1)
             if isinstance(e.kind, kinds.Enum) and len(e.kind.options) > 1:  # (its message: two, "or 9 other candidates")
@@ -139,6 +147,19 @@ def schema_errors(data: Any) -> list[SchemaError]:
             error = SchemaError(message=_short(message), path=_path(e.instance_path))
             found.setdefault((error.path, error.message), (parent, error))
     return [error for _, error in sorted(found.values(), key=lambda item: item[0])]
+
+
+def _closest(error: Any, kinds: Any) -> list[Any]:
+    """A schema error as the author can act on it: where a value matches none of a ``oneOf``'s
+    alternatives and exactly one of them fails only inside it (a quality check's
+    ``mustBeBetween: [100]``, too short, where the others want another operator), that one's
+    errors ("[100] has less than 2 items", at ``mustBeBetween``) rather than JSON Schema's
+    "is not valid under any of the schemas listed in the 'oneOf' keyword"."""
+    if not isinstance(error.kind, kinds.OneOfNotValid):
+        return [error]
+    depth = len(error.instance_path)
+    inside = [branch for branch in map(list, error.kind.context) if branch and all(len(e.instance_path) > depth for e in branch)]
+    return [found for e in inside[0] for found in _closest(e, kinds)] if len(inside) == 1 else [error]
 
 
 def _shown_json(value: Any) -> str:
