@@ -152,10 +152,12 @@ def test_a_column_naming_an_upstream_column_that_is_not_there_is_found_where_it_
         'column "customer_id" in orders-order-items-v1 names "customers.profiles.customer_idd", but object profiles of'
         " customers_profiles has no such column: the classification it inherits cannot be compared",
     ) in found
-    # (an entry naming no upstream object, a source-system table, is no such finding)
-    contract.write_text(text.replace("[customers.profiles.customer_id]", "[crm.contacts.customer_id]"))
-    report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
-    assert not [f for f in report["findings"] if f["location"]["path"].endswith("transformSourceObjects")]
+    # (an entry naming no upstream object, a source-system table, is no such finding; nor is a
+    # dotted path under an object, the form of a nested column some write, unresolved as before)
+    for entry in ("crm.contacts.customer_id", "customers.profiles.address.customer_id"):
+        contract.write_text(text.replace("[customers.profiles.customer_id]", f"[{entry}]"))
+        report = govern("check", "--now", NOW, f"{M}/orders/order_items", "--format", "json", cwd=demo_copy).json()
+        assert not [f for f in report["findings"] if f["location"]["path"].endswith("transformSourceObjects")]
 
 
 def test_column_lineage_facts(demo_copy):

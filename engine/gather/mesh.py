@@ -258,11 +258,12 @@ class Mesh:
                             sources.extend(found)
                             continue
                         unresolved.append(entry)
-                        # (an upstream's object with a column it does not have: a typo, or a column removed)
+                        # (an upstream's object with a column it does not have: a typo, or a column removed;
+                        # a dotted path under the object, as a nested column's, is only unresolved)
                         dangling.extend(
                             DanglingSource(entry=entry, product=up, object=obj.name)
                             for key, up, _, obj in keyed
-                            if entry.startswith(key + ".")
+                            if entry.startswith(key + ".") and "." not in entry[len(key) + 1 :]
                         )
                     out.append(
                         ColumnLineage(
